@@ -1,0 +1,3 @@
+module github.com/thingpress/thingpress
+
+go 1.26.8
