@@ -1,0 +1,330 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/trust"
+)
+
+// Reasons a device is invalid. A Device's Err wraps exactly one of them
+// (or trust.ErrUntrusted) in a *manifest.Error.
+var (
+	ErrEntry                = errors.New("unreadable entry")
+	ErrNoCertificate        = errors.New("no certificate in entry")
+	ErrMultipleCertificates = errors.New("more than one certificate in entry")
+	ErrPrivateKey           = errors.New("PRIVATE KEY MATERIAL in entry: the entry is never imported or sent anywhere")
+	ErrParse                = errors.New("certificate does not parse")
+	ErrExpired              = errors.New("certificate expired")
+	ErrNotYetValid          = errors.New("certificate not yet valid")
+	ErrNoCommonName         = errors.New("subject has no CN to name the thing")
+	ErrThingName            = errors.New("subject CN is not a valid AWS IoT thing name")
+	ErrDuplicateCertificate = errors.New("duplicate certificate")
+	ErrDuplicateThingName   = errors.New("duplicate thing name")
+)
+
+// thingNameRE is AWS IoT's rule for thing names.
+var thingNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+
+// ValidThingName reports whether s is a valid AWS IoT thing name.
+func ValidThingName(s string) bool { return thingNameRE.MatchString(s) }
+
+// Device is one manifest entry after validation.
+type Device struct {
+	// Seq is the entry's 1-based position among the manifest's records.
+	Seq int
+	// Record is the entry as read; its Data is dropped after parsing.
+	manifest.Record
+	// DER is the certificate when the entry holds exactly one that parses.
+	DER  []byte
+	Cert *x509.Certificate
+	// CertificateID is the lower-case hex SHA-256 of DER.
+	CertificateID string
+	// ThingName is the subject CN when it is a valid thing name.
+	ThingName string
+	// Issuer is the subject CN of the trusted CA that issued the
+	// certificate, or of the certificate's issuer when the chain is not
+	// checked.
+	Issuer string
+	// Err is nil for a device that may be imported; otherwise a
+	// *manifest.Error whose cause is one of the reasons above.
+	Err error
+}
+
+// OK reports whether the device may be imported.
+func (d *Device) OK() bool { return d.Err == nil }
+
+// PEM returns the certificate as PEM, as AWS IoT takes it.
+func (d *Device) PEM() string {
+	if d.DER == nil {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.DER}))
+}
+
+// Options configure validation.
+type Options struct {
+	// File names the manifest in errors.
+	File string
+	// Trust verifies each certificate's chain; nil turns the check off.
+	Trust *trust.Store
+	// Now gives the time validity is checked at; nil means time.Now.
+	Now func() time.Time
+	// Workers is the number of records parsed and verified at once; 0
+	// means GOMAXPROCS.
+	Workers int
+}
+
+// Run reads every record of src, validates it and calls emit with the
+// devices in manifest order. It stops at the first error from src, from
+// emit or of ctx.
+func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Device) error) error {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	at := now()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	type job struct {
+		d    *Device
+		done chan struct{}
+	}
+	jobs := make(chan job, workers*4)
+	order := make(chan job, workers*16)
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				check(j.d, opts, at)
+				close(j.done)
+			}
+		}()
+	}
+
+	// The reader feeds the workers and, in the same order, the emitter.
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		seq := 0
+		for {
+			rec, err := src.Next()
+			if err == io.EOF {
+				readErr <- nil
+				return
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+			seq++
+			j := job{d: &Device{Seq: seq, Record: rec}, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				readErr <- nil
+				return
+			}
+			jobs <- j
+		}
+	}()
+
+	dups := newDedup()
+	var emitErr error
+	for j := range order {
+		if emitErr == nil && ctx.Err() != nil {
+			emitErr = context.Cause(ctx)
+		}
+		if emitErr != nil {
+			<-j.done
+			continue
+		}
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			emitErr = context.Cause(ctx)
+			cancel(emitErr)
+			<-j.done
+			continue
+		}
+		dups.check(j.d, opts.File)
+		if err := emit(j.d); err != nil {
+			emitErr = err
+			cancel(err)
+		}
+	}
+	wg.Wait()
+	if err := <-readErr; err != nil {
+		return err
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	return ctx.Err()
+}
+
+// fail sets the device's reason, naming file, entry and device.
+func fail(d *Device, file string, err error) {
+	name := d.ChipID
+	if name == "" {
+		name = d.ThingName
+	}
+	d.Err = &manifest.Error{File: file, Entry: d.Entry, Device: name, Err: err}
+}
+
+var privateKeyMarker = []byte("PRIVATE KEY")
+
+// check runs the checks that need no other device.
+func check(d *Device, opts Options, at time.Time) {
+	data := d.Data
+	d.Data = nil
+	if d.Problem != nil {
+		fail(d, opts.File, fmt.Errorf("%w: %w", ErrEntry, d.Problem))
+		return
+	}
+	if d.Encoding == manifest.PEM && bytes.Contains(data, privateKeyMarker) {
+		// Wipe our copy; the key is never parsed, logged or sent.
+		clear(data)
+		fail(d, opts.File, ErrPrivateKey)
+		return
+	}
+	der, err := certificateDER(data, d.Encoding)
+	if err != nil {
+		fail(d, opts.File, err)
+		return
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		fail(d, opts.File, fmt.Errorf("%w: %w", ErrParse, err))
+		return
+	}
+	d.DER = der
+	d.Cert = cert
+	sum := sha256.Sum256(der)
+	d.CertificateID = hex.EncodeToString(sum[:])
+	d.Issuer = cert.Issuer.CommonName
+	cn := cert.Subject.CommonName
+	if ValidThingName(cn) {
+		d.ThingName = cn
+	}
+	switch {
+	case at.After(cert.NotAfter):
+		fail(d, opts.File, fmt.Errorf("%w on %s", ErrExpired, cert.NotAfter.UTC().Format(time.RFC3339)))
+		return
+	case at.Before(cert.NotBefore):
+		fail(d, opts.File, fmt.Errorf("%w until %s", ErrNotYetValid, cert.NotBefore.UTC().Format(time.RFC3339)))
+		return
+	}
+	if opts.Trust != nil {
+		ca, err := opts.Trust.Verify(cert, at)
+		if err != nil {
+			fail(d, opts.File, err)
+			return
+		}
+		d.Issuer = ca.Subject.CommonName
+	}
+	switch {
+	case cn == "":
+		fail(d, opts.File, ErrNoCommonName)
+	case d.ThingName == "":
+		fail(d, opts.File, fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(cn, 140)))
+	}
+}
+
+// certificateDER returns the one certificate of an entry.
+func certificateDER(data []byte, enc manifest.Encoding) ([]byte, error) {
+	if enc == manifest.DER {
+		if len(data) == 0 {
+			return nil, ErrNoCertificate
+		}
+		return data, nil
+	}
+	var der []byte
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		n++
+		der = b.Bytes
+	}
+	switch {
+	case n == 0:
+		return nil, ErrNoCertificate
+	case n > 1:
+		return nil, fmt.Errorf("%w: %d certificates", ErrMultipleCertificates, n)
+	}
+	return der, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// dedup remembers the certificates and thing names of valid devices by a
+// 16-byte fingerprint: collisions are out of reach at any reel size, and a
+// million devices cost a few tens of megabytes.
+type dedup struct {
+	certs  map[[16]byte]int
+	things map[[16]byte]int
+}
+
+func newDedup() *dedup {
+	return &dedup{certs: map[[16]byte]int{}, things: map[[16]byte]int{}}
+}
+
+func fingerprint(b []byte) (k [16]byte) {
+	sum := sha256.Sum256(b)
+	copy(k[:], sum[:16])
+	return k
+}
+
+// check flags a valid device whose certificate or thing name an earlier
+// valid device already has; the first occurrence stays valid.
+func (u *dedup) check(d *Device, file string) {
+	if !d.OK() {
+		return
+	}
+	ck := fingerprint(d.DER)
+	if first, seen := u.certs[ck]; seen {
+		fail(d, file, fmt.Errorf("%w: same certificate as entry #%d", ErrDuplicateCertificate, first))
+		return
+	}
+	tk := fingerprint([]byte(d.ThingName))
+	if first, seen := u.things[tk]; seen {
+		fail(d, file, fmt.Errorf("%w: %s already named by entry #%d", ErrDuplicateThingName, d.ThingName, first))
+		return
+	}
+	u.certs[ck] = d.Seq
+	u.things[tk] = d.Seq
+}

@@ -1,0 +1,318 @@
+package validate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/trust"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// sliceSource yields fixed records, then io.EOF or err.
+type sliceSource struct {
+	recs []manifest.Record
+	err  error
+}
+
+func (s *sliceSource) Next() (manifest.Record, error) {
+	if len(s.recs) == 0 {
+		if s.err != nil {
+			return manifest.Record{}, s.err
+		}
+		return manifest.Record{}, io.EOF
+	}
+	r := s.recs[0]
+	s.recs = s.recs[1:]
+	return r, nil
+}
+
+func (s *sliceSource) Close() error { return nil }
+
+type pki struct {
+	root, inter, stranger *testpki.CA
+	store                 *trust.Store
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	root, err := testpki.NewRoot("Test Root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := root.NewIntermediate("Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := testpki.NewRoot("Stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := trust.FromPEM(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki{root: root, inter: inter, stranger: stranger, store: store}
+}
+
+func (p *pki) leaf(t *testing.T, ca *testpki.CA, o testpki.LeafOptions) *testpki.Leaf {
+	t.Helper()
+	l, err := ca.Issue(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func rec(chip string, data []byte) manifest.Record {
+	return manifest.Record{Entry: chip + "_E0E0.pem", ChipID: chip, Slot: "E0E0", Data: data}
+}
+
+func TestRunReasons(t *testing.T) {
+	p := newPKI(t)
+	good := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "good"})
+	other := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "other"})
+	sameName := p.leaf(t, p.inter, testpki.LeafOptions{CommonName: good.Cert.Subject.CommonName})
+	past := time.Now().AddDate(-30, 0, 0)
+	future := time.Now().AddDate(1, 0, 0)
+
+	tests := []struct {
+		name    string
+		records []manifest.Record
+		noTrust bool
+		// want is the cause per record; nil means ok.
+		want []error
+	}{
+		{
+			name:    "valid",
+			records: []manifest.Record{rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert))},
+			want:    []error{nil, nil},
+		},
+		{
+			name:    "DER encoding",
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "A1", Data: good.Cert.Raw, Encoding: manifest.DER}},
+			want:    []error{nil},
+		},
+		{
+			name:    "two certificates",
+			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), testpki.PEM(other.Cert)...))},
+			want:    []error{validate.ErrMultipleCertificates},
+		},
+		{
+			name:    "no certificate",
+			records: []manifest.Record{rec("A1", []byte("hello"))},
+			want:    []error{validate.ErrNoCertificate},
+		},
+		{
+			name:    "empty DER",
+			records: []manifest.Record{{Entry: "Device[1]", Encoding: manifest.DER}},
+			want:    []error{validate.ErrNoCertificate},
+		},
+		{
+			name:    "private key with certificate",
+			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), good.KeyPEM()...))},
+			want:    []error{validate.ErrPrivateKey},
+		},
+		{
+			name:    "garbled certificate",
+			records: []manifest.Record{rec("A1", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))},
+			want:    []error{validate.ErrParse},
+		},
+		{
+			name:    "expired",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "exp", NotBefore: past, NotAfter: past.AddDate(1, 0, 0)}).Cert))},
+			want:    []error{validate.ErrExpired},
+		},
+		{
+			name:    "not yet valid",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "nyv", NotBefore: future}).Cert))},
+			want:    []error{validate.ErrNotYetValid},
+		},
+		{
+			name:    "unknown CA",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.stranger, testpki.LeafOptions{Seed: "s"}).Cert))},
+			want:    []error{trust.ErrUntrusted},
+		},
+		{
+			name:    "unknown CA, chain not checked",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.stranger, testpki.LeafOptions{Seed: "s"}).Cert))},
+			noTrust: true,
+			want:    []error{nil},
+		},
+		{
+			name:    "no CN",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: "-"}).Cert))},
+			want:    []error{validate.ErrNoCommonName},
+		},
+		{
+			name:    "CN with space",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: "my thing"}).Cert))},
+			want:    []error{validate.ErrThingName},
+		},
+		{
+			name:    "CN too long",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: strings.Repeat("a", 129)}).Cert))},
+			want:    []error{validate.ErrThingName},
+		},
+		{
+			name: "duplicate certificate",
+			records: []manifest.Record{
+				rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert)), rec("A3", testpki.PEM(good.Cert)),
+			},
+			want: []error{nil, nil, validate.ErrDuplicateCertificate},
+		},
+		{
+			name:    "duplicate thing name",
+			records: []manifest.Record{rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(sameName.Cert))},
+			want:    []error{nil, validate.ErrDuplicateThingName},
+		},
+		{
+			name: "invalid first occurrence does not claim the name",
+			records: []manifest.Record{
+				rec("A1", append(testpki.PEM(good.Cert), good.KeyPEM()...)), rec("A2", testpki.PEM(good.Cert)),
+			},
+			want: []error{validate.ErrPrivateKey, nil},
+		},
+		{
+			name:    "reader problem",
+			records: []manifest.Record{{Entry: "A1_E0E0.pem", ChipID: "A1", Problem: manifest.ErrTooLarge}},
+			want:    []error{validate.ErrEntry},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := validate.Options{File: "reel.7z", Trust: p.store, Workers: 3}
+			if tt.noTrust {
+				opts.Trust = nil
+			}
+			var got []*validate.Device
+			err := validate.Run(context.Background(), &sliceSource{recs: tt.records}, opts, func(d *validate.Device) error {
+				got = append(got, d)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d devices, want %d", len(got), len(tt.want))
+			}
+			for i, d := range got {
+				if d.Seq != i+1 {
+					t.Errorf("device %d: Seq = %d", i, d.Seq)
+				}
+				if tt.want[i] == nil {
+					if d.Err != nil {
+						t.Errorf("device %d: unexpected error %v", i, d.Err)
+					}
+					if d.CertificateID == "" || d.ThingName == "" || d.DER == nil {
+						t.Errorf("device %d: ok but missing id/name/der: %+v", i, d)
+					}
+					continue
+				}
+				if !errors.Is(d.Err, tt.want[i]) {
+					t.Errorf("device %d: error = %v, want %v", i, d.Err, tt.want[i])
+					continue
+				}
+				var me *manifest.Error
+				if !errors.As(d.Err, &me) || me.File != "reel.7z" || me.Entry == "" {
+					t.Errorf("device %d: error %v does not name file and entry", i, d.Err)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivateKeyNeverInError(t *testing.T) {
+	p := newPKI(t)
+	l := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "k"})
+	key := l.KeyPEM()
+	data := append(testpki.PEM(l.Cert), key...)
+	var got *validate.Device
+	err := validate.Run(context.Background(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Device) error {
+		got = d
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DER != nil || got.Data != nil || got.PEM() != "" {
+		t.Errorf("device with a key keeps certificate or data for import")
+	}
+	msg := got.Err.Error()
+	body := strings.Split(string(key), "\n")[1]
+	if strings.Contains(msg, body[:20]) {
+		t.Errorf("error message carries key material: %s", msg)
+	}
+	if strings.Contains(string(data), body) {
+		t.Errorf("entry buffer was not wiped")
+	}
+}
+
+func TestRunOrderAndErrors(t *testing.T) {
+	p := newPKI(t)
+	var recs []manifest.Record
+	for i := range 200 {
+		l := p.leaf(t, p.inter, testpki.LeafOptions{Seed: fmt.Sprint(i)})
+		recs = append(recs, rec(fmt.Sprintf("C%03d", i), testpki.PEM(l.Cert)))
+	}
+	t.Run("order kept", func(t *testing.T) {
+		var chips []string
+		err := validate.Run(context.Background(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Device) error {
+			chips = append(chips, d.ChipID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range chips {
+			if want := fmt.Sprintf("C%03d", i); c != want {
+				t.Fatalf("device %d is %s, want %s", i, c, want)
+			}
+		}
+	})
+	t.Run("source error", func(t *testing.T) {
+		boom := errors.New("boom")
+		n := 0
+		err := validate.Run(context.Background(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Device) error {
+			n++
+			return nil
+		})
+		if !errors.Is(err, boom) || n != 5 {
+			t.Fatalf("err = %v after %d devices, want boom after 5", err, n)
+		}
+	})
+	t.Run("emit error stops", func(t *testing.T) {
+		stop := errors.New("stop")
+		n := 0
+		err := validate.Run(context.Background(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
+			n++
+			if n == 3 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || n != 3 {
+			t.Fatalf("err = %v after %d, want stop after 3", err, n)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		err := validate.Run(ctx, &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
+			n++
+			if n == 2 {
+				cancel()
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
