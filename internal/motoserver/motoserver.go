@@ -1,0 +1,279 @@
+package motoserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// launcher is the Python program that starts moto with certificate IDs
+// derived as AWS derives them. It takes the port as its only argument.
+const launcher = `import sys
+from moto.core.config import default_user_config
+default_user_config["iot"]["use_valid_cert"] = True
+from moto.server import main
+main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+`
+
+// DefaultStartTimeout bounds how long Start waits for moto to answer.
+const DefaultStartTimeout = 30 * time.Second
+
+// Options configure Start. The zero value is usable.
+type Options struct {
+	// Python is the interpreter to run; empty means "python3" from PATH.
+	Python string
+	// Stderr receives moto's log (one line per request). Nil discards it;
+	// the last few kilobytes are kept for error messages either way.
+	Stderr io.Writer
+	// Port to listen on at 127.0.0.1; 0 picks a free one.
+	Port int
+	// StartTimeout bounds the wait for the first HTTP answer; 0 means
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// Server is a running moto server.
+type Server struct {
+	// URL is the endpoint, http://127.0.0.1:PORT, without a trailing slash.
+	URL string
+	// Port is the TCP port moto listens on.
+	Port int
+
+	cmd      *exec.Cmd
+	dir      string
+	tail     *tailBuffer
+	exited   chan struct{} // closed when the process has been waited for
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Available reports whether the default python3 can import moto's server,
+// returning an error that says what is missing if not. The answer is
+// computed once per process.
+func Available() error { return availableOnce() }
+
+var availableOnce = sync.OnceValue(func() error { return available(context.Background(), "python3") })
+
+func available(ctx context.Context, python string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := exec.LookPath(python); err != nil {
+		return fmt.Errorf("motoserver: %s not found: %w", python, err)
+	}
+	cmd := exec.CommandContext(ctx, python, "-c",
+		"import moto, moto.server\nfrom moto.core.config import default_user_config\ndefault_user_config['iot']")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("motoserver: %s cannot import moto: %v: %s", python, err, bytes.TrimSpace(lastBytes(out, 500)))
+	}
+	return nil
+}
+
+// Start launches moto and waits until it answers HTTP. ctx bounds only the
+// start; the server runs until Stop. When Port is 0 a free port is chosen,
+// and the start is retried on another port if moto exits early (another
+// process may have taken the port in between).
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Python == "" {
+		opts.Python = "python3"
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+
+	attempts := 1
+	if opts.Port == 0 {
+		attempts = 3
+	}
+	var lastErr error
+	for range attempts {
+		port := opts.Port
+		if port == 0 {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			port = p
+		}
+		s, err := start(ctx, opts, port)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errExitedEarly = errors.New("moto exited before answering")
+
+func start(ctx context.Context, opts Options, port int) (*Server, error) {
+	dir, err := os.MkdirTemp("", "motoserver-")
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "launch_moto.py")
+	if err := os.WriteFile(script, []byte(launcher), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+
+	tail := &tailBuffer{max: 8 << 10}
+	var errOut io.Writer = tail
+	if opts.Stderr != nil {
+		errOut = io.MultiWriter(tail, opts.Stderr)
+	}
+	cmd := exec.Command(opts.Python, script, strconv.Itoa(port))
+	cmd.Stdout = errOut
+	cmd.Stderr = errOut
+	cmd.Dir = dir
+	// Do not let a stray grandchild holding the output pipe block Wait.
+	cmd.WaitDelay = 2 * time.Second
+	setProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("motoserver: start %s: %w", opts.Python, err)
+	}
+
+	s := &Server{
+		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
+		Port:   port,
+		cmd:    cmd,
+		dir:    dir,
+		tail:   tail,
+		exited: make(chan struct{}),
+	}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+
+	if err := s.waitReady(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("motoserver: %w (%v); output:\n%s", errExitedEarly, s.waitErr, s.tail.String())
+		case <-ctx.Done():
+			return fmt.Errorf("motoserver: not answering at %s: %w; output:\n%s", s.URL, ctx.Err(), s.tail.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop ends the server and its process group and waits for it to exit.
+// It is safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		select {
+		case <-s.exited:
+		default:
+			terminate(s.cmd)
+			select {
+			case <-s.exited:
+			case <-time.After(5 * time.Second):
+				kill(s.cmd)
+				<-s.exited
+			}
+		}
+		s.stopErr = os.RemoveAll(s.dir)
+	})
+	return s.stopErr
+}
+
+// Reset clears all state in moto (every service, every region), as a
+// fresh start would, without restarting the process.
+func (s *Server) Reset() error {
+	return s.ResetContext(context.Background())
+}
+
+// ResetContext is Reset with a context.
+func (s *Server) ResetContext(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/moto-api/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("motoserver: reset: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("motoserver: reset: HTTP %d: %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// Output returns the last few kilobytes moto wrote, for diagnostics.
+func (s *Server) Output() string { return s.tail.String() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("motoserver: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
