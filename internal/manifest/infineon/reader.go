@@ -1,0 +1,395 @@
+package infineon
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/bodgit/sevenzip"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+)
+
+var (
+	// innerName matches <reelID>_<batchID>_<SLOT>_Certs.7z. Reel IDs are
+	// 16 hex characters and batch IDs UUIDs, but neither is checked
+	// closer than "no underscore", so that a vendor's change of length
+	// does not make a bundle unreadable.
+	innerName = regexp.MustCompile(`^([^_/\\]+)_([^_/\\]+)_([0-9A-Za-z]+)_[Cc]erts\.7z$`)
+	// pemName matches <chipID>_<SLOT>.pem. Chip IDs are 20 upper-case hex
+	// characters; any 1 to 64 hex characters are accepted.
+	pemName = regexp.MustCompile(`^([0-9A-Fa-f]{1,64})_([0-9A-Za-z]+)\.[Pp][Ee][Mm]$`)
+)
+
+// Reader yields the certificates of one slot of an Infineon reel bundle.
+// It implements manifest.Source.
+type Reader struct {
+	path    string
+	opts    manifest.Options
+	log     *slog.Logger
+	slot    string
+	reelID  string
+	batchID string
+	slots   []string
+	inner   string // the inner archive's member name, for messages
+
+	tmp   *os.File // the spooled inner archive
+	zr    *sevenzip.Reader
+	files []*sevenzip.File
+	next  int
+	total int64 // uncompressed bytes read so far
+	err   error // sticky: io.EOF or the fatal error
+}
+
+var _ manifest.Source = (*Reader)(nil)
+
+// Open opens the reel bundle at path and prepares to read the certificates
+// of opts.Slot (manifest.DefaultSlot when empty). Every error is a
+// *manifest.Error naming path, wrapping manifest.ErrBadSlot,
+// ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
+// ErrEncrypted or ErrTooLarge, or an I/O error.
+func Open(path string, opts manifest.Options) (_ *Reader, err error) {
+	opts = opts.WithDefaults()
+	r := &Reader{path: path, opts: opts, log: opts.Logger, slot: strings.ToUpper(opts.Slot)}
+	if !manifest.ValidSlot(r.slot) {
+		return nil, r.fail("", fmt.Errorf("slot %q (want one of %s): %w",
+			opts.Slot, strings.Join(manifest.Slots, ", "), manifest.ErrBadSlot))
+	}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, r.fail("", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, r.fail("", err)
+	}
+	outer, err := r.openArchive(f, st.Size())
+	if err != nil {
+		return nil, r.fail("", fmt.Errorf("outer archive: %w", err))
+	}
+	member, err := r.findInner(outer)
+	if err != nil {
+		return nil, err
+	}
+	r.inner = member.Name
+	if err := r.spool(member); err != nil {
+		return nil, r.fail(member.Name, err)
+	}
+	r.zr, err = r.openArchive(r.tmp, r.total)
+	if err != nil {
+		return nil, r.fail(member.Name, err)
+	}
+	r.files = r.zr.File
+	var declared uint64
+	for _, f := range r.files {
+		declared += f.UncompressedSize
+		if declared > uint64(opts.Limits.MaxTotalBytes-r.total) {
+			return nil, r.fail(member.Name, fmt.Errorf(
+				"members hold more than the limit of %d bytes in all: %w",
+				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+		}
+	}
+	return r, nil
+}
+
+// ReelID returns the reel ID taken from the inner archive names.
+func (r *Reader) ReelID() string { return r.reelID }
+
+// BatchID returns the batch ID taken from the inner archive names.
+func (r *Reader) BatchID() string { return r.batchID }
+
+// Slot returns the slot being read.
+func (r *Reader) Slot() string { return r.slot }
+
+// Slots returns the certificate slots the bundle holds, in the order of
+// manifest.Slots.
+func (r *Reader) Slots() []string { return append([]string(nil), r.slots...) }
+
+// Next returns the record of the next <chipID>_<SLOT>.pem member, in archive
+// order, or io.EOF after the last one. Members with other names are skipped
+// with a warning. An entry over Limits.MaxEntryBytes yields a record whose
+// Problem wraps manifest.ErrTooLarge; a damaged or encrypted archive ends
+// the reading with a *manifest.Error.
+func (r *Reader) Next() (manifest.Record, error) {
+	if r.err != nil {
+		return manifest.Record{}, r.err
+	}
+	if r.zr == nil {
+		r.err = r.fail("", errors.New("reader is closed"))
+		return manifest.Record{}, r.err
+	}
+	for r.next < len(r.files) {
+		f := r.files[r.next]
+		r.next++
+		rec, ok, err := r.entry(f)
+		if err != nil {
+			r.err = r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
+			return manifest.Record{}, r.err
+		}
+		if ok {
+			return rec, nil
+		}
+	}
+	r.err = io.EOF
+	return manifest.Record{}, io.EOF
+}
+
+// Close removes the spooled inner archive. It may be called more than once.
+func (r *Reader) Close() error {
+	r.zr, r.files = nil, nil
+	if r.tmp == nil {
+		return nil
+	}
+	name := r.tmp.Name()
+	err := r.tmp.Close()
+	r.tmp = nil
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
+func (r *Reader) fail(entry string, err error) error {
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return &manifest.Error{File: r.path, Entry: entry, Err: err}
+}
+
+func (r *Reader) warn(entry, reason string) {
+	r.log.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
+}
+
+// openArchive checks the archive's header (see checkHeader) and opens it
+// with the 7z library.
+func (r *Reader) openArchive(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, err error) {
+	if err := checkHeader(ra, size, r.opts.Limits); err != nil {
+		return nil, err
+	}
+	defer recoverLib(&err)
+	zr, err = sevenzip.NewReader(ra, size)
+	if err != nil {
+		return nil, libError("reading the archive header", err)
+	}
+	if len(zr.File) > r.opts.Limits.MaxEntries {
+		return nil, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
+			len(zr.File), r.opts.Limits.MaxEntries, manifest.ErrTooLarge)
+	}
+	return zr, nil
+}
+
+// findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot and
+// learns the reel, batch and slots present from the inner archive names.
+func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
+	bySlot := map[string]*sevenzip.File{}
+	for _, f := range outer.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		m := innerName.FindStringSubmatch(path.Base(f.Name))
+		if m == nil {
+			continue // README.txt, the _keys.7z and whatever else
+		}
+		reel, batch, slot := m[1], m[2], strings.ToUpper(m[3])
+		if !manifest.ValidSlot(slot) {
+			r.log.Warn("skipping archive of an unknown slot", "file", r.path, "entry", f.Name, "slot", slot)
+			continue
+		}
+		if r.reelID == "" {
+			r.reelID, r.batchID = reel, batch
+		} else if reel != r.reelID || batch != r.batchID {
+			return nil, r.fail(f.Name, fmt.Errorf("bundle mixes reels: %s_%s and %s_%s: %w",
+				r.reelID, r.batchID, reel, batch, manifest.ErrMalformed))
+		}
+		if prev, dup := bySlot[slot]; dup {
+			return nil, r.fail(f.Name, fmt.Errorf("second archive of slot %s (first: %s): %w",
+				slot, prev.Name, manifest.ErrMalformed))
+		}
+		bySlot[slot] = f
+	}
+	for _, s := range manifest.Slots {
+		if bySlot[s] != nil {
+			r.slots = append(r.slots, s)
+		}
+	}
+	if len(r.slots) == 0 {
+		return nil, r.fail("", fmt.Errorf("not an Infineon reel bundle: no <reel>_<batch>_<slot>_Certs.7z member among %d: %w",
+			len(outer.File), manifest.ErrFormat))
+	}
+	f := bySlot[r.slot]
+	if f == nil {
+		return nil, r.fail("", fmt.Errorf("slot %s: bundle holds only %s: %w",
+			r.slot, strings.Join(r.slots, ", "), manifest.ErrSlotMissing))
+	}
+	return f, nil
+}
+
+// spool copies the inner archive to a temporary file, stopping past
+// MaxInnerBytes whatever the header declares.
+func (r *Reader) spool(f *sevenzip.File) (err error) {
+	lim := r.opts.Limits
+	max := min(lim.MaxInnerBytes, lim.MaxTotalBytes)
+	if f.UncompressedSize > uint64(max) {
+		return fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
+			f.UncompressedSize, max, manifest.ErrTooLarge)
+	}
+	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
+	if err != nil {
+		return fmt.Errorf("spooling the inner archive: %w", err)
+	}
+	defer recoverLib(&err)
+	rc, err := f.Open()
+	if err != nil {
+		return libError("opening the inner archive", err)
+	}
+	defer rc.Close()
+	h := crc32.NewIEEE()
+	w := &writeErr{w: io.MultiWriter(r.tmp, h)}
+	n, err := io.Copy(w, io.LimitReader(rc, max+1))
+	r.total = n
+	if w.err != nil {
+		return fmt.Errorf("spooling the inner archive: %w", w.err)
+	}
+	if err != nil {
+		return libError("decompressing the inner archive", err)
+	}
+	if n > max {
+		return fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
+	}
+	if uint64(n) != f.UncompressedSize {
+		return fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
+			n, f.UncompressedSize, manifest.ErrMalformed)
+	}
+	if f.CRC32 != 0 && h.Sum32() != f.CRC32 {
+		return fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	return nil
+}
+
+// entry turns one inner member into a record; ok is false for a member
+// that is skipped.
+func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
+	if f.FileInfo().IsDir() {
+		r.warn(f.Name, "a directory")
+		return rec, false, nil
+	}
+	m := pemName.FindStringSubmatch(path.Base(f.Name))
+	if m == nil {
+		r.warn(f.Name, "name is not <chipID>_<slot>.pem")
+		return rec, false, nil
+	}
+	if slot := strings.ToUpper(m[2]); slot != r.slot {
+		r.warn(f.Name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
+		return rec, false, nil
+	}
+	rec = manifest.Record{
+		Entry:    f.Name,
+		ChipID:   m[1],
+		Slot:     r.slot,
+		ReelID:   r.reelID,
+		BatchID:  r.batchID,
+		Encoding: manifest.PEM,
+	}
+	max := r.opts.Limits.MaxEntryBytes
+	if f.UncompressedSize > uint64(max) {
+		// Not read at all: the next Open skips it in the decompressor.
+		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
+			f.UncompressedSize, max, manifest.ErrTooLarge)
+		return rec, true, nil
+	}
+	data, err := r.read(f, max)
+	if err != nil {
+		return rec, false, err
+	}
+	r.total += int64(len(data))
+	if r.total > r.opts.Limits.MaxTotalBytes {
+		return rec, false, fmt.Errorf("more than the limit of %d bytes in all: %w",
+			r.opts.Limits.MaxTotalBytes, manifest.ErrTooLarge)
+	}
+	if int64(len(data)) > max { // the header lied about the size
+		rec.Problem = fmt.Errorf("entry exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
+		return rec, true, nil
+	}
+	rec.Data = data
+	return rec, true, nil
+}
+
+// read reads one member, to its end so that the library's decompressor is
+// left at the start of the next member, and checks its CRC.
+func (r *Reader) read(f *sevenzip.File, max int64) (data []byte, err error) {
+	defer recoverLib(&err)
+	rc, err := f.Open()
+	if err != nil {
+		return nil, libError("opening", err)
+	}
+	data, err = io.ReadAll(io.LimitReader(rc, max+1))
+	cerr := rc.Close()
+	if err != nil {
+		return nil, libError("decompressing", err)
+	}
+	if int64(len(data)) > max {
+		return data[:max+1], nil
+	}
+	if uint64(len(data)) != f.UncompressedSize {
+		return nil, fmt.Errorf("member has %d bytes, its header says %d: %w",
+			len(data), f.UncompressedSize, manifest.ErrMalformed)
+	}
+	if f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32 {
+		return nil, fmt.Errorf("member fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	if cerr != nil {
+		return nil, libError("closing", cerr)
+	}
+	return data, nil
+}
+
+type writeErr struct {
+	w   io.Writer
+	err error
+}
+
+func (w *writeErr) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// libError classifies an error of the 7z library: encryption, a plain
+// I/O error of the file underneath, or else a malformed archive.
+func libError(what string, err error) error {
+	var rp *sevenzip.ReadError
+	var rv sevenzip.ReadError
+	if errors.As(err, &rp) && rp.Encrypted || errors.As(err, &rv) && rv.Encrypted {
+		return fmt.Errorf("%s: %w (%v)", what, manifest.ErrEncrypted, err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
+}
+
+// recoverLib turns a panic inside the 7z library into ErrMalformed. It is
+// the last resort: checkHeader keeps the inputs we know to crash it away.
+func recoverLib(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("7z library failed on this archive (%v): %w", p, manifest.ErrMalformed)
+	}
+}
