@@ -1,9 +1,862 @@
 package infineon
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
+	"math"
+
+	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/thingpress/thingpress/internal/manifest"
 )
 
-func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) error { return nil }
+// checkHeader walks the header of the 7z archive in r before
+// github.com/bodgit/sevenzip parses it, following the same grammar as that
+// library (v1.6.5), and rejects what would make the library allocate
+// without bound or index out of range:
+//
+//   - the library sizes slices by counts read from the header (files, CRCs,
+//     times, attributes, sub-streams, coder streams) checked only against
+//     4 GiB; a header of a few bytes claiming 2^32 files makes it allocate
+//     hundreds of GiB, and the runtime's "out of memory" is fatal, not a
+//     panic. Files and sub-streams are capped here by Limits.MaxEntries,
+//     coders and their streams by small constants;
+//   - decompressors allocate the dictionary the coder properties ask for
+//     (up to 4 GiB for LZMA2): capped at maxDict;
+//   - inconsistent counts (files without streams, too few pack sizes, bind
+//     pairs out of range) make the library index out of range: rejected as
+//     ErrMalformed;
+//   - a compressed ("encoded") header is decompressed here first (LZMA,
+//     LZMA2 or copy, as 7-Zip writes it) and walked too; an encrypted one
+//     is ErrEncrypted.
+//
+// The archive must start at offset 0 (the library would also look for a
+// 7z signature further in, as in self-extracting archives).
+func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) error {
+	var sh [32]byte
+	if n, _ := r.ReadAt(sh[:], 0); n < len(sh) {
+		return fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
+	}
+	if !bytes.Equal(sh[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
+		return fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
+	}
+	if crc32.ChecksumIEEE(sh[12:32]) != binary.LittleEndian.Uint32(sh[8:12]) {
+		return fmt.Errorf("7z start header fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	off := binary.LittleEndian.Uint64(sh[12:20])
+	n := binary.LittleEndian.Uint64(sh[20:28])
+	if off > uint64(size) || n > uint64(size) || 32+off+n > uint64(size) {
+		return fmt.Errorf("7z header lies past the end of the file (truncated?): %w", manifest.ErrMalformed)
+	}
+	if n == 0 {
+		return nil // an empty archive
+	}
+	hl := headerLimits(lim)
+	if int64(n) > hl.maxHeader {
+		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, hl.maxHeader, manifest.ErrTooLarge)
+	}
+	w := &walker{r: bufio.NewReader(io.NewSectionReader(r, int64(32+off), int64(n))), lim: hl}
+	id, err := w.byte()
+	if err != nil {
+		return err
+	}
+	switch id {
+	case idHeader:
+		return w.header()
+	case idEncodedHeader:
+		si, err := w.streamsInfo()
+		if err != nil {
+			return err
+		}
+		dec, err := decodeHeader(r, si, hl)
+		if err != nil {
+			return err
+		}
+		w2 := &walker{r: bufio.NewReader(dec), lim: hl}
+		if id, err := w2.byte(); err != nil || id != idHeader {
+			return w2.bad("encoded header does not start with a header")
+		}
+		return w2.header()
+	default:
+		return w.bad("unknown header type")
+	}
+}
+
+// Property IDs of the 7z format.
+const (
+	idEnd = iota
+	idHeader
+	idArchiveProperties
+	idAdditionalStreamsInfo
+	idMainStreamsInfo
+	idFilesInfo
+	idPackInfo
+	idUnpackInfo
+	idSubStreamsInfo
+	idSize
+	idCRC
+	idFolder
+	idCodersUnpackSize
+	idNumUnpackStream
+	idEmptyStream
+	idEmptyFile
+	idAnti
+	idName
+	idCTime
+	idATime
+	idMTime
+	idWinAttributes
+	idComment
+	idEncodedHeader
+	idStartPos
+	idDummy
+)
+
+const (
+	maxCoders       = 32      // coders in a folder (7-Zip writes at most 4)
+	maxCoderStreams = 32      // in or out streams of one coder (BCJ2 has 4)
+	maxProps        = 1 << 10 // bytes of one coder's properties
+	// maxDict caps the dictionary (or model memory) a decompressor may
+	// allocate. 7-Zip's -mx9 uses 64 MiB; Infineon's bundles 16 MiB.
+	maxDict = 256 << 20
+)
+
+type hdrLimits struct {
+	maxFiles  uint64 // files, and sub-streams, in one archive
+	maxHeader int64  // bytes of the (decoded) header
+}
+
+func headerLimits(lim manifest.Limits) hdrLimits {
+	lim = lim.WithDefaults()
+	// A header needs well under 1 KiB per file (name, sizes, CRC, times).
+	maxHeader := int64(lim.MaxEntries)*1024 + 1<<20
+	if maxHeader > 1<<30 || maxHeader < 0 {
+		maxHeader = 1 << 30
+	}
+	return hdrLimits{maxFiles: uint64(lim.MaxEntries), maxHeader: maxHeader}
+}
+
+// Coder method IDs the walker looks at.
+var (
+	methodCopy   = []byte{0x00}
+	methodLZMA   = []byte{0x03, 0x01, 0x01}
+	methodLZMA2  = []byte{0x21}
+	methodPPMd   = []byte{0x03, 0x04, 0x01}
+	methodAES    = []byte{0x06, 0xF1, 0x07, 0x01}
+	methodZstd   = []byte{0x04, 0xF7, 0x11, 0x01}
+	methodBrotli = []byte{0x04, 0xF7, 0x11, 0x02}
+	methodLZ4    = []byte{0x04, 0xF7, 0x11, 0x04}
+)
+
+type coder struct {
+	id      []byte
+	in, out uint64
+	props   []byte
+}
+
+type folder struct {
+	coders        []coder
+	in, out       uint64
+	bindIn        []uint64 // in index of each bind pair
+	bindOut       []uint64 // out index of each bind pair
+	packed        uint64   // packed streams
+	packedIn      []uint64 // their in indexes
+	sizes         []uint64 // one per out stream
+	encrypted     bool
+	unsupportedID []byte
+}
+
+func (f *folder) unpackSize() uint64 {
+	for i := len(f.sizes) - 1; i >= 0; i-- {
+		bound := false
+		for _, o := range f.bindOut {
+			if o == uint64(i) {
+				bound = true
+				break
+			}
+		}
+		if !bound {
+			return f.sizes[i]
+		}
+	}
+	if len(f.sizes) == 0 {
+		return 0
+	}
+	return f.sizes[len(f.sizes)-1]
+}
+
+type streamsInfo struct {
+	packPos   uint64
+	packSizes []uint64 // nil without a kSize
+	numPack   uint64
+	hasPack   bool
+	folders   []*folder
+	hasUnpack bool
+	hasSub    bool
+	substream uint64 // sub-streams in all
+}
+
+type walker struct {
+	r   *bufio.Reader
+	lim hdrLimits
+}
+
+func (w *walker) bad(format string, a ...any) error {
+	return fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed)
+}
+
+func (w *walker) byte() (byte, error) {
+	b, err := w.r.ReadByte()
+	if err != nil {
+		return 0, w.bad("truncated")
+	}
+	return b, nil
+}
+
+// num reads a 7z variable-length number.
+func (w *walker) num() (uint64, error) {
+	b, err := w.byte()
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	mask := byte(0x80)
+	for i := 0; i < 8; i++ {
+		if b&mask == 0 {
+			return v | uint64(b&(mask-1))<<(8*i), nil
+		}
+		nb, err := w.byte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(nb) << (8 * i)
+		mask >>= 1
+	}
+	return v, nil
+}
+
+// count reads a number that the library uses to size a slice, and checks
+// it as the library does (non-zero where asked, at most 2^32-1) and
+// against max.
+func (w *walker) count(what string, max uint64, nonZero bool) (uint64, error) {
+	v, err := w.num()
+	if err != nil {
+		return 0, err
+	}
+	if nonZero && v == 0 {
+		return 0, w.bad("zero %s", what)
+	}
+	if v > math.MaxUint32 {
+		return 0, w.bad("%d %s", v, what)
+	}
+	if v > max {
+		return 0, fmt.Errorf("7z header: %d %s, more than the limit of %d: %w", v, what, max, manifest.ErrTooLarge)
+	}
+	return v, nil
+}
+
+func (w *walker) skip(n uint64) error {
+	if n > math.MaxInt64 {
+		return w.bad("truncated")
+	}
+	if m, _ := w.r.Discard(int(min(n, math.MaxInt32))); uint64(m) != n {
+		if n <= math.MaxInt32 {
+			return w.bad("truncated")
+		}
+		if _, err := io.CopyN(io.Discard, w.r, int64(n)-int64(m)); err != nil {
+			return w.bad("truncated")
+		}
+	}
+	return nil
+}
+
+func (w *walker) expect(id byte, what string) error {
+	b, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if b != id {
+		return w.bad("expected %s", what)
+	}
+	return nil
+}
+
+// bits reads a bit vector of n bits and returns how many are set.
+func (w *walker) bits(n uint64) (uint64, error) {
+	var set uint64
+	for i := uint64(0); i < n; i += 8 {
+		b, err := w.byte()
+		if err != nil {
+			return 0, err
+		}
+		if n-i < 8 {
+			b &= ^byte(0xFF >> (n - i))
+		}
+		for ; b != 0; b &= b - 1 {
+			set++
+		}
+	}
+	return set, nil
+}
+
+// optionalBits reads an "all defined" byte and, if it is zero, a bit
+// vector; it returns how many of n items are defined.
+func (w *walker) optionalBits(n uint64) (uint64, error) {
+	all, err := w.byte()
+	if err != nil {
+		return 0, err
+	}
+	if all != 0 {
+		return n, nil
+	}
+	return w.bits(n)
+}
+
+func (w *walker) crcs(n uint64) error {
+	if n == 0 {
+		return w.bad("zero CRCs")
+	}
+	defined, err := w.optionalBits(n)
+	if err != nil {
+		return err
+	}
+	return w.skip(4 * defined)
+}
+
+func (w *walker) header() error {
+	id, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if id == idArchiveProperties || id == idAdditionalStreamsInfo {
+		return w.bad("unsupported property %d", id)
+	}
+	var si *streamsInfo
+	if id == idMainStreamsInfo {
+		if si, err = w.streamsInfo(); err != nil {
+			return err
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	var files, empty uint64
+	if id == idFilesInfo {
+		if files, empty, err = w.filesInfo(); err != nil {
+			return err
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if id != idEnd {
+		return w.bad("unexpected property %d", id)
+	}
+	return checkStreams(si, files-empty, w)
+}
+
+// checkStreams checks that the streams can serve nonEmpty files and that
+// the library will find every size it looks up.
+func checkStreams(si *streamsInfo, nonEmpty uint64, w *walker) error {
+	if si == nil || !si.hasUnpack {
+		if nonEmpty > 0 {
+			return w.bad("%d files but no streams", nonEmpty)
+		}
+		return nil
+	}
+	var packed uint64
+	for _, f := range si.folders {
+		packed += f.packed
+		if id := f.unsupportedID; id != nil {
+			return w.bad("unsupported compression method %X", id)
+		}
+	}
+	if !si.hasPack || si.packSizes == nil || uint64(len(si.packSizes)) < packed {
+		return w.bad("%d packed streams but %d pack sizes", packed, len(si.packSizes))
+	}
+	streams := uint64(len(si.folders))
+	if si.hasSub {
+		streams = si.substream
+	}
+	if nonEmpty != streams && nonEmpty > 0 {
+		return w.bad("%d files with data but %d streams", nonEmpty, streams)
+	}
+	return nil
+}
+
+func (w *walker) streamsInfo() (*streamsInfo, error) {
+	si := &streamsInfo{}
+	id, err := w.byte()
+	if err != nil {
+		return nil, err
+	}
+	if id == idPackInfo {
+		if err := w.packInfo(si); err != nil {
+			return nil, err
+		}
+		if id, err = w.byte(); err != nil {
+			return nil, err
+		}
+	}
+	if id == idUnpackInfo {
+		if err := w.unpackInfo(si); err != nil {
+			return nil, err
+		}
+		if id, err = w.byte(); err != nil {
+			return nil, err
+		}
+	}
+	if id == idSubStreamsInfo {
+		if !si.hasUnpack {
+			return nil, w.bad("sub-streams without unpack info")
+		}
+		if err := w.subStreamsInfo(si); err != nil {
+			return nil, err
+		}
+		if id, err = w.byte(); err != nil {
+			return nil, err
+		}
+	}
+	if id != idEnd {
+		return nil, w.bad("unexpected property %d in streams info", id)
+	}
+	return si, nil
+}
+
+func (w *walker) packInfo(si *streamsInfo) error {
+	var err error
+	si.hasPack = true
+	if si.packPos, err = w.num(); err != nil {
+		return err
+	}
+	if si.numPack, err = w.count("pack streams", w.lim.maxFiles+maxCoders, true); err != nil {
+		return err
+	}
+	id, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if id == idSize {
+		si.packSizes = make([]uint64, 0, min(si.numPack, 1024))
+		for range si.numPack {
+			s, err := w.num()
+			if err != nil {
+				return err
+			}
+			si.packSizes = append(si.packSizes, s)
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if id == idCRC {
+		if err := w.crcs(si.numPack); err != nil {
+			return err
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if id != idEnd {
+		return w.bad("unexpected property %d in pack info", id)
+	}
+	return nil
+}
+
+func (w *walker) unpackInfo(si *streamsInfo) error {
+	si.hasUnpack = true
+	if err := w.expect(idFolder, "folders"); err != nil {
+		return err
+	}
+	n, err := w.count("folders", w.lim.maxFiles+maxCoders, true)
+	if err != nil {
+		return err
+	}
+	ext, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if ext != 0 {
+		return w.bad("external folders")
+	}
+	si.folders = make([]*folder, 0, min(n, 1024))
+	for range n {
+		f, err := w.folder()
+		if err != nil {
+			return err
+		}
+		si.folders = append(si.folders, f)
+	}
+	if err := w.expect(idCodersUnpackSize, "unpack sizes"); err != nil {
+		return err
+	}
+	for _, f := range si.folders {
+		f.sizes = make([]uint64, f.out)
+		for i := range f.sizes {
+			if f.sizes[i], err = w.num(); err != nil {
+				return err
+			}
+		}
+	}
+	id, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if id == idCRC {
+		if err := w.crcs(n); err != nil {
+			return err
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if id != idEnd {
+		return w.bad("unexpected property %d in unpack info", id)
+	}
+	return nil
+}
+
+func (w *walker) folder() (*folder, error) {
+	f := &folder{}
+	n, err := w.count("coders", maxCoders, true)
+	if err != nil {
+		return nil, err
+	}
+	for range n {
+		v, err := w.byte()
+		if err != nil {
+			return nil, err
+		}
+		c := coder{id: make([]byte, v&0x0F), in: 1, out: 1}
+		if _, err := io.ReadFull(w.r, c.id); err != nil {
+			return nil, w.bad("truncated")
+		}
+		if v&0x10 != 0 {
+			if c.in, err = w.count("coder in-streams", maxCoderStreams, true); err != nil {
+				return nil, err
+			}
+			if c.out, err = w.count("coder out-streams", maxCoderStreams, true); err != nil {
+				return nil, err
+			}
+		}
+		if v&0x20 != 0 {
+			ps, err := w.count("property bytes", maxProps, true)
+			if err != nil {
+				return nil, err
+			}
+			c.props = make([]byte, ps)
+			if _, err := io.ReadFull(w.r, c.props); err != nil {
+				return nil, w.bad("truncated")
+			}
+		}
+		if err := f.checkCoder(c); err != nil {
+			return nil, err
+		}
+		f.coders = append(f.coders, c)
+		f.in += c.in
+		f.out += c.out
+	}
+	if f.in < f.out {
+		return nil, w.bad("folder has fewer in-streams than out-streams")
+	}
+	for range f.out - 1 {
+		in, err := w.num()
+		if err != nil {
+			return nil, err
+		}
+		out, err := w.num()
+		if err != nil {
+			return nil, err
+		}
+		if in >= f.in || out >= f.out {
+			return nil, w.bad("bind pair out of range")
+		}
+		f.bindIn = append(f.bindIn, in)
+		f.bindOut = append(f.bindOut, out)
+	}
+	f.packed = f.in - (f.out - 1)
+	if f.packed == 1 {
+		for i := range f.in {
+			bound := false
+			for _, b := range f.bindIn {
+				bound = bound || b == i
+			}
+			if !bound {
+				f.packedIn = append(f.packedIn, i)
+			}
+		}
+		if len(f.packedIn) != 1 {
+			return nil, w.bad("no unbound in-stream")
+		}
+	} else {
+		for range f.packed {
+			i, err := w.num()
+			if err != nil {
+				return nil, err
+			}
+			if i >= f.in {
+				return nil, w.bad("packed stream out of range")
+			}
+			f.packedIn = append(f.packedIn, i)
+		}
+	}
+	return f, nil
+}
+
+// checkCoder caps the memory a coder's decompressor will allocate and notes
+// encryption and the methods the importer does not read.
+func (f *folder) checkCoder(c coder) error {
+	tooBig := func(what string, n uint64) error {
+		return fmt.Errorf("7z coder %X: %s of %d bytes exceeds the limit of %d: %w",
+			c.id, what, n, maxDict, manifest.ErrTooLarge)
+	}
+	switch {
+	case bytes.Equal(c.id, methodLZMA):
+		if len(c.props) != 5 {
+			return fmt.Errorf("7z coder LZMA: %d property bytes: %w", len(c.props), manifest.ErrMalformed)
+		}
+		if d := uint64(binary.LittleEndian.Uint32(c.props[1:])); d > maxDict {
+			return tooBig("dictionary", d)
+		}
+	case bytes.Equal(c.id, methodLZMA2):
+		if len(c.props) == 1 && c.props[0] <= 40 {
+			if d := uint64(2|c.props[0]&1) << (c.props[0]/2 + 11); d > maxDict {
+				return tooBig("dictionary", d)
+			}
+		}
+	case bytes.Equal(c.id, methodPPMd):
+		if len(c.props) == 5 {
+			if d := uint64(binary.LittleEndian.Uint32(c.props[1:])); d > maxDict {
+				return tooBig("model memory", d)
+			}
+		}
+	case bytes.Equal(c.id, methodAES):
+		f.encrypted = true
+	case bytes.Equal(c.id, methodZstd), bytes.Equal(c.id, methodBrotli), bytes.Equal(c.id, methodLZ4):
+		f.unsupportedID = c.id
+	}
+	return nil
+}
+
+func (w *walker) subStreamsInfo(si *streamsInfo) error {
+	id, err := w.byte()
+	if err != nil {
+		return err
+	}
+	streams := make([]uint64, len(si.folders))
+	var total uint64
+	for i := range streams {
+		streams[i] = 1
+	}
+	if id == idNumUnpackStream {
+		for i := range streams {
+			if streams[i], err = w.num(); err != nil {
+				return err
+			}
+			if streams[i] > w.lim.maxFiles || total+streams[i] > w.lim.maxFiles {
+				return fmt.Errorf("7z header: more than %d streams: %w", w.lim.maxFiles, manifest.ErrTooLarge)
+			}
+			total += streams[i]
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	} else {
+		total = uint64(len(streams))
+		if total > w.lim.maxFiles {
+			return fmt.Errorf("7z header: more than %d streams: %w", w.lim.maxFiles, manifest.ErrTooLarge)
+		}
+	}
+	si.hasSub, si.substream = true, total
+	sized := false
+	if id == idSize {
+		sized = true
+		for i, n := range streams {
+			if n == 0 {
+				continue
+			}
+			var sum uint64
+			for j := uint64(1); j < n; j++ {
+				s, err := w.num()
+				if err != nil {
+					return err
+				}
+				if sum+s < sum {
+					return w.bad("sub-stream sizes overflow")
+				}
+				sum += s
+			}
+			if sum > si.folders[i].unpackSize() {
+				return w.bad("sub-streams larger than their folder")
+			}
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if !sized {
+		for _, n := range streams {
+			if n > 1 {
+				return w.bad("sub-streams without sizes")
+			}
+		}
+	}
+	if id == idCRC {
+		if err := w.crcs(total); err != nil {
+			return err
+		}
+		if id, err = w.byte(); err != nil {
+			return err
+		}
+	}
+	if id != idEnd {
+		return w.bad("unexpected property %d in sub-streams info", id)
+	}
+	return nil
+}
+
+func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
+	if files, err = w.count("files", w.lim.maxFiles, true); err != nil {
+		return 0, 0, err
+	}
+	// The library adds up the empty streams of every kEmptyStream
+	// property to size kEmptyFile, but marks the files by the last one.
+	var emptyAll uint64
+	for {
+		prop, err := w.byte()
+		if err != nil {
+			return 0, 0, err
+		}
+		if prop == idEnd {
+			return files, emptyStreams, nil
+		}
+		length, err := w.num()
+		if err != nil {
+			return 0, 0, err
+		}
+		switch prop {
+		case idEmptyStream:
+			if emptyStreams, err = w.bits(files); err != nil {
+				return 0, 0, err
+			}
+			emptyAll += emptyStreams
+		case idEmptyFile:
+			if emptyAll == 0 {
+				return 0, 0, w.bad("empty files without empty streams")
+			}
+			_, err = w.bits(emptyAll)
+		case idCTime, idATime, idMTime:
+			err = w.external(files, 8)
+		case idWinAttributes:
+			err = w.external(files, 4)
+		case idName:
+			if ext, err := w.byte(); err != nil {
+				return 0, 0, err
+			} else if ext != 0 {
+				return 0, 0, w.bad("external names")
+			}
+			if length > 0 {
+				err = w.skip(length - 1)
+			}
+		case idDummy:
+			err = w.skip(length)
+		default:
+			return 0, 0, w.bad("unsupported file property %d", prop)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+// external reads the defined vector, external flag and size bytes of each
+// defined item of a times or attributes property.
+func (w *walker) external(files uint64, size uint64) error {
+	defined, err := w.optionalBits(files)
+	if err != nil {
+		return err
+	}
+	ext, err := w.byte()
+	if err != nil {
+		return err
+	}
+	if ext != 0 {
+		return w.bad("external property")
+	}
+	return w.skip(defined * size)
+}
+
+// decodeHeader returns a reader of the decoded header that si describes,
+// limited to hl.maxHeader bytes.
+func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (io.Reader, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("7z encoded header: %s: %w", what, manifest.ErrMalformed)
+	}
+	if !si.hasUnpack || len(si.folders) != 1 {
+		return nil, bad("not one folder")
+	}
+	f := si.folders[0]
+	if f.encrypted {
+		return nil, fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
+	}
+	if !si.hasPack || len(si.packSizes) < 1 || len(f.coders) != 1 || f.packed != 1 {
+		return nil, bad("unsupported coding")
+	}
+	size := f.unpackSize()
+	if size > uint64(hl.maxHeader) {
+		return nil, fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", size, hl.maxHeader, manifest.ErrTooLarge)
+	}
+	if si.packPos > math.MaxInt64-32 || si.packSizes[0] > math.MaxInt64 {
+		return nil, bad("pack position out of range")
+	}
+	packed := io.NewSectionReader(r, 32+int64(si.packPos), int64(si.packSizes[0]))
+	c := f.coders[0]
+	var dec io.Reader
+	switch {
+	case bytes.Equal(c.id, methodCopy):
+		dec = packed
+	case bytes.Equal(c.id, methodLZMA):
+		// A dictionary larger than the output is never used: cap it so
+		// that decoding allocates no more than the header needs.
+		dict := min(binary.LittleEndian.Uint32(c.props[1:]), uint32(max(size, 4096)))
+		var h [13]byte
+		h[0] = c.props[0]
+		binary.LittleEndian.PutUint32(h[1:], dict)
+		binary.LittleEndian.PutUint64(h[5:], size)
+		lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(h[:]), bufio.NewReader(packed)))
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		dec = lr
+	case bytes.Equal(c.id, methodLZMA2):
+		if len(c.props) != 1 || c.props[0] > 40 {
+			return nil, bad("LZMA2 properties")
+		}
+		d := uint64(2|c.props[0]&1) << (c.props[0]/2 + 11)
+		lr, err := lzma.Reader2Config{DictCap: int(max(min(d, size), lzma.MinDictCap))}.NewReader2(bufio.NewReader(packed))
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		dec = lr
+	default:
+		return nil, bad(fmt.Sprintf("unsupported method %X", c.id))
+	}
+	return &errReader{r: io.LimitReader(dec, int64(size))}, nil
+}
+
+// errReader turns decoding errors into ErrMalformed for the walker, which
+// reports any read error as a truncated header anyway.
+type errReader struct{ r io.Reader }
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: %w", manifest.ErrMalformed, err)
+	}
+	return n, err
+}
