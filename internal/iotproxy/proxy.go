@@ -1,0 +1,409 @@
+package iotproxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Config says what the proxy does to requests. The zero value forwards
+// everything unchanged.
+type Config struct {
+	// Quotas limits operations to so many requests per second, with a
+	// burst of the rate rounded up (at least 1). Operations not listed are
+	// not limited; a rate of 0 or less throttles every request.
+	Quotas map[string]float64
+	// FaultRate is the fraction of requests (not throttled) answered with
+	// 500 InternalFailureException or 503 ServiceUnavailableException,
+	// half each, without forwarding them.
+	FaultRate float64
+	// DropRate is the fraction of requests (not throttled, not faulted)
+	// whose connection is closed without an answer.
+	DropRate float64
+	// DropAfterForward is the fraction of dropped requests that are first
+	// forwarded, so that they take effect at the backend although the
+	// client never hears; the others are dropped before forwarding.
+	DropAfterForward float64
+	// FaultOps, if not empty, limits faults and drops to these operations.
+	// Latency and quotas apply regardless.
+	FaultOps []string
+	// Latency is added to every recognised IoT request, plus a uniformly
+	// random extra in [0, Jitter).
+	Latency time.Duration
+	Jitter  time.Duration
+	// Seed makes the random choices reproducible.
+	Seed int64
+}
+
+// DefaultQuotas returns AWS IoT's default per-account rate quotas (TPS)
+// for the operations the importer uses. The map is a fresh copy.
+func DefaultQuotas() map[string]float64 {
+	return map[string]float64{
+		"RegisterCertificateWithoutCA": 10,
+		"DescribeCertificate":          10,
+		"AttachPolicy":                 15,
+		"GetPolicy":                    10,
+		"CreateThing":                  100,
+		"AttachThingPrincipal":         100,
+		"AddThingToThingGroup":         100,
+		"DescribeThing":                350,
+		"DescribeThingGroup":           100,
+		"DescribeThingType":            100,
+	}
+}
+
+// OpStats counts what happened to the requests of one operation.
+type OpStats struct {
+	Calls               int64 // requests that reached the proxy
+	Forwarded           int64 // sent to the backend (including drops after forwarding)
+	Throttled           int64 // answered ThrottlingException
+	Faults              int64 // answered 500 or 503
+	Dropped             int64 // closed without an answer, before or after forwarding
+	DroppedAfterForward int64 // the part of Dropped that reached the backend
+}
+
+func (s *OpStats) add(o OpStats) {
+	s.Calls += o.Calls
+	s.Forwarded += o.Forwarded
+	s.Throttled += o.Throttled
+	s.Faults += o.Faults
+	s.Dropped += o.Dropped
+	s.DroppedAfterForward += o.DroppedAfterForward
+}
+
+// Proxy is a fault-injecting reverse proxy; it is an http.Handler.
+type Proxy struct {
+	target *url.URL
+	rp     *httputil.ReverseProxy
+
+	mu      sync.Mutex       // guards now, cfg, faultOn, buckets, rng
+	now     func() time.Time // the clock of the token buckets; tests replace it
+	cfg     Config
+	faultOn map[string]bool
+	buckets map[string]*bucket
+	rng     *mrand.Rand
+
+	statsMu sync.Mutex
+	stats   map[string]*OpStats
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+// New returns a proxy that forwards to target (scheme and host; a path
+// prefix is kept).
+func New(target *url.URL, cfg Config) *Proxy {
+	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats)}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 256 // benchmarks run many calls at once
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host // keep what the client signed
+		},
+		Transport: transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "iotproxy: backend: "+err.Error(), http.StatusBadGateway)
+		},
+	}
+	p.SetConfig(cfg)
+	return p
+}
+
+// SetConfig replaces the configuration; token buckets start full again
+// and the random sequence restarts from the new Seed.
+func (p *Proxy) SetConfig(cfg Config) {
+	cfg.Quotas = cloneQuotas(cfg.Quotas)
+	cfg.FaultOps = slices.Clone(cfg.FaultOps)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg = cfg
+	p.faultOn = nil
+	if len(cfg.FaultOps) > 0 {
+		p.faultOn = make(map[string]bool, len(cfg.FaultOps))
+		for _, op := range cfg.FaultOps {
+			p.faultOn[op] = true
+		}
+	}
+	p.buckets = make(map[string]*bucket, len(cfg.Quotas))
+	for op, rate := range cfg.Quotas {
+		p.buckets[op] = newBucket(rate)
+	}
+	p.rng = mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x7468696e67707273))
+}
+
+// setClock replaces the clock of the token buckets (for tests).
+func (p *Proxy) setClock(now func() time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now = now
+}
+
+// Config returns a copy of the current configuration.
+func (p *Proxy) Config() Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cfg
+	c.Quotas = cloneQuotas(c.Quotas)
+	c.FaultOps = slices.Clone(c.FaultOps)
+	return c
+}
+
+func cloneQuotas(q map[string]float64) map[string]float64 {
+	if q == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(q))
+	for k, v := range q {
+		out[k] = v
+	}
+	return out
+}
+
+// action is what the proxy decided to do with one request.
+type action int
+
+const (
+	forward action = iota
+	throttle
+	fault500
+	fault503
+	dropBefore
+	dropAfter
+)
+
+func (p *Proxy) decide(op string) (action, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if op == Other {
+		return forward, 0
+	}
+	delay := p.cfg.Latency
+	if p.cfg.Jitter > 0 {
+		delay += time.Duration(p.rng.Int64N(int64(p.cfg.Jitter)))
+	}
+	if b := p.buckets[op]; b != nil && !b.allow(p.now().Add(delay)) {
+		return throttle, delay
+	}
+	if p.faultOn != nil && !p.faultOn[op] {
+		return forward, delay
+	}
+	if p.cfg.FaultRate > 0 || p.cfg.DropRate > 0 {
+		x := p.rng.Float64()
+		switch {
+		case x < p.cfg.FaultRate:
+			if p.rng.IntN(2) == 0 {
+				return fault500, delay
+			}
+			return fault503, delay
+		case x < p.cfg.FaultRate+p.cfg.DropRate:
+			if p.rng.Float64() < p.cfg.DropAfterForward {
+				return dropAfter, delay
+			}
+			return dropBefore, delay
+		}
+	}
+	return forward, delay
+}
+
+// ServeHTTP applies the configuration to one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := Operation(r)
+	p.count(op, OpStats{Calls: 1})
+	act, delay := p.decide(op)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	switch act {
+	case throttle:
+		p.count(op, OpStats{Throttled: 1})
+		writeError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+	case fault500:
+		p.count(op, OpStats{Faults: 1})
+		writeError(w, http.StatusInternalServerError, "InternalFailureException", "Internal failure")
+	case fault503:
+		p.count(op, OpStats{Faults: 1})
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "Service Unavailable")
+	case dropBefore:
+		p.count(op, OpStats{Dropped: 1})
+		hangUp(w)
+	case dropAfter:
+		p.count(op, OpStats{Forwarded: 1, Dropped: 1, DroppedAfterForward: 1})
+		p.rp.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+		hangUp(w)
+	default:
+		p.count(op, OpStats{Forwarded: 1})
+		p.rp.ServeHTTP(w, r)
+	}
+}
+
+// writeError answers as the IoT service does in restJson1.
+func writeError(w http.ResponseWriter, status int, errType, message string) {
+	body := fmt.Sprintf(`{"message":%q}`, message)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", errType)
+	h.Set("X-Amzn-RequestId", requestID())
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func requestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// hangUp closes the client's connection without a response.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2, a recorder): make the server abort.
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // reset, as a lost connection would look
+	}
+	_ = conn.Close()
+}
+
+// discardWriter swallows the backend's answer of a drop after forwarding.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func (p *Proxy) count(op string, d OpStats) {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	s := p.stats[op]
+	if s == nil {
+		s = &OpStats{}
+		p.stats[op] = s
+	}
+	s.add(d)
+}
+
+// Stats returns a snapshot of the counters per operation.
+func (p *Proxy) Stats() map[string]OpStats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	out := make(map[string]OpStats, len(p.stats))
+	for op, s := range p.stats {
+		out[op] = *s
+	}
+	return out
+}
+
+// Total returns the counters summed over all operations except Other.
+func (p *Proxy) Total() OpStats {
+	var t OpStats
+	for op, s := range p.Stats() {
+		if op != Other {
+			t.add(s)
+		}
+	}
+	return t
+}
+
+// Counts returns the number of requests per operation that reached the
+// proxy, throttled, faulted and dropped ones included.
+func (p *Proxy) Counts() map[string]int64 {
+	out := make(map[string]int64)
+	for op, s := range p.Stats() {
+		out[op] = s.Calls
+	}
+	return out
+}
+
+// ResetStats sets every counter back to zero.
+func (p *Proxy) ResetStats() {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	p.stats = make(map[string]*OpStats)
+}
+
+// Start serves the proxy on a free loopback port and returns its URL
+// (http://127.0.0.1:PORT).
+func (p *Proxy) Start() (string, error) {
+	if p.srv != nil {
+		return "", fmt.Errorf("iotproxy: already started")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("iotproxy: listen: %w", err)
+	}
+	p.ln = ln
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p.URL(), nil
+}
+
+// URL returns the address Start serves on, or "" before Start.
+func (p *Proxy) URL() string {
+	if p.ln == nil {
+		return ""
+	}
+	return "http://" + p.ln.Addr().String()
+}
+
+// Close stops serving and closes every connection, in flight or idle.
+func (p *Proxy) Close() error {
+	if p.srv == nil {
+		return nil
+	}
+	err := p.srv.Close()
+	p.rp.Transport.(*http.Transport).CloseIdleConnections()
+	return err
+}
+
+// bucket is a token bucket: it holds at most burst tokens, gains rate
+// tokens a second, and a request takes one.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newBucket(rate float64) *bucket {
+	burst := math.Max(1, math.Ceil(rate))
+	if rate <= 0 {
+		burst = 0
+	}
+	return &bucket{rate: rate, burst: burst, tokens: burst}
+}
+
+func (b *bucket) allow(now time.Time) bool {
+	if b.rate <= 0 {
+		return false
+	}
+	if !b.last.IsZero() && now.After(b.last) {
+		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	if now.After(b.last) {
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}

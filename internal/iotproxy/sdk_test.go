@@ -1,0 +1,174 @@
+package iotproxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/thingpress/thingpress/internal/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testpki"
+)
+
+// motoBehindProxy starts moto, puts a proxy in front of it and returns
+// the proxy and an IoT client that makes at most attempts attempts.
+func motoBehindProxy(t *testing.T, cfg Config) (*Proxy, func(attempts int) *iot.Client) {
+	t.Helper()
+	moto := mototest.StartT(t)
+	target, err := url.Parse(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(target, cfg)
+	u, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	awsCfg := mototest.AWSConfig(t, u)
+	return p, func(attempts int) *iot.Client {
+		return iot.NewFromConfig(awsCfg, func(o *iot.Options) {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = attempts
+				so.MaxBackoff = 200 * time.Millisecond
+			})
+		})
+	}
+}
+
+func isThrottle(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+}
+
+func isRetryable(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// TestSDKClassifiesInjectedErrors checks that the AWS SDK for Go v2 reads
+// the proxy's answers as it reads AWS's: throttles as throttles, faults and
+// dropped connections as retryable.
+func TestSDKClassifiesInjectedErrors(t *testing.T) {
+	p, client := motoBehindProxy(t, Config{Seed: 7})
+	ctx := context.Background()
+	once := client(1)
+
+	t.Run("throttle", func(t *testing.T) {
+		p.SetConfig(Config{Quotas: map[string]float64{"ListThings": 1}})
+		frozen := time.Now()
+		p.setClock(func() time.Time { return frozen }) // no refill, however slow the machine
+		defer p.setClock(time.Now)
+		if _, err := once.ListThings(ctx, &iot.ListThingsInput{}); err != nil {
+			t.Fatalf("first call: %v", err)
+		}
+		_, err := once.ListThings(ctx, &iot.ListThingsInput{})
+		if code := errorCode(err); code != "ThrottlingException" {
+			t.Errorf("ErrorCode() = %q (%v), want ThrottlingException", code, err)
+		}
+		if !isThrottle(err) || !isRetryable(err) {
+			t.Errorf("throttle: IsErrorThrottle %v, retryable %v", isThrottle(err), isRetryable(err))
+		}
+	})
+
+	t.Run("faults", func(t *testing.T) {
+		p.SetConfig(Config{FaultRate: 1, FaultOps: []string{"DescribeThing"}, Seed: 7})
+		seen := map[string]bool{}
+		for range 20 {
+			_, err := once.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("x")})
+			code := errorCode(err)
+			seen[code] = true
+			if code != "InternalFailureException" && code != "ServiceUnavailableException" {
+				t.Fatalf("ErrorCode() = %q (%v)", code, err)
+			}
+			if !isRetryable(err) || isThrottle(err) {
+				t.Errorf("%s: retryable %v, throttle %v", code, isRetryable(err), isThrottle(err))
+			}
+		}
+		if len(seen) != 2 {
+			t.Errorf("saw only %v in 20 faults", seen)
+		}
+	})
+
+	t.Run("drop", func(t *testing.T) {
+		p.SetConfig(Config{DropRate: 1, FaultOps: []string{"DescribeThing"}})
+		_, err := once.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("x")})
+		if err == nil || errorCode(err) != "" {
+			t.Fatalf("err = %v, want a connection error", err)
+		}
+		if !isRetryable(err) {
+			t.Errorf("dropped connection not retryable: %v", err)
+		}
+	})
+
+	t.Run("the SDK retries through throttles", func(t *testing.T) {
+		p.SetConfig(Config{Quotas: map[string]float64{"ListThings": 5}})
+		p.ResetStats()
+		patient := client(20)
+		for i := range 12 {
+			if _, err := patient.ListThings(ctx, &iot.ListThingsInput{}); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		s := p.Stats()["ListThings"]
+		if s.Forwarded != 12 || s.Throttled == 0 || s.Calls != s.Forwarded+s.Throttled {
+			t.Errorf("stats %+v, want 12 forwarded and some throttled", s)
+		}
+	})
+}
+
+// TestDropAfterForward shows the case an importer must survive: the
+// registration took effect, the client never heard, and the retry is
+// answered ResourceAlreadyExistsException carrying the certificate's ID.
+func TestDropAfterForward(t *testing.T) {
+	p, client := motoBehindProxy(t, Config{DropRate: 1, DropAfterForward: 1, FaultOps: []string{"RegisterCertificateWithoutCA"}})
+	ctx := context.Background()
+	once := client(1)
+
+	ca, err := testpki.NewRoot("iotproxy test root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "drop after forward"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(leaf.Cert.Raw)
+	certID := hex.EncodeToString(sum[:])
+	in := &iot.RegisterCertificateWithoutCAInput{
+		CertificatePem: aws.String(string(testpki.PEM(leaf.Cert))),
+		Status:         types.CertificateStatusActive,
+	}
+
+	if _, err := once.RegisterCertificateWithoutCA(ctx, in); err == nil || !isRetryable(err) {
+		t.Fatalf("first register: err = %v, want a retryable connection error", err)
+	}
+	if _, err := once.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(certID)}); err != nil {
+		t.Fatalf("the dropped registration did not take effect: %v", err)
+	}
+	p.SetConfig(Config{})
+	_, err = once.RegisterCertificateWithoutCA(ctx, in)
+	var exists *types.ResourceAlreadyExistsException
+	if !errors.As(err, &exists) || aws.ToString(exists.ResourceId) != certID {
+		t.Errorf("retry: err = %v, want ResourceAlreadyExistsException with resourceId %s", err, certID)
+	}
+	s := p.Stats()["RegisterCertificateWithoutCA"]
+	if s != (OpStats{Calls: 2, Forwarded: 2, Dropped: 1, DroppedAfterForward: 1}) {
+		t.Errorf("stats %+v", s)
+	}
+}
