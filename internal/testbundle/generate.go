@@ -201,9 +201,9 @@ type generator struct {
 	o    Options
 	fast *fastIssuer
 	res  *Result
-	// first holds the DER and CN of chip 0 per slot, for the duplicates.
-	firstDER map[string][]byte
-	firstCN  map[string]string
+	// first is good chip 0 as written, for the duplicates. The worker
+	// that makes it sets it; it is read after all workers are done.
+	first device
 }
 
 // device is one chip's entries, per slot, in o.Slots order.
@@ -223,6 +223,9 @@ func (g *generator) good(i int) (device, error) {
 		}
 		d.entries = append(d.entries, der)
 	}
+	if i == 0 {
+		g.first = d
+	}
 	return d, nil
 }
 
@@ -231,10 +234,7 @@ func (g *generator) bad() ([]device, error) {
 	if !g.o.Bad {
 		return nil, nil
 	}
-	first, err := g.good(0)
-	if err != nil {
-		return nil, err
-	}
+	first := g.first
 	unknown, err := testpki.NewRoot("thingpress unknown CA")
 	if err != nil {
 		return nil, err

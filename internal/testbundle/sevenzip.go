@@ -173,14 +173,19 @@ func Run7z(dir, out string, o ArchiveOptions, names ...string) error {
 			args = append(args, "-mhe=on")
 		}
 	}
-	args = append(args, abs, "--")
+	// 7z appends ".7z" to a name without an extension: build under a
+	// name that has it, then rename.
+	tmp := abs + ".tmp.7z"
+	_ = os.Remove(tmp)
+	args = append(args, tmp, "--")
 	args = append(args, names...)
 	cmd := exec.Command(SevenZip, args...)
 	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("%s a %s: %w\n%s", SevenZip, filepath.Base(out), err, tail(b, 2000))
 	}
-	return nil
+	return os.Rename(tmp, abs)
 }
 
 func tail(b []byte, n int) []byte {

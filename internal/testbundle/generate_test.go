@@ -1,0 +1,266 @@
+package testbundle_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/infineon"
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+var chipIDRE = regexp.MustCompile(`^[0-9A-F]{20}$`)
+
+// entry is one chip's certificate text in one slot, as a reader sees it.
+type entry struct {
+	chipID string
+	certs  []*x509.Certificate
+	other  []string // PEM block types other than CERTIFICATE
+}
+
+func parseEntry(t *testing.T, chipID string, data []byte, der bool) entry {
+	t.Helper()
+	e := entry{chipID: chipID}
+	if der {
+		c, err := x509.ParseCertificate(data)
+		if err != nil {
+			t.Fatalf("chip %s: %v", chipID, err)
+		}
+		e.certs = append(e.certs, c)
+		return e
+	}
+	for {
+		var blk *pem.Block
+		blk, data = pem.Decode(data)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			e.other = append(e.other, blk.Type)
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatalf("chip %s: %v", chipID, err)
+		}
+		e.certs = append(e.certs, c)
+	}
+	return e
+}
+
+// checkEntries checks the good chips verify and each bad chip is bad the
+// way the result says.
+func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []entry) {
+	t.Helper()
+	if len(entries) != res.ChipIDs {
+		t.Fatalf("slot %s: %d entries, want %d", slot, len(entries), res.ChipIDs)
+	}
+	roots, inters := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(res.PKI.Root.Cert)
+	inters.AddCert(res.PKI.Intermediate.Cert)
+	verify := func(c *x509.Certificate) error {
+		_, err := c.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+		return err
+	}
+	bad := map[string]testbundle.BadCase{}
+	for _, b := range res.Bad {
+		bad[b.ChipID] = b.Case
+	}
+	seen := map[string]bool{}
+	first := entries[0]
+	for _, e := range entries {
+		if !chipIDRE.MatchString(e.chipID) || seen[e.chipID] {
+			t.Errorf("chip ID %q bad or repeated", e.chipID)
+		}
+		seen[e.chipID] = true
+		c, isBad := bad[e.chipID]
+		if !isBad {
+			if len(e.certs) != 1 || len(e.other) != 0 {
+				t.Fatalf("good chip %s: %d certificates, other blocks %v", e.chipID, len(e.certs), e.other)
+			}
+			cert := e.certs[0]
+			if err := verify(cert); err != nil {
+				t.Fatalf("good chip %s: %v", e.chipID, err)
+			}
+			if want := testbundle.CommonName(res.ReelID, e.chipID, slot); cert.Subject.CommonName != want {
+				t.Errorf("chip %s CN %q, want %q", e.chipID, cert.Subject.CommonName, want)
+			}
+			continue
+		}
+		cert := e.certs[0]
+		var ok bool
+		switch c {
+		case testbundle.BadTwoCerts:
+			ok = len(e.certs) == 2
+		case testbundle.BadPrivateKey:
+			ok = len(e.other) == 1 && strings.Contains(e.other[0], "PRIVATE KEY")
+		case testbundle.BadExpired:
+			ok = cert.NotAfter.Before(time.Now())
+		case testbundle.BadNotYetValid:
+			ok = cert.NotBefore.After(time.Now())
+		case testbundle.BadUnknownCA:
+			ok = verify(cert) != nil && cert.NotAfter.After(time.Now())
+		case testbundle.BadNoCN:
+			ok = cert.Subject.CommonName == ""
+		case testbundle.BadCNSpace:
+			ok = strings.Contains(cert.Subject.CommonName, " ")
+		case testbundle.BadCNTooLong:
+			ok = len(cert.Subject.CommonName) > 128
+		case testbundle.BadDuplicateCert:
+			ok = bytes.Equal(cert.Raw, first.certs[0].Raw)
+		case testbundle.BadDuplicateName:
+			ok = cert.Subject.CommonName == first.certs[0].Subject.CommonName && !bytes.Equal(cert.Raw, first.certs[0].Raw)
+		}
+		if !ok {
+			t.Errorf("slot %s chip %s is not %s", slot, e.chipID, c)
+		}
+		if c != testbundle.BadUnknownCA && c != testbundle.BadExpired && c != testbundle.BadNotYetValid {
+			if err := verify(cert); err != nil {
+				t.Errorf("chip %s (%s) should chain to the test CA: %v", e.chipID, c, err)
+			}
+		}
+	}
+}
+
+func TestGenerateInfineon(t *testing.T) {
+	testbundle.Require7z(t)
+	tests := []struct {
+		name  string
+		n     int
+		slots []string
+		bad   bool
+	}{
+		{name: "all slots with bad devices", n: 25, bad: true},
+		{name: "one slot", n: 3, slots: []string{"E0E1"}},
+		{name: "more than one batch of work", n: 1100, slots: []string{"E0E0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "reel.7z")
+			res, err := testbundle.Generate(path, testbundle.Options{N: tc.n, Slots: tc.slots, Bad: tc.bad, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantBad := 0
+			if tc.bad {
+				wantBad = len(testbundle.BadCases)
+			}
+			if len(res.Bad) != wantBad || res.ChipIDs != tc.n+wantBad {
+				t.Fatalf("%d chips, %d bad", res.ChipIDs, len(res.Bad))
+			}
+			for _, slot := range res.Slots {
+				r, err := infineon.Open(path, manifest.Options{Slot: slot, TempDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.ReelID() != res.ReelID || r.BatchID() != res.BatchID || strings.Join(r.Slots(), ",") != strings.Join(res.Slots, ",") {
+					t.Errorf("reel %s batch %s slots %v, want %s %s %v", r.ReelID(), r.BatchID(), r.Slots(), res.ReelID, res.BatchID, res.Slots)
+				}
+				var entries []entry
+				for {
+					rec, err := r.Next()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Contains(rec.Data, []byte("\r\n")) {
+						t.Errorf("chip %s: PEM without CRLF", rec.ChipID)
+					}
+					entries = append(entries, parseEntry(t, rec.ChipID, rec.Data, false))
+				}
+				r.Close()
+				// Chip IDs sort in device order, so 7z, which sorts by name,
+				// keeps chip 0 first, as checkEntries wants.
+				checkEntries(t, res, slot, entries)
+			}
+		})
+	}
+}
+
+func TestGenerateXML(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reel.xml")
+	res, err := testbundle.Generate(path, testbundle.Options{N: 600, Format: testbundle.FormatXML, Bad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var doc struct {
+		ReelID  string `xml:"reelId,attr"`
+		BatchID string `xml:"batchId,attr"`
+		Chains  []struct {
+			Slot string `xml:"slot,attr"`
+			Text string `xml:",chardata"`
+		} `xml:"CertificateChain"`
+		Devices []struct {
+			ChipID string `xml:"chipId,attr"`
+			Certs  []struct {
+				Slot     string `xml:"slot,attr"`
+				Encoding string `xml:"encoding,attr"`
+				Text     string `xml:",chardata"`
+			} `xml:"Certificate"`
+		} `xml:"Device"`
+	}
+	if err := xml.NewDecoder(f).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.ReelID != res.ReelID || doc.BatchID != res.BatchID || len(doc.Chains) != 3 {
+		t.Errorf("reel %s batch %s chains %d", doc.ReelID, doc.BatchID, len(doc.Chains))
+	}
+	for i, slot := range manifest.Slots {
+		var entries []entry
+		for _, d := range doc.Devices {
+			c := d.Certs[i]
+			if c.Slot != slot {
+				t.Fatalf("chip %s: certificate %d has slot %s", d.ChipID, i, c.Slot)
+			}
+			text := strings.TrimSpace(c.Text)
+			if c.Encoding == "base64-der" {
+				der, err := base64.StdEncoding.DecodeString(text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				entries = append(entries, parseEntry(t, d.ChipID, der, true))
+			} else {
+				entries = append(entries, parseEntry(t, d.ChipID, []byte(text), false))
+			}
+		}
+		checkEntries(t, res, slot, entries)
+	}
+}
+
+func TestGenerateOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		o    testbundle.Options
+	}{
+		{name: "unknown format", o: testbundle.Options{N: 1, Format: "csv"}},
+		{name: "unknown slot", o: testbundle.Options{N: 1, Format: testbundle.FormatXML, Slots: []string{"E0E9"}}},
+		{name: "bad devices without good ones", o: testbundle.Options{N: 0, Bad: true, Format: testbundle.FormatXML}},
+		{name: "negative count", o: testbundle.Options{N: -1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := testbundle.Generate(filepath.Join(t.TempDir(), "x"), tc.o); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string // -o and -ca-out are added
+		needs7z bool
+		wantErr bool
+		wantBad int
+	}{
+		{name: "xml", args: []string{"-n", "5", "-format", "xml"}},
+		{name: "xml with bad devices", args: []string{"-n", "5", "-format", "xml", "-bad", "-slots", "E0E0"}, wantBad: len(testbundle.BadCases)},
+		{name: "infineon with bad devices", args: []string{"-n", "5", "-bad"}, needs7z: true, wantBad: len(testbundle.BadCases)},
+		{name: "unknown format", args: []string{"-format", "json"}, wantErr: true},
+		{name: "unknown slot", args: []string{"-format", "xml", "-slots", "E0E0,F000"}, wantErr: true},
+		{name: "stray argument", args: []string{"extra"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needs7z {
+				testbundle.Require7z(t)
+			}
+			dir := t.TempDir()
+			out := filepath.Join(dir, "manifest")
+			var stderr bytes.Buffer
+			err := run(append([]string{"-o", out}, tc.args...), &stderr)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("run: %v\n%s", err, stderr.String())
+			}
+			if tc.wantErr {
+				return
+			}
+			if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
+				t.Fatalf("no manifest: %v", err)
+			}
+			ca, err := os.ReadFile(out + ".ca.pem")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(ca, []byte("BEGIN CERTIFICATE")); n != 2 {
+				t.Errorf("CA file holds %d certificates, want root and intermediate", n)
+			}
+			if blk, _ := pem.Decode(ca); blk == nil {
+				t.Error("CA file is not PEM")
+			}
+			if n := strings.Count(stderr.String(), "bad device "); n != tc.wantBad {
+				t.Errorf("%d bad devices listed, want %d:\n%s", n, tc.wantBad, stderr.String())
+			}
+		})
+	}
+}
+
+func TestRunNeedsOutput(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(nil, &stderr); err == nil {
+		t.Error("no error without -o")
+	}
+}
