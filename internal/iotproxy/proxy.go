@@ -1,9 +1,12 @@
 package iotproxy
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -12,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,6 +47,19 @@ type Config struct {
 	Jitter  time.Duration
 	// Seed makes the random choices reproducible.
 	Seed int64
+	// ThrottleRate is the fraction of requests within quota that are
+	// throttled all the same, as when other tools share the account's
+	// quota.
+	ThrottleRate float64
+	// StrictCreateThing gives CreateThing AWS's semantics, which moto
+	// lacks: a second CreateThing of a name with another thing type or
+	// other attributes is answered 409 ResourceAlreadyExistsException
+	// instead of replacing the Thing. Only Things created through the
+	// proxy are known.
+	StrictCreateThing bool
+	// Observe, if set, sees every request that is forwarded (dropped
+	// after forwarding included), with its body, before it is forwarded.
+	Observe func(op string, r *http.Request, body []byte)
 }
 
 // DefaultQuotas returns AWS IoT's default per-account rate quotas (TPS)
@@ -70,6 +87,7 @@ type OpStats struct {
 	Faults              int64 // answered 500 or 503
 	Dropped             int64 // closed without an answer, before or after forwarding
 	DroppedAfterForward int64 // the part of Dropped that reached the backend
+	Conflicts           int64 // CreateThing answered 409 under StrictCreateThing
 }
 
 func (s *OpStats) add(o OpStats) {
@@ -79,6 +97,7 @@ func (s *OpStats) add(o OpStats) {
 	s.Faults += o.Faults
 	s.Dropped += o.Dropped
 	s.DroppedAfterForward += o.DroppedAfterForward
+	s.Conflicts += o.Conflicts
 }
 
 // Proxy is a fault-injecting reverse proxy; it is an http.Handler.
@@ -92,6 +111,7 @@ type Proxy struct {
 	faultOn map[string]bool
 	buckets map[string]*bucket
 	rng     *mrand.Rand
+	things  map[string]string // CreateThing settings by name, for StrictCreateThing
 
 	statsMu sync.Mutex
 	stats   map[string]*OpStats
@@ -103,7 +123,7 @@ type Proxy struct {
 // New returns a proxy that forwards to target (scheme and host; a path
 // prefix is kept).
 func New(target *url.URL, cfg Config) *Proxy {
-	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats)}
+	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats), things: map[string]string{}}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256 // benchmarks run many calls at once
 	p.rp = &httputil.ReverseProxy{
@@ -195,6 +215,9 @@ func (p *Proxy) decide(op string) (action, time.Duration) {
 	if b := p.buckets[op]; b != nil && !b.allow(p.now().Add(delay)) {
 		return throttle, delay
 	}
+	if p.cfg.ThrottleRate > 0 && p.rng.Float64() < p.cfg.ThrottleRate {
+		return throttle, delay
+	}
 	if p.faultOn != nil && !p.faultOn[op] {
 		return forward, delay
 	}
@@ -244,13 +267,79 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.count(op, OpStats{Dropped: 1})
 		hangUp(w)
 	case dropAfter:
+		if p.conflict(op, r, w) {
+			return
+		}
 		p.count(op, OpStats{Forwarded: 1, Dropped: 1, DroppedAfterForward: 1})
 		p.rp.ServeHTTP(&discardWriter{header: http.Header{}}, r)
 		hangUp(w)
 	default:
+		if p.conflict(op, r, w) {
+			return
+		}
 		p.count(op, OpStats{Forwarded: 1})
 		p.rp.ServeHTTP(w, r)
 	}
+}
+
+// conflict reads the body of a request about to be forwarded, shows it to
+// Observe and, with StrictCreateThing, answers a CreateThing that would
+// change an existing Thing as AWS does. It reports whether it answered.
+func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool {
+	p.mu.Lock()
+	observe, strict := p.cfg.Observe, p.cfg.StrictCreateThing
+	p.mu.Unlock()
+	if observe == nil && !(strict && op == "CreateThing") {
+		return false
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		hangUp(w)
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if strict && op == "CreateThing" {
+		name, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/things/"))
+		var in struct {
+			ThingTypeName    string `json:"thingTypeName"`
+			AttributePayload struct {
+				Attributes map[string]string `json:"attributes"`
+			} `json:"attributePayload"`
+		}
+		_ = json.Unmarshal(body, &in)
+		canon, _ := json.Marshal(in) // map keys are sorted
+		p.mu.Lock()
+		prev, seen := p.things[name]
+		if !seen {
+			p.things[name] = string(canon)
+		}
+		p.mu.Unlock()
+		if seen && prev != string(canon) {
+			p.count(op, OpStats{Conflicts: 1})
+			writeConflict(w, name)
+			return true
+		}
+	}
+	if observe != nil {
+		observe(op, r, body)
+	}
+	return false
+}
+
+// writeConflict answers CreateThing as AWS does for a name taken by a
+// Thing with other settings.
+func writeConflict(w http.ResponseWriter, name string) {
+	body, _ := json.Marshal(map[string]string{
+		"message":     fmt.Sprintf("Thing %s already exists with different tags/attributes", name),
+		"resourceId":  name,
+		"resourceArn": "arn:aws:iot:us-east-1:123456789012:thing/" + name,
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", "ResourceAlreadyExistsException")
+	h.Set("X-Amzn-RequestId", requestID())
+	w.WriteHeader(http.StatusConflict)
+	_, _ = w.Write(body)
 }
 
 // writeError answers as the IoT service does in restJson1.

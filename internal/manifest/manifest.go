@@ -175,3 +175,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Reason is err without the file, entry and device that an *Error adds,
+// for outputs whose other fields already name them.
+func Reason(err error) string {
+	var me *Error
+	if errors.As(err, &me) && me.Err != nil {
+		return me.Err.Error()
+	}
+	return err.Error()
+}

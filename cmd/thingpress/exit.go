@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+)
+
+// Exit statuses, decided here and nowhere else.
+const (
+	exitOK          = 0 // every device is ok (inspect) or imported (import)
+	exitSomeDevices = 1 // the run finished, but some devices were invalid, skipped or failed
+	exitFatal       = 2 // bad arguments, or the manifest or AWS could not be used at all
+)
+
+// errSomeDevices says a command finished with some devices not ok; its
+// output already lists them.
+var errSomeDevices = errors.New("some devices are not ok")
+
+// usageError marks a problem with the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errSomeDevices):
+		return exitSomeDevices
+	default:
+		return exitFatal
+	}
+}
+
+var errExactlyOneManifest = errors.New("expected exactly one MANIFEST argument")

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/progress"
+	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/report"
+	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+type importOptions struct {
+	manifest    manifestOptions
+	policies    []string
+	thingType   string
+	thingGroups []string
+	region      string
+	profile     string
+	endpointURL string
+	statePath   string
+	reportPath  string
+	rate        float64
+	quotas      []string
+	workers     int
+	dryRun      bool
+	progress    string
+}
+
+func newImportCmd(g *globalOptions) *cobra.Command {
+	o := &importOptions{}
+	cmd := &cobra.Command{
+		Use:   "import --policy NAME [flags] MANIFEST",
+		Short: "Import every valid device of a manifest into AWS IoT Core",
+		Long: `import makes every valid device of a manifest a complete Thing in AWS IoT Core:
+its certificate registered (ACTIVE) without a CA, a Thing named after the
+certificate's subject CN (with the thing type, and the chip, reel and batch IDs
+as attributes), the certificate attached to the Thing, each --policy attached to
+the certificate, and the Thing added to each --thing-group. That is 3 calls plus
+one per policy and group, and no describe calls.
+
+Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
+10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
+Throttling, 5xx answers and broken connections are retried with jittered backoff.
+
+Every completed step is recorded in a state file before the next one, so after a
+crash or Ctrl-C the same command finishes the rest without repeating a completed
+step. By default the state file lives under $XDG_STATE_HOME/thingpress (or
+~/.local/state/thingpress), named after the manifest's SHA-256, the slot, the
+region and the endpoint. Running the command again over imported devices creates
+nothing twice.
+
+The AWS account and region come from the standard configuration chain
+(AWS_PROFILE, AWS_REGION, ~/.aws, ...). The caller needs iot:RegisterCertificateWithoutCA,
+iot:CreateThing, iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup,
+and for the preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
+
+Exit status: 0 when every device is imported or already there; 1 when any device
+was skipped (invalid), failed, or the run was interrupted; 2 for argument or
+preflight errors (nothing imported).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errExactlyOneManifest}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImport(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	o.manifest.bind(f)
+	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy to attach to each certificate (required; repeatable)")
+	f.StringVar(&o.thingType, "thing-type", "", "thing type of each Thing")
+	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group to add each Thing to (repeatable)")
+	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
+	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
+	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the manifest's SHA-256, slot, region and endpoint)")
+	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file")
+	f.Float64Var(&o.rate, "rate", 10, "RegisterCertificateWithoutCA calls per second (AWS default quota 10); the other operations follow as needed")
+	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
+	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	return cmd
+}
+
+func (o *importOptions) check() error {
+	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	if len(o.policies) == 0 {
+		return usageError{errors.New("--policy is required")}
+	}
+	if len(o.policies) > 10 {
+		return usageError{errors.New("at most 10 policies per certificate (an AWS IoT limit)")}
+	}
+	if len(o.thingGroups) > 10 {
+		return usageError{errors.New("a thing can be in at most 10 thing groups (an AWS IoT limit)")}
+	}
+	for _, n := range append([]string{o.thingType}, o.thingGroups...) {
+		if n != "" && !validate.ValidThingName(n) {
+			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
+		}
+	}
+	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
+		return usageError{fmt.Errorf("--rate must be a positive number")}
+	}
+	switch o.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
+	}
+	_, err := o.quotaTable()
+	return err
+}
+
+// quotaTable is the rate per operation: --rate, then every --quota.
+func (o *importOptions) quotaTable() (map[string]float64, error) {
+	q := ratelimit.ForRegistrationRate(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
+	for _, kv := range o.quotas {
+		op, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil || !(n > 0) {
+			return nil, usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
+		}
+		q[op] = n
+	}
+	return q, nil
+}
+
+// workerCount keeps the slowest quota saturated: a device takes about
+// calls x latency, so rate x calls x latency devices must be in flight;
+// twice that (at 100 ms) leaves room for waiting on the other buckets.
+func (o *importOptions) workerCount() int {
+	if o.workers > 0 {
+		return o.workers
+	}
+	calls := 3 + len(o.policies) + len(o.thingGroups)
+	n := int(math.Ceil(o.rate * float64(calls) * 0.1 * 2))
+	return min(max(n, 8), 512)
+}
+
+func (o *importOptions) target() awsiot.Target {
+	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
+}
+
+func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path string) error {
+	ctx := cmd.Context()
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if err := o.check(); err != nil {
+		return err
+	}
+	quotas, _ := o.quotaTable()
+	store, err := o.manifest.trustStore()
+	if err != nil {
+		return err
+	}
+	if store == nil {
+		fmt.Fprintln(stderr, "warning: --no-verify-chain: certificates are imported without checking who issued them")
+	}
+	workers := o.workerCount()
+	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
+		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: workers,
+	})
+	if err != nil {
+		return err
+	}
+	endpoint := o.endpointURL
+	if endpoint == "" && awsCfg.BaseEndpoint != nil {
+		endpoint = *awsCfg.BaseEndpoint
+	}
+	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
+		return err
+	}
+
+	sum, err := state.HashFile(path)
+	if err != nil {
+		return &manifest.Error{File: path, Err: err}
+	}
+	meta := state.Meta{
+		ManifestSHA256: sum, Slot: o.manifest.certType, Region: awsCfg.Region, Endpoint: endpoint,
+		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
+	}
+	statePath := o.statePath
+	if statePath == "" {
+		if statePath, err = state.DefaultPath(meta); err != nil {
+			return err
+		}
+	}
+	if o.dryRun {
+		return runDryRun(ctx, g, o, path, store, statePath, stdout)
+	}
+	st, err := state.Open(statePath, meta)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	limits, err := ratelimit.NewSet(quotas)
+	if err != nil {
+		return usageError{err}
+	}
+	im := importer.New(importer.Config{API: client, Target: o.target(), Limits: limits, State: st, Logger: g.logger})
+
+	var rw *report.Writer
+	if o.reportPath != "" {
+		if rw, err = report.Create(o.reportPath); err != nil {
+			return err
+		}
+	}
+	meter := o.meter(stderr)
+	go countDevices(ctx, o, g, path, meter)
+
+	src, _, err := o.manifest.open(path, g)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	var summary report.Summary
+	summary.State = statePath
+	var writeErr error
+	started := time.Now()
+	if meter != nil {
+		meter.Start()
+	}
+	runErr := im.ImportManifest(ctx, src, importer.RunOptions{
+		Validate: o.manifest.validateOptions(path, store),
+		Workers:  workers,
+		OnResult: func(r importer.Result) {
+			summary.Add(r)
+			if meter != nil {
+				if r.Resumed {
+					meter.AddResumed(1)
+				} else {
+					meter.Add(1)
+				}
+			}
+			if r.Status == importer.Failed || r.Status == importer.Skipped {
+				g.logger.Warn("device not imported", "chip", r.ChipID, "thing", r.ThingName, "status", r.Status, "reason", r.Error)
+			}
+			if rw != nil && writeErr == nil {
+				writeErr = rw.Write(r)
+			}
+		},
+	})
+	if meter != nil {
+		meter.Stop()
+	}
+	summary.Seconds = time.Since(started).Seconds()
+	summary.Calls = im.Calls()
+	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
+	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
+	if rw != nil {
+		if err := rw.Close(&summary); writeErr == nil {
+			writeErr = err
+		}
+	}
+	summary.Print(stdout)
+	switch {
+	case summary.Interrupted:
+		fmt.Fprintf(stdout, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
+		return errSomeDevices
+	case runErr != nil:
+		return runErr
+	case writeErr != nil:
+		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
+	case !summary.OK():
+		return errSomeDevices
+	}
+	return nil
+}
+
+// meter returns the progress display the flags and stderr call for.
+func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
+	mode := o.progress
+	if mode == "auto" {
+		mode = "log"
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "bar"
+		}
+	}
+	switch mode {
+	case "bar":
+		return progress.New(stderr, true, 0)
+	case "log":
+		return progress.New(stderr, false, 10*time.Second)
+	}
+	return nil
+}
+
+// countDevices reads the manifest once more, without validating, to give
+// the progress display its total while the import runs.
+func countDevices(ctx context.Context, o *importOptions, g *globalOptions, path string, m *progress.Meter) {
+	if m == nil {
+		return
+	}
+	src, _, err := o.manifest.open(path, g)
+	if err != nil {
+		return
+	}
+	defer src.Close()
+	var n int64
+	for ctx.Err() == nil {
+		if _, err := src.Next(); err != nil {
+			if err == io.EOF {
+				m.SetTotal(n)
+			}
+			return
+		}
+		n++
+	}
+}

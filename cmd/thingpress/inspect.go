@@ -1,0 +1,73 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/thingpress/thingpress/internal/inspect"
+)
+
+type inspectOptions struct {
+	manifest manifestOptions
+	output   string
+}
+
+func newInspectCmd(g *globalOptions) *cobra.Command {
+	o := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] MANIFEST",
+		Short: "Show what a manifest holds and which devices could not be imported, and why",
+		Long: `inspect reads a manifest (an Infineon reel bundle or an XML manifest), checks every
+device certificate and shows a summary followed by each invalid device with its
+reason. Nothing is sent anywhere.
+
+Exit status: 0 when every device is ok, 1 when any device is invalid (the output
+is still complete), 2 when the manifest cannot be read or the arguments are wrong.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errExactlyOneManifest}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd, g, o, args[0])
+		},
+	}
+	o.manifest.bind(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path string) error {
+	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	out, err := inspect.ParseOutput(o.output)
+	if err != nil {
+		return usageError{err}
+	}
+	store, err := o.manifest.trustStore()
+	if err != nil {
+		return err
+	}
+	src, ft, err := o.manifest.open(path, g)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	sum := inspect.Summary{File: path, Format: string(ft), Slot: o.manifest.certType, ChainChecked: store != nil}
+	if store != nil {
+		sum.Anchors = store.Anchors()
+	}
+	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
+		Output:   out,
+		Validate: o.manifest.validateOptions(path, store),
+		Summary:  sum,
+	})
+	if err != nil {
+		return err
+	}
+	if res.Invalid > 0 {
+		return errSomeDevices
+	}
+	return nil
+}

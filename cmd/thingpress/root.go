@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type globalOptions struct {
+	logLevel string
+	stderr   io.Writer
+	logger   *slog.Logger
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globalOptions{stderr: stderr}
+	cmd := &cobra.Command{
+		Use:   "thingpress",
+		Short: "Import chip makers' device certificates into AWS IoT Core",
+		Long: `thingpress reads the certificate manifests that chip makers deliver with a reel
+of secure elements (Infineon OPTIGA Trust M Express bundles and XML manifests),
+checks every certificate against the maker's CAs, and imports each chip into AWS
+IoT Core as a Thing with its certificate registered and active.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+			return nil
+		},
+	}
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	cmd.AddCommand(newInspectCmd(g), newImportCmd(g))
+	return cmd
+}
+
+// run executes the command line and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	code := exitCode(err)
+	if err != nil && code != exitSomeDevices {
+		fmt.Fprintf(stderr, "thingpress: %s\n", oneLine(err.Error()))
+	}
+	return code
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

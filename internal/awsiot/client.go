@@ -1,0 +1,85 @@
+package awsiot
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+)
+
+// API is the set of IoT calls thingpress makes. *iot.Client satisfies it.
+type API interface {
+	RegisterCertificateWithoutCA(ctx context.Context, in *iot.RegisterCertificateWithoutCAInput, optFns ...func(*iot.Options)) (*iot.RegisterCertificateWithoutCAOutput, error)
+	CreateThing(ctx context.Context, in *iot.CreateThingInput, optFns ...func(*iot.Options)) (*iot.CreateThingOutput, error)
+	AttachThingPrincipal(ctx context.Context, in *iot.AttachThingPrincipalInput, optFns ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
+	AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, optFns ...func(*iot.Options)) (*iot.AttachPolicyOutput, error)
+	AddThingToThingGroup(ctx context.Context, in *iot.AddThingToThingGroupInput, optFns ...func(*iot.Options)) (*iot.AddThingToThingGroupOutput, error)
+	PreflightAPI
+}
+
+// PreflightAPI is the read-only calls of the preflight.
+type PreflightAPI interface {
+	GetPolicy(ctx context.Context, in *iot.GetPolicyInput, optFns ...func(*iot.Options)) (*iot.GetPolicyOutput, error)
+	DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error)
+	DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
+}
+
+var _ API = (*iot.Client)(nil)
+
+// ClientOptions select the account, region and endpoint.
+type ClientOptions struct {
+	Region  string // empty: from the configuration chain
+	Profile string // empty: from the configuration chain
+	// EndpointURL overrides the IoT endpoint (AWS_ENDPOINT_URL and
+	// AWS_ENDPOINT_URL_IOT are honoured by the SDK as well).
+	EndpointURL string
+	// MaxConns is the number of connections kept open to the endpoint;
+	// it should match the importer's concurrency.
+	MaxConns int
+	// Timeout bounds one HTTP attempt.
+	Timeout time.Duration
+}
+
+// NewClient returns an IoT client from the standard AWS configuration
+// chain. The SDK's own retries are off: the importer retries itself, so
+// that every throttle also slows its rate limiter down.
+func NewClient(ctx context.Context, o ClientOptions) (*iot.Client, aws.Config, error) {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 64
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	httpClient := awshttp.NewBuildableClient().
+		WithTimeout(o.Timeout).
+		WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = o.MaxConns * 2
+			t.MaxIdleConnsPerHost = o.MaxConns * 2
+		})
+	var loads []func(*config.LoadOptions) error
+	loads = append(loads, config.WithHTTPClient(httpClient), config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
+	if o.Region != "" {
+		loads = append(loads, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		loads = append(loads, config.WithSharedConfigProfile(o.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return nil, aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, cfg, fmt.Errorf("%w: set --region, AWS_REGION or a profile's region", ErrNoRegion)
+	}
+	client := iot.NewFromConfig(cfg, func(io *iot.Options) {
+		if o.EndpointURL != "" {
+			io.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+	})
+	return client, cfg, nil
+}

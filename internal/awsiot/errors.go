@@ -1,0 +1,117 @@
+package awsiot
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
+)
+
+// Sentinel errors of this package.
+var (
+	ErrNoRegion  = errors.New("no AWS region")
+	ErrPreflight = errors.New("preflight failed")
+)
+
+// Class says what to do about an error from AWS.
+type Class int
+
+const (
+	// Permanent errors fail the device with the reason.
+	Permanent Class = iota
+	// Throttled errors are retried and slow the operation's rate down.
+	Throttled
+	// Transient errors (5xx, broken connections, timeouts) are retried.
+	Transient
+	// Exists means the resource is already there.
+	Exists
+)
+
+func (c Class) String() string {
+	switch c {
+	case Throttled:
+		return "throttled"
+	case Transient:
+		return "transient"
+	case Exists:
+		return "exists"
+	}
+	return "permanent"
+}
+
+var (
+	throttles  = retry.IsErrorThrottles(retry.DefaultThrottles)
+	retryables = retry.IsErrorRetryables(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}}, retry.DefaultRetryables...))
+)
+
+// Classify sorts an error from an IoT call by type, never by HTTP status
+// alone: AWS IoT answers throttling with HTTP 400, like a bad request.
+func Classify(err error) Class {
+	if err == nil {
+		return Permanent
+	}
+	if errors.Is(err, context.Canceled) {
+		return Permanent
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ResourceAlreadyExistsException":
+			return Exists
+		case "LimitExceededException":
+			// In IoT this is a count limit (policies per certificate,
+			// groups per thing), not a rate: retrying cannot help.
+			return Permanent
+		case "InternalFailureException", "ServiceUnavailableException", "InternalException", "InternalServerException":
+			return Transient
+		}
+	}
+	if throttles.IsErrorThrottle(err).Bool() {
+		return Throttled
+	}
+	if retryables.IsErrorRetryable(err).Bool() {
+		return Transient
+	}
+	return Permanent
+}
+
+// AlreadyExists returns the ID and ARN that AWS names in a
+// ResourceAlreadyExistsException (for a certificate: the existing
+// certificate's).
+func AlreadyExists(err error) (id, arn string, ok bool) {
+	var e *types.ResourceAlreadyExistsException
+	if !errors.As(err, &e) {
+		return "", "", false
+	}
+	if e.ResourceId != nil {
+		id = *e.ResourceId
+	}
+	if e.ResourceArn != nil {
+		arn = *e.ResourceArn
+	}
+	return id, arn, true
+}
+
+// Code is the AWS error code of err, or "" when err is not an AWS error.
+func Code(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}
+
+// Message is the AWS error's code and message, without the SDK's
+// operation and request-ID wrapping, for reports.
+func Message(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if m := api.ErrorMessage(); m != "" {
+			return api.ErrorCode() + ": " + m
+		}
+		return api.ErrorCode()
+	}
+	return err.Error()
+}

@@ -1,0 +1,382 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/state"
+)
+
+// Operation names, as AWS calls them and as the rate limits are keyed.
+const (
+	OpRegister  = ratelimit.OpRegisterCertificateWithoutCA
+	OpThing     = ratelimit.OpCreateThing
+	OpPrincipal = ratelimit.OpAttachThingPrincipal
+	OpPolicy    = ratelimit.OpAttachPolicy
+	OpGroup     = ratelimit.OpAddThingToThingGroup
+)
+
+// Status of a device after an import.
+type Status string
+
+// The statuses a device ends in.
+const (
+	Imported Status = "imported" // registered by thingpress, now complete
+	Exists   Status = "exists"   // certificate was already registered; now complete
+	Skipped  Status = "skipped"  // invalid in the manifest, not imported
+	Failed   Status = "failed"   // an AWS call failed permanently
+)
+
+// Device is what the importer needs of one valid device.
+type Device struct {
+	Key            string // state key: hex SHA-256 of the certificate DER
+	ChipID         string
+	ReelID         string
+	BatchID        string
+	ThingName      string
+	CertificatePEM string
+}
+
+// Attributes returns the Thing attributes recorded for d: the facts a
+// person can trace back to the chip and its reel (three at most, the
+// limit of a Thing without a thing type).
+func (d *Device) Attributes() map[string]string {
+	a := map[string]string{}
+	if d.ChipID != "" {
+		a["chip_id"] = d.ChipID
+	}
+	if d.ReelID != "" {
+		a["reel_id"] = d.ReelID
+	}
+	if d.BatchID != "" {
+		a["batch_id"] = d.BatchID
+	}
+	return a
+}
+
+// Result is the outcome for one device.
+type Result struct {
+	Key            string
+	ChipID         string
+	ThingName      string
+	CertificateID  string
+	CertificateARN string
+	Status         Status
+	Error          string
+	// Resumed is set when every step was already recorded as done.
+	Resumed bool
+}
+
+// Config configures an Importer.
+type Config struct {
+	API    awsiot.API
+	Target awsiot.Target
+	Limits *ratelimit.Set
+	State  *state.Store
+	// MaxAttempts bounds the attempts of one call that fails
+	// transiently; throttled attempts are bounded by MaxThrottled.
+	MaxAttempts  int
+	MaxThrottled int
+	// BackoffBase and BackoffMax shape the jittered exponential backoff.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	Logger      *slog.Logger
+}
+
+// Importer imports devices. Its methods are safe for concurrent use.
+type Importer struct {
+	cfg   Config
+	calls sync.Map // op -> *atomic.Int64
+	stats struct {
+		throttled, retried atomic.Int64
+	}
+}
+
+// New returns an Importer.
+func New(cfg Config) *Importer {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.MaxThrottled <= 0 {
+		cfg.MaxThrottled = 60
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 100 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Limits == nil {
+		cfg.Limits, _ = ratelimit.NewSet(ratelimit.DefaultQuotas())
+	}
+	return &Importer{cfg: cfg}
+}
+
+// Steps lists the steps that make a device complete for t.
+func Steps(t awsiot.Target) []string {
+	steps := []string{state.StepRegister, state.StepThing, state.StepPrincipal}
+	for _, p := range t.Policies {
+		steps = append(steps, state.PolicyStep(p))
+	}
+	for _, g := range t.ThingGroups {
+		steps = append(steps, state.GroupStep(g))
+	}
+	return steps
+}
+
+// Steps lists the steps that make a device complete for the target.
+func (im *Importer) Steps() []string { return Steps(im.cfg.Target) }
+
+// Calls returns the number of calls made per operation, retries included.
+func (im *Importer) Calls() map[string]int64 {
+	out := map[string]int64{}
+	im.calls.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// Throttled is the number of calls AWS answered with throttling.
+func (im *Importer) Throttled() int64 { return im.stats.throttled.Load() }
+
+// Retried is the number of calls retried after a transient failure.
+func (im *Importer) Retried() int64 { return im.stats.retried.Load() }
+
+func (im *Importer) count(op string) {
+	v, ok := im.calls.Load(op)
+	if !ok {
+		v, _ = im.calls.LoadOrStore(op, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+// ErrInterrupted means the run was stopped before the device was
+// complete; its completed steps are in the state file.
+var ErrInterrupted = errors.New("interrupted")
+
+// Import makes d complete. It returns ErrInterrupted (and no result)
+// when ctx is cancelled before the device is complete; a call already
+// sent is finished first, and its outcome recorded, so a later run
+// resumes after it.
+func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
+	res := Result{Key: d.Key, ChipID: d.ChipID, ThingName: d.ThingName}
+	st, _, err := im.cfg.State.Get(d.Key)
+	if err != nil {
+		return res, fmt.Errorf("state: %w", err)
+	}
+	res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
+	pending := 0
+	for _, s := range im.Steps() {
+		if !st.Has(s) {
+			pending++
+		}
+	}
+	if pending == 0 {
+		res.Status = statusOf(st)
+		res.Resumed = true
+		return res, nil
+	}
+	// A call in flight is finished even after an interrupt, so that its
+	// effect is recorded; the interrupt is honoured between steps.
+	callCtx := context.WithoutCancel(ctx)
+
+	do := func(step, op string, call func(context.Context) error, onExists func(error) error) error {
+		if st.Has(step) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		err := im.call(ctx, callCtx, op, call)
+		if err != nil && awsiot.Classify(err) == awsiot.Exists && onExists != nil {
+			err = onExists(err)
+		}
+		if err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				return err
+			}
+			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
+		}
+		return im.cfg.State.Update(d.Key, func(s *state.Device) error {
+			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
+			s.MarkDone(step)
+			st.Done = s.Done
+			if im.complete(s) {
+				s.Status = string(statusOf(*s))
+				s.Error = ""
+			}
+			return nil
+		})
+	}
+
+	err = do(state.StepRegister, OpRegister, func(ctx context.Context) error {
+		out, err := im.cfg.API.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
+			CertificatePem: aws.String(d.CertificatePEM),
+			Status:         types.CertificateStatusActive,
+		})
+		if err == nil {
+			st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
+		}
+		return err
+	}, func(err error) error {
+		id, arn, _ := awsiot.AlreadyExists(err)
+		if arn == "" {
+			return fmt.Errorf("certificate already registered, but AWS named no ARN: %s", awsiot.Message(err))
+		}
+		st.CertificateID, st.CertificateARN, st.Existed = id, arn, true
+		return nil
+	})
+	if err == nil {
+		res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
+		err = do(state.StepThing, OpThing, func(ctx context.Context) error {
+			in := &iot.CreateThingInput{
+				ThingName:        aws.String(d.ThingName),
+				AttributePayload: &types.AttributePayload{Attributes: d.Attributes()},
+			}
+			if im.cfg.Target.ThingType != "" {
+				in.ThingTypeName = aws.String(im.cfg.Target.ThingType)
+			}
+			_, err := im.cfg.API.CreateThing(ctx, in)
+			return err
+		}, func(err error) error {
+			return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
+		})
+	}
+	if err == nil {
+		err = do(state.StepPrincipal, OpPrincipal, func(ctx context.Context) error {
+			_, err := im.cfg.API.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{
+				ThingName: aws.String(d.ThingName),
+				Principal: aws.String(st.CertificateARN),
+			})
+			return err
+		}, nil)
+	}
+	for _, p := range im.cfg.Target.Policies {
+		if err != nil {
+			break
+		}
+		err = do(state.PolicyStep(p), OpPolicy, func(ctx context.Context) error {
+			_, err := im.cfg.API.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(p), Target: aws.String(st.CertificateARN)})
+			return err
+		}, nil)
+	}
+	for _, g := range im.cfg.Target.ThingGroups {
+		if err != nil {
+			break
+		}
+		err = do(state.GroupStep(g), OpGroup, func(ctx context.Context) error {
+			_, err := im.cfg.API.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{
+				ThingGroupName: aws.String(g),
+				ThingName:      aws.String(d.ThingName),
+			})
+			return err
+		}, nil)
+	}
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		return res, ErrInterrupted
+	case err != nil:
+		res.Status, res.Error = Failed, err.Error()
+		if uerr := im.cfg.State.Update(d.Key, func(s *state.Device) error {
+			s.Status, s.Error = string(Failed), res.Error
+			return nil
+		}); uerr != nil {
+			return res, fmt.Errorf("state: %w", uerr)
+		}
+		return res, nil
+	}
+	res.Status = statusOf(st)
+	return res, nil
+}
+
+func (im *Importer) complete(s *state.Device) bool {
+	for _, step := range im.Steps() {
+		if !s.Has(step) {
+			return false
+		}
+	}
+	return true
+}
+
+func statusOf(s state.Device) Status {
+	if s.Existed {
+		return Exists
+	}
+	return Imported
+}
+
+// call makes one AWS call under the operation's rate limit, retrying
+// throttles and transient failures with jittered exponential backoff.
+// ctx governs waiting; callCtx is what the call itself runs under.
+func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) error {
+	lim := im.cfg.Limits.Get(op)
+	throttled, failed := 0, 0
+	for {
+		if err := lim.Wait(ctx); err != nil {
+			return ErrInterrupted
+		}
+		im.count(op)
+		err := fn(callCtx)
+		if err == nil {
+			lim.Succeeded()
+			return nil
+		}
+		switch awsiot.Classify(err) {
+		case awsiot.Throttled:
+			lim.Throttled()
+			im.stats.throttled.Add(1)
+			throttled++
+			if throttled >= im.cfg.MaxThrottled {
+				return fmt.Errorf("still throttled after %d attempts: %w", throttled, err)
+			}
+		case awsiot.Transient:
+			im.stats.retried.Add(1)
+			failed++
+			if failed >= im.cfg.MaxAttempts {
+				return fmt.Errorf("gave up after %d attempts: %w", failed, err)
+			}
+			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
+		default:
+			return err
+		}
+		if !sleep(ctx, im.backoff(throttled+failed)) {
+			return ErrInterrupted
+		}
+	}
+}
+
+// backoff is "full jitter": uniform in [0, min(max, base*2^attempt)).
+func (im *Importer) backoff(attempt int) time.Duration {
+	d := im.cfg.BackoffBase << min(attempt, 16)
+	if d <= 0 || d > im.cfg.BackoffMax {
+		d = im.cfg.BackoffMax
+	}
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,283 @@
+package importer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+func TestImportComplete(t *testing.T) {
+	const n = 40
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
+	f := newFleet(t, n)
+	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
+	results, err := run(t, context.Background(), im, f, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for chip, r := range results {
+		if r.Status != importer.Imported || r.CertificateARN == "" {
+			t.Errorf("device %s: %+v", chip, r)
+		}
+	}
+	if len(results) != n {
+		t.Fatalf("%d results, want %d", len(results), n)
+	}
+	assertComplete(t, e, f)
+	total := e.proxy.Total()
+	if total.Calls != 5*n {
+		t.Errorf("%d calls for %d devices, want exactly 5 per device: %v", total.Calls, n, e.proxy.Counts())
+	}
+	for key, c := range e.calls.snapshot() {
+		if c != 1 {
+			t.Errorf("%s called %d times", key, c)
+		}
+	}
+}
+
+func TestImportRerun(t *testing.T) {
+	const n = 12
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
+	f := newFleet(t, n)
+	path := statePath(t)
+	im, st := newImporter(t, e, path, fastQuotas(), target)
+	if _, err := run(t, context.Background(), im, f, 8); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	t.Run("same state file: no calls", func(t *testing.T) {
+		e.proxy.ResetStats()
+		im, _ := newImporter(t, e, path, fastQuotas(), target)
+		results, err := run(t, context.Background(), im, f, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for chip, r := range results {
+			if r.Status != importer.Imported || !r.Resumed {
+				t.Errorf("device %s: %+v, want imported and resumed", chip, r)
+			}
+		}
+		if c := e.proxy.Total().Calls; c != 0 {
+			t.Errorf("%d calls on a complete state file, want 0", c)
+		}
+	})
+	t.Run("new state file: exists, nothing twice", func(t *testing.T) {
+		e.proxy.ResetStats()
+		im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
+		results, err := run(t, context.Background(), im, f, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for chip, r := range results {
+			if r.Status != importer.Exists || r.CertificateARN == "" || r.Error != "" {
+				t.Errorf("device %s: %+v, want exists", chip, r)
+			}
+		}
+		assertComplete(t, e, f)
+	})
+}
+
+func TestImportFaults(t *testing.T) {
+	const n = 60
+	e := newEnv(t, iotproxy.Config{
+		Quotas:           fastQuotas(),
+		ThrottleRate:     0.10,
+		FaultRate:        0.02,
+		DropRate:         0.01,
+		DropAfterForward: 0.5,
+		Seed:             7,
+	})
+	f := newFleet(t, n)
+	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
+	results, err := run(t, context.Background(), im, f, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for chip, r := range results {
+		if r.Status != importer.Imported && r.Status != importer.Exists {
+			t.Errorf("device %s: %+v", chip, r)
+		}
+	}
+	if len(results) != n {
+		t.Fatalf("%d results, want %d", len(results), n)
+	}
+	assertComplete(t, e, f)
+	tot := e.proxy.Total()
+	if tot.Throttled == 0 || tot.Faults == 0 || tot.Dropped == 0 {
+		t.Errorf("faults were not injected: %+v", tot)
+	}
+	if im.Throttled() == 0 || im.Retried() == 0 {
+		t.Errorf("importer saw %d throttles, %d retries", im.Throttled(), im.Retried())
+	}
+}
+
+func TestImportInterruptResumes(t *testing.T) {
+	const n = 30
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), Latency: 20e6})
+	f := newFleet(t, n)
+	path := statePath(t)
+	im, st := newImporter(t, e, path, fastQuotas(), target)
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen atomic.Int32
+	err := im.ImportManifest(ctx, f.source(), importer.RunOptions{
+		Validate: validate.Options{File: "test", Trust: f.store},
+		Workers:  4,
+		OnResult: func(importer.Result) {
+			if seen.Add(1) == 5 {
+				cancel()
+			}
+		},
+	})
+	if !errors.Is(err, importer.ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if got := int(seen.Load()); got >= n {
+		t.Fatalf("interrupt came too late: %d devices done", got)
+	}
+	st.Close()
+	first := e.calls.snapshot()
+	e.calls.reset()
+
+	im, _ = newImporter(t, e, path, fastQuotas(), target)
+	results, err := run(t, context.Background(), im, f, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != n {
+		t.Fatalf("%d results, want %d", len(results), n)
+	}
+	assertComplete(t, e, f)
+	// A clean interrupt finishes and records the calls in flight, so no
+	// call of the first run is made again.
+	for key := range e.calls.snapshot() {
+		if first[key] > 0 {
+			t.Errorf("%s repeated after resume", key)
+		}
+	}
+}
+
+func TestImportThingExistsWithOtherSettings(t *testing.T) {
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), StrictCreateThing: true})
+	f := newFleet(t, 3)
+	// Somebody else already made a Thing with the second device's name.
+	if _, err := e.via.CreateThing(context.Background(), &iot.CreateThingInput{
+		ThingName:        aws.String(f.names[1]),
+		AttributePayload: nil,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
+	results, err := run(t, context.Background(), im, f, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rec := range f.recs {
+		r := results[rec.ChipID]
+		if i == 1 {
+			if r.Status != importer.Failed || !strings.Contains(r.Error, "exists with other settings") {
+				t.Errorf("conflicting device: %+v, want failed", r)
+			}
+			continue
+		}
+		if r.Status != importer.Imported {
+			t.Errorf("device %d: %+v", i, r)
+		}
+	}
+	th, err := e.direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
+	if err != nil || th.ThingTypeName != nil {
+		t.Errorf("existing thing was changed: %+v, %v", th, err)
+	}
+}
+
+func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
+	f := newFleet(t, 4)
+	bad := target
+	bad.ThingType = "no-such-type"
+	im, _ := newImporter(t, e, statePath(t), fastQuotas(), bad)
+	results, err := run(t, context.Background(), im, f, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 4 {
+		t.Fatalf("%d results, want 4", len(results))
+	}
+	for chip, r := range results {
+		if r.Status != importer.Failed || !strings.Contains(r.Error, "CreateThing: ResourceNotFoundException") {
+			t.Errorf("device %s: %+v", chip, r)
+		}
+	}
+	if c := e.proxy.Counts()["CreateThing"]; c != 4 {
+		t.Errorf("CreateThing called %d times, want 4 (a permanent error is not retried)", c)
+	}
+}
+
+func TestImportSkipsInvalid(t *testing.T) {
+	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
+	f := newFleet(t, 2)
+	l, err := testpki.NewRoot("stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := l.Issue(testpki.LeafOptions{Seed: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: testpki.PEM(leaf.Cert)})
+	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
+	results, err := run(t, context.Background(), im, f, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results["X"]; r.Status != importer.Skipped || !strings.Contains(r.Error, "does not chain") {
+		t.Errorf("untrusted device: %+v", r)
+	}
+	if c := e.proxy.Counts()["RegisterCertificateWithoutCA"]; c != 2 {
+		t.Errorf("%d registrations, want 2", c)
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	e := newEnv(t, iotproxy.Config{})
+	tests := []struct {
+		name    string
+		target  awsiot.Target
+		missing []string
+	}{
+		{name: "all present", target: target},
+		{name: "all missing", target: awsiot.Target{Policies: []string{testPolicy, "nope"}, ThingType: "nope-type", ThingGroups: []string{"nope-group"}},
+			missing: []string{`policy "nope"`, `thing type "nope-type"`, `thing group "nope-group"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := awsiot.Preflight(context.Background(), e.via, tt.target)
+			if len(tt.missing) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, awsiot.ErrPreflight) {
+				t.Fatalf("err = %v, want ErrPreflight", err)
+			}
+			for _, m := range tt.missing {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not name %s", err, m)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// FromValidated returns the import form of a valid device.
+func FromValidated(d *validate.Device) Device {
+	return Device{
+		Key:            d.CertificateID,
+		ChipID:         d.ChipID,
+		ReelID:         d.ReelID,
+		BatchID:        d.BatchID,
+		ThingName:      d.ThingName,
+		CertificatePEM: d.PEM(),
+	}
+}
+
+// RunOptions configure ImportManifest.
+type RunOptions struct {
+	Validate validate.Options
+	// Workers is the number of devices imported at once.
+	Workers int
+	// OnResult receives every device's result, one call at a time.
+	OnResult func(Result)
+}
+
+// ImportManifest validates the devices of src and imports the valid ones
+// with workers goroutines. Invalid devices are reported as Skipped with
+// their reason. It returns ErrInterrupted when ctx was cancelled before
+// every device was done (the results of those done are reported).
+func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o RunOptions) error {
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	var mu sync.Mutex
+	report := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.OnResult != nil {
+			o.OnResult(r)
+		}
+	}
+	work := make(chan Device)
+	var wg sync.WaitGroup
+	var interrupted, fatal error
+	var errMu sync.Mutex
+	setErr := func(dst *error, err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if *dst == nil {
+			*dst = err
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				res, err := im.Import(runCtx, &d)
+				switch {
+				case errors.Is(err, ErrInterrupted):
+					setErr(&interrupted, err)
+					continue
+				case err != nil:
+					// The state file failed: no device may go on
+					// without its steps being recorded.
+					setErr(&fatal, err)
+					cancel()
+					continue
+				}
+				report(res)
+			}
+		}()
+	}
+	verr := validate.Run(runCtx, src, o.Validate, func(d *validate.Device) error {
+		if !d.OK() {
+			report(Result{
+				Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName,
+				CertificateID: d.CertificateID, Status: Skipped, Error: manifest.Reason(d.Err),
+			})
+			return nil
+		}
+		select {
+		case work <- FromValidated(d):
+			return nil
+		case <-runCtx.Done():
+			return runCtx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	switch {
+	case fatal != nil:
+		return fatal
+	case ctx.Err() != nil || interrupted != nil:
+		return ErrInterrupted
+	}
+	return verr
+}

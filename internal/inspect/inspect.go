@@ -1,0 +1,345 @@
+package inspect
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/trust"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// Output selects how devices are written.
+type Output string
+
+// The outputs inspect writes.
+const (
+	Table Output = "table"
+	JSON  Output = "json"
+)
+
+// ErrOutput is an unknown --output value.
+var ErrOutput = errors.New("unknown output")
+
+// ParseOutput turns an --output value into an Output.
+func ParseOutput(s string) (Output, error) {
+	switch Output(s) {
+	case Table, JSON:
+		return Output(s), nil
+	}
+	return "", fmt.Errorf("%w %q (want table or json)", ErrOutput, s)
+}
+
+// Record is the JSON form of one device.
+type Record struct {
+	ChipID        string `json:"chip_id"`
+	Slot          string `json:"slot"`
+	ThingName     string `json:"thing_name"`
+	CertificateID string `json:"certificate_id"`
+	Subject       string `json:"subject"`
+	Issuer        string `json:"issuer"`
+	NotBefore     string `json:"not_before"`
+	NotAfter      string `json:"not_after"`
+	Status        string `json:"status"`
+	Error         string `json:"error"`
+	ReelID        string `json:"reel_id,omitempty"`
+	BatchID       string `json:"batch_id,omitempty"`
+	Entry         string `json:"entry"`
+}
+
+// Status values of a Record.
+const (
+	StatusOK      = "ok"
+	StatusInvalid = "invalid"
+)
+
+// NewRecord describes a validated device.
+func NewRecord(d *validate.Device) Record {
+	r := Record{
+		ChipID:        d.ChipID,
+		Slot:          d.Slot,
+		ThingName:     d.ThingName,
+		CertificateID: d.CertificateID,
+		Status:        StatusOK,
+		ReelID:        d.ReelID,
+		BatchID:       d.BatchID,
+		Entry:         d.Entry,
+	}
+	if c := d.Cert; c != nil {
+		r.Subject = c.Subject.String()
+		r.Issuer = c.Issuer.String()
+		r.NotBefore = c.NotBefore.UTC().Format(time.RFC3339)
+		r.NotAfter = c.NotAfter.UTC().Format(time.RFC3339)
+	}
+	if d.Err != nil {
+		r.Status = StatusInvalid
+		r.Error = manifest.Reason(d.Err)
+	}
+	return r
+}
+
+// labels name the reasons in the summary, most specific first.
+var labels = []struct {
+	err   error
+	label string
+}{
+	{validate.ErrPrivateKey, "private key in entry"},
+	{validate.ErrEntry, "unreadable entry"},
+	{validate.ErrNoCertificate, "no certificate"},
+	{validate.ErrMultipleCertificates, "several certificates"},
+	{validate.ErrParse, "unparsable certificate"},
+	{validate.ErrExpired, "expired"},
+	{validate.ErrNotYetValid, "not yet valid"},
+	{trust.ErrUntrusted, "untrusted chain"},
+	{validate.ErrNoCommonName, "no CN"},
+	{validate.ErrThingName, "invalid thing name"},
+	{validate.ErrDuplicateCertificate, "duplicate certificate"},
+	{validate.ErrDuplicateThingName, "duplicate thing name"},
+}
+
+// Label names the kind of a device error in a word or two.
+func Label(err error) string {
+	for _, l := range labels {
+		if errors.Is(err, l.err) {
+			return l.label
+		}
+	}
+	return "other"
+}
+
+// maxDistinct caps the distinct reel, batch and issuer names a summary
+// keeps, so a hostile manifest cannot grow it without bound.
+const maxDistinct = 16
+
+// Summary counts what a manifest holds.
+type Summary struct {
+	File         string
+	Format       string
+	Slot         string
+	ChainChecked bool
+	Anchors      []string
+	Reels        []string
+	Batches      []string
+	Issuers      map[string]int
+	Total        int
+	OK           int
+	Invalid      int
+	Reasons      map[string]int
+	PrivateKeys  int
+	NotBefore    time.Time // earliest of the valid devices
+	NotAfter     time.Time // latest of the valid devices
+	more         map[string]bool
+}
+
+func (s *Summary) addName(list *[]string, kind, v string) {
+	if v == "" || slices.Contains(*list, v) {
+		return
+	}
+	if len(*list) >= maxDistinct {
+		if s.more == nil {
+			s.more = map[string]bool{}
+		}
+		s.more[kind] = true
+		return
+	}
+	*list = append(*list, v)
+}
+
+// Add counts one device.
+func (s *Summary) Add(d *validate.Device) {
+	if s.Issuers == nil {
+		s.Issuers = map[string]int{}
+		s.Reasons = map[string]int{}
+	}
+	s.Total++
+	s.addName(&s.Reels, "reel", d.ReelID)
+	s.addName(&s.Batches, "batch", d.BatchID)
+	if s.Slot == "" {
+		s.Slot = d.Slot
+	}
+	if !d.OK() {
+		s.Invalid++
+		s.Reasons[Label(d.Err)]++
+		if errors.Is(d.Err, validate.ErrPrivateKey) {
+			s.PrivateKeys++
+		}
+		return
+	}
+	s.OK++
+	if _, ok := s.Issuers[d.Issuer]; ok || len(s.Issuers) < maxDistinct {
+		s.Issuers[d.Issuer]++
+	} else {
+		s.Issuers["(others)"]++
+	}
+	if c := d.Cert; c != nil {
+		if s.NotBefore.IsZero() || c.NotBefore.Before(s.NotBefore) {
+			s.NotBefore = c.NotBefore
+		}
+		if c.NotAfter.After(s.NotAfter) {
+			s.NotAfter = c.NotAfter
+		}
+	}
+}
+
+// Options configure Run.
+type Options struct {
+	Output   Output
+	Validate validate.Options
+	// Summary is the starting summary: file, format and trust facts
+	// that the caller knows.
+	Summary Summary
+	// TempDir holds the spool of invalid devices for the table output.
+	TempDir string
+}
+
+// Run validates every device of src and writes them to out. It returns
+// the summary; invalid devices are not an error.
+func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) (*Summary, error) {
+	sum := opts.Summary
+	switch opts.Output {
+	case JSON:
+		bw := bufio.NewWriter(out)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		err := validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
+			sum.Add(d)
+			return enc.Encode(NewRecord(d))
+		})
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+		return &sum, err
+	case Table, "":
+		// Invalid devices are listed after the summary, so they wait in
+		// a temporary file rather than in memory.
+		spool, err := os.CreateTemp(opts.TempDir, "thingpress-inspect-*")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		sw := bufio.NewWriter(spool)
+		widths := [2]int{len("ENTRY"), len("CHIP")}
+		err = validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
+			sum.Add(d)
+			if d.OK() {
+				return nil
+			}
+			name := d.ChipID
+			if name == "" {
+				name = "-"
+			}
+			entry, chip := clean(d.Entry), clean(name)
+			widths[0] = max(widths[0], len(entry))
+			widths[1] = max(widths[1], len(chip))
+			_, err := fmt.Fprintf(sw, "%s\t%s\t%s\n", entry, chip, clean(manifest.Reason(d.Err)))
+			return err
+		})
+		if err != nil {
+			return &sum, err
+		}
+		if err := sw.Flush(); err != nil {
+			return &sum, err
+		}
+		if _, err := spool.Seek(0, io.SeekStart); err != nil {
+			return &sum, err
+		}
+		return &sum, writeTable(out, &sum, spool, widths)
+	}
+	return nil, fmt.Errorf("%w %q", ErrOutput, opts.Output)
+}
+
+// clean keeps a manifest's text from breaking the table's lines.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || r < 0x20 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("Manifest", fmt.Sprintf("%s (%s, slot %s)", s.File, s.Format, s.Slot))
+	row("Reel", s.list(s.Reels, "reel"))
+	row("Batch", s.list(s.Batches, "batch"))
+	if s.ChainChecked {
+		row("Chain", "verified against "+strings.Join(s.Anchors, ", "))
+	} else {
+		row("Chain", "NOT VERIFIED (--no-verify-chain): certificates were not checked against any CA")
+	}
+	var issuers []string
+	for name, n := range s.Issuers {
+		if name == "" {
+			name = "(no CN)"
+		}
+		issuers = append(issuers, fmt.Sprintf("%s (%d)", name, n))
+	}
+	slices.Sort(issuers)
+	row("Issuers", orNone(strings.Join(issuers, ", ")))
+	row("Devices", fmt.Sprintf("%d: %d ok, %d invalid", s.Total, s.OK, s.Invalid))
+	if !s.NotBefore.IsZero() {
+		row("Validity", fmt.Sprintf("%s to %s", s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	if len(s.Reasons) > 0 {
+		var rs []string
+		for k, n := range s.Reasons {
+			rs = append(rs, fmt.Sprintf("%s %d", k, n))
+		}
+		slices.Sort(rs)
+		row("Problems", strings.Join(rs, ", "))
+	}
+	if s.PrivateKeys > 0 {
+		row("WARNING", fmt.Sprintf("%d entries carry PRIVATE KEY material: they are never imported; treat those keys as exposed", s.PrivateKeys))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.Invalid == 0 {
+		return nil
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "Invalid devices:")
+	// Not a tabwriter: it would hold every line until the end.
+	bw := bufio.NewWriter(out)
+	fmt.Fprintf(bw, "%-*s  %-*s  %s\n", widths[0], "ENTRY", widths[1], "CHIP", "REASON")
+	sc := bufio.NewScanner(invalid)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), "\t", 3)
+		if len(f) != 3 {
+			continue
+		}
+		fmt.Fprintf(bw, "%-*s  %-*s  %s\n", widths[0], f[0], widths[1], f[1], f[2])
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *Summary) list(v []string, kind string) string {
+	out := orNone(strings.Join(v, ", "))
+	if s.more[kind] {
+		out += ", and more"
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,154 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/importer"
+)
+
+// Line is the JSON form of one device's result.
+type Line struct {
+	ChipID         string `json:"chip_id"`
+	ThingName      string `json:"thing_name"`
+	CertificateID  string `json:"certificate_id"`
+	CertificateARN string `json:"certificate_arn"`
+	Status         string `json:"status"`
+	Error          string `json:"error"`
+}
+
+// Summary counts the results of a run.
+type Summary struct {
+	Total       int              `json:"total"`
+	Imported    int              `json:"imported"`
+	Exists      int              `json:"exists"`
+	Skipped     int              `json:"skipped"`
+	Failed      int              `json:"failed"`
+	Resumed     int              `json:"resumed"`
+	Interrupted bool             `json:"interrupted"`
+	Calls       map[string]int64 `json:"calls"`
+	Throttled   int64            `json:"throttled"`
+	Retried     int64            `json:"retried"`
+	Seconds     float64          `json:"seconds"`
+	State       string           `json:"state,omitempty"`
+}
+
+// Add counts one result.
+func (s *Summary) Add(r importer.Result) {
+	s.Total++
+	switch r.Status {
+	case importer.Imported:
+		s.Imported++
+	case importer.Exists:
+		s.Exists++
+	case importer.Skipped:
+		s.Skipped++
+	case importer.Failed:
+		s.Failed++
+	}
+	if r.Resumed {
+		s.Resumed++
+	}
+}
+
+// OK reports whether every device is imported or already there.
+func (s *Summary) OK() bool { return s.Skipped == 0 && s.Failed == 0 && !s.Interrupted }
+
+// TotalCalls is the number of AWS calls of the run.
+func (s *Summary) TotalCalls() int64 {
+	var n int64
+	for _, c := range s.Calls {
+		n += c
+	}
+	return n
+}
+
+// Print writes the summary for a person.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "Devices    %d: %d imported, %d already there, %d skipped, %d failed\n",
+		s.Total, s.Imported, s.Exists, s.Skipped, s.Failed)
+	if s.Resumed > 0 {
+		fmt.Fprintf(w, "Resumed    %d devices were complete from an earlier run (no calls)\n", s.Resumed)
+	}
+	done := s.Imported + s.Exists - s.Resumed
+	rate := 0.0
+	if s.Seconds > 0 {
+		rate = float64(done) / s.Seconds
+	}
+	fmt.Fprintf(w, "Time       %s, %.1f devices/s\n", (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond), rate)
+	var calls []string
+	for _, op := range slices.Sorted(maps.Keys(s.Calls)) {
+		calls = append(calls, fmt.Sprintf("%s %d", op, s.Calls[op]))
+	}
+	perDevice := ""
+	if done > 0 {
+		perDevice = fmt.Sprintf(" (%.2f per device)", float64(s.TotalCalls())/float64(done))
+	}
+	fmt.Fprintf(w, "AWS calls  %d%s: %s\n", s.TotalCalls(), perDevice, orNone(strings.Join(calls, ", ")))
+	if s.Throttled > 0 || s.Retried > 0 {
+		fmt.Fprintf(w, "Retries    %d throttled, %d transient failures retried\n", s.Throttled, s.Retried)
+	}
+	if s.State != "" {
+		fmt.Fprintf(w, "State      %s\n", s.State)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Writer writes a JSON Lines report file.
+type Writer struct {
+	f   *os.File
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// Create creates the report file at path.
+func Create(path string) (*Writer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &Writer{f: f, bw: bw, enc: enc}, nil
+}
+
+// Write adds one device. Lines reach the file at once, so a report of an
+// interrupted run still lists what was done.
+func (w *Writer) Write(r importer.Result) error {
+	if err := w.enc.Encode(Line{
+		ChipID: r.ChipID, ThingName: r.ThingName, CertificateID: r.CertificateID,
+		CertificateARN: r.CertificateARN, Status: string(r.Status), Error: r.Error,
+	}); err != nil {
+		return err
+	}
+	return w.bw.Flush()
+}
+
+// Close writes the summary as the last line, {"summary": {...}}, and
+// closes the file.
+func (w *Writer) Close(s *Summary) error {
+	err := w.enc.Encode(struct {
+		Summary *Summary `json:"summary"`
+	}{s})
+	if ferr := w.bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
