@@ -2,17 +2,12 @@ package importer_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,57 +38,7 @@ type env struct {
 	proxy  *iotproxy.Proxy
 	via    *iot.Client // through the proxy, without SDK retries: the importer's
 	direct *iot.Client // straight to moto, for checking results
-	calls  *callLog
-}
-
-// callLog records which resource every forwarded call touched.
-type callLog struct {
-	mu   sync.Mutex
-	keys map[string]int
-}
-
-func (c *callLog) observe(op string, r *http.Request, body []byte) {
-	key := op + " " + resourceOf(op, r, body)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.keys[key]++
-}
-
-func (c *callLog) snapshot() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.keys))
-	for k, v := range c.keys {
-		out[k] = v
-	}
-	return out
-}
-
-func (c *callLog) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.keys = map[string]int{}
-}
-
-// resourceOf names what a call acts on, so repeats can be told apart
-// from calls for other devices.
-func resourceOf(op string, r *http.Request, body []byte) string {
-	var in map[string]any
-	_ = json.Unmarshal(body, &in)
-	path, _ := url.PathUnescape(r.URL.EscapedPath())
-	switch op {
-	case "RegisterCertificateWithoutCA":
-		pemText, _ := in["certificatePem"].(string)
-		sum := sha256.Sum256([]byte(pemText))
-		return hex.EncodeToString(sum[:8])
-	case "AttachPolicy":
-		return path + " " + fmt.Sprint(in["target"])
-	case "AddThingToThingGroup":
-		return fmt.Sprint(in["thingGroupName"], " ", in["thingName"])
-	case "AttachThingPrincipal":
-		return path + " " + r.Header.Get("x-amzn-principal")
-	}
-	return path
+	calls  *iotproxy.Recorder
 }
 
 func newEnv(t testing.TB, cfg iotproxy.Config) *env {
@@ -103,8 +48,8 @@ func newEnv(t testing.TB, cfg iotproxy.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &callLog{keys: map[string]int{}}
-	cfg.Observe = log.observe
+	log := &iotproxy.Recorder{}
+	cfg.Observe = log.Observe
 	p := iotproxy.New(target, cfg)
 	purl, err := p.Start()
 	if err != nil {

@@ -40,7 +40,7 @@ func TestImportComplete(t *testing.T) {
 	if total.Calls != 5*n {
 		t.Errorf("%d calls for %d devices, want exactly 5 per device: %v", total.Calls, n, e.proxy.Counts())
 	}
-	for key, c := range e.calls.snapshot() {
+	for key, c := range e.calls.Counts() {
 		if c != 1 {
 			t.Errorf("%s called %d times", key, c)
 		}
@@ -148,8 +148,8 @@ func TestImportInterruptResumes(t *testing.T) {
 		t.Fatalf("interrupt came too late: %d devices done", got)
 	}
 	st.Close()
-	first := e.calls.snapshot()
-	e.calls.reset()
+	first := e.calls.Counts()
+	e.calls.Reset()
 
 	im, _ = newImporter(t, e, path, fastQuotas(), target)
 	results, err := run(t, context.Background(), im, f, 4)
@@ -162,7 +162,7 @@ func TestImportInterruptResumes(t *testing.T) {
 	assertComplete(t, e, f)
 	// A clean interrupt finishes and records the calls in flight, so no
 	// call of the first run is made again.
-	for key := range e.calls.snapshot() {
+	for key := range e.calls.Counts() {
 		if first[key] > 0 {
 			t.Errorf("%s repeated after resume", key)
 		}

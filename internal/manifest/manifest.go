@@ -21,7 +21,7 @@ const (
 // Record is one device entry as read from a manifest, before validation.
 type Record struct {
 	// Entry names where in the manifest the record came from, for
-	// messages: an archive member name, or "Device[N]" for XML.
+	// messages: an archive member name, or "Device[N] (line L)" for XML.
 	Entry    string
 	ChipID   string // chip identifier where the manifest names one
 	Slot     string // certificate slot, e.g. E0E0
