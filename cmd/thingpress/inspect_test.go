@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func Example_inspect() {
+	run(context.Background(), []string{"inspect", "--cert-type", "E0E2", "testdata/mini-reel.7z"}, os.Stdout, os.Stdout)
+	// Output:
+	// Manifest  testdata/mini-reel.7z (infineon, slot E0E2)
+	// Reel      78211223032C7EFA
+	// Batch     b41425b9-b42b-47fd-95c2-f981b4c61561
+	// Chain     verified against Infineon OPTIGA(TM) ECC Root CA 2, Infineon OPTIGA(TM) RSA Root CA 2, Infineon OPTIGA(TM) Trust M CA 300, Infineon OPTIGA(TM) Trust M CA 306, Infineon OPTIGA(TM) Trust M CA 309
+	// Issuers   Infineon OPTIGA(TM) Trust M CA 309 (4)
+	// Devices   4: 4 ok, 0 invalid
+	// Validity  2023-05-31T08:38:22Z to 2043-06-01T09:12:35Z
+}
+
+func TestInspectGoldenJSON(t *testing.T) {
+	for _, slot := range []string{"E0E0", "E0E1", "E0E2"} {
+		t.Run(slot, func(t *testing.T) {
+			out, stderr, code := runCLI(t, "inspect", "--output", "json", "--cert-type", slot, "testdata/mini-reel.7z")
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden := filepath.Join("testdata", "mini-reel-"+slot+".jsonl.golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != string(want) {
+				t.Errorf("output differs from %s (run go test -update):\n%s", golden, out)
+			}
+		})
+	}
+}
+
+// readJSONL parses inspect's JSON Lines output.
+func readJSONL(t *testing.T, out string) []inspect.Record {
+	t.Helper()
+	var recs []inspect.Record
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var r inspect.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// TestInspectRealSample checks the real Infineon bundle: 200 devices per
+// slot, each certificate ID the SHA-256 of the DER that openssl makes of
+// the PEM file.
+func TestInspectRealSample(t *testing.T) {
+	bundle := sharedFixture(t, "infineon/manifest-infineon.7z")
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatalf("openssl is needed to cross-check certificate IDs: %v", err)
+	}
+	testbundle.Require7z(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("7z", "x", "-y", "-o"+dir, bundle, "-x!*_keys.7z").CombinedOutput(); err != nil {
+		t.Fatalf("7z: %v\n%s", err, out)
+	}
+	tests := []struct {
+		slot   string
+		issuer string
+	}{
+		{slot: "E0E0", issuer: "Infineon OPTIGA(TM) Trust M CA 306"},
+		{slot: "E0E1", issuer: "Infineon OPTIGA(TM) Trust M CA 306"},
+		{slot: "E0E2", issuer: "Infineon OPTIGA(TM) Trust M CA 309"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.slot, func(t *testing.T) {
+			inner, _ := filepath.Glob(filepath.Join(dir, "*_"+tt.slot+"_Certs.7z"))
+			pems := filepath.Join(dir, tt.slot)
+			if out, err := exec.Command("7z", "x", "-y", "-o"+pems, inner[0]).CombinedOutput(); err != nil {
+				t.Fatalf("7z: %v\n%s", err, out)
+			}
+			out, stderr, code := runCLI(t, "inspect", "--output", "json", "--cert-type", tt.slot, bundle)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			recs := readJSONL(t, out)
+			if len(recs) != 200 {
+				t.Fatalf("%d devices, want 200", len(recs))
+			}
+			for _, r := range recs {
+				if r.Status != "ok" || !strings.Contains(r.Issuer, tt.issuer) || r.Slot != tt.slot {
+					t.Errorf("%s: status %s issuer %s slot %s (%s)", r.ChipID, r.Status, r.Issuer, r.Slot, r.Error)
+				}
+				der, err := exec.Command("openssl", "x509", "-outform", "der", "-in", filepath.Join(pems, r.ChipID+"_"+tt.slot+".pem")).Output()
+				if err != nil {
+					t.Fatalf("openssl: %v", err)
+				}
+				sum := sha256.Sum256(der)
+				if want := hex.EncodeToString(sum[:]); r.CertificateID != want {
+					t.Errorf("%s: certificate_id %s, openssl's DER hashes to %s", r.ChipID, r.CertificateID, want)
+				}
+			}
+		})
+	}
+}
+
+// reasons says what inspect must report for each generated bad case.
+var reasons = map[testbundle.BadCase]string{
+	testbundle.BadTwoCerts:      "more than one certificate in entry: 2 certificates",
+	testbundle.BadPrivateKey:    "PRIVATE KEY MATERIAL in entry",
+	testbundle.BadExpired:       "certificate expired on",
+	testbundle.BadNotYetValid:   "certificate not yet valid until",
+	testbundle.BadUnknownCA:     "does not chain to a trusted CA",
+	testbundle.BadNoCN:          "subject has no CN",
+	testbundle.BadCNSpace:       "not a valid AWS IoT thing name",
+	testbundle.BadCNTooLong:     "not a valid AWS IoT thing name",
+	testbundle.BadDuplicateCert: "duplicate certificate: same certificate as entry #1",
+	testbundle.BadDuplicateName: "duplicate thing name",
+}
+
+// generate writes a manifest with good and bad devices and its trust file.
+func generate(t *testing.T, format string, n int, bad bool) (path, trustFile string, res *testbundle.Result) {
+	t.Helper()
+	if format == testbundle.FormatInfineon {
+		testbundle.Require7z(t)
+	}
+	dir := t.TempDir()
+	ext := map[string]string{testbundle.FormatInfineon: ".7z", testbundle.FormatXML: ".xml"}[format]
+	res, err := testbundle.Generate(filepath.Join(dir, "reel"+ext), testbundle.Options{N: n, Format: format, Bad: bad, TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(trustFile, res.PKI.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return res.Path, trustFile, res
+}
+
+func TestInspectBadDevices(t *testing.T) {
+	for _, format := range []string{testbundle.FormatInfineon, testbundle.FormatXML} {
+		t.Run(format, func(t *testing.T) {
+			path, trustFile, res := generate(t, format, 5, true)
+			badBy := map[string]testbundle.BadCase{}
+			for _, b := range res.Bad {
+				badBy[b.ChipID] = b.Case
+			}
+			out, stderr, code := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
+			if code != exitSomeDevices {
+				t.Fatalf("exit %d, want %d: %s", code, exitSomeDevices, stderr)
+			}
+			recs := readJSONL(t, out)
+			if len(recs) != 5+len(testbundle.BadCases) {
+				t.Fatalf("%d devices, want %d", len(recs), 5+len(testbundle.BadCases))
+			}
+			for _, r := range recs {
+				c, isBad := badBy[r.ChipID]
+				switch {
+				case !isBad && r.Status != "ok":
+					t.Errorf("good %s: %s %s", r.ChipID, r.Status, r.Error)
+				case isBad && (r.Status != "invalid" || !strings.Contains(r.Error, reasons[c])):
+					t.Errorf("bad %s (%s): status %s, error %q, want %q", r.ChipID, c, r.Status, r.Error, reasons[c])
+				}
+				if c == testbundle.BadPrivateKey && strings.Contains(out, "PRIVATE KEY-----") {
+					t.Errorf("output carries key material")
+				}
+			}
+
+			table, _, code := runCLI(t, "inspect", "--trust", trustFile, path)
+			if code != exitSomeDevices {
+				t.Fatalf("table: exit %d", code)
+			}
+			for chip, c := range badBy {
+				if !strings.Contains(table, chip) {
+					t.Errorf("table does not list %s (%s)", chip, c)
+				}
+			}
+			for _, want := range []string{"Devices   15: 5 ok, 10 invalid", "WARNING", "PRIVATE KEY", "Invalid devices:"} {
+				if !strings.Contains(table, want) {
+					t.Errorf("table lacks %q:\n%s", want, table)
+				}
+			}
+		})
+	}
+}
+
+func TestInspectNoVerifyChain(t *testing.T) {
+	path, _, _ := generate(t, testbundle.FormatXML, 3, false)
+	out, stderr, code := runCLI(t, "inspect", path)
+	if code != exitSomeDevices || !strings.Contains(out, "does not chain") {
+		t.Fatalf("with the Infineon anchors a test CA must not verify: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, "inspect", "--no-verify-chain", path)
+	if code != exitOK || !strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("exit %d, output must say the chain was not verified:\n%s%s", code, out, stderr)
+	}
+}
+
+func TestInspectUnusable(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.bin")
+	os.WriteFile(garbage, []byte("this is no manifest"), 0o644)
+	truncated := filepath.Join(dir, "truncated.7z")
+	data, err := os.ReadFile("testdata/mini-reel.7z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	badXML := filepath.Join(dir, "bad.xml")
+	os.WriteFile(badXML, []byte(`<CertificateManifest><Device chipId="A"><Certificate>`), 0o644)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "missing file", args: []string{"inspect", filepath.Join(dir, "nope.7z")}, wantErr: "nope.7z"},
+		{name: "garbage", args: []string{"inspect", garbage}, wantErr: "garbage.bin: unknown manifest format"},
+		{name: "truncated 7z", args: []string{"inspect", truncated}, wantErr: "truncated.7z"},
+		{name: "malformed XML", args: []string{"inspect", badXML}, wantErr: "bad.xml"},
+		{name: "forced wrong format", args: []string{"inspect", "--format", "xml", "testdata/mini-reel.7z"}, wantErr: "mini-reel.7z"},
+		{name: "bad slot", args: []string{"inspect", "--cert-type", "E0E9", "testdata/mini-reel.7z"}, wantErr: "--cert-type"},
+		{name: "bad format flag", args: []string{"inspect", "--format", "csv", "testdata/mini-reel.7z"}, wantErr: "--format"},
+		{name: "bad output", args: []string{"inspect", "--output", "yaml", "testdata/mini-reel.7z"}, wantErr: "yaml"},
+		{name: "trust and no-verify", args: []string{"inspect", "--trust", garbage, "--no-verify-chain", "testdata/mini-reel.7z"}, wantErr: "exclude each other"},
+		{name: "bad trust file", args: []string{"inspect", "--trust", garbage, "testdata/mini-reel.7z"}, wantErr: "garbage.bin"},
+		{name: "no manifest", args: []string{"inspect"}, wantErr: "exactly one MANIFEST"},
+		{name: "unknown flag", args: []string{"inspect", "--frobnicate", "x"}, wantErr: "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tt.args...)
+			if code != exitFatal {
+				t.Fatalf("exit %d, want %d; stderr %q", code, exitFatal, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantErr) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("stderr %q: want one line containing %q", stderr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestInspectMissingSlot(t *testing.T) {
+	testbundle.Require7z(t)
+	dir := t.TempDir()
+	res, err := testbundle.Generate(filepath.Join(dir, "reel.7z"), testbundle.Options{N: 2, Slots: []string{"E0E0", "E0E2"}, TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "inspect", "--no-verify-chain", "--cert-type", "E0E1", res.Path)
+	if code != exitFatal || !strings.Contains(stderr, "E0E0") || !strings.Contains(stderr, "E0E2") {
+		t.Fatalf("exit %d, stderr %q: want exit 2 naming the slots present", code, stderr)
+	}
+}
