@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,8 @@ type Options struct {
 	TempDir string
 	// CA signs the good devices; nil means a fresh root and intermediate.
 	CA *PKI
+	// Progress, if set, receives a line per step with its time.
+	Progress io.Writer
 }
 
 // PKI is a test root CA and the intermediate that signs device
@@ -172,7 +175,7 @@ func Generate(path string, o Options) (*Result, error) {
 		}
 		o.CA = p
 	}
-	g := &generator{o: o, res: &Result{Path: path, ReelID: o.ReelID, BatchID: o.BatchID, Slots: o.Slots, PKI: o.CA}}
+	g := &generator{start: time.Now(), o: o, res: &Result{Path: path, ReelID: o.ReelID, BatchID: o.BatchID, Slots: o.Slots, PKI: o.CA}}
 	var err error
 	if g.fast, err = newFastIssuer(o.CA.Intermediate); err != nil {
 		return nil, err
@@ -191,6 +194,12 @@ func Generate(path string, o Options) (*Result, error) {
 	return g.res, nil
 }
 
+func (g *generator) progress(format string, a ...any) {
+	if g.o.Progress != nil {
+		fmt.Fprintf(g.o.Progress, "%8.1fs  %s\n", time.Since(g.start).Seconds(), fmt.Sprintf(format, a...))
+	}
+}
+
 func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -198,9 +207,10 @@ func randHex(n int) string {
 }
 
 type generator struct {
-	o    Options
-	fast *fastIssuer
-	res  *Result
+	start time.Time
+	o     Options
+	fast  *fastIssuer
+	res   *Result
 	// first is good chip 0 as written, for the duplicates. The worker
 	// that makes it sets it; it is read after all workers are done.
 	first device
@@ -389,97 +399,112 @@ type result[T any] struct {
 	err error
 }
 
-// infineon writes the nested 7z bundle.
+// infineon writes the nested 7z bundle. It makes one slot at a time: while
+// 7z packs a slot's PEM files, the next slot is being signed.
 func (g *generator) infineon(path string) error {
 	if _, err := lookPath7z(); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(g.o.TempDir, "genmanifest-*")
+	tmpDir := g.o.TempDir
+	if tmpDir == "" {
+		tmpDir = fastTempDir(int64(g.o.N+len(BadCases)) * int64(len(g.o.Slots)) * 1200)
+	}
+	tmp, err := os.MkdirTemp(tmpDir, "genmanifest-*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	outerDir := filepath.Join(tmp, "outer")
+	if err := os.Mkdir(outerDir, 0o755); err != nil {
+		return err
+	}
 	prefix := g.o.ReelID + "_" + g.o.BatchID
-	dirs := make([]string, len(g.o.Slots))
-	for i, s := range g.o.Slots {
-		dirs[i] = filepath.Join(tmp, s)
-		if err := os.Mkdir(dirs[i], 0o755); err != nil {
-			return err
-		}
-	}
-	write := func(d device) error {
-		for i, s := range g.o.Slots {
-			e := d.entries[i]
-			if d.der {
-				e = pemCRLF(e)
-			}
-			if err := os.WriteFile(filepath.Join(dirs[i], d.chipID+"_"+s+".pem"), e, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	keys, err := os.Create(filepath.Join(tmp, "auto_keys.txt"))
 	if err != nil {
 		return err
 	}
 	defer keys.Close()
 	kw := bufio.NewWriter(keys)
-	err = parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]string, error) {
-		ids := make([]string, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			d, err := g.good(i)
-			if err != nil {
-				return nil, err
-			}
-			if err := write(d); err != nil {
-				return nil, err
-			}
-			ids = append(ids, d.chipID)
-		}
-		return ids, nil
-	}, func(ids []string) error {
-		for _, id := range ids {
-			fmt.Fprintf(kw, "%s, %s\r\n", id, fakeKey(id))
-		}
-		g.res.ChipIDs += len(ids)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	bad, err := g.bad()
-	if err != nil {
-		return err
-	}
-	for _, d := range bad {
-		if err := write(d); err != nil {
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(g.o.Slots))
+	defer wg.Wait()
+	members := make([]string, 0, len(g.o.Slots)+2)
+	for si, s := range g.o.Slots {
+		dir := filepath.Join(tmp, s)
+		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err
 		}
-		fmt.Fprintf(kw, "%s, %s\r\n", d.chipID, fakeKey(d.chipID))
-		g.res.ChipIDs++
+		// A generator for this slot alone: it shares the issuer, and
+		// its first good chip is this slot's certificate of chip 0.
+		sg := &generator{start: g.start, o: g.o, fast: g.fast, res: &Result{}}
+		sg.o.Slots = []string{s}
+		write := func(d device) error {
+			e := d.entries[0]
+			if d.der {
+				e = pemCRLF(e)
+			}
+			return os.WriteFile(filepath.Join(dir, d.chipID+"_"+s+".pem"), e, 0o644)
+		}
+		err := parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]string, error) {
+			ids := make([]string, 0, hi-lo)
+			for i := lo; i < hi; i++ {
+				d, err := sg.good(i)
+				if err != nil {
+					return nil, err
+				}
+				if err := write(d); err != nil {
+					return nil, err
+				}
+				ids = append(ids, d.chipID)
+			}
+			return ids, nil
+		}, func(ids []string) error {
+			if si == 0 {
+				for _, id := range ids {
+					fmt.Fprintf(kw, "%s, %s\r\n", id, fakeKey(id))
+				}
+				g.res.ChipIDs += len(ids)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		bad, err := sg.bad()
+		if err != nil {
+			return err
+		}
+		for _, d := range bad {
+			if err := write(d); err != nil {
+				return err
+			}
+			if si == 0 {
+				fmt.Fprintf(kw, "%s, %s\r\n", d.chipID, fakeKey(d.chipID))
+				g.res.ChipIDs++
+			}
+		}
+		if si == 0 {
+			g.res.Bad = sg.res.Bad
+		}
+		name := prefix + "_" + s + "_Certs.7z"
+		members = append(members, name)
+		g.progress("signed and wrote slot %s in %s", s, dir)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[si] = Run7z(dir, filepath.Join(outerDir, name), ArchiveOptions{Level: g.o.Level}, "*")
+			g.progress("packed %s", name)
+			if err := os.RemoveAll(dir); errs[si] == nil {
+				errs[si] = err
+			}
+		}()
 	}
 	if err := kw.Flush(); err != nil {
 		return err
 	}
 	if err := keys.Close(); err != nil {
 		return err
-	}
-
-	outerDir := filepath.Join(tmp, "outer")
-	if err := os.Mkdir(outerDir, 0o755); err != nil {
-		return err
-	}
-	members := make([]string, 0, len(g.o.Slots)+2)
-	for i, s := range g.o.Slots {
-		name := prefix + "_" + s + "_Certs.7z"
-		if err := Run7z(dirs[i], filepath.Join(outerDir, name), ArchiveOptions{Level: g.o.Level}, "*"); err != nil {
-			return err
-		}
-		if err := os.RemoveAll(dirs[i]); err != nil {
-			return err
-		}
-		members = append(members, name)
 	}
 	keysName := prefix + "_keys.7z"
 	if err := Run7z(tmp, filepath.Join(outerDir, keysName), ArchiveOptions{Level: g.o.Level, Password: "transport-" + g.o.ReelID}, "auto_keys.txt"); err != nil {
@@ -490,8 +515,16 @@ func (g *generator) infineon(path string) error {
 		return err
 	}
 	members = append(members, "README.txt")
-	_ = os.Remove(path)
-	return Run7z(outerDir, path, ArchiveOptions{Level: g.o.Level}, members...)
+	g.progress("packed %s", keysName)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := Run7z(outerDir, path, ArchiveOptions{Level: g.o.Level}, members...); err != nil {
+		return err
+	}
+	g.progress("packed %s", path)
+	return nil
 }
 
 func lookPath7z() (string, error) {

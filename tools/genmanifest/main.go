@@ -43,7 +43,8 @@ func run(args []string, stderr io.Writer) error {
 		batch   = fs.String("batch", "", "batch ID (default random UUID)")
 		level   = fs.Int("level", 0, "7z compression level 1-9 (default 5 up to 10000 devices, else 1)")
 		workers = fs.Int("workers", 0, "signing goroutines (default: number of CPUs)")
-		tmp     = fs.String("tmp", "", "directory for temporary files (default: system temp)")
+		tmp     = fs.String("tmp", "", "directory for temporary files (default: /dev/shm if it has room, else system temp)")
+		verbose = fs.Bool("v", false, "print the time of each step")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,10 +63,14 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	start := time.Now()
-	res, err := testbundle.Generate(*out, testbundle.Options{
+	o := testbundle.Options{
 		N: *n, Format: *format, Slots: sl, Bad: *bad, ReelID: *reel, BatchID: *batch,
 		Level: *level, Workers: *workers, TempDir: *tmp,
-	})
+	}
+	if *verbose {
+		o.Progress = stderr
+	}
+	res, err := testbundle.Generate(*out, o)
 	if err != nil {
 		return err
 	}
