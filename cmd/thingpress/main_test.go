@@ -38,14 +38,20 @@ func isolateAWS(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	t.Setenv("AWS_ENDPOINT_URL_IOT", "")
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IOT"} {
+		unsetenv(t, k)
+	}
+}
+
+// unsetenv removes k from the environment for the rest of t.
+func unsetenv(t *testing.T, k string) {
+	t.Helper()
+	t.Setenv(k, "") // registers the restore
+	os.Unsetenv(k)
 }
 
 // sharedFixture returns a file of ../shared/fixtures, skipping the test

@@ -4,21 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/aws/aws-sdk-go-v2/service/iot/types"
-
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testpki"
@@ -27,52 +22,14 @@ import (
 )
 
 const (
-	testPolicy = "tp-policy"
-	testType   = "tp-type"
-	testGroup  = "tp-group"
+	testPolicy = iottest.Policy
+	testType   = iottest.ThingType
+	testGroup  = iottest.Group
 )
 
-// env is moto behind the fault-injecting proxy, with a policy, a thing
-// type and a thing group, and the clients to reach both.
-type env struct {
-	proxy  *iotproxy.Proxy
-	via    *iot.Client // through the proxy, without SDK retries: the importer's
-	direct *iot.Client // straight to moto, for checking results
-	calls  *iotproxy.Recorder
-}
+type env = iottest.Env
 
-func newEnv(t testing.TB, cfg iotproxy.Config) *env {
-	t.Helper()
-	moto := mototest.StartT(t)
-	target, err := url.Parse(moto.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &iotproxy.Recorder{}
-	cfg.Observe = log.Observe
-	p := iotproxy.New(target, cfg)
-	purl, err := p.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	via := iot.NewFromConfig(mototest.AWSConfig(t, purl), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
-	direct := iot.NewFromConfig(mototest.AWSConfig(t, moto.URL))
-	ctx := context.Background()
-	if _, err := direct.CreatePolicy(ctx, &iot.CreatePolicyInput{
-		PolicyName:     aws.String(testPolicy),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := direct.CreateThingType(ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String(testType)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := direct.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String(testGroup)}); err != nil {
-		t.Fatal(err)
-	}
-	return &env{proxy: p, via: via, direct: direct, calls: log}
-}
+func newEnv(t testing.TB, cfg iotproxy.Config) *env { return iottest.New(t, cfg) }
 
 var target = awsiot.Target{Policies: []string{testPolicy}, ThingType: testType, ThingGroups: []string{testGroup}}
 
@@ -88,7 +45,7 @@ func fastQuotas() map[string]float64 {
 
 func newImporter(t testing.TB, e *env, statePath string, quotas map[string]float64, tgt awsiot.Target) (*importer.Importer, *state.Store) {
 	t.Helper()
-	st, err := state.Open(statePath, state.Meta{ManifestSHA256: strings.Repeat("ab", 32), Slot: "E0E0", Region: "us-east-1", Endpoint: e.proxy.URL()})
+	st, err := state.Open(statePath, state.Meta{ManifestSHA256: strings.Repeat("ab", 32), Slot: "E0E0", Region: "us-east-1", Endpoint: e.Proxy.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +55,7 @@ func newImporter(t testing.TB, e *env, statePath string, quotas map[string]float
 		t.Fatal(err)
 	}
 	im := importer.New(importer.Config{
-		API: e.via, Target: tgt, Limits: limits, State: st,
+		API: e.Via, Target: tgt, Limits: limits, State: st,
 		BackoffBase: 20 * 1e6, BackoffMax: 500 * 1e6,
 	})
 	return im, st
@@ -175,66 +132,13 @@ func run(t testing.TB, ctx context.Context, im *importer.Importer, f *fleet, wor
 	return results, err
 }
 
-// assertComplete checks in moto that every device of f is a complete
-// Thing and nothing exists twice.
 func assertComplete(t testing.TB, e *env, f *fleet) {
 	t.Helper()
-	ctx := context.Background()
-	var things []types.ThingAttribute
-	for p := iot.NewListThingsPaginator(e.direct, &iot.ListThingsInput{}); p.HasMorePages(); {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		things = append(things, out.Things...)
+	var devs []iottest.Device
+	for i, r := range f.recs {
+		devs = append(devs, iottest.Device{ThingName: f.names[i], ChipID: r.ChipID, ReelID: r.ReelID})
 	}
-	if len(things) != len(f.recs) {
-		t.Errorf("moto has %d things, want %d", len(things), len(f.recs))
-	}
-	var certs []types.Certificate
-	for p := iot.NewListCertificatesPaginator(e.direct, &iot.ListCertificatesInput{}); p.HasMorePages(); {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, out.Certificates...)
-	}
-	if len(certs) != len(f.recs) {
-		t.Errorf("moto has %d certificates, want %d", len(certs), len(f.recs))
-	}
-	inGroup := map[string]bool{}
-	for p := iot.NewListThingsInThingGroupPaginator(e.direct, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String(testGroup)}); p.HasMorePages(); {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range out.Things {
-			inGroup[n] = true
-		}
-	}
-	for i, name := range f.names {
-		chip := f.recs[i].ChipID
-		th, err := e.direct.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-		if err != nil {
-			t.Errorf("device %s: thing %s: %v", chip, name, err)
-			continue
-		}
-		if aws.ToString(th.ThingTypeName) != testType || th.Attributes["chip_id"] != chip || th.Attributes["reel_id"] != "78211223032C7EFA" {
-			t.Errorf("device %s: thing type %q attributes %v", chip, aws.ToString(th.ThingTypeName), th.Attributes)
-		}
-		pr, err := e.direct.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
-		if err != nil || len(pr.Principals) != 1 {
-			t.Errorf("device %s: principals %v, %v", chip, pr, err)
-			continue
-		}
-		pol, err := e.direct.ListAttachedPolicies(ctx, &iot.ListAttachedPoliciesInput{Target: aws.String(pr.Principals[0])})
-		if err != nil || len(pol.Policies) != 1 || aws.ToString(pol.Policies[0].PolicyName) != testPolicy {
-			t.Errorf("device %s: policies %v, %v", chip, pol, err)
-		}
-		if !inGroup[name] {
-			t.Errorf("device %s: thing %s not in group %s", chip, name, testGroup)
-		}
-	}
+	e.AssertComplete(t, devs)
 }
 
 // statePath is a fresh state file path for t.

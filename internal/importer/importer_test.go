@@ -36,11 +36,11 @@ func TestImportComplete(t *testing.T) {
 		t.Fatalf("%d results, want %d", len(results), n)
 	}
 	assertComplete(t, e, f)
-	total := e.proxy.Total()
+	total := e.Proxy.Total()
 	if total.Calls != 5*n {
-		t.Errorf("%d calls for %d devices, want exactly 5 per device: %v", total.Calls, n, e.proxy.Counts())
+		t.Errorf("%d calls for %d devices, want exactly 5 per device: %v", total.Calls, n, e.Proxy.Counts())
 	}
-	for key, c := range e.calls.Counts() {
+	for key, c := range e.Calls.Counts() {
 		if c != 1 {
 			t.Errorf("%s called %d times", key, c)
 		}
@@ -59,7 +59,7 @@ func TestImportRerun(t *testing.T) {
 	st.Close()
 
 	t.Run("same state file: no calls", func(t *testing.T) {
-		e.proxy.ResetStats()
+		e.Proxy.ResetStats()
 		im, _ := newImporter(t, e, path, fastQuotas(), target)
 		results, err := run(t, context.Background(), im, f, 8)
 		if err != nil {
@@ -70,12 +70,12 @@ func TestImportRerun(t *testing.T) {
 				t.Errorf("device %s: %+v, want imported and resumed", chip, r)
 			}
 		}
-		if c := e.proxy.Total().Calls; c != 0 {
+		if c := e.Proxy.Total().Calls; c != 0 {
 			t.Errorf("%d calls on a complete state file, want 0", c)
 		}
 	})
 	t.Run("new state file: exists, nothing twice", func(t *testing.T) {
-		e.proxy.ResetStats()
+		e.Proxy.ResetStats()
 		im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
 		results, err := run(t, context.Background(), im, f, 8)
 		if err != nil {
@@ -115,7 +115,7 @@ func TestImportFaults(t *testing.T) {
 		t.Fatalf("%d results, want %d", len(results), n)
 	}
 	assertComplete(t, e, f)
-	tot := e.proxy.Total()
+	tot := e.Proxy.Total()
 	if tot.Throttled == 0 || tot.Faults == 0 || tot.Dropped == 0 {
 		t.Errorf("faults were not injected: %+v", tot)
 	}
@@ -148,8 +148,8 @@ func TestImportInterruptResumes(t *testing.T) {
 		t.Fatalf("interrupt came too late: %d devices done", got)
 	}
 	st.Close()
-	first := e.calls.Counts()
-	e.calls.Reset()
+	first := e.Calls.Counts()
+	e.Calls.Reset()
 
 	im, _ = newImporter(t, e, path, fastQuotas(), target)
 	results, err := run(t, context.Background(), im, f, 4)
@@ -162,7 +162,7 @@ func TestImportInterruptResumes(t *testing.T) {
 	assertComplete(t, e, f)
 	// A clean interrupt finishes and records the calls in flight, so no
 	// call of the first run is made again.
-	for key := range e.calls.Counts() {
+	for key := range e.Calls.Counts() {
 		if first[key] > 0 {
 			t.Errorf("%s repeated after resume", key)
 		}
@@ -173,7 +173,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), StrictCreateThing: true})
 	f := newFleet(t, 3)
 	// Somebody else already made a Thing with the second device's name.
-	if _, err := e.via.CreateThing(context.Background(), &iot.CreateThingInput{
+	if _, err := e.Via.CreateThing(context.Background(), &iot.CreateThingInput{
 		ThingName:        aws.String(f.names[1]),
 		AttributePayload: nil,
 	}); err != nil {
@@ -196,7 +196,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 			t.Errorf("device %d: %+v", i, r)
 		}
 	}
-	th, err := e.direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
+	th, err := e.Direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
 	if err != nil || th.ThingTypeName != nil {
 		t.Errorf("existing thing was changed: %+v, %v", th, err)
 	}
@@ -220,7 +220,7 @@ func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
 			t.Errorf("device %s: %+v", chip, r)
 		}
 	}
-	if c := e.proxy.Counts()["CreateThing"]; c != 4 {
+	if c := e.Proxy.Counts()["CreateThing"]; c != 4 {
 		t.Errorf("CreateThing called %d times, want 4 (a permanent error is not retried)", c)
 	}
 }
@@ -245,7 +245,7 @@ func TestImportSkipsInvalid(t *testing.T) {
 	if r := results["X"]; r.Status != importer.Skipped || !strings.Contains(r.Error, "does not chain") {
 		t.Errorf("untrusted device: %+v", r)
 	}
-	if c := e.proxy.Counts()["RegisterCertificateWithoutCA"]; c != 2 {
+	if c := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; c != 2 {
 		t.Errorf("%d registrations, want 2", c)
 	}
 }
@@ -263,7 +263,7 @@ func TestPreflight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := awsiot.Preflight(context.Background(), e.via, tt.target)
+			err := awsiot.Preflight(context.Background(), e.Via, tt.target)
 			if len(tt.missing) == 0 {
 				if err != nil {
 					t.Fatal(err)

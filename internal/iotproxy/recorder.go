@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,7 +14,7 @@ import (
 // Resource names what a forwarded IoT request acts on, so that a test can
 // tell a repeated call from a call for another device:
 //
-//	RegisterCertificateWithoutCA  first 16 hex of SHA-256 of the certificatePem text
+//	RegisterCertificateWithoutCA  hex SHA-256 of the certificate's DER (AWS's certificate ID)
 //	CreateThing, others           the unescaped request path
 //	AttachThingPrincipal          path and the x-amzn-principal header
 //	AttachPolicy                  path and the target in the body
@@ -36,10 +37,15 @@ func Resource(op string, r *http.Request, body []byte) string {
 	return path
 }
 
-// CertificateKey is Resource's name of a registration of pemText.
+// CertificateKey is Resource's name of a registration of pemText: the
+// hex SHA-256 of the first PEM block's DER, or of the text if it is not PEM.
 func CertificateKey(pemText string) string {
-	sum := sha256.Sum256([]byte(pemText))
-	return hex.EncodeToString(sum[:8])
+	data := []byte(pemText)
+	if b, _ := pem.Decode(data); b != nil {
+		data = b.Bytes
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // Recorder counts forwarded calls per operation and resource. Its Observe

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/report"
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+// importArgs are the flags that aim an import at env's resources.
+func importArgs(e *iottest.Env, extra ...string) []string {
+	args := []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", iottest.Policy,
+		"--thing-type", iottest.ThingType, "--thing-group", iottest.Group, "--progress", "none"}
+	return append(args, extra...)
+}
+
+func readReport(t *testing.T, path string) ([]report.Line, report.Summary) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []report.Line
+	var sum struct{ Summary *report.Summary }
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), `{"summary":`) {
+			if err := json.Unmarshal(sc.Bytes(), &sum); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var l report.Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("report line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if sum.Summary == nil {
+		t.Fatalf("report %s has no summary line", path)
+	}
+	return lines, *sum.Summary
+}
+
+// devicesOf lists the good devices of a generated manifest by asking
+// inspect, the way a user would.
+func devicesOf(t *testing.T, path, trustFile string) []iottest.Device {
+	t.Helper()
+	out, _, _ := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
+	var devs []iottest.Device
+	for _, r := range readJSONL(t, out) {
+		if r.Status == "ok" {
+			devs = append(devs, iottest.Device{ThingName: r.ThingName, ChipID: r.ChipID, ReelID: r.ReelID})
+		}
+	}
+	return devs
+}
+
+func TestImportEndToEnd(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, res := generate(t, testbundle.FormatInfineon, 12, true)
+	devs := devicesOf(t, path, trustFile)
+	if len(devs) != 12 {
+		t.Fatalf("%d good devices, want 12", len(devs))
+	}
+	reportPath := filepath.Join(t.TempDir(), "report.jsonl")
+	args := importArgs(e, "--trust", trustFile, "--rate", "100", "--report", reportPath, path)
+
+	t.Run("dry run changes nothing", func(t *testing.T) {
+		out, stderr, code := runCLI(t, append(args, "--dry-run")...)
+		if code != exitSomeDevices || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "12 valid") {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		for op, n := range e.Proxy.Counts() {
+			switch op {
+			case "GetPolicy", "DescribeThingType", "DescribeThingGroup", iotproxy.Other:
+			default:
+				t.Errorf("dry run called %s %d times", op, n)
+			}
+		}
+	})
+
+	t.Run("import", func(t *testing.T) {
+		e.Proxy.ResetStats()
+		out, stderr, code := runCLI(t, args...)
+		if code != exitSomeDevices {
+			t.Fatalf("exit %d, want 1 (10 bad devices skipped)\n%s%s", code, out, stderr)
+		}
+		lines, sum := readReport(t, reportPath)
+		if len(lines) != 12+len(res.Bad) || sum.Imported != 12 || sum.Skipped != len(res.Bad) || sum.Failed != 0 {
+			t.Fatalf("%d lines, summary %+v", len(lines), sum)
+		}
+		for _, l := range lines {
+			switch l.Status {
+			case "imported":
+				if l.CertificateARN == "" || !strings.HasSuffix(l.CertificateARN, "cert/"+l.CertificateID) {
+					t.Errorf("%s: ARN %q for certificate %q", l.ChipID, l.CertificateARN, l.CertificateID)
+				}
+			case "skipped":
+				if l.Error == "" {
+					t.Errorf("%s skipped without a reason", l.ChipID)
+				}
+			default:
+				t.Errorf("%s: status %s", l.ChipID, l.Status)
+			}
+		}
+		if c := e.Proxy.Total().Calls - 3; c != 5*12 {
+			t.Errorf("%d calls for 12 devices, want 5 each (plus 3 preflight): %v", c, e.Proxy.Counts())
+		}
+		e.AssertComplete(t, devs)
+		assertWithAWSCLI(t, e, devs)
+	})
+
+	t.Run("rerun resumes without calls", func(t *testing.T) {
+		e.Proxy.ResetStats()
+		out, stderr, code := runCLI(t, args...)
+		if code != exitSomeDevices {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		_, sum := readReport(t, reportPath)
+		if sum.Imported != 12 || sum.Resumed != 12 {
+			t.Errorf("summary %+v, want 12 imported from the state file", sum)
+		}
+		if c := e.Proxy.Total().Calls; c != 3 {
+			t.Errorf("%d calls, want only the 3 of the preflight: %v", c, e.Proxy.Counts())
+		}
+	})
+
+	t.Run("rerun with a new state file finds everything there", func(t *testing.T) {
+		out, stderr, code := runCLI(t, append(args, "--state", filepath.Join(t.TempDir(), "other.state"))...)
+		if code != exitSomeDevices {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		_, sum := readReport(t, reportPath)
+		if sum.Exists != 12 || sum.Imported != 0 || sum.Failed != 0 {
+			t.Errorf("summary %+v, want 12 already there", sum)
+		}
+		e.AssertComplete(t, devs)
+	})
+}
+
+// assertWithAWSCLI checks with the AWS CLI, as a user would, that every
+// device is complete.
+func assertWithAWSCLI(t *testing.T, e *iottest.Env, devs []iottest.Device) {
+	t.Helper()
+	if _, err := exec.LookPath("aws"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the AWS CLI is needed under CI: %v", err)
+		}
+		t.Skipf("no AWS CLI: %v", err)
+	}
+	awsJSON := func(v any, args ...string) {
+		t.Helper()
+		cmd := exec.Command("aws", append([]string{"--endpoint-url", e.Moto.URL, "--region", "us-east-1", "--output", "json", "iot"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_PAGER=")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("aws iot %s: %v", strings.Join(args, " "), err)
+		}
+		if err := json.Unmarshal(out, v); err != nil {
+			t.Fatalf("aws iot %s: %v", args[0], err)
+		}
+	}
+	var things struct{ Things []struct{ ThingName string } }
+	awsJSON(&things, "list-things")
+	if len(things.Things) != len(devs) {
+		t.Errorf("aws iot list-things: %d things, want %d", len(things.Things), len(devs))
+	}
+	var group struct{ Things []string }
+	awsJSON(&group, "list-things-in-thing-group", "--thing-group-name", iottest.Group)
+	if len(group.Things) != len(devs) {
+		t.Errorf("aws iot list-things-in-thing-group: %d things, want %d", len(group.Things), len(devs))
+	}
+	for _, d := range devs {
+		var pr struct{ Principals []string }
+		awsJSON(&pr, "list-thing-principals", "--thing-name", d.ThingName)
+		if len(pr.Principals) != 1 {
+			t.Errorf("%s: %d principals", d.ThingName, len(pr.Principals))
+			continue
+		}
+		var pol struct{ Policies []struct{ PolicyName string } }
+		awsJSON(&pol, "list-attached-policies", "--target", pr.Principals[0])
+		if len(pol.Policies) != 1 || pol.Policies[0].PolicyName != iottest.Policy {
+			t.Errorf("%s: policies %+v", d.ThingName, pol.Policies)
+		}
+	}
+}
+
+func TestImportPreflightAndArguments(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 2, false)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "missing policy", args: []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", "nope", "--thing-group", "nope-group", "--trust", trustFile, path},
+			wantErr: `missing in AWS IoT: policy "nope", thing group "nope-group"`},
+		{name: "no policy flag", args: []string{"import", "--endpoint-url", e.Proxy.URL(), path}, wantErr: "--policy is required"},
+		{name: "bad rate", args: []string{"import", "--policy", "p", "--rate", "0", path}, wantErr: "--rate"},
+		{name: "bad quota", args: []string{"import", "--policy", "p", "--quota", "CreateThing", path}, wantErr: "--quota"},
+		{name: "bad group name", args: []string{"import", "--policy", "p", "--thing-group", "a b", path}, wantErr: `"a b"`},
+		{name: "unreadable manifest", args: []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", iottest.Policy, filepath.Join(t.TempDir(), "none.7z")}, wantErr: "none.7z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.Proxy.ResetStats()
+			_, stderr, code := runCLI(t, tt.args...)
+			if code != exitFatal || !strings.Contains(stderr, tt.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 with %q", code, stderr, tt.wantErr)
+			}
+			if n := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; n != 0 {
+				t.Errorf("%d registrations after a failed preflight", n)
+			}
+		})
+	}
+}

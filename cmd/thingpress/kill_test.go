@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+// TestImportKillResume kills thingpress with SIGKILL at random moments,
+// runs it again each time, and checks that in the end every device is
+// complete, nothing exists twice, and no step that the state file recorded
+// as done was ever sent again.
+func TestImportKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill test runs for about half a minute")
+	}
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 60, false)
+	devs := devicesOf(t, path, trustFile)
+	thingOf := map[string]string{} // certificate ID -> thing name
+	out, _, _ := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
+	for _, r := range readJSONL(t, out) {
+		thingOf[r.CertificateID] = r.ThingName
+	}
+	statePath := filepath.Join(t.TempDir(), "kill.state")
+	args := importArgs(e, "--trust", trustFile, "--rate", "10", "--state", statePath, path)
+	argv, _ := json.Marshal(args)
+
+	// doneKeys lists, as the proxy's recorder names them, the calls of
+	// every step the state file records as done.
+	doneKeys := func() map[string]bool {
+		t.Helper()
+		keys := map[string]bool{}
+		if _, err := os.Stat(statePath); err != nil {
+			return keys
+		}
+		st, err := state.OpenReadOnly(statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		err = st.ForEach(func(certID string, d state.Device) error {
+			thing := thingOf[certID]
+			for _, step := range d.Done {
+				switch step {
+				case state.StepRegister:
+					keys["RegisterCertificateWithoutCA "+certID] = true
+				case state.StepThing:
+					keys["CreateThing /things/"+thing] = true
+				case state.StepPrincipal:
+					keys["AttachThingPrincipal /things/"+thing+"/principals "+d.CertificateARN] = true
+				case state.PolicyStep(iottest.Policy):
+					keys["AttachPolicy /target-policies/"+iottest.Policy+" "+d.CertificateARN] = true
+				case state.GroupStep(iottest.Group):
+					keys["AddThingToThingGroup "+iottest.Group+" "+thing] = true
+				default:
+					t.Errorf("unknown step %q", step)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for round := 0; ; round++ {
+		before := doneKeys()
+		e.Calls.Reset()
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
+		final := round >= 5
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var err error
+		if final {
+			err = <-exited
+		} else {
+			select {
+			case err = <-exited:
+			case <-time.After(time.Duration(200+rng.IntN(1200)) * time.Millisecond):
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				kills++
+				err = nil
+			}
+		}
+		for key, n := range e.Calls.Counts() {
+			if before[key] {
+				t.Errorf("round %d repeated a completed step: %s (%d calls)", round, key, n)
+			}
+		}
+		if final {
+			if err != nil {
+				t.Fatalf("final run: %v", err)
+			}
+			break
+		}
+	}
+	if kills == 0 {
+		t.Fatalf("no run was killed: the import finished too fast to test")
+	}
+	t.Logf("%d kills", kills)
+	e.AssertComplete(t, devs)
+	if got := len(doneKeys()); got != 5*len(devs) {
+		t.Errorf("state records %d steps, want %d", got, 5*len(devs))
+	}
+}
