@@ -86,10 +86,27 @@ func Open(path string, opts manifest.Options) (_ *Reader, err error) {
 		return nil, err
 	}
 	r.inner = member.Name
-	if err := r.spool(member); err != nil {
+	// In a solid archive the members before this one in its folder are
+	// decompressed to reach it: count them against MaxTotalBytes.
+	var before uint64
+	for _, f := range outer.File {
+		if f == member {
+			break
+		}
+		if f.Stream == member.Stream {
+			before += f.UncompressedSize
+		}
+	}
+	if before+member.UncompressedSize < before || before+member.UncompressedSize > uint64(opts.Limits.MaxTotalBytes) {
+		return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
+			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+	}
+	r.total = int64(before)
+	size, err := r.spool(member)
+	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	r.zr, err = r.openArchive(r.tmp, r.total)
+	r.zr, err = r.openArchive(r.tmp, size)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -240,45 +257,45 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 }
 
 // spool copies the inner archive to a temporary file, stopping past
-// MaxInnerBytes whatever the header declares.
-func (r *Reader) spool(f *sevenzip.File) (err error) {
+// MaxInnerBytes whatever the header declares, and returns its size.
+func (r *Reader) spool(f *sevenzip.File) (size int64, err error) {
 	lim := r.opts.Limits
-	max := min(lim.MaxInnerBytes, lim.MaxTotalBytes)
+	max := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
 	if f.UncompressedSize > uint64(max) {
-		return fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
+		return 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
 			f.UncompressedSize, max, manifest.ErrTooLarge)
 	}
 	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
 	if err != nil {
-		return fmt.Errorf("spooling the inner archive: %w", err)
+		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
-		return libError("opening the inner archive", err)
+		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
 	h := crc32.NewIEEE()
 	w := &writeErr{w: io.MultiWriter(r.tmp, h)}
 	n, err := io.Copy(w, io.LimitReader(rc, max+1))
-	r.total = n
+	r.total += n
 	if w.err != nil {
-		return fmt.Errorf("spooling the inner archive: %w", w.err)
+		return 0, fmt.Errorf("spooling the inner archive: %w", w.err)
 	}
 	if err != nil {
-		return libError("decompressing the inner archive", err)
+		return 0, libError("decompressing the inner archive", err)
 	}
 	if n > max {
-		return fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
+		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
 	}
 	if uint64(n) != f.UncompressedSize {
-		return fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
+		return 0, fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
 			n, f.UncompressedSize, manifest.ErrMalformed)
 	}
 	if f.CRC32 != 0 && h.Sum32() != f.CRC32 {
-		return fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
+		return 0, fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
 	}
-	return nil
+	return n, nil
 }
 
 // entry turns one inner member into a record; ok is false for a member

@@ -159,6 +159,8 @@ func TestOpenErrors(t *testing.T) {
 	encOuter.Password = "SECRET"
 	big := bundle(3, "E0E0")
 	big.Members[0].Files = append(big.Members[0].Files, testbundle.File{Name: chip(9) + "_E0E0.pem", Data: bytes.Repeat([]byte("A"), 4000)})
+	bigFirst := bundle(3, "E0E0")
+	bigFirst.Members = append([]testbundle.Member{{Name: "0-first.txt", Data: bytes.Repeat([]byte("A"), 100_000)}}, bigFirst.Members...)
 	mixed := bundle(3, "E0E0")
 	mixed.Members = append(mixed.Members, testbundle.Member{
 		Name: "FEDCBA9876543210_" + batch + "_E0E1_Certs.7z", Files: certs("E0E1", 1)})
@@ -191,6 +193,8 @@ func TestOpenErrors(t *testing.T) {
 			opts: manifest.Options{Limits: manifest.Limits{MaxInnerBytes: 100}}, want: manifest.ErrTooLarge},
 		{name: "members over MaxTotalBytes", path: spec("big.7z", big),
 			opts: manifest.Options{Limits: manifest.Limits{MaxTotalBytes: 3000}}, want: manifest.ErrTooLarge},
+		{name: "outer members before the Certs archive over MaxTotalBytes", path: spec("bigfirst.7z", bigFirst),
+			opts: manifest.Options{Limits: manifest.Limits{MaxTotalBytes: 50_000}}, want: manifest.ErrTooLarge},
 		{name: "two reels in one bundle", path: spec("mixed.7z", mixed), want: manifest.ErrMalformed},
 		{name: "no such file", path: filepath.Join(dir, "nonexistent.7z"), want: fs.ErrNotExist},
 	}
