@@ -77,6 +77,17 @@ type Result struct {
 	Error          string
 	// Resumed is set when every step was already recorded as done.
 	Resumed bool
+	// Retryable is set on a failure that only throttling or transient
+	// faults caused (the retries ran out): trying later may succeed.
+	Retryable bool
+}
+
+// Journal records each device's completed steps. *state.Store (a file
+// that survives a crash) and *state.Memory (for the Lambda importer)
+// satisfy it.
+type Journal interface {
+	Get(key string) (state.Device, bool, error)
+	Update(key string, fn func(*state.Device) error) error
 }
 
 // Config configures an Importer.
@@ -84,7 +95,7 @@ type Config struct {
 	API    awsiot.API
 	Target awsiot.Target
 	Limits *ratelimit.Set
-	State  *state.Store
+	State  Journal
 	// MaxAttempts bounds the attempts of one call that fails
 	// transiently; throttled attempts are bounded by MaxThrottled.
 	MaxAttempts  int
@@ -166,6 +177,10 @@ func (im *Importer) count(op string) {
 	v.(*atomic.Int64).Add(1)
 }
 
+// ErrGaveUp means a call was still throttled or failing transiently when
+// its attempts ran out.
+var ErrGaveUp = errors.New("gave up retrying")
+
 // ErrInterrupted means the run was stopped before the device was
 // complete; its completed steps are in the state file.
 var ErrInterrupted = errors.New("interrupted")
@@ -195,6 +210,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	// A call in flight is finished even after an interrupt, so that its
 	// effect is recorded; the interrupt is honoured between steps.
 	callCtx := context.WithoutCancel(ctx)
+	retryable := false
 
 	do := func(step, op string, call func(context.Context) error, onExists func(error) error) error {
 		if st.Has(step) {
@@ -210,6 +226,9 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if err != nil {
 			if errors.Is(err, ErrInterrupted) {
 				return err
+			}
+			if retryable = errors.Is(err, ErrGaveUp); retryable {
+				return fmt.Errorf("%s: %s (retries ran out)", op, awsiot.Message(err))
 			}
 			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
 		}
@@ -292,7 +311,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case errors.Is(err, ErrInterrupted):
 		return res, ErrInterrupted
 	case err != nil:
-		res.Status, res.Error = Failed, err.Error()
+		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
 		if uerr := im.cfg.State.Update(d.Key, func(s *state.Device) error {
 			s.Status, s.Error = string(Failed), res.Error
 			return nil
@@ -343,13 +362,13 @@ func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(contex
 			im.stats.throttled.Add(1)
 			throttled++
 			if throttled >= im.cfg.MaxThrottled {
-				return fmt.Errorf("still throttled after %d attempts: %w", throttled, err)
+				return fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
 			}
 		case awsiot.Transient:
 			im.stats.retried.Add(1)
 			failed++
 			if failed >= im.cfg.MaxAttempts {
-				return fmt.Errorf("gave up after %d attempts: %w", failed, err)
+				return fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
 			}
 			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
 		default:

@@ -1,0 +1,50 @@
+package state
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory is a Journal kept in memory only: for the Lambda importer, whose
+// messages are redelivered whole, so every step of a device is made again
+// on a retry; that is safe because each step is idempotent at AWS (a
+// registered certificate answers with its ID and ARN), it only costs
+// calls.
+type Memory struct {
+	mu sync.Mutex
+	m  map[string]Device
+}
+
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory { return &Memory{m: map[string]Device{}} }
+
+// Get returns the device stored under key.
+func (s *Memory) Get(key string) (Device, bool, error) {
+	if key == "" {
+		return Device{}, false, ErrEmptyKey
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.m[key]
+	d.Done = slices.Clone(d.Done)
+	return d, ok, nil
+}
+
+// Update applies fn to the device stored under key and keeps the result
+// unless fn fails.
+func (s *Memory) Update(key string, fn func(*Device) error) error {
+	if key == "" {
+		return ErrEmptyKey
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.m[key]
+	d.Done = slices.Clone(d.Done)
+	if err := fn(&d); err != nil {
+		return err
+	}
+	d.Updated = time.Now().UTC()
+	s.m[key] = d
+	return nil
+}
