@@ -1,0 +1,87 @@
+package stack
+
+// Environment variables set by template.yaml and read by the functions.
+const (
+	// EnvImportQueueURL is the import queue (provider sends, importer
+	// re-sends devices whose retries ran out).
+	EnvImportQueueURL = "IMPORT_QUEUE_URL"
+	// EnvPolicyNames is the policy to attach to each certificate
+	// (comma-separated, the template passes one).
+	EnvPolicyNames = "POLICY_NAMES"
+	// EnvThingType is the thing type of each Thing; empty means none.
+	EnvThingType = "THING_TYPE_NAME"
+	// EnvThingGroups is the thing group(s) of each Thing, comma-separated;
+	// empty means none.
+	EnvThingGroups = "THING_GROUP_NAMES"
+	// EnvCertificateType is the slot to read: E0E0, E0E1 or E0E2.
+	EnvCertificateType = "CERTIFICATE_TYPE"
+	// EnvQuotaRegister is the account's RegisterCertificateWithoutCA quota
+	// (TPS, default 10); EnvQuotaAttachPolicy likewise for AttachPolicy
+	// (default 15). The other operations use AWS's defaults.
+	EnvQuotaRegister     = "QUOTA_REGISTER_TPS"
+	EnvQuotaAttachPolicy = "QUOTA_ATTACH_POLICY_TPS"
+	// EnvImporterConcurrency is the import event source's
+	// MaximumConcurrency: each importer invocation paces itself at
+	// quota / EnvImporterConcurrency so that all of them together stay
+	// under the account's quotas.
+	EnvImporterConcurrency = "IMPORTER_MAX_CONCURRENCY"
+	// EnvDevicesPerMessage is how many devices the provider puts in one
+	// SQS message (default 25).
+	EnvDevicesPerMessage = "DEVICES_PER_MESSAGE"
+	// EnvSummaryPrefix is the key prefix in the upload bucket under which
+	// the provider writes one JSON summary per manifest (default
+	// "thingpress/summaries/"); the upload trigger ignores it.
+	EnvSummaryPrefix = "SUMMARY_PREFIX"
+	// EnvMaxManifestBytes caps the size of a manifest the provider
+	// accepts (default 8 GiB; the function's ephemeral storage must hold
+	// it).
+	EnvMaxManifestBytes = "MAX_MANIFEST_BYTES"
+	// EnvMetricsNamespace is the CloudWatch namespace of the functions'
+	// embedded metrics (default "Thingpress").
+	EnvMetricsNamespace = "METRICS_NAMESPACE"
+)
+
+// Defaults of the values above.
+const (
+	DefaultDevicesPerMessage = 25
+	DefaultSummaryPrefix     = "thingpress/summaries/"
+	DefaultMetricsNamespace  = "Thingpress"
+	DefaultMaxManifestBytes  = 8 << 30
+)
+
+// Message is the body (JSON) of one import queue message.
+type Message struct {
+	// Manifest is "s3://bucket/key" of the manifest the devices come from.
+	Manifest string `json:"manifest"`
+	// ManifestETag identifies the object version that was read.
+	ManifestETag string   `json:"manifest_etag,omitempty"`
+	Devices      []Device `json:"devices"`
+}
+
+// Device is one valid device to import.
+type Device struct {
+	ChipID         string `json:"chip_id,omitempty"`
+	ReelID         string `json:"reel_id,omitempty"`
+	BatchID        string `json:"batch_id,omitempty"`
+	ThingName      string `json:"thing_name"`
+	CertificateID  string `json:"certificate_id"` // hex SHA-256 of the DER
+	CertificatePEM string `json:"certificate_pem"`
+}
+
+// Summary is what the provider writes, as JSON, to
+// <SummaryPrefix><manifest key>.json when it has read a manifest.
+type Summary struct {
+	Manifest string         `json:"manifest"`
+	ETag     string         `json:"etag,omitempty"`
+	Started  string         `json:"started"` // RFC 3339
+	Finished string         `json:"finished"`
+	Slot     string         `json:"slot"`
+	ReelIDs  []string       `json:"reel_ids,omitempty"`
+	BatchIDs []string       `json:"batch_ids,omitempty"`
+	Devices  int            `json:"devices"`
+	Valid    int            `json:"valid"`
+	Invalid  int            `json:"invalid"`
+	Reasons  map[string]int `json:"reasons,omitempty"`
+	Messages int            `json:"messages"`
+	Error    string         `json:"error,omitempty"`
+}

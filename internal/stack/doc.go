@@ -1,0 +1,7 @@
+// Package stack is the contract between the SAM template (template.yaml)
+// and the Lambda functions that run thingpress on AWS: the environment
+// variables the template sets and the functions read, the shape of the
+// import queue's messages, and where manifest summaries are written. The
+// template test checks the template against these names, so the two cannot
+// drift apart.
+package stack
