@@ -22,7 +22,11 @@
 // pool keyed by stream offset. Members are read strictly in archive order,
 // each one to its end, so each Open finds the decompressor positioned
 // exactly at the member's start: reading n members costs O(n) in time,
-// with memory bounded by one decompressor plus one entry (plus the header
-// listing of the inner archive, which the 7z format forces into memory:
-// about 200 bytes per member). BenchmarkRead100k measures it.
+// with memory bounded by one decompressor plus one entry, plus the header
+// listing of the inner archive, which the 7z format and the library keep
+// in memory: about 200 bytes per member live, and about 550 MB of peak
+// heap for a reel of a million chips with the default GOGC. Members are
+// let go as they are read. BenchmarkRead100k measures it (about 60,000
+// records/s, the same per record at 10,000 and 100,000 devices; LZMA
+// decoding is 80% of the time).
 package infineon

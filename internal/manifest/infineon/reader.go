@@ -89,17 +89,19 @@ func Open(path string, opts manifest.Options) (_ *Reader, err error) {
 	// In a solid archive the members before this one in its folder are
 	// decompressed to reach it: count them against MaxTotalBytes.
 	var before uint64
+	limit := uint64(opts.Limits.MaxTotalBytes)
 	for _, f := range outer.File {
+		if f != member && f.Stream != member.Stream {
+			continue
+		}
+		if f.UncompressedSize > limit-before { // no overflow: before <= limit
+			return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
+				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+		}
 		if f == member {
 			break
 		}
-		if f.Stream == member.Stream {
-			before += f.UncompressedSize
-		}
-	}
-	if before+member.UncompressedSize < before || before+member.UncompressedSize > uint64(opts.Limits.MaxTotalBytes) {
-		return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
-			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+		before += f.UncompressedSize
 	}
 	r.total = int64(before)
 	size, err := r.spool(member)
@@ -112,13 +114,14 @@ func Open(path string, opts manifest.Options) (_ *Reader, err error) {
 	}
 	r.files = r.zr.File
 	var declared uint64
+	room := uint64(opts.Limits.MaxTotalBytes - r.total)
 	for _, f := range r.files {
-		declared += f.UncompressedSize
-		if declared > uint64(opts.Limits.MaxTotalBytes-r.total) {
+		if f.UncompressedSize > room-declared { // no overflow: declared <= room
 			return nil, r.fail(member.Name, fmt.Errorf(
 				"members hold more than the limit of %d bytes in all: %w",
 				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 		}
+		declared += f.UncompressedSize
 	}
 	return r, nil
 }
@@ -151,6 +154,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 	}
 	for r.next < len(r.files) {
 		f := r.files[r.next]
+		r.files[r.next] = nil // let the listing shrink as it is read
 		r.next++
 		rec, ok, err := r.entry(f)
 		if err != nil {
