@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmarks behind BENCHMARKS.md: inspect of a 100,000-device bundle (wall
+# time and peak RSS of the real binary), the Go benchmarks of the readers and
+# of inspect, and the import at AWS's default quotas behind the throttling
+# proxy (about three minutes in all, plus generating the bundle once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o bin/thingpress ./cmd/thingpress
+dir=${TMPDIR:-/tmp}/thingpress-bench
+mkdir -p "$dir"
+bundle=$dir/reel-100k.7z
+[ -f "$bundle" ] || go run ./tools/genmanifest -n 100000 -slots E0E0 -o "$bundle"
+for out in table json; do
+  /usr/bin/time -f "inspect 100k ($out): %e s wall, %U s user, %S s sys, %M KB peak RSS" \
+    bin/thingpress inspect --trust "$bundle.ca.pem" --output "$out" "$bundle" >/dev/null
+done
+go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/infineon/
+go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/xmlmanifest/
+go test -run '^$' -bench 'BenchmarkInspect' -benchtime 3x ./cmd/thingpress/
+go test -run '^$' -bench 'BenchmarkImportDefaultQuotas' -benchtime 1x -timeout 30m ./cmd/thingpress/
