@@ -4,12 +4,21 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test lint demo bench fuzz clean
+.PHONY: all build lambda test lint demo bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/thingpress ./cmd/thingpress
+
+# The two Lambda functions of template.yaml (provided.al2023, arm64): one
+# bootstrap binary each in bin/lambda/<function>/, the CodeUri that sam deploy
+# zips. See docs/deployment.md.
+lambda:
+	for f in provider importer; do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc \
+	    -ldflags '$(LDFLAGS)' -o bin/lambda/$$f/bootstrap ./cmd/$$f || exit 1; \
+	done
 
 # The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI
 # and openssl; integration tests start moto themselves.
