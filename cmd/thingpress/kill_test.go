@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -122,4 +124,41 @@ func TestImportKillResume(t *testing.T) {
 	if got := len(doneKeys()); got != 5*len(devs) {
 		t.Errorf("state records %d steps, want %d", got, 5*len(devs))
 	}
+}
+
+// TestImportCtrlC stops an import with SIGINT, as Ctrl-C does: it must
+// stop cleanly with exit status 1 and say how to resume, and the same
+// command must then finish the rest.
+func TestImportCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 40, false)
+	devs := devicesOf(t, path, trustFile)
+	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
+	args := importArgs(e, "--trust", trustFile, "--rate", "5", "--state", statePath, path)
+	argv, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
+		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
+		t.Errorf("output does not say how to resume:\n%s", out.String())
+	}
+	if _, stderr, code := runCLI(t, args...); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	e.AssertComplete(t, devs)
 }

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 		if err := json.Unmarshal([]byte(args), &argv); err != nil {
 			panic(err)
 		}
-		os.Exit(run(context.Background(), argv, os.Stdout, os.Stderr))
+		os.Exit(runMain(argv))
 	}
 	os.Exit(m.Run())
 }

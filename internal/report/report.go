@@ -87,9 +87,12 @@ func (s *Summary) Print(w io.Writer) {
 	for _, op := range slices.Sorted(maps.Keys(s.Calls)) {
 		calls = append(calls, fmt.Sprintf("%s %d", op, s.Calls[op]))
 	}
+	// Calls are spent on every device worked on in this run, failed ones
+	// too; skipped and resumed ones cost none.
+	worked := done + s.Failed
 	perDevice := ""
-	if done > 0 {
-		perDevice = fmt.Sprintf(" (%.2f per device)", float64(s.TotalCalls())/float64(done))
+	if worked > 0 {
+		perDevice = fmt.Sprintf(" (%.2f per device)", float64(s.TotalCalls())/float64(worked))
 	}
 	fmt.Fprintf(w, "AWS calls  %d%s: %s\n", s.TotalCalls(), perDevice, orNone(strings.Join(calls, ", ")))
 	if s.Throttled > 0 || s.Retried > 0 {

@@ -1,0 +1,67 @@
+package awsiot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+func TestClassify(t *testing.T) {
+	api := func(code string) error { return &smithy.GenericAPIError{Code: code, Message: "m"} }
+	tests := []struct {
+		name string
+		err  error
+		want Class
+	}{
+		{name: "throttling", err: api("ThrottlingException"), want: Throttled},
+		{name: "too many requests", err: api("TooManyRequestsException"), want: Throttled},
+		{name: "internal failure", err: api("InternalFailureException"), want: Transient},
+		{name: "service unavailable", err: api("ServiceUnavailableException"), want: Transient},
+		{name: "already exists", err: &types.ResourceAlreadyExistsException{Message: aws.String("x")}, want: Exists},
+		{name: "limit exceeded is a count limit", err: &types.LimitExceededException{Message: aws.String("x")}, want: Permanent},
+		{name: "invalid request", err: &types.InvalidRequestException{Message: aws.String("x")}, want: Permanent},
+		{name: "certificate validation", err: &types.CertificateValidationException{Message: aws.String("x")}, want: Permanent},
+		{name: "unauthorized", err: &types.UnauthorizedException{Message: aws.String("x")}, want: Permanent},
+		{name: "not found", err: &types.ResourceNotFoundException{Message: aws.String("x")}, want: Permanent},
+		{name: "wrapped throttling", err: fmt.Errorf("op: %w", api("ThrottlingException")), want: Throttled},
+		{name: "connection reset", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}, want: Transient},
+		{name: "unexpected EOF", err: &smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, want: Transient},
+		{name: "cancelled", err: context.Canceled, want: Permanent},
+		{name: "plain error", err: errors.New("boom"), want: Permanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.err); got != tt.want {
+				t.Errorf("Classify(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAlreadyExistsAndMessage(t *testing.T) {
+	err := fmt.Errorf("register: %w", &types.ResourceAlreadyExistsException{
+		Message:    aws.String("The certificate is already provisioned or registered"),
+		ResourceId: aws.String("abc"), ResourceArn: aws.String("arn:aws:iot:us-east-1:1:cert/abc"),
+	})
+	id, arn, ok := AlreadyExists(err)
+	if !ok || id != "abc" || arn != "arn:aws:iot:us-east-1:1:cert/abc" {
+		t.Errorf("AlreadyExists = %q, %q, %v", id, arn, ok)
+	}
+	if _, _, ok := AlreadyExists(errors.New("x")); ok {
+		t.Error("AlreadyExists on a plain error")
+	}
+	if got, want := Message(err), "ResourceAlreadyExistsException: The certificate is already provisioned or registered"; got != want {
+		t.Errorf("Message = %q, want %q", got, want)
+	}
+	if got := Code(err); got != "ResourceAlreadyExistsException" {
+		t.Errorf("Code = %q", got)
+	}
+}

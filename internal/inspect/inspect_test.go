@@ -1,0 +1,87 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/trust"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+func TestLabel(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{err: &manifest.Error{Err: validate.ErrExpired}, want: "expired"},
+		{err: fmt.Errorf("%w: x", trust.ErrUntrusted), want: "untrusted chain"},
+		{err: &manifest.Error{Err: fmt.Errorf("%w: 2", validate.ErrMultipleCertificates)}, want: "several certificates"},
+		{err: errors.New("odd"), want: "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := Label(tt.err); got != tt.want {
+				t.Errorf("Label(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+type recs []manifest.Record
+
+func (r *recs) Next() (manifest.Record, error) {
+	if len(*r) == 0 {
+		return manifest.Record{}, io.EOF
+	}
+	x := (*r)[0]
+	*r = (*r)[1:]
+	return x, nil
+}
+func (r *recs) Close() error { return nil }
+
+// TestRunTable checks the table's summary and that the invalid devices are
+// listed after it, aligned, even when there are many of them.
+func TestRunTable(t *testing.T) {
+	root, err := testpki.NewRoot("R")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src recs
+	for i := range 3 {
+		l, err := root.Issue(testpki.LeafOptions{Seed: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, manifest.Record{Entry: fmt.Sprintf("C%d_E0E0.pem", i), ChipID: fmt.Sprintf("C%d", i), Slot: "E0E0", ReelID: "R1", Data: testpki.PEM(l.Cert)})
+	}
+	for i := range 500 {
+		src = append(src, manifest.Record{Entry: fmt.Sprintf("BAD%03d_E0E0.pem", i), ChipID: fmt.Sprintf("BAD%03d", i), Slot: "E0E0", Data: []byte("junk")})
+	}
+	var out bytes.Buffer
+	sum, err := Run(context.Background(), &src, &out, Options{Output: Table, Summary: Summary{File: "f.7z", Format: "infineon"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 3 || sum.Invalid != 500 || sum.Reasons["no certificate"] != 500 {
+		t.Errorf("summary %+v", sum)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"Manifest  f.7z (infineon, slot E0E0)", "Reel      R1", "NOT VERIFIED", "Devices   503: 3 ok, 500 invalid",
+		"Problems  no certificate 500", "ENTRY            CHIP    REASON", "BAD499_E0E0.pem  BAD499  no certificate in entry",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Index(text, "Devices") > strings.Index(text, "BAD000") {
+		t.Error("invalid devices come before the summary")
+	}
+}
