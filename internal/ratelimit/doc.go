@@ -12,11 +12,13 @@
 //
 // A Limiter paces one operation with a token bucket whose burst is small
 // (by default the whole-number part of the rate: a 10 TPS quota allows 10
-// calls after idle, then exactly 10 per second) and adapts its rate AIMD
-// style: Throttled cuts it multiplicatively, at most once per throttle
-// window so that a volley of throttles from one moment counts once, and
-// Succeeded lets it climb back to the ceiling at a fixed share of the
-// ceiling per second of throttle-free operation. A Set holds one Limiter
-// per operation name, configured from a quota table such as DefaultQuotas
-// or ForRegistrationRate.
+// calls after idle, then exactly 10 per second) and adapts its rate to the
+// fraction of calls throttled per window of a second: it settles where
+// about 11% of calls are throttled, which holds it at the ceiling when a
+// few calls are throttled whatever the rate and about 12% above a lower
+// quota that throttles because of the rate; a window with more than a
+// third throttled cuts it at once, and throttle-free time brings it back
+// to the ceiling within seconds. A Set holds one Limiter per operation
+// name, configured from a quota table such as DefaultQuotas or
+// ForRegistrationRate.
 package ratelimit

@@ -62,10 +62,22 @@ func TestSetGet(t *testing.T) {
 
 func TestSetOperationsAreIndependent(t *testing.T) {
 	t.Parallel()
-	s := newSet(t, ratelimit.DefaultQuotas())
-	s.Get(ratelimit.OpAttachPolicy).Throttled()
-	s.Get("ListThings").Throttled()
+	clk := newFakeClock()
+	s := newSet(t, ratelimit.DefaultQuotas(), ratelimit.WithClock(clk.Now))
+	throttled := []string{ratelimit.OpAttachPolicy, "ListThings"}
+	for _, op := range throttled {
+		report(s.Get(op), 0, 5)
+	}
+	clk.Advance(ratelimit.Window)
+	for _, op := range throttled {
+		l := s.Get(op)
+		l.Throttled() // closes the window of throttles
+		if l.Rate() >= l.Ceiling() {
+			t.Fatalf("%s rate %v after a window of throttles, want below its ceiling", op, l.Rate())
+		}
+	}
 	for _, op := range []string{ratelimit.OpRegisterCertificateWithoutCA, ratelimit.OpCreateThing, "ListThingGroups"} {
+		s.Get(op).Succeeded()
 		if l := s.Get(op); l.Rate() != l.Ceiling() {
 			t.Errorf("%s rate %v, want its ceiling %v: another operation's throttle leaked", op, l.Rate(), l.Ceiling())
 		}
