@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
@@ -24,7 +26,7 @@ type Target struct {
 func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 	var missing []string
 	check := func(kind, name string, call func() error) error {
-		err := call()
+		err := retryCall(ctx, call)
 		var nf *types.ResourceNotFoundException
 		switch {
 		case err == nil:
@@ -66,4 +68,30 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 		return fmt.Errorf("%w: missing in AWS IoT: %s", ErrPreflight, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// preflightAttempts bounds the tries of one preflight call that AWS
+// throttles or fails transiently.
+const preflightAttempts = 8
+
+// retryCall runs call until it succeeds, fails permanently, or has been
+// throttled or failed transiently preflightAttempts times, with jittered
+// exponential backoff from 100 ms.
+func retryCall(ctx context.Context, call func() error) error {
+	var err error
+	for attempt := range preflightAttempts {
+		if err = call(); err == nil {
+			return nil
+		}
+		if c := Classify(err); c != Throttled && c != Transient {
+			return err
+		}
+		d := time.Duration(rand.Int64N(int64(100*time.Millisecond) << attempt))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
 }

@@ -212,16 +212,18 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	callCtx := context.WithoutCancel(ctx)
 	retryable := false
 
-	do := func(step, op string, call func(context.Context) error, onExists func(error) error) error {
+	// onExists handles a ResourceAlreadyExistsException; maybeDone says an
+	// earlier attempt of the same call may have created the resource.
+	do := func(step, op string, call func(context.Context) error, onExists func(err error, maybeDone bool) error) error {
 		if st.Has(step) {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
-		err := im.call(ctx, callCtx, op, call)
+		maybeDone, err := im.callTracked(ctx, callCtx, op, call)
 		if err != nil && awsiot.Classify(err) == awsiot.Exists && onExists != nil {
-			err = onExists(err)
+			err = onExists(err, maybeDone)
 		}
 		if err != nil {
 			if errors.Is(err, ErrInterrupted) {
@@ -253,12 +255,14 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
 		}
 		return err
-	}, func(err error) error {
+	}, func(err error, maybeDone bool) error {
 		id, arn, _ := awsiot.AlreadyExists(err)
 		if arn == "" {
 			return fmt.Errorf("certificate already registered, but AWS named no ARN: %s", awsiot.Message(err))
 		}
-		st.CertificateID, st.CertificateARN, st.Existed = id, arn, true
+		// Had it been there before, the first attempt would have said so;
+		// after a lost answer the conflict is our own registration.
+		st.CertificateID, st.CertificateARN, st.Existed = id, arn, !maybeDone
 		return nil
 	})
 	if err == nil {
@@ -273,7 +277,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			}
 			_, err := im.cfg.API.CreateThing(ctx, in)
 			return err
-		}, func(err error) error {
+		}, func(err error, maybeDone bool) error {
 			return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
 		})
 	}
@@ -344,17 +348,26 @@ func statusOf(s state.Device) Status {
 // throttles and transient failures with jittered exponential backoff.
 // ctx governs waiting; callCtx is what the call itself runs under.
 func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) error {
+	_, err := im.callTracked(ctx, callCtx, op, fn)
+	return err
+}
+
+// callTracked is call, also telling whether an earlier attempt failed
+// transiently: such an attempt (a 5xx, a dropped connection) may have
+// taken effect without the answer reaching us.
+func (im *Importer) callTracked(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
 	lim := im.cfg.Limits.Get(op)
 	throttled, failed := 0, 0
+	defer func() { maybeDone = failed > 0 }()
 	for {
 		if err := lim.Wait(ctx); err != nil {
-			return ErrInterrupted
+			return false, ErrInterrupted
 		}
 		im.count(op)
 		err := fn(callCtx)
 		if err == nil {
 			lim.Succeeded()
-			return nil
+			return false, nil
 		}
 		switch awsiot.Classify(err) {
 		case awsiot.Throttled:
@@ -362,20 +375,20 @@ func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(contex
 			im.stats.throttled.Add(1)
 			throttled++
 			if throttled >= im.cfg.MaxThrottled {
-				return fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
+				return false, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
 			}
 		case awsiot.Transient:
 			im.stats.retried.Add(1)
 			failed++
 			if failed >= im.cfg.MaxAttempts {
-				return fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
+				return false, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
 			}
 			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
 		default:
-			return err
+			return false, err
 		}
 		if !sleep(ctx, im.backoff(throttled+failed)) {
-			return ErrInterrupted
+			return false, ErrInterrupted
 		}
 	}
 }

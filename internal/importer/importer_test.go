@@ -281,3 +281,13 @@ func TestPreflight(t *testing.T) {
 		})
 	}
 }
+
+func TestPreflightRetriesThrottling(t *testing.T) {
+	e := newEnv(t, iotproxy.Config{ThrottleRate: 0.5, Seed: 3})
+	if err := awsiot.Preflight(context.Background(), e.Via, target); err != nil {
+		t.Fatalf("preflight under 50%% throttling: %v", err)
+	}
+	if e.Proxy.Total().Throttled == 0 {
+		t.Fatal("no throttle was injected")
+	}
+}
