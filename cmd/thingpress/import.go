@@ -144,15 +144,19 @@ func (o *importOptions) quotaTable() (map[string]float64, error) {
 	return q, nil
 }
 
+// rateMargin is the fraction of each quota the import paces itself at.
+const rateMargin = 0.99
+
 // workerCount keeps the slowest quota saturated: a device takes about
 // calls x latency, so rate x calls x latency devices must be in flight;
-// twice that (at 100 ms) leaves room for waiting on the other buckets.
+// four times that (at 100 ms) leaves room for slow answers and for waiting
+// on the other buckets. Idle workers cost nothing.
 func (o *importOptions) workerCount() int {
 	if o.workers > 0 {
 		return o.workers
 	}
 	calls := 3 + len(o.policies) + len(o.thingGroups)
-	n := int(math.Ceil(o.rate * float64(calls) * 0.1 * 2))
+	n := int(math.Ceil(o.rate * float64(calls) * 0.1 * 4))
 	return min(max(n, 8), 512)
 }
 
@@ -212,7 +216,9 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	}
 	defer st.Close()
 
-	limits, err := ratelimit.NewSet(quotas)
+	// 1% under the quota: requests that leave evenly spaced can arrive
+	// bunched, and AWS's bucket would throttle the one that comes early.
+	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(rateMargin))
 	if err != nil {
 		return usageError{err}
 	}
