@@ -39,6 +39,46 @@ const (
 	// EnvMetricsNamespace is the CloudWatch namespace of the functions'
 	// embedded metrics (default "Thingpress").
 	EnvMetricsNamespace = "METRICS_NAMESPACE"
+	// EnvTrustAnchorsPEM, when not empty, replaces the CAs embedded in
+	// the provider (Infineon's) with the PEM certificates it holds:
+	// self-signed ones are roots, the others intermediates that must
+	// chain to them. For another chip maker's CAs, or a test CA. Lambda
+	// caps a function's environment at 4 KB in all, which fits a few
+	// certificates.
+	EnvTrustAnchorsPEM = "TRUST_ANCHORS_PEM"
+)
+
+// Names in the stack that the functions and the CLI rely on.
+const (
+	// BucketSuffix makes the upload bucket's name: <stack name>-infineon.
+	BucketSuffix = "-infineon"
+	// Logical IDs of the queues in template.yaml; `thingpress status`
+	// finds them with DescribeStackResources.
+	LogicalImportQueue             = "ImportQueue"
+	LogicalImportDeadLetterQueue   = "ImportDeadLetterQueue"
+	LogicalProviderDeadLetterQueue = "ProviderDeadLetterQueue"
+	// ManifestSuffix7z and ManifestSuffixXML are the object key endings
+	// that start processing (the provider ignores case).
+	ManifestSuffix7z  = ".7z"
+	ManifestSuffixXML = ".xml"
+)
+
+// Embedded Metric Format metrics the functions emit, in the namespace of
+// EnvMetricsNamespace, each with the one dimension MetricDimensionManifest
+// (the manifest's object key).
+const (
+	MetricDimensionManifest = "Manifest"
+	// Provider, once per manifest.
+	MetricDevicesValid    = "DevicesValid"
+	MetricDevicesInvalid  = "DevicesInvalid"
+	MetricMessagesSent    = "MessagesSent"
+	MetricManifestsFailed = "ManifestsFailed" // 1 when a manifest could not be read to the end
+	// Importer, once per manifest per invocation.
+	MetricDevicesImported  = "DevicesImported"
+	MetricDevicesExisting  = "DevicesExisting"
+	MetricDevicesFailed    = "DevicesFailed"
+	MetricThrottledRetries = "ThrottledRetries"
+	MetricDevicesRequeued  = "DevicesRequeued" // sent back to the queue to finish later
 )
 
 // Defaults of the values above.
@@ -54,8 +94,11 @@ type Message struct {
 	// Manifest is "s3://bucket/key" of the manifest the devices come from.
 	Manifest string `json:"manifest"`
 	// ManifestETag identifies the object version that was read.
-	ManifestETag string   `json:"manifest_etag,omitempty"`
-	Devices      []Device `json:"devices"`
+	ManifestETag string `json:"manifest_etag,omitempty"`
+	// Attempt counts how often the importer sent these devices back to
+	// the queue because their retries ran out (0 from the provider).
+	Attempt int      `json:"attempt,omitempty"`
+	Devices []Device `json:"devices"`
 }
 
 // Device is one valid device to import.
@@ -66,6 +109,12 @@ type Device struct {
 	ThingName      string `json:"thing_name"`
 	CertificateID  string `json:"certificate_id"` // hex SHA-256 of the DER
 	CertificatePEM string `json:"certificate_pem"`
+	// The importer fills in the rest when it sends a device back to the
+	// queue: the steps already done (as internal/state names them), the
+	// registered certificate's ARN, and whether it was registered before.
+	CertificateARN string   `json:"certificate_arn,omitempty"`
+	Existed        bool     `json:"existed,omitempty"`
+	Done           []string `json:"done,omitempty"`
 }
 
 // Summary is what the provider writes, as JSON, to

@@ -1,0 +1,94 @@
+package lambdarun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// Logger returns a JSON logger on w at the level that Lambda's logging
+// controls set (AWS_LAMBDA_LOG_LEVEL) or LOG_LEVEL names; info when
+// neither does.
+func Logger(w io.Writer, env Env) *slog.Logger {
+	lvl := slog.LevelInfo
+	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+		if v := env.String(name, ""); v != "" {
+			var l slog.Level
+			if l.UnmarshalText([]byte(strings.ToUpper(v))) == nil {
+				lvl = l
+			}
+			break
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// Clients are the S3 and SQS clients of a function.
+type Clients struct {
+	Config aws.Config
+	S3     *s3.Client
+	SQS    *sqs.Client
+}
+
+// NewClients loads the AWS configuration from the environment (in Lambda:
+// the function's role, region and, for tests, AWS_ENDPOINT_URL) and makes
+// the S3 and SQS clients. SQS calls are retried more often than the SDK's
+// default, since a lost SendMessageBatch costs a whole manifest's retry.
+func NewClients(ctx context.Context, env Env) (*Clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("%w: AWS_REGION is not set", ErrEnv)
+	}
+	// A local endpoint (moto, tests) serves buckets by path.
+	pathStyle := cfg.BaseEndpoint != nil || env("AWS_ENDPOINT_URL_S3") != ""
+	return &Clients{
+		Config: cfg,
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}),
+		SQS: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.RetryMaxAttempts = 8 }),
+	}, nil
+}
+
+// ManifestURI is how messages and summaries name a manifest:
+// s3://bucket/key, the key as it is (not URL-encoded).
+func ManifestURI(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
+// ManifestKey returns the key of a ManifestURI, or uri itself when it is
+// not one.
+func ManifestKey(uri string) string {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return uri
+	}
+	if _, key, ok := strings.Cut(rest, "/"); ok {
+		return key
+	}
+	return uri
+}
+
+// DecodeKey turns the URL-encoded object key of an S3 event ("reel+a%2Bb.7z")
+// into the key ("reel a+b.7z").
+func DecodeKey(eventKey string) (string, error) {
+	k, err := url.QueryUnescape(eventKey)
+	if err != nil {
+		return "", fmt.Errorf("object key %q in the event: %w", eventKey, err)
+	}
+	return k, nil
+}
+
+// Getenv is os.Getenv as an Env.
+var Getenv Env = os.Getenv

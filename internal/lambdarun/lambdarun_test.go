@@ -1,0 +1,111 @@
+package lambdarun_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/lambdarun"
+)
+
+func env(m map[string]string) lambdarun.Env { return func(k string) string { return m[k] } }
+
+func TestEnv(t *testing.T) {
+	e := env(map[string]string{"S": " x ", "L": "a, ,b,", "I": "25", "BADI": "2x", "BIG": "5000", "F": "2.5", "NEGF": "-1"})
+	tests := []struct {
+		name    string
+		got     func() (any, error)
+		want    any
+		wantErr bool
+	}{
+		{name: "string trimmed", got: func() (any, error) { return e.String("S", "d"), nil }, want: "x"},
+		{name: "string default", got: func() (any, error) { return e.String("NONE", "d"), nil }, want: "d"},
+		{name: "required missing", got: func() (any, error) { return e.Required("NONE") }, wantErr: true},
+		{name: "list", got: func() (any, error) { return strings.Join(e.List("L"), "|"), nil }, want: "a|b"},
+		{name: "empty list", got: func() (any, error) { return len(e.List("NONE")), nil }, want: 0},
+		{name: "int", got: func() (any, error) { return e.Int("I", 1, 1, 100) }, want: int64(25)},
+		{name: "int default", got: func() (any, error) { return e.Int("NONE", 7, 1, 100) }, want: int64(7)},
+		{name: "int not a number", got: func() (any, error) { return e.Int("BADI", 1, 1, 100) }, wantErr: true},
+		{name: "int out of range", got: func() (any, error) { return e.Int("BIG", 1, 1, 1000) }, wantErr: true},
+		{name: "float", got: func() (any, error) { return e.Float("F", 1) }, want: 2.5},
+		{name: "float default", got: func() (any, error) { return e.Float("NONE", 10) }, want: 10.0},
+		{name: "float negative", got: func() (any, error) { return e.Float("NEGF", 1) }, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.got()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, lambdarun.ErrEnv) {
+					t.Errorf("error %v is not ErrEnv", err)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Errorf("got %v (%T), want %v (%T)", got, got, tc.want, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{name: "space and plus", in: "reel+a%2Bb.7z", want: "reel a+b.7z"},
+		{name: "slash encoded or not", in: "in%2Freel+1.xml", want: "in/reel 1.xml"},
+		{name: "plain", in: "in/reel.7z", want: "in/reel.7z"},
+		{name: "unicode", in: "r%C3%A9el.7z", want: "réel.7z"},
+		{name: "bad escape", in: "reel%zz.7z", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := lambdarun.DecodeKey(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("DecodeKey(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+			if err == nil {
+				if k := lambdarun.ManifestKey(lambdarun.ManifestURI("bucket", got)); k != got {
+					t.Errorf("ManifestKey(ManifestURI(%q)) = %q", got, k)
+				}
+			}
+		})
+	}
+	if k := lambdarun.ManifestKey("not a uri"); k != "not a uri" {
+		t.Errorf("ManifestKey of a non-URI = %q", k)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantDebug bool
+		wantInfo  bool
+	}{
+		{name: "default info", wantInfo: true},
+		{name: "Lambda's log level", env: map[string]string{"AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, wantDebug: true, wantInfo: true},
+		{name: "LOG_LEVEL", env: map[string]string{"LOG_LEVEL": "warn"}},
+		{name: "unknown level", env: map[string]string{"LOG_LEVEL": "loud"}, wantInfo: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			l := lambdarun.Logger(&b, env(tc.env))
+			ctx := context.Background()
+			if l.Enabled(ctx, slog.LevelDebug) != tc.wantDebug || l.Enabled(ctx, slog.LevelInfo) != tc.wantInfo {
+				t.Fatalf("debug %v info %v", l.Enabled(ctx, slog.LevelDebug), l.Enabled(ctx, slog.LevelInfo))
+			}
+			l.Error("x", "k", "v")
+			if !strings.HasPrefix(b.String(), `{"time":`) || !strings.Contains(b.String(), `"k":"v"`) {
+				t.Errorf("not a JSON line: %q", b.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/trust"
+)
+
+// FromEnv builds the Handler the provider function runs, from the
+// environment template.yaml sets (internal/stack names it) and the
+// standard AWS configuration. Metrics go to stdout, logs to stderr.
+func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (*Handler, error) {
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = lambdarun.Logger(stderr, env)
+	cfg.Metrics = emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace))
+	clients, err := lambdarun.NewClients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	iotc, _, err := awsiot.NewClient(ctx, awsiot.ClientOptions{MaxConns: 4, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	cfg.S3, cfg.SQS, cfg.IoT = clients.S3, clients.SQS, iotc
+	return New(cfg)
+}
+
+// ConfigFromEnv reads the settings of Config from the environment,
+// without the clients, logger and metrics.
+func ConfigFromEnv(env lambdarun.Env) (Config, error) {
+	var cfg Config
+	var err error
+	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
+		return cfg, err
+	}
+	cfg.Target = awsiot.Target{
+		Policies:    env.List(stack.EnvPolicyNames),
+		ThingType:   env.String(stack.EnvThingType, ""),
+		ThingGroups: env.List(stack.EnvThingGroups),
+	}
+	if len(cfg.Target.Policies) == 0 {
+		return cfg, fmt.Errorf("%w: %s is not set", lambdarun.ErrEnv, stack.EnvPolicyNames)
+	}
+	cfg.Slot = strings.ToUpper(env.String(stack.EnvCertificateType, manifest.DefaultSlot))
+	if !manifest.ValidSlot(cfg.Slot) {
+		return cfg, fmt.Errorf("%w: %s=%q: want one of %s", lambdarun.ErrEnv, stack.EnvCertificateType, cfg.Slot, strings.Join(manifest.Slots, ", "))
+	}
+	n, err := env.Int(stack.EnvDevicesPerMessage, stack.DefaultDevicesPerMessage, 1, 1000)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.DevicesPerMessage = int(n)
+	cfg.SummaryPrefix = env.String(stack.EnvSummaryPrefix, stack.DefaultSummaryPrefix)
+	if cfg.MaxManifestBytes, err = env.Int(stack.EnvMaxManifestBytes, stack.DefaultMaxManifestBytes, 1, 1<<42); err != nil {
+		return cfg, err
+	}
+	if pem := strings.TrimSpace(env(stack.EnvTrustAnchorsPEM)); pem != "" {
+		if cfg.Trust, err = trust.FromPEM([]byte(pem)); err != nil {
+			return cfg, fmt.Errorf("%w: %s: %w", lambdarun.ErrEnv, stack.EnvTrustAnchorsPEM, err)
+		}
+	} else if cfg.Trust, err = trust.Infineon(); err != nil {
+		return cfg, fmt.Errorf("embedded CAs: %w", err)
+	}
+	return cfg, nil
+}
+
+// retryingPreflight retries the preflight's read calls when AWS throttles
+// them or fails transiently: the IoT client's own retries are off (the
+// importer paces itself), and a whole manifest should not wait for
+// Lambda's next retry because of one throttled GetPolicy.
+type retryingPreflight struct{ api awsiot.PreflightAPI }
+
+const preflightAttempts = 5
+
+func retryCall[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := call()
+		if err == nil || attempt >= preflightAttempts {
+			return out, err
+		}
+		if c := awsiot.Classify(err); c != awsiot.Throttled && c != awsiot.Transient {
+			return out, err
+		}
+		t := time.NewTimer(time.Duration(rand.Int64N(int64(200*time.Millisecond<<attempt))) + time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return out, err
+		}
+	}
+}
+
+func (r retryingPreflight) GetPolicy(ctx context.Context, in *iot.GetPolicyInput, optFns ...func(*iot.Options)) (*iot.GetPolicyOutput, error) {
+	return retryCall(ctx, func() (*iot.GetPolicyOutput, error) { return r.api.GetPolicy(ctx, in, optFns...) })
+}
+
+func (r retryingPreflight) DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error) {
+	return retryCall(ctx, func() (*iot.DescribeThingTypeOutput, error) { return r.api.DescribeThingType(ctx, in, optFns...) })
+}
+
+func (r retryingPreflight) DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error) {
+	return retryCall(ctx, func() (*iot.DescribeThingGroupOutput, error) { return r.api.DescribeThingGroup(ctx, in, optFns...) })
+}

@@ -1,0 +1,77 @@
+package provider_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/provider"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/testpki"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	root, err := testpki.NewRoot("env test root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{stack.EnvImportQueueURL: "https://sqs/q", stack.EnvPolicyNames: "p1"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, c provider.Config)
+		wantErr string
+	}{
+		{name: "defaults", env: base, check: func(t *testing.T, c provider.Config) {
+			if c.Slot != "E0E0" || c.DevicesPerMessage != stack.DefaultDevicesPerMessage || c.SummaryPrefix != stack.DefaultSummaryPrefix ||
+				c.MaxManifestBytes != stack.DefaultMaxManifestBytes || c.Trust == nil || c.Target.ThingType != "" || len(c.Target.ThingGroups) != 0 {
+				t.Errorf("config %+v", c)
+			}
+			if a := strings.Join(c.Trust.Anchors(), ","); !strings.Contains(a, "Infineon") {
+				t.Errorf("default anchors %s, want Infineon's", a)
+			}
+		}},
+		{name: "everything set", env: with(stack.EnvCertificateType, "e0e2", stack.EnvThingType, "t", stack.EnvThingGroups, "g1,g2",
+			stack.EnvDevicesPerMessage, "10", stack.EnvSummaryPrefix, "s/", stack.EnvMaxManifestBytes, "1000",
+			stack.EnvTrustAnchorsPEM, string(testpki.PEM(root.Cert))), check: func(t *testing.T, c provider.Config) {
+			if c.Slot != "E0E2" || c.DevicesPerMessage != 10 || c.SummaryPrefix != "s/" || c.MaxManifestBytes != 1000 ||
+				c.Target.ThingType != "t" || strings.Join(c.Target.ThingGroups, ",") != "g1,g2" {
+				t.Errorf("config %+v", c)
+			}
+			if a := strings.Join(c.Trust.Anchors(), ","); a != "env test root" {
+				t.Errorf("anchors %s, want the PEM's", a)
+			}
+		}},
+		{name: "no queue", env: map[string]string{stack.EnvPolicyNames: "p"}, wantErr: stack.EnvImportQueueURL},
+		{name: "no policy", env: with(stack.EnvPolicyNames, " "), wantErr: stack.EnvPolicyNames},
+		{name: "bad slot", env: with(stack.EnvCertificateType, "F000"), wantErr: stack.EnvCertificateType},
+		{name: "bad count", env: with(stack.EnvDevicesPerMessage, "0"), wantErr: stack.EnvDevicesPerMessage},
+		{name: "bad trust PEM", env: with(stack.EnvTrustAnchorsPEM, "not PEM"), wantErr: stack.EnvTrustAnchorsPEM},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := provider.ConfigFromEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, lambdarun.ErrEnv) {
+					t.Fatalf("error %v, want ErrEnv naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}

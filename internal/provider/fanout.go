@@ -1,0 +1,275 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// maxDistinct caps the reel and batch IDs a summary lists.
+const maxDistinct = 16
+
+// errDeviceTooLarge is the reason of a valid device whose JSON alone is
+// over the message size limit.
+var errDeviceTooLarge = errors.New("device does not fit in a queue message")
+
+// fanOut validates the devices of src and sends the valid ones to the
+// queue while it reads, counting into sum.
+func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, etag string, sum *stack.Summary, log *slog.Logger) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	batches := make(chan [][]byte, h.cfg.Senders*2)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for range h.cfg.Senders {
+		wg.Go(func() {
+			for b := range batches {
+				if ctx.Err() != nil {
+					continue // drain: a send failed or time ran out
+				}
+				if err := h.send(ctx, b); err != nil {
+					cancel(err)
+					continue
+				}
+				sent.Add(int64(len(b)))
+			}
+		})
+	}
+
+	bld, err := newBuilder(lambdarun.ManifestURI(obj.Bucket, obj.Key), etag, h.cfg.DevicesPerMessage, h.cfg.MaxMessageBytes)
+	if err != nil {
+		close(batches)
+		wg.Wait()
+		return err
+	}
+	push := func(b [][]byte) error {
+		if b == nil {
+			return nil
+		}
+		select {
+		case batches <- b:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	invalid := func(d *validate.Device) {
+		sum.Invalid++
+		kind := inspect.Label(d.Err)
+		if sum.Reasons == nil {
+			sum.Reasons = map[string]int{}
+		}
+		sum.Reasons[kind]++
+		// The reason names the entry and the problem, never the
+		// certificate's content or key material.
+		log.Warn("invalid device", "entry", d.Entry, "chip", d.ChipID, "thing", d.ThingName,
+			"kind", kind, "reason", manifest.Reason(d.Err))
+	}
+	vopts := validate.Options{File: obj.Key, Trust: h.cfg.Trust, Workers: h.cfg.Validators}
+	verr := validate.Run(ctx, src, vopts, func(d *validate.Device) error {
+		sum.Devices++
+		sum.ReelIDs = addDistinct(sum.ReelIDs, d.ReelID)
+		sum.BatchIDs = addDistinct(sum.BatchIDs, d.BatchID)
+		if !d.OK() {
+			invalid(d)
+			return nil
+		}
+		dev, err := json.Marshal(stack.Device{
+			ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID, ThingName: d.ThingName,
+			CertificateID: d.CertificateID, CertificatePEM: d.PEM(),
+		})
+		if err != nil {
+			return err
+		}
+		b, err := bld.add(dev)
+		if errors.Is(err, errDeviceTooLarge) {
+			d.Err = &manifest.Error{File: obj.Key, Entry: d.Entry, Device: d.ChipID, Err: err}
+			invalid(d)
+			return nil
+		}
+		sum.Valid++
+		return push(b)
+	})
+	if verr == nil {
+		for _, b := range bld.flush() {
+			if verr = push(b); verr != nil {
+				break
+			}
+		}
+	}
+	close(batches)
+	wg.Wait()
+	sum.Messages = int(sent.Load())
+	// A failed send is the cause to report: it cancelled the reading.
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("send to the import queue: %w", cause)
+	}
+	if verr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("reading stopped: %w", verr)
+		}
+		return classifyManifestErr(verr)
+	}
+	return nil
+}
+
+func addDistinct(list []string, s string) []string {
+	if s == "" || len(list) >= maxDistinct || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// builder packs device JSON into message bodies and message bodies into
+// batches, keeping each message and each batch under the size limit.
+type builder struct {
+	head     []byte // {"manifest":...,"devices":[
+	perMsg   int
+	maxBytes int
+
+	cur        []byte // the open message, without its closing "]}"
+	curN       int
+	batch      [][]byte
+	batchBytes int
+}
+
+func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
+	var head []byte
+	head = append(head, `{"manifest":`...)
+	m, err := json.Marshal(uri)
+	if err != nil {
+		return nil, err
+	}
+	head = append(head, m...)
+	if etag != "" {
+		e, _ := json.Marshal(etag)
+		head = append(head, `,"manifest_etag":`...)
+		head = append(head, e...)
+	}
+	head = append(head, `,"devices":[`...)
+	if len(head)+2 >= maxBytes {
+		return nil, fmt.Errorf("manifest name too long for a queue message: %d bytes", len(head))
+	}
+	return &builder{head: head, perMsg: perMsg, maxBytes: maxBytes}, nil
+}
+
+// add appends one device and returns a batch when it completed one.
+func (b *builder) add(dev []byte) ([][]byte, error) {
+	if len(b.head)+len(dev)+2 > b.maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes", errDeviceTooLarge, len(dev))
+	}
+	var full [][]byte
+	if b.curN > 0 && (b.curN >= b.perMsg || len(b.cur)+1+len(dev)+2 > b.maxBytes) {
+		full = b.closeMessage()
+	}
+	if b.curN == 0 {
+		b.cur = append(make([]byte, 0, min(b.maxBytes, len(b.head)+b.perMsg*(len(dev)+1)+2)), b.head...)
+	} else {
+		b.cur = append(b.cur, ',')
+	}
+	b.cur = append(b.cur, dev...)
+	b.curN++
+	return full, nil
+}
+
+// closeMessage ends the open message and puts it in the batch; it
+// returns the previous batch when the message did not fit in it.
+func (b *builder) closeMessage() [][]byte {
+	body := append(b.cur, ']', '}')
+	b.cur, b.curN = nil, 0
+	var full [][]byte
+	if len(b.batch) == MaxBatchEntries || b.batchBytes+len(body) > b.maxBytes {
+		full = b.batch
+		b.batch, b.batchBytes = nil, 0
+	}
+	b.batch = append(b.batch, body)
+	b.batchBytes += len(body)
+	return full
+}
+
+// flush ends the open message and returns the batches left to send:
+// one, or two when the last message did not fit in the last batch.
+func (b *builder) flush() [][][]byte {
+	var out [][][]byte
+	if b.curN > 0 {
+		if full := b.closeMessage(); full != nil {
+			out = append(out, full)
+		}
+	}
+	if len(b.batch) > 0 {
+		out = append(out, b.batch)
+	}
+	b.batch, b.batchBytes = nil, 0
+	return out
+}
+
+// send sends one batch, retrying the entries SQS failed for its own
+// reasons with jittered backoff.
+func (h *Handler) send(ctx context.Context, bodies [][]byte) error {
+	pending := make([]types.SendMessageBatchRequestEntry, len(bodies))
+	for i, b := range bodies {
+		pending[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(b))}
+	}
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		out, err := h.cfg.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.cfg.QueueURL), Entries: pending})
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return err
+			}
+			lastErr = err
+		case len(out.Failed) == 0:
+			return nil
+		default:
+			byID := map[string]types.SendMessageBatchRequestEntry{}
+			for _, e := range pending {
+				byID[aws.ToString(e.Id)] = e
+			}
+			var retry []types.SendMessageBatchRequestEntry
+			for _, f := range out.Failed {
+				if f.SenderFault {
+					return fmt.Errorf("SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+				}
+				if e, ok := byID[aws.ToString(f.Id)]; ok {
+					retry = append(retry, e)
+				}
+				lastErr = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			}
+			pending = retry
+			if len(pending) == 0 {
+				return nil
+			}
+		}
+		if attempt >= h.cfg.SendAttempts {
+			return fmt.Errorf("%d attempts: %w", attempt, lastErr)
+		}
+		d := time.Duration(rand.Int64N(int64(min(50*time.Millisecond<<attempt, 5*time.Second)))) + time.Millisecond
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		}
+	}
+}

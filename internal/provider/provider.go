@@ -1,0 +1,362 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/trust"
+)
+
+// S3API is the S3 calls the provider makes; *s3.Client satisfies it.
+type S3API interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// SQSAPI is the SQS call the provider makes; *sqs.Client satisfies it.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// SQS limits: ten entries per batch, 256 KiB per message and per batch.
+const (
+	MaxBatchEntries = 10
+	MaxMessageBytes = 256 << 10
+)
+
+// Config configures a Handler.
+type Config struct {
+	S3       S3API
+	SQS      SQSAPI
+	IoT      awsiot.PreflightAPI
+	QueueURL string
+	Target   awsiot.Target
+	// Slot is the certificate slot read (E0E0, E0E1 or E0E2).
+	Slot string
+	// DevicesPerMessage is the most devices in one queue message.
+	DevicesPerMessage int
+	SummaryPrefix     string
+	MaxManifestBytes  int64
+	// Trust verifies each certificate's chain; nil means Infineon's CAs.
+	Trust *trust.Store
+	// TempDir receives the manifest and the reader's spool files; empty
+	// means os.TempDir() (Lambda's ephemeral storage, /tmp).
+	TempDir string
+	// Senders is the number of SendMessageBatch calls in flight at once
+	// (default 16).
+	Senders int
+	// MaxMessageBytes caps one message and one batch (default and most
+	// MaxMessageBytes).
+	MaxMessageBytes int
+	// SendAttempts bounds the attempts to send one batch's entries
+	// (default 10); the SDK's own retries come on top.
+	SendAttempts int
+	// Validators is the number of devices validated at once; 0 means
+	// GOMAXPROCS.
+	Validators int
+	Metrics    *emf.Logger
+	Logger     *slog.Logger
+	// Now is time.Now unless a test replaces it.
+	Now func() time.Time
+}
+
+// Handler handles the upload bucket's events.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.S3 == nil || cfg.SQS == nil || cfg.IoT == nil:
+		return nil, errors.New("provider: S3, SQS and IoT clients are required")
+	case cfg.QueueURL == "":
+		return nil, errors.New("provider: no import queue URL")
+	case len(cfg.Target.Policies) == 0:
+		return nil, errors.New("provider: no policy to check")
+	}
+	if cfg.Slot == "" {
+		cfg.Slot = manifest.DefaultSlot
+	}
+	if !manifest.ValidSlot(cfg.Slot) {
+		return nil, fmt.Errorf("provider: slot %q: %w", cfg.Slot, manifest.ErrBadSlot)
+	}
+	if cfg.DevicesPerMessage <= 0 {
+		cfg.DevicesPerMessage = stack.DefaultDevicesPerMessage
+	}
+	if cfg.SummaryPrefix == "" {
+		cfg.SummaryPrefix = stack.DefaultSummaryPrefix
+	}
+	if cfg.MaxManifestBytes <= 0 {
+		cfg.MaxManifestBytes = stack.DefaultMaxManifestBytes
+	}
+	if cfg.Trust == nil {
+		s, err := trust.Infineon()
+		if err != nil {
+			return nil, fmt.Errorf("provider: embedded CAs: %w", err)
+		}
+		cfg.Trust = s
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	if cfg.Senders <= 0 {
+		cfg.Senders = 16
+	}
+	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > MaxMessageBytes {
+		cfg.MaxMessageBytes = MaxMessageBytes
+	}
+	if cfg.SendAttempts <= 0 {
+		cfg.SendAttempts = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Object is an uploaded manifest.
+type Object struct {
+	Bucket    string
+	Key       string // decoded, as stored
+	VersionID string // empty in an unversioned bucket
+	Size      int64  // from the event; 0 if unknown
+}
+
+// Handle processes every manifest an S3 event names. It returns an error
+// when at least one of them should be tried again (see the package
+// documentation); the error names each.
+func (h *Handler) Handle(ctx context.Context, ev events.S3Event) error {
+	if len(ev.Records) == 0 {
+		h.log.Info("event without records ignored (an s3:TestEvent?)")
+		return nil
+	}
+	var errs []error
+	for _, r := range ev.Records {
+		obj, ok := h.object(r)
+		if !ok {
+			continue
+		}
+		if _, err := h.Process(ctx, obj); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", lambdarun.ManifestURI(obj.Bucket, obj.Key), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// object returns the manifest a record names, or false when the record is
+// not one to process.
+func (h *Handler) object(r events.S3EventRecord) (Object, bool) {
+	if r.S3.Bucket.Name == "" || r.S3.Object.Key == "" {
+		h.log.Info("record without an S3 object ignored", "event", r.EventName)
+		return Object{}, false
+	}
+	if r.EventName != "" && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+		h.log.Info("record ignored: not an object creation", "event", r.EventName, "key", r.S3.Object.Key)
+		return Object{}, false
+	}
+	key, err := lambdarun.DecodeKey(r.S3.Object.Key)
+	if err != nil {
+		h.log.Error("record ignored", "err", err)
+		return Object{}, false
+	}
+	if skip := h.skipReason(key); skip != "" {
+		h.log.Info("object ignored", "bucket", r.S3.Bucket.Name, "key", key, "reason", skip)
+		return Object{}, false
+	}
+	return Object{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, Size: r.S3.Object.Size}, true
+}
+
+// skipReason says why key is not a manifest to process, or "".
+func (h *Handler) skipReason(key string) string {
+	if strings.HasPrefix(key, h.cfg.SummaryPrefix) {
+		return "under the summary prefix"
+	}
+	lower := strings.ToLower(key)
+	if !strings.HasSuffix(lower, stack.ManifestSuffix7z) && !strings.HasSuffix(lower, stack.ManifestSuffixXML) {
+		return "not a .7z or .xml file"
+	}
+	return ""
+}
+
+// SummaryKey is where the summary of the manifest at key is written.
+func (h *Handler) SummaryKey(key string) string { return h.cfg.SummaryPrefix + key + ".json" }
+
+// errPermanent marks a manifest that cannot be processed, now or later.
+type errPermanent struct{ err error }
+
+func (e errPermanent) Error() string { return e.err.Error() }
+func (e errPermanent) Unwrap() error { return e.err }
+
+func permanent(err error) error { return errPermanent{err} }
+
+// Process reads one manifest and queues its valid devices. The summary
+// is written to the bucket and returned. The error is nil when the
+// manifest was processed or can never be (the summary says why), and
+// names the cause when trying again may help.
+func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error) {
+	uri := lambdarun.ManifestURI(obj.Bucket, obj.Key)
+	log := h.log.With("manifest", uri)
+	sum := stack.Summary{Manifest: uri, Started: h.stamp(), Slot: h.cfg.Slot}
+	log.Info("manifest received", "size", obj.Size, "version", obj.VersionID)
+
+	run := func() error {
+		if obj.Size > h.cfg.MaxManifestBytes {
+			return permanent(h.tooLarge(obj.Size))
+		}
+		if err := awsiot.Preflight(ctx, retryingPreflight{h.cfg.IoT}, h.cfg.Target); err != nil {
+			return fmt.Errorf("preflight: %w", err)
+		}
+		path, etag, err := h.download(ctx, obj)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		sum.ETag = etag
+		// A summary without Finished tells `thingpress status` the
+		// manifest is being read.
+		if err := h.putSummary(ctx, obj, sum); err != nil {
+			return err
+		}
+		src, _, err := format.Open(path, format.Auto, manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log})
+		if err != nil {
+			return classifyManifestErr(err)
+		}
+		defer src.Close()
+		return h.fanOut(ctx, src, obj, etag, &sum, log)
+	}
+	err := run()
+	sum.Finished = h.stamp()
+	retry := err != nil && !errors.As(err, new(errPermanent))
+	if err != nil {
+		sum.Error = err.Error()
+		log.Error("manifest not processed to the end", "err", err, "retry", retry,
+			"valid", sum.Valid, "invalid", sum.Invalid, "messages", sum.Messages)
+	}
+	if perr := h.putSummary(ctx, obj, sum); perr != nil {
+		log.Error("summary not written", "err", perr)
+		if err == nil || !retry {
+			err, retry = perr, true
+		}
+	}
+	failed := 0
+	if sum.Error != "" {
+		failed = 1
+	}
+	if merr := h.cfg.Metrics.Emit(map[string]string{stack.MetricDimensionManifest: obj.Key},
+		emf.Metric{Name: stack.MetricDevicesValid, Value: float64(sum.Valid)},
+		emf.Metric{Name: stack.MetricDevicesInvalid, Value: float64(sum.Invalid)},
+		emf.Metric{Name: stack.MetricMessagesSent, Value: float64(sum.Messages)},
+		emf.Metric{Name: stack.MetricManifestsFailed, Value: float64(failed)},
+	); merr != nil {
+		log.Error("metrics not written", "err", merr)
+	}
+	if err == nil {
+		log.Info("manifest done", "devices", sum.Devices, "valid", sum.Valid, "invalid", sum.Invalid,
+			"reasons", sum.Reasons, "messages", sum.Messages, "reels", sum.ReelIDs, "batches", sum.BatchIDs)
+	}
+	if !retry {
+		return sum, nil
+	}
+	return sum, err
+}
+
+func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }
+
+func (h *Handler) tooLarge(n int64) error {
+	return fmt.Errorf("%w: the object is %d bytes, more than %s=%d", manifest.ErrTooLarge, n, stack.EnvMaxManifestBytes, h.cfg.MaxManifestBytes)
+}
+
+// classifyManifestErr marks the errors of a manifest that reading again
+// cannot change as permanent; an I/O error of the ephemeral storage is
+// not.
+func classifyManifestErr(err error) error {
+	for _, e := range []error{manifest.ErrFormat, manifest.ErrMalformed, manifest.ErrTooLarge,
+		manifest.ErrEncrypted, manifest.ErrSlotMissing, manifest.ErrBadSlot} {
+		if errors.Is(err, e) {
+			return permanent(err)
+		}
+	}
+	return err
+}
+
+// download copies the object to a file in TempDir, never holding it in
+// memory, and returns the file's path and the object's ETag.
+func (h *Handler) download(ctx context.Context, obj Object) (path, etag string, err error) {
+	// The current object, not obj.VersionID: reading a version needs
+	// s3:GetObjectVersion, and a newer upload has its own event anyway.
+	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return "", "", permanent(fmt.Errorf("the object no longer exists: %w", err))
+		}
+		return "", "", fmt.Errorf("get object: %w", err)
+	}
+	defer out.Body.Close()
+	if n := aws.ToInt64(out.ContentLength); n > h.cfg.MaxManifestBytes {
+		return "", "", permanent(h.tooLarge(n))
+	}
+	f, err := os.CreateTemp(h.cfg.TempDir, "manifest-*")
+	if err != nil {
+		return "", "", fmt.Errorf("ephemeral storage: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	n, err := io.Copy(f, io.LimitReader(out.Body, h.cfg.MaxManifestBytes+1))
+	if err != nil {
+		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+	}
+	if n > h.cfg.MaxManifestBytes {
+		return "", "", permanent(h.tooLarge(n))
+	}
+	if err = f.Close(); err != nil {
+		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+	}
+	return f.Name(), strings.Trim(aws.ToString(out.ETag), `"`), nil
+}
+
+func (h *Handler) putSummary(ctx context.Context, obj Object, sum stack.Summary) error {
+	body, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = h.cfg.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:      aws.String(obj.Bucket),
+		Key:         aws.String(h.SummaryKey(obj.Key)),
+		Body:        bytes.NewReader(body),
+		ContentType: aws.String("application/json"),
+	})
+	if err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/provider"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/stacktest"
+	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/trust"
+)
+
+var target = awsiot.Target{Policies: []string{iottest.Policy}, ThingType: iottest.ThingType, ThingGroups: []string{iottest.Group}}
+
+// fixture is a stack in moto with an XML manifest of good and bad
+// devices uploaded as "reels/reel a+b.xml".
+type fixture struct {
+	s       *stacktest.Stack
+	res     *testbundle.Result
+	anchors *trust.Store
+}
+
+const xmlKey = "reels/reel a+b.xml"
+
+func newFixture(t *testing.T, good int) *fixture {
+	t.Helper()
+	s := stacktest.New(t, "tp-provider", stacktest.Options{})
+	dir := t.TempDir()
+	res, err := testbundle.Generate(filepath.Join(dir, "reel.xml"), testbundle.Options{N: good, Format: testbundle.FormatXML, Bad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors, err := trust.FromPEM(res.PKI.PEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Put(t, xmlKey, res.Path)
+	return &fixture{s: s, res: res, anchors: anchors}
+}
+
+func (f *fixture) handler(t *testing.T, metrics *stacktest.Metrics, edit func(*provider.Config)) *provider.Handler {
+	t.Helper()
+	cfg := provider.Config{
+		S3: f.s.S3, SQS: f.s.SQS, IoT: f.s.IoT.Direct, QueueURL: f.s.ImportQueue, Target: target,
+		DevicesPerMessage: 4, Trust: f.anchors, Metrics: emf.New(metrics, "Thingpress"),
+		Logger: slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	h, err := provider.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (f *fixture) summary(t *testing.T, key string) stack.Summary {
+	t.Helper()
+	out, err := f.s.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(f.s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json")})
+	if err != nil {
+		t.Fatalf("summary of %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	var sum stack.Summary
+	if err := json.NewDecoder(out.Body).Decode(&sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// messages takes every message off the import queue.
+func (f *fixture) messages(t *testing.T) []stack.Message {
+	t.Helper()
+	var out []stack.Message
+	for _, body := range f.s.Receive(t, f.s.ImportQueue) {
+		var m stack.Message
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("queue message is not a stack.Message: %v", err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestHandleQueuesValidDevices(t *testing.T) {
+	const good = 9
+	f := newFixture(t, good)
+	var metrics stacktest.Metrics
+	h := f.handler(t, &metrics, nil)
+	ev, _ := f.s.ObjectCreatedEvent(t, xmlKey)
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	sum := f.summary(t, xmlKey)
+	bad := len(testbundle.BadCases)
+	if sum.Devices != good+bad || sum.Valid != good || sum.Invalid != bad || sum.Messages != 3 || sum.Error != "" ||
+		sum.Finished == "" || sum.ETag == "" || sum.Slot != "E0E0" || sum.Manifest != "s3://"+f.s.Bucket+"/"+xmlKey {
+		t.Errorf("summary %+v", sum)
+	}
+	n := 0
+	for _, c := range sum.Reasons {
+		n += c
+	}
+	if n != bad || sum.Reasons["untrusted chain"] != 1 || sum.Reasons["expired"] != 1 {
+		t.Errorf("reasons %v", sum.Reasons)
+	}
+	seen := map[string]bool{}
+	for _, m := range f.messages(t) {
+		if m.Manifest != sum.Manifest || m.ManifestETag != sum.ETag || len(m.Devices) > 4 || m.Attempt != 0 {
+			t.Errorf("message %s etag %s with %d devices", m.Manifest, m.ManifestETag, len(m.Devices))
+		}
+		for _, d := range m.Devices {
+			if seen[d.ThingName] || d.ChipID == "" || d.ReelID != f.res.ReelID || len(d.CertificateID) != 64 ||
+				!strings.HasPrefix(d.CertificatePEM, "-----BEGIN CERTIFICATE-----") || len(d.Done) != 0 {
+				t.Errorf("device %+v", d)
+			}
+			seen[d.ThingName] = true
+		}
+	}
+	if len(seen) != good {
+		t.Errorf("%d devices queued, want %d", len(seen), good)
+	}
+	for name, want := range map[string]float64{stack.MetricDevicesValid: good, stack.MetricDevicesInvalid: float64(bad), stack.MetricMessagesSent: 3, stack.MetricManifestsFailed: 0} {
+		if got := metrics.Sum(name, xmlKey); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestHandleIgnores(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(t, &stacktest.Metrics{}, nil)
+	rec := func(event, key string) events.S3EventRecord {
+		var r events.S3EventRecord
+		r.EventName, r.S3.Bucket.Name, r.S3.Object.Key = event, f.s.Bucket, key
+		return r
+	}
+	tests := []struct {
+		name string
+		ev   events.S3Event
+	}{
+		{name: "test event without records"},
+		{name: "record without S3 data", ev: events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Put"}}}},
+		{name: "object removed", ev: events.S3Event{Records: []events.S3EventRecord{rec("ObjectRemoved:Delete", "reels/reel+a%2Bb.xml")}}},
+		{name: "summary", ev: events.S3Event{Records: []events.S3EventRecord{rec("ObjectCreated:Put", "thingpress/summaries/reels/x.xml")}}},
+		{name: "other suffix", ev: events.S3Event{Records: []events.S3EventRecord{rec("ObjectCreated:Put", "notes.txt")}}},
+		{name: "undecodable key", ev: events.S3Event{Records: []events.S3EventRecord{rec("ObjectCreated:Put", "bad%zz.7z")}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := h.Handle(context.Background(), tc.ev); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+		})
+	}
+	if msgs := f.messages(t); len(msgs) != 0 {
+		t.Errorf("%d messages queued for ignored records", len(msgs))
+	}
+}
+
+func TestProcessFailures(t *testing.T) {
+	f := newFixture(t, 2)
+	ctx := context.Background()
+	notManifest := filepath.Join(t.TempDir(), "x.7z")
+	if err := os.WriteFile(notManifest, []byte("hello, not a manifest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.Put(t, "junk.7z", notManifest)
+	tests := []struct {
+		name      string
+		key       string
+		edit      func(*provider.Config)
+		wantRetry bool   // Process returns an error, so Lambda retries
+		wantErr   string // in the summary
+	}{
+		{name: "not a manifest", key: "junk.7z", wantErr: "unknown manifest format"},
+		{name: "over the size limit", key: xmlKey, edit: func(c *provider.Config) { c.MaxManifestBytes = 100 }, wantErr: "MAX_MANIFEST_BYTES=100"},
+		{name: "object gone", key: "gone.xml", wantErr: "no longer exists"},
+		{name: "preflight: missing policy", key: xmlKey, wantRetry: true, wantErr: `missing in AWS IoT: policy "no-such-policy"`,
+			edit: func(c *provider.Config) { c.Target.Policies = []string{"no-such-policy"} }},
+		{name: "queue missing", key: xmlKey, wantRetry: true, wantErr: "send to the import queue",
+			edit: func(c *provider.Config) { c.QueueURL = f.s.ImportQueue + "-gone"; c.SendAttempts = 1 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var metrics stacktest.Metrics
+			h := f.handler(t, &metrics, tc.edit)
+			sum, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: tc.key})
+			if (err != nil) != tc.wantRetry {
+				t.Fatalf("Process: %v, want an error (retry) %v", err, tc.wantRetry)
+			}
+			if !strings.Contains(sum.Error, tc.wantErr) || (tc.wantErr == "") != (sum.Error == "") {
+				t.Fatalf("summary error %q, want %q", sum.Error, tc.wantErr)
+			}
+			if stored := f.summary(t, tc.key); stored.Error != sum.Error || stored.Finished == "" {
+				t.Errorf("stored summary %+v", stored)
+			}
+			failed := 0.0
+			if tc.wantErr != "" {
+				failed = 1
+			}
+			if got := metrics.Sum(stack.MetricManifestsFailed, tc.key); got != failed {
+				t.Errorf("ManifestsFailed = %v, want %v", got, failed)
+			}
+			f.messages(t) // empty the queue for the next case
+		})
+	}
+}

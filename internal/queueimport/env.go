@@ -1,0 +1,88 @@
+package queueimport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/stack"
+)
+
+// Defaults of the quota variables: AWS's default quotas.
+const (
+	DefaultRegisterTPS     = 10
+	DefaultAttachPolicyTPS = 15
+	// DefaultConcurrency is assumed when IMPORTER_MAX_CONCURRENCY is not
+	// set: the lowest MaximumConcurrency an SQS event source takes.
+	DefaultConcurrency = 2
+)
+
+// callTimeout bounds one IoT call: short, so that an invocation near its
+// deadline is not held by a hung connection.
+const callTimeout = 10 * time.Second
+
+// FromEnv builds the Handler the importer function runs, from the
+// environment template.yaml sets (internal/stack names it) and the
+// standard AWS configuration. Metrics go to stdout, logs to stderr.
+func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (*Handler, error) {
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = lambdarun.Logger(stderr, env)
+	if env.String(stack.EnvImporterConcurrency, "") == "" {
+		cfg.Logger.Warn("IMPORTER_MAX_CONCURRENCY is not set: pacing for the lowest event source concurrency",
+			"assumed", DefaultConcurrency)
+	}
+	cfg.Metrics = emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace))
+	clients, err := lambdarun.NewClients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	// Enough connections for the workers; the importer retries itself.
+	iotc, _, err := awsiot.NewClient(ctx, awsiot.ClientOptions{MaxConns: 32, Timeout: callTimeout})
+	if err != nil {
+		return nil, err
+	}
+	cfg.IoT, cfg.SQS = iotc, clients.SQS
+	return New(cfg)
+}
+
+// ConfigFromEnv reads the settings of Config from the environment,
+// without the clients, logger and metrics.
+func ConfigFromEnv(env lambdarun.Env) (Config, error) {
+	var cfg Config
+	var err error
+	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
+		return cfg, err
+	}
+	cfg.Target = awsiot.Target{
+		Policies:    env.List(stack.EnvPolicyNames),
+		ThingType:   env.String(stack.EnvThingType, ""),
+		ThingGroups: env.List(stack.EnvThingGroups),
+	}
+	if len(cfg.Target.Policies) == 0 {
+		return cfg, fmt.Errorf("%w: %s is not set", lambdarun.ErrEnv, stack.EnvPolicyNames)
+	}
+	reg, err := env.Float(stack.EnvQuotaRegister, DefaultRegisterTPS)
+	if err != nil {
+		return cfg, err
+	}
+	pol, err := env.Float(stack.EnvQuotaAttachPolicy, DefaultAttachPolicyTPS)
+	if err != nil {
+		return cfg, err
+	}
+	n, err := env.Int(stack.EnvImporterConcurrency, DefaultConcurrency, 1, 1000)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Quotas = ShareQuotas(reg, pol, int(n), ratelimit.PerDevice{
+		Policies: len(cfg.Target.Policies), Groups: len(cfg.Target.ThingGroups),
+	})
+	return cfg, nil
+}

@@ -1,0 +1,481 @@
+package queueimport
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// SQSAPI is the SQS call the importer makes; *sqs.Client satisfies it.
+type SQSAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultReserve        = 30 * time.Second
+	DefaultMaxResends     = 25
+	DefaultResendDelay    = 30 * time.Second
+	DefaultMaxResendDelay = 15 * time.Minute // SQS's longest DelaySeconds
+	maxMessageBytes       = 256 << 10
+)
+
+// Config configures a Handler.
+type Config struct {
+	IoT      awsiot.API
+	SQS      SQSAPI
+	QueueURL string
+	Target   awsiot.Target
+	// Quotas are this invocation's rates per operation (see ShareQuotas);
+	// nil means AWS's default quotas, which only suits one invocation.
+	Quotas map[string]float64
+	// Workers is the number of devices imported at once; 0 means enough
+	// to keep the register quota busy.
+	Workers int
+	// Reserve is the time before the invocation's deadline at which no
+	// new device is started; devices still running are interrupted half
+	// of it before the deadline and sent back. At most a third of the
+	// time left when the invocation starts.
+	Reserve time.Duration
+	// MaxResends bounds how often a message's devices are sent back
+	// because their retries ran out; after that the message is reported
+	// failed (to end in the dead-letter queue).
+	MaxResends int
+	// ResendDelay is the delay of the first send-back after retries ran
+	// out; it doubles with each further attempt up to MaxResendDelay.
+	ResendDelay    time.Duration
+	MaxResendDelay time.Duration
+	// Retries of one call within an invocation (see importer.Config).
+	MaxAttempts  int
+	MaxThrottled int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
+
+	Metrics *emf.Logger
+	Logger  *slog.Logger
+}
+
+// Handler handles import queue batches. Its limiters are shared by the
+// invocations of one execution environment.
+type Handler struct {
+	cfg    Config
+	limits *ratelimit.Set
+	log    *slog.Logger
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.IoT == nil || cfg.SQS == nil:
+		return nil, errors.New("queueimport: IoT and SQS clients are required")
+	case cfg.QueueURL == "":
+		return nil, errors.New("queueimport: no import queue URL")
+	case len(cfg.Target.Policies) == 0:
+		return nil, errors.New("queueimport: no policy to attach")
+	}
+	if cfg.Quotas == nil {
+		cfg.Quotas = ratelimit.DefaultQuotas()
+	}
+	limits, err := ratelimit.NewSet(cfg.Quotas)
+	if err != nil {
+		return nil, fmt.Errorf("queueimport: %w", err)
+	}
+	if cfg.Workers <= 0 {
+		calls := 3 + len(cfg.Target.Policies) + len(cfg.Target.ThingGroups)
+		r := cfg.Quotas[ratelimit.OpRegisterCertificateWithoutCA]
+		cfg.Workers = min(max(int(math.Ceil(r*float64(calls)*0.1*2)), 8), 128)
+	}
+	if cfg.Reserve <= 0 {
+		cfg.Reserve = DefaultReserve
+	}
+	if cfg.MaxResends <= 0 {
+		cfg.MaxResends = DefaultMaxResends
+	}
+	if cfg.ResendDelay <= 0 {
+		cfg.ResendDelay = DefaultResendDelay
+	}
+	if cfg.MaxResendDelay <= 0 || cfg.MaxResendDelay > DefaultMaxResendDelay {
+		cfg.MaxResendDelay = DefaultMaxResendDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg, limits: limits, log: cfg.Logger}, nil
+}
+
+// ShareQuotas returns one invocation's rates when up to concurrency
+// invocations run at once: the account's quota table (AWS's defaults,
+// with RegisterCertificateWithoutCA at registerTPS, AttachPolicy at
+// attachPolicyTPS, and the per-device operations raised along with
+// registration as ratelimit.ForRegistrationRate does for the CLI), every
+// entry divided by concurrency. Dividing every operation, not only
+// registration, is what keeps the sum of all invocations under each
+// quota.
+func ShareQuotas(registerTPS, attachPolicyTPS float64, concurrency int, per ratelimit.PerDevice) map[string]float64 {
+	q := ratelimit.ForRegistrationRate(registerTPS, per)
+	if attachPolicyTPS > 0 && !math.IsInf(attachPolicyTPS, 0) {
+		q[ratelimit.OpAttachPolicy] = attachPolicyTPS
+	}
+	n := float64(max(concurrency, 1))
+	for op := range q {
+		q[op] /= n
+	}
+	return q
+}
+
+// Limits returns the handler's rate limiters, for reports.
+func (h *Handler) Limits() *ratelimit.Set { return h.limits }
+
+// message is one record of the batch and what became of its devices.
+type message struct {
+	rec  events.SQSMessage
+	m    stack.Message
+	key  string // the manifest's object key, the metrics' dimension
+	bad  error  // the body is not a usable message
+	mu   sync.Mutex
+	back []stack.Device // to send back to the queue
+	gave bool           // a device's retries ran out
+}
+
+// counts are one manifest's numbers in this invocation.
+type counts struct {
+	imported, existing, failed, requeued int
+	im                                   *importer.Importer
+}
+
+type job struct {
+	msg *message
+	dev stack.Device
+}
+
+// Handle imports the devices of a batch of import queue messages and
+// reports the messages SQS should deliver again. It never returns an
+// error: a failing batch would be delivered again whole.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	started := time.Now()
+	journal := state.NewMemory()
+	msgs := make([]*message, len(ev.Records))
+	perManifest := map[string]*counts{}
+	var jobs []job
+	var mu sync.Mutex // guards perManifest's counters
+
+	for i, rec := range ev.Records {
+		m := &message{rec: rec}
+		msgs[i] = m
+		if m.bad = decode(rec.Body, &m.m); m.bad != nil {
+			h.log.Error("message is not an import message; reported failed", "message_id", rec.MessageId,
+				"receive_count", rec.Attributes["ApproximateReceiveCount"], "err", m.bad)
+			continue
+		}
+		m.key = lambdarun.ManifestKey(m.m.Manifest)
+		c := perManifest[m.m.Manifest]
+		if c == nil {
+			c = &counts{im: importer.New(importer.Config{
+				API: h.cfg.IoT, Target: h.cfg.Target, Limits: h.limits, State: journal,
+				MaxAttempts: h.cfg.MaxAttempts, MaxThrottled: h.cfg.MaxThrottled,
+				BackoffBase: h.cfg.BackoffBase, BackoffMax: h.cfg.BackoffMax,
+				Logger: h.log.With("manifest", m.m.Manifest),
+			})}
+			perManifest[m.m.Manifest] = c
+		}
+		for _, d := range m.m.Devices {
+			if err := checkDevice(d); err != nil {
+				c.failed++
+				h.log.Warn("device failed", "manifest", m.m.Manifest, "message_id", rec.MessageId,
+					"chip", d.ChipID, "thing", d.ThingName, "reason", err.Error())
+				continue
+			}
+			if err := seed(journal, d); err != nil {
+				h.log.Warn("steps done before not taken over", "thing", d.ThingName, "err", err)
+			}
+			jobs = append(jobs, job{msg: m, dev: d})
+		}
+	}
+
+	// The time plan: stop starting devices at stopAt, interrupt those
+	// running at cutAt, and leave the rest for sending devices back.
+	runCtx := ctx
+	stopAt := time.Time{}
+	if deadline, ok := ctx.Deadline(); ok {
+		reserve := min(h.cfg.Reserve, time.Until(deadline)/3)
+		stopAt = deadline.Add(-reserve)
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve/2))
+		defer cancel()
+	}
+
+	work := make(chan job)
+	var wg sync.WaitGroup
+	for range min(h.cfg.Workers, max(len(jobs), 1)) {
+		wg.Go(func() {
+			for j := range work {
+				c := perManifest[j.msg.m.Manifest]
+				h.importOne(runCtx, journal, c, &mu, j)
+			}
+		})
+	}
+	var stop <-chan time.Time
+	if !stopAt.IsZero() {
+		timer := time.NewTimer(time.Until(stopAt))
+		defer timer.Stop()
+		stop = timer.C
+	}
+	stopped := false
+	for i, j := range jobs {
+		if !stopped {
+			// Time that ran out wins over a worker that is free.
+			select {
+			case <-stop:
+				stopped = true
+			case <-runCtx.Done():
+				stopped = true
+			default:
+			}
+		}
+		if !stopped {
+			select {
+			case work <- j:
+				continue
+			case <-stop:
+				stopped = true
+			case <-runCtx.Done():
+				stopped = true
+			}
+		}
+		h.log.Warn("time is running out: devices not started are sent back", "devices", len(jobs)-i)
+		for _, rest := range jobs[i:] {
+			rest.msg.sendBack(rest.dev, false)
+		}
+		break
+	}
+	close(work)
+	wg.Wait()
+
+	var resp events.SQSEventResponse
+	for _, m := range msgs {
+		if m.bad == nil && len(m.back) == 0 {
+			continue
+		}
+		if m.bad == nil {
+			err := h.requeue(ctx, m)
+			if err == nil {
+				mu.Lock()
+				perManifest[m.m.Manifest].requeued += len(m.back)
+				mu.Unlock()
+				continue
+			}
+			h.log.Error("devices not sent back; message reported failed", "manifest", m.m.Manifest,
+				"message_id", m.rec.MessageId, "devices", len(m.back), "err", err)
+		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.rec.MessageId})
+	}
+
+	total := counts{}
+	for uri, c := range perManifest {
+		throttled := c.im.Throttled()
+		if err := h.cfg.Metrics.Emit(map[string]string{stack.MetricDimensionManifest: lambdarun.ManifestKey(uri)},
+			emf.Metric{Name: stack.MetricDevicesImported, Value: float64(c.imported)},
+			emf.Metric{Name: stack.MetricDevicesExisting, Value: float64(c.existing)},
+			emf.Metric{Name: stack.MetricDevicesFailed, Value: float64(c.failed)},
+			emf.Metric{Name: stack.MetricThrottledRetries, Value: float64(throttled)},
+			emf.Metric{Name: stack.MetricDevicesRequeued, Value: float64(c.requeued)},
+		); err != nil {
+			h.log.Error("metrics not written", "err", err)
+		}
+		total.imported += c.imported
+		total.existing += c.existing
+		total.failed += c.failed
+		total.requeued += c.requeued
+	}
+	h.log.Info("batch done", "messages", len(msgs), "devices", len(jobs), "imported", total.imported,
+		"existing", total.existing, "failed", total.failed, "requeued", total.requeued,
+		"failed_messages", len(resp.BatchItemFailures), "seconds", time.Since(started).Seconds())
+	return resp, nil
+}
+
+// importOne imports one device and files its outcome.
+func (h *Handler) importOne(ctx context.Context, journal *state.Memory, c *counts, mu *sync.Mutex, j job) {
+	d := j.dev
+	res, err := c.im.Import(ctx, &importer.Device{
+		Key: d.CertificateID, ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID,
+		ThingName: d.ThingName, CertificatePEM: d.CertificatePEM,
+	})
+	log := h.log.With("manifest", j.msg.m.Manifest, "message_id", j.msg.rec.MessageId, "chip", d.ChipID, "thing", d.ThingName)
+	switch {
+	case err != nil:
+		// Interrupted (time ran out) or the journal failed: the steps
+		// done so far go back with the device.
+		j.msg.sendBack(withProgress(journal, d), false)
+		log.Info("device not finished in time; sent back", "reason", err.Error())
+		return
+	case res.Status == importer.Failed && res.Retryable:
+		j.msg.sendBack(withProgress(journal, d), true)
+		log.Warn("device retries ran out; sent back", "reason", res.Error)
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	switch res.Status {
+	case importer.Imported:
+		c.imported++
+		log.Debug("device imported", "certificate_id", res.CertificateID)
+	case importer.Exists:
+		c.existing++
+		log.Debug("device was already registered; now complete", "certificate_id", res.CertificateID)
+	default:
+		c.failed++
+		log.Warn("device failed", "reason", res.Error)
+	}
+}
+
+func (m *message) sendBack(d stack.Device, gaveUp bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.back = append(m.back, d)
+	m.gave = m.gave || gaveUp
+}
+
+// decode parses a message body and checks it names a manifest and
+// devices.
+func decode(body string, m *stack.Message) error {
+	if err := json.Unmarshal([]byte(body), m); err != nil {
+		return fmt.Errorf("body is not a message: %w", err)
+	}
+	if m.Manifest == "" || len(m.Devices) == 0 {
+		return errors.New("message names no manifest or no devices")
+	}
+	return nil
+}
+
+// checkDevice rejects a device that cannot be imported as it stands.
+func checkDevice(d stack.Device) error {
+	if !validate.ValidThingName(d.ThingName) {
+		return fmt.Errorf("thing name %q is not valid", d.ThingName)
+	}
+	if b, err := hex.DecodeString(d.CertificateID); err != nil || len(b) != 32 {
+		return errors.New("certificate_id is not a hex SHA-256")
+	}
+	if !strings.Contains(d.CertificatePEM, "-----BEGIN CERTIFICATE-----") {
+		return errors.New("certificate_pem holds no certificate")
+	}
+	return nil
+}
+
+// seed puts the steps a device came back with into the journal, so that
+// Import resumes after them.
+func seed(journal *state.Memory, d stack.Device) error {
+	if len(d.Done) == 0 {
+		return nil
+	}
+	if d.CertificateARN == "" {
+		return errors.New("steps done but no certificate ARN")
+	}
+	id := d.CertificateARN[strings.LastIndex(d.CertificateARN, "/")+1:]
+	return journal.Update(d.CertificateID, func(s *state.Device) error {
+		s.CertificateID, s.CertificateARN, s.Existed = id, d.CertificateARN, d.Existed
+		for _, step := range d.Done {
+			s.MarkDone(step)
+		}
+		return nil
+	})
+}
+
+// withProgress returns d with the steps the journal recorded for it.
+func withProgress(journal *state.Memory, d stack.Device) stack.Device {
+	st, ok, err := journal.Get(d.CertificateID)
+	if err != nil || !ok || len(st.Done) == 0 || st.CertificateARN == "" {
+		return d
+	}
+	d.CertificateARN, d.Existed, d.Done = st.CertificateARN, st.Existed, st.Done
+	return d
+}
+
+// errTooManyResends reports a message whose devices came back too often.
+var errTooManyResends = errors.New("devices were sent back too often")
+
+// requeue sends m's unfinished devices back to the queue, split into
+// messages that fit SQS's size limit.
+func (h *Handler) requeue(ctx context.Context, m *message) error {
+	attempt := m.m.Attempt
+	var delay time.Duration
+	if m.gave {
+		attempt++
+		if attempt > h.cfg.MaxResends {
+			return fmt.Errorf("%w (%d times)", errTooManyResends, m.m.Attempt)
+		}
+		delay = h.delay(attempt)
+	}
+	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, Attempt: attempt}
+	bodies, err := split(out, m.back, maxMessageBytes)
+	if err != nil {
+		return err
+	}
+	// Sending back must not be cut short by the deadline that stopped
+	// the import: Lambda's own deadline still bounds it.
+	for _, b := range bodies {
+		_, err := h.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl:     aws.String(h.cfg.QueueURL),
+			MessageBody:  aws.String(b),
+			DelaySeconds: int32(delay / time.Second),
+		})
+		if err != nil {
+			return fmt.Errorf("send back: %w", err)
+		}
+	}
+	h.log.Info("devices sent back to the queue", "manifest", m.m.Manifest, "message_id", m.rec.MessageId,
+		"devices", len(m.back), "messages", len(bodies), "attempt", attempt, "delay_seconds", int(delay/time.Second))
+	return nil
+}
+
+// delay is the send-back delay of an attempt: exponential, with jitter
+// in its upper half.
+func (h *Handler) delay(attempt int) time.Duration {
+	d := h.cfg.ResendDelay << min(attempt-1, 20)
+	if d <= 0 || d > h.cfg.MaxResendDelay {
+		d = h.cfg.MaxResendDelay
+	}
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return max(d.Round(time.Second), time.Second)
+}
+
+// split encodes devs as messages of at most limit bytes each.
+func split(head stack.Message, devs []stack.Device, limit int) ([]string, error) {
+	head.Devices = devs
+	b, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) <= limit {
+		return []string{string(b)}, nil
+	}
+	if len(devs) == 1 {
+		return nil, fmt.Errorf("device %s does not fit in a message (%d bytes)", devs[0].ThingName, len(b))
+	}
+	a, err := split(head, devs[:len(devs)/2], limit)
+	if err != nil {
+		return nil, err
+	}
+	c, err := split(head, devs[len(devs)/2:], limit)
+	return append(a, c...), err
+}

@@ -1,0 +1,89 @@
+package stacktest_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// goTool returns the go command that runs this test.
+func goTool(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// buildLambda builds the function in ./cmd/<name> as dir/<name>/bootstrap
+// for Linux on goarch, as `make lambda` does, and returns its path.
+func buildLambda(t *testing.T, name, goarch, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, name, "bootstrap")
+	cmd := exec.Command(goTool(t), "build", "-trimpath", "-tags", "lambda.norpc", "-o", out, "github.com/thingpress/thingpress/cmd/"+name)
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s for linux/%s: %v\n%s", name, goarch, err, b)
+	}
+	return out
+}
+
+// TestLambdaBinariesBuildForArm64 builds both functions as template.yaml
+// deploys them: provided.al2023 on arm64, without cgo.
+func TestLambdaBinariesBuildForArm64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles the functions")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"provider", "importer"} {
+		t.Run(name, func(t *testing.T) {
+			path := buildLambda(t, name, "arm64", dir)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			head := make([]byte, 20)
+			if _, err := f.Read(head); err != nil {
+				t.Fatal(err)
+			}
+			// An ELF executable for EM_AARCH64 (183).
+			if string(head[:4]) != "\x7fELF" || head[18] != 183 {
+				t.Fatalf("%s is not a linux/arm64 executable: % x", path, head)
+			}
+		})
+	}
+}
+
+// TestDependencyBoundaries keeps the Lambda functions free of the CLI's
+// libraries and the CLI free of the Lambda runtime.
+func TestDependencyBoundaries(t *testing.T) {
+	tests := []struct {
+		name      string
+		pkgs      []string
+		forbidden []string
+	}{
+		{name: "functions", pkgs: []string{"./cmd/provider", "./cmd/importer"}, forbidden: []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "golang.org/x/term"}},
+		{name: "CLI", pkgs: []string{"./cmd/thingpress"}, forbidden: []string{"github.com/aws/aws-lambda-go"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(goTool(t), append([]string{"list", "-deps"}, tc.pkgs...)...)
+			cmd.Dir = filepath.Join("..", "..")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list: %v\n%s", err, out)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				for _, f := range tc.forbidden {
+					if dep == f || strings.HasPrefix(dep, f+"/") {
+						t.Errorf("%v depends on %s", tc.pkgs, dep)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,71 @@
+package stacktest_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/stacktest"
+	"github.com/thingpress/thingpress/internal/testbundle"
+)
+
+// logger logs warnings and errors into the test's output.
+func logger(t *testing.T) *slog.Logger {
+	t.Helper()
+	var w io.Writer = t.Output()
+	if os.Getenv("STACKTEST_QUIET") != "" {
+		w = io.Discard
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// bundle generates an Infineon bundle of n good devices and every bad
+// case, and returns it with the good devices as IoT must end up holding
+// them.
+func bundle(t *testing.T, n int) (*testbundle.Result, []iottest.Device) {
+	t.Helper()
+	testbundle.Require7z(t)
+	dir := t.TempDir()
+	res, err := testbundle.Generate(filepath.Join(dir, "reel.7z"), testbundle.Options{N: n, Bad: true, TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs := make([]iottest.Device, n)
+	for i := range devs {
+		chip := testbundle.ChipID(res.ReelID, i)
+		devs[i] = iottest.Device{ThingName: testbundle.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
+	}
+	return res, devs
+}
+
+// summary reads the provider's summary of key.
+func summary(t *testing.T, s *stacktest.Stack, key string) stack.Summary {
+	t.Helper()
+	out, err := s.S3.GetObject(context.Background(), &s3.GetObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json"),
+	})
+	if err != nil {
+		t.Fatalf("summary of %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	var sum stack.Summary
+	if err := json.NewDecoder(out.Body).Decode(&sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// quietLogger logs errors only, to stderr: a measurement of a big
+// manifest should not be a measurement of logging.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}

@@ -1,0 +1,486 @@
+package stacktest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/motoserver"
+	"github.com/thingpress/thingpress/internal/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/stack"
+)
+
+// Options shape a Stack.
+type Options struct {
+	// Proxy is the fault injection between the importer and IoT.
+	Proxy iotproxy.Config
+	// MaxReceiveCount is the import queue's redrive setting (default 5).
+	MaxReceiveCount int
+	// VisibilityTimeout of the import queue in seconds (default 2, so a
+	// failed message comes back soon).
+	VisibilityTimeout int
+}
+
+// Stack is a thingpress stack in moto.
+type Stack struct {
+	Name   string
+	Bucket string
+	IoT    *iottest.Env
+	Moto   *motoserver.Server
+	S3     *s3.Client
+	SQS    *sqs.Client
+	CFN    *cloudformation.Client
+	// Queue URLs.
+	ImportQueue, ImportDLQ, ProviderDLQ, Events string
+}
+
+// template makes the resources of template.yaml that the functions and
+// the CLI use, under the same logical IDs.
+const template = `AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  UploadBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub "${AWS::StackName}` + stack.BucketSuffix + `"
+  ` + stack.LogicalImportDeadLetterQueue + `:
+    Type: AWS::SQS::Queue
+  ` + stack.LogicalImportQueue + `:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: %d
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt ` + stack.LogicalImportDeadLetterQueue + `.Arn
+        maxReceiveCount: %d
+  ` + stack.LogicalProviderDeadLetterQueue + `:
+    Type: AWS::SQS::Queue
+`
+
+// New starts moto (through iottest, with its policy, thing type and
+// group) and creates the stack name in it.
+func New(t testing.TB, name string, o Options) *Stack {
+	t.Helper()
+	if o.MaxReceiveCount <= 0 {
+		o.MaxReceiveCount = 5
+	}
+	if o.VisibilityTimeout <= 0 {
+		o.VisibilityTimeout = 2
+	}
+	env := iottest.New(t, o.Proxy)
+	cfg := mototest.AWSConfig(t, env.Moto.URL)
+	s := &Stack{
+		Name:   name,
+		Bucket: name + stack.BucketSuffix,
+		IoT:    env,
+		Moto:   env.Moto,
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = true
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}),
+		SQS: sqs.NewFromConfig(cfg),
+		CFN: cloudformation.NewFromConfig(cfg),
+	}
+	ctx := context.Background()
+	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(name),
+		TemplateBody: aws.String(fmt.Sprintf(template, o.VisibilityTimeout, o.MaxReceiveCount)),
+	}); err != nil {
+		t.Fatalf("create stack: %v", err)
+	}
+	res, err := s.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.StackResources {
+		id := aws.ToString(r.PhysicalResourceId)
+		switch aws.ToString(r.LogicalResourceId) {
+		case stack.LogicalImportQueue:
+			s.ImportQueue = id
+		case stack.LogicalImportDeadLetterQueue:
+			s.ImportDLQ = id
+		case stack.LogicalProviderDeadLetterQueue:
+			s.ProviderDLQ = id
+		}
+	}
+	if s.ImportQueue == "" || s.ImportDLQ == "" || s.ProviderDLQ == "" {
+		t.Fatalf("stack resources %+v lack a queue", res.StackResources)
+	}
+	ev, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-s3-events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Events = aws.ToString(ev.QueueUrl)
+	arn := s.QueueARN(t, s.Events)
+	if _, err := s.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(s.Bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{
+			QueueConfigurations: []s3types.QueueConfiguration{{
+				QueueArn: aws.String(arn),
+				Events:   []s3types.Event{"s3:ObjectCreated:*"},
+			}},
+		},
+	}); err != nil {
+		t.Fatalf("bucket notification: %v", err)
+	}
+	return s
+}
+
+// QueueARN returns the ARN of the queue at url.
+func (s *Stack) QueueARN(t testing.TB, url string) string {
+	t.Helper()
+	out, err := s.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Attributes[string(types.QueueAttributeNameQueueArn)]
+}
+
+// Env is the environment template.yaml gives the functions, aimed at
+// this stack's queue and iottest's policy, type and group.
+func (s *Stack) Env() map[string]string {
+	return map[string]string{
+		stack.EnvImportQueueURL:  s.ImportQueue,
+		stack.EnvPolicyNames:     iottest.Policy,
+		stack.EnvThingType:       iottest.ThingType,
+		stack.EnvThingGroups:     iottest.Group,
+		stack.EnvCertificateType: "E0E0",
+	}
+}
+
+// Put uploads the file at path as key.
+func (s *Stack) Put(t testing.TB, key, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := s.S3.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: f,
+	}); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// ObjectCreatedEvent waits for the S3 notification of key on the events
+// queue and returns it as the provider receives it, with its JSON. moto
+// writes eventTime without a time zone, which Lambda's event type cannot
+// parse; it is given AWS's "Z".
+func (s *Stack) ObjectCreatedEvent(t testing.TB, key string) (events.S3Event, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(s.Events), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if _, err := s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.Events), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+			raw, ev, ok := parseS3Event(t, aws.ToString(m.Body))
+			if !ok {
+				continue // the s3:TestEvent
+			}
+			for _, r := range ev.Records {
+				if k, err := url.QueryUnescape(r.S3.Object.Key); err == nil && k == key {
+					return ev, raw
+				}
+			}
+		}
+	}
+	t.Fatalf("no ObjectCreated event for %q", key)
+	return events.S3Event{}, nil
+}
+
+func parseS3Event(t testing.TB, body string) ([]byte, events.S3Event, bool) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("S3 notification %q: %v", body, err)
+	}
+	recs, _ := doc["Records"].([]any)
+	if len(recs) == 0 {
+		return nil, events.S3Event{}, false
+	}
+	for _, r := range recs {
+		rec, _ := r.(map[string]any)
+		if ts, ok := rec["eventTime"].(string); ok && !strings.HasSuffix(ts, "Z") && !strings.Contains(ts[10:], "+") {
+			rec["eventTime"] = ts + "Z"
+		}
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.S3Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("S3 notification as events.S3Event: %v\n%s", err, raw)
+	}
+	return raw, ev, true
+}
+
+// Depth is a queue's approximate message counts.
+type Depth struct{ Visible, InFlight, Delayed int }
+
+// Total is every message in the queue.
+func (d Depth) Total() int { return d.Visible + d.InFlight + d.Delayed }
+
+// Depth returns the counts of the queue at url.
+func (s *Stack) Depth(t testing.TB, url string) Depth {
+	t.Helper()
+	d, err := s.depth(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (s *Stack) depth(ctx context.Context, url string) (Depth, error) {
+	out, err := s.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+		},
+	})
+	if err != nil {
+		return Depth{}, err
+	}
+	n := func(a types.QueueAttributeName) int {
+		v, _ := strconv.Atoi(out.Attributes[string(a)])
+		return v
+	}
+	return Depth{
+		Visible:  n(types.QueueAttributeNameApproximateNumberOfMessages),
+		InFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
+		Delayed:  n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
+	}, nil
+}
+
+// ImportHandler is the importer function's handler.
+type ImportHandler func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// DeliverOptions shape Deliver.
+type DeliverOptions struct {
+	// Handlers are the concurrent "execution environments"; each polls
+	// the queue in turn, as Lambda's event source with
+	// MaximumConcurrency len(Handlers) does.
+	Handlers []ImportHandler
+	// BatchSize is the most messages per invocation (default 10).
+	BatchSize int
+	// Timeout is each invocation's deadline (default 30s).
+	Timeout time.Duration
+	// Limit bounds the whole delivery (default 3 minutes).
+	Limit time.Duration
+}
+
+// DeliverStats count what Deliver did.
+type DeliverStats struct {
+	Invocations int
+	Messages    int            // messages handed to a handler
+	Failures    map[string]int // reports in batchItemFailures, by message body
+	Deleted     int
+}
+
+// Deliver hands the import queue's messages to the handlers in batches
+// until the queue is empty (visible, in flight and delayed) or the limit
+// is reached: it receives a batch, invokes a handler with the SQS event
+// Lambda would build, deletes the messages not reported failed and leaves
+// the failed ones to come back after the visibility timeout.
+func (s *Stack) Deliver(t testing.TB, o DeliverOptions) DeliverStats {
+	t.Helper()
+	if o.BatchSize <= 0 {
+		o.BatchSize = 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Limit <= 0 {
+		o.Limit = 3 * time.Minute
+	}
+	arn := s.QueueARN(t, s.ImportQueue)
+	stats := DeliverStats{Failures: map[string]int{}}
+	var mu sync.Mutex
+	var errs []string
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err.Error())
+	}
+	stop := time.Now().Add(o.Limit)
+	var wg sync.WaitGroup
+	for _, handle := range o.Handlers {
+		wg.Go(func() {
+			ctx := context.Background()
+			for time.Now().Before(stop) {
+				out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+					QueueUrl: aws.String(s.ImportQueue), MaxNumberOfMessages: int32(o.BatchSize), WaitTimeSeconds: 1,
+					MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+				})
+				if err != nil {
+					fail(err)
+					return
+				}
+				if len(out.Messages) == 0 {
+					d, err := s.depth(ctx, s.ImportQueue)
+					if err != nil {
+						fail(err)
+						return
+					}
+					if d.Total() == 0 {
+						return
+					}
+					continue
+				}
+				ev := events.SQSEvent{}
+				byID := map[string]types.Message{}
+				for _, m := range out.Messages {
+					byID[aws.ToString(m.MessageId)] = m
+					ev.Records = append(ev.Records, events.SQSMessage{
+						MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+						Body: aws.ToString(m.Body), Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes,
+						EventSource: "aws:sqs", EventSourceARN: arn, AWSRegion: motoserver.Region,
+					})
+				}
+				ictx, cancel := context.WithTimeout(ctx, o.Timeout)
+				resp, err := handle(ictx, ev)
+				cancel()
+				failed := map[string]bool{}
+				if err != nil {
+					// A handler error fails the whole batch.
+					for id := range byID {
+						failed[id] = true
+					}
+				}
+				for _, f := range resp.BatchItemFailures {
+					failed[f.ItemIdentifier] = true
+				}
+				mu.Lock()
+				stats.Invocations++
+				stats.Messages += len(out.Messages)
+				for id := range failed {
+					stats.Failures[aws.ToString(byID[id].Body)]++
+				}
+				mu.Unlock()
+				for id, m := range byID {
+					if failed[id] {
+						continue
+					}
+					if _, err := s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.ImportQueue), ReceiptHandle: m.ReceiptHandle}); err != nil {
+						fail(err)
+						return
+					}
+					mu.Lock()
+					stats.Deleted++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("delivery: %s", strings.Join(errs, "; "))
+	}
+	if d := s.Depth(t, s.ImportQueue); d.Total() != 0 {
+		t.Fatalf("the import queue still holds %+v after %s", d, o.Limit)
+	}
+	return stats
+}
+
+// Receive takes every message from the queue at url (receives and
+// deletes it) and returns their bodies.
+func (s *Stack) Receive(t testing.TB, url string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var bodies []string
+	for {
+		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return bodies
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			if _, err := s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// Metrics collects the EMF lines a function writes, for assertions.
+type Metrics struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	buf   []byte
+}
+
+// Write takes EMF output; every complete line must be a JSON object.
+func (m *Metrics) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.buf = append(m.buf, p...)
+	for {
+		i := strings.IndexByte(string(m.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(m.buf[:i], &doc); err != nil {
+			return 0, fmt.Errorf("EMF line %q: %w", m.buf[:i], err)
+		}
+		m.lines = append(m.lines, doc)
+		m.buf = m.buf[i+1:]
+	}
+}
+
+// Sum adds up a metric over every line, optionally only the lines of
+// one manifest (dimension value); "" means all.
+func (m *Metrics) Sum(name, manifest string) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var total float64
+	for _, l := range m.lines {
+		if manifest != "" && l[stack.MetricDimensionManifest] != manifest {
+			continue
+		}
+		if v, ok := l[name].(float64); ok {
+			total += v
+		}
+	}
+	return total
+}
+
+// Lines returns how many EMF lines were written.
+func (m *Metrics) Lines() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.lines)
+}
