@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/stackclient"
+	"github.com/thingpress/thingpress/internal/stacktest"
+)
+
+// TestUploadAndStatus runs the documented steps against a stack in moto:
+// upload a manifest, then look at the stack.
+func TestUploadAndStatus(t *testing.T) {
+	isolateAWS(t)
+	s := stacktest.New(t, "tp-cli", stacktest.Options{})
+	path := filepath.Join(t.TempDir(), "reel a+b.xml")
+	if err := os.WriteFile(path, []byte("<Manifest/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aws := []string{"--endpoint-url", s.Moto.URL}
+
+	out, stderr, code := runCLI(t, append([]string{"upload", "--stack", s.Name, path}, aws...)...)
+	if code != exitOK {
+		t.Fatalf("upload: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.xml") || !strings.Contains(out, "thingpress status --stack tp-cli") {
+		t.Errorf("upload output:\n%s", out)
+	}
+	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.xml"); len(ev.Records) != 1 {
+		t.Errorf("no event for the upload: %+v", ev)
+	}
+
+	out, stderr, code = runCLI(t, append([]string{"status", "--stack", s.Name, "--output", "json"}, aws...)...)
+	if code != exitOK {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	var st stackclient.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status JSON: %v\n%s", err, out)
+	}
+	if st.Stack != s.Name || st.Bucket != s.Bucket || len(st.Queues) != 3 || st.Queues[0].Name != stack.LogicalImportQueue {
+		t.Errorf("status %+v", st)
+	}
+	out, stderr, code = runCLI(t, append([]string{"status", "--stack", s.Name}, aws...)...)
+	if code != exitOK || !strings.Contains(out, "ImportDeadLetterQueue") || !strings.Contains(out, "No manifest summaries yet") {
+		t.Errorf("status text: exit %d: %s%s", code, out, stderr)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "upload without --stack", args: []string{"upload", path}, want: "--stack is required"},
+		{name: "upload under a key the stack ignores", args: []string{"upload", "--stack", s.Name, "--key", "reel.zip", path}, want: "only keys ending in .7z or .xml"},
+		{name: "upload without a file", args: []string{"upload", "--stack", s.Name}, want: "exactly one MANIFEST"},
+		{name: "status without --stack", args: []string{"status"}, want: "--stack is required"},
+		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want text or json"},
+		{name: "status of a missing stack", args: []string{"status", "--stack", "no-such-stack"}, want: "no-such-stack"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, append(tc.args, aws...)...)
+			if code != exitFatal || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
+			}
+		})
+	}
+}

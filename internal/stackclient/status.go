@@ -1,0 +1,229 @@
+package stackclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/thingpress/thingpress/internal/stack"
+)
+
+// ErrStack means the stack, or a queue it must have, was not found.
+var ErrStack = errors.New("stack not usable")
+
+// Queues are the logical IDs of the stack's queues, in the order status
+// shows them.
+var Queues = []string{stack.LogicalImportQueue, stack.LogicalImportDeadLetterQueue, stack.LogicalProviderDeadLetterQueue}
+
+// QueueStatus is one queue's approximate depth.
+type QueueStatus struct {
+	Name     string `json:"name"` // logical ID
+	URL      string `json:"url"`
+	Visible  int    `json:"visible"`   // waiting to be received
+	InFlight int    `json:"in_flight"` // received, not yet deleted
+	Delayed  int    `json:"delayed"`   // sent with a delay not yet over
+}
+
+// Total is every message in the queue.
+func (q QueueStatus) Total() int { return q.Visible + q.InFlight + q.Delayed }
+
+// DeadLetter reports whether the queue is a dead-letter queue.
+func (q QueueStatus) DeadLetter() bool { return q.Name != stack.LogicalImportQueue }
+
+// ManifestSummary is one summary object the provider wrote.
+type ManifestSummary struct {
+	Key          string        `json:"key"` // the manifest's key
+	LastModified time.Time     `json:"last_modified"`
+	Summary      stack.Summary `json:"summary"`
+	// ReadError is set when the summary object could not be read.
+	ReadError string `json:"read_error,omitempty"`
+}
+
+// State is "reading", "done" or "failed".
+func (m ManifestSummary) State() string {
+	switch {
+	case m.ReadError != "" || m.Summary.Error != "":
+		return "failed"
+	case m.Summary.Finished == "":
+		return "reading"
+	}
+	return "done"
+}
+
+// Status is what `thingpress status` shows.
+type Status struct {
+	Stack     string            `json:"stack"`
+	Region    string            `json:"region"`
+	Bucket    string            `json:"bucket"`
+	Queues    []QueueStatus     `json:"queues"`
+	Summaries []ManifestSummary `json:"summaries"`
+	// SummariesTotal counts every summary under the prefix.
+	SummariesTotal int `json:"summaries_total"`
+}
+
+// StatusInput says which stack to look at.
+type StatusInput struct {
+	Stack string
+	// Bucket overrides BucketName(Stack).
+	Bucket string
+	// SummaryPrefix is the stack's summary prefix (default
+	// stack.DefaultSummaryPrefix).
+	SummaryPrefix string
+	// Last is the number of summaries to read, newest first (default 10).
+	Last int
+}
+
+// StackQueues finds the URLs of the stack's queues by logical ID.
+func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+	out, err := c.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: stack %s: %w", ErrStack, stackName, err)
+	}
+	urls := map[string]string{}
+	for _, r := range out.StackResources {
+		id := aws.ToString(r.LogicalResourceId)
+		if slices.Contains(Queues, id) && aws.ToString(r.ResourceType) == "AWS::SQS::Queue" {
+			// A queue's physical ID is its URL.
+			urls[id] = aws.ToString(r.PhysicalResourceId)
+		}
+	}
+	var missing []string
+	for _, q := range Queues {
+		if urls[q] == "" {
+			missing = append(missing, q)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: stack %s has no queue %s: is it a thingpress stack?", ErrStack, stackName, strings.Join(missing, ", "))
+	}
+	return urls, nil
+}
+
+// QueueDepth returns the approximate depth of the queue at url.
+func (c *Client) QueueDepth(ctx context.Context, name, url string) (QueueStatus, error) {
+	q := QueueStatus{Name: name, URL: url}
+	out, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+		},
+	})
+	if err != nil {
+		return q, fmt.Errorf("queue %s: %w", name, err)
+	}
+	n := func(a types.QueueAttributeName) int {
+		v, _ := strconv.Atoi(out.Attributes[string(a)])
+		return v
+	}
+	q.Visible = n(types.QueueAttributeNameApproximateNumberOfMessages)
+	q.InFlight = n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)
+	q.Delayed = n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed)
+	return q, nil
+}
+
+// maxListed bounds the summary objects listed to find the newest.
+const maxListed = 100_000
+
+// Summaries reads the last n summaries under prefix, newest first, and
+// returns how many there are in all.
+func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([]ManifestSummary, int, error) {
+	var all []ManifestSummary
+	p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() && len(all) < maxListed {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			if !strings.HasSuffix(k, ".json") {
+				continue
+			}
+			all = append(all, ManifestSummary{Key: strings.TrimSuffix(strings.TrimPrefix(k, prefix), ".json"), LastModified: aws.ToTime(o.LastModified)})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b ManifestSummary) int {
+		if c := b.LastModified.Compare(a.LastModified); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	latest := all[:min(n, len(all))]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range latest {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			m := &latest[i]
+			if err := c.readSummary(ctx, bucket, prefix+m.Key+".json", &m.Summary); err != nil {
+				m.ReadError = err.Error()
+			}
+		})
+	}
+	wg.Wait()
+	return latest, len(all), nil
+}
+
+// maxSummaryBytes bounds a summary object read.
+const maxSummaryBytes = 1 << 20
+
+func (c *Client) readSummary(ctx context.Context, bucket, key string, into *stack.Summary) error {
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return err
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, maxSummaryBytes))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		return fmt.Errorf("not a summary: %w", err)
+	}
+	return nil
+}
+
+// Status reports the stack's queues and its latest manifest summaries.
+func (c *Client) Status(ctx context.Context, in StatusInput) (*Status, error) {
+	if in.Bucket == "" {
+		in.Bucket = BucketName(in.Stack)
+	}
+	if in.SummaryPrefix == "" {
+		in.SummaryPrefix = stack.DefaultSummaryPrefix
+	}
+	if in.Last <= 0 {
+		in.Last = 10
+	}
+	urls, err := c.StackQueues(ctx, in.Stack)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Stack: in.Stack, Region: c.Region, Bucket: in.Bucket}
+	for _, name := range Queues {
+		q, err := c.QueueDepth(ctx, name, urls[name])
+		if err != nil {
+			return nil, err
+		}
+		st.Queues = append(st.Queues, q)
+	}
+	if st.Summaries, st.SummariesTotal, err = c.Summaries(ctx, in.Bucket, in.SummaryPrefix, in.Last); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
