@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
@@ -77,43 +74,4 @@ func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 		return cfg, fmt.Errorf("embedded CAs: %w", err)
 	}
 	return cfg, nil
-}
-
-// retryingPreflight retries the preflight's read calls when AWS throttles
-// them or fails transiently: the IoT client's own retries are off (the
-// importer paces itself), and a whole manifest should not wait for
-// Lambda's next retry because of one throttled GetPolicy.
-type retryingPreflight struct{ api awsiot.PreflightAPI }
-
-const preflightAttempts = 5
-
-func retryCall[T any](ctx context.Context, call func() (T, error)) (T, error) {
-	for attempt := 1; ; attempt++ {
-		out, err := call()
-		if err == nil || attempt >= preflightAttempts {
-			return out, err
-		}
-		if c := awsiot.Classify(err); c != awsiot.Throttled && c != awsiot.Transient {
-			return out, err
-		}
-		t := time.NewTimer(time.Duration(rand.Int64N(int64(200*time.Millisecond<<attempt))) + time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return out, err
-		}
-	}
-}
-
-func (r retryingPreflight) GetPolicy(ctx context.Context, in *iot.GetPolicyInput, optFns ...func(*iot.Options)) (*iot.GetPolicyOutput, error) {
-	return retryCall(ctx, func() (*iot.GetPolicyOutput, error) { return r.api.GetPolicy(ctx, in, optFns...) })
-}
-
-func (r retryingPreflight) DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error) {
-	return retryCall(ctx, func() (*iot.DescribeThingTypeOutput, error) { return r.api.DescribeThingType(ctx, in, optFns...) })
-}
-
-func (r retryingPreflight) DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error) {
-	return retryCall(ctx, func() (*iot.DescribeThingGroupOutput, error) { return r.api.DescribeThingGroup(ctx, in, optFns...) })
 }

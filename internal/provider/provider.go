@@ -228,7 +228,7 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if obj.Size > h.cfg.MaxManifestBytes {
 			return permanent(h.tooLarge(obj.Size))
 		}
-		if err := awsiot.Preflight(ctx, retryingPreflight{h.cfg.IoT}, h.cfg.Target); err != nil {
+		if err := awsiot.Preflight(ctx, h.cfg.IoT, h.cfg.Target); err != nil {
 			return fmt.Errorf("preflight: %w", err)
 		}
 		path, etag, err := h.download(ctx, obj)
