@@ -39,6 +39,7 @@ const (
 	DefaultResendDelay    = 30 * time.Second
 	DefaultMaxResendDelay = 15 * time.Minute // SQS's longest DelaySeconds
 	maxMessageBytes       = 256 << 10
+	rateMargin            = 0.99
 )
 
 // Config configures a Handler.
@@ -51,7 +52,7 @@ type Config struct {
 	// nil means AWS's default quotas, which only suits one invocation.
 	Quotas map[string]float64
 	// Workers is the number of devices imported at once; 0 means enough
-	// to keep the register quota busy.
+	// to keep the register quota busy when answers take 400 ms.
 	Workers int
 	// Reserve is the time before the invocation's deadline at which no
 	// new device is started; devices still running are interrupted half
@@ -97,14 +98,16 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Quotas == nil {
 		cfg.Quotas = ratelimit.DefaultQuotas()
 	}
-	limits, err := ratelimit.NewSet(cfg.Quotas)
+	// 1% under the share, as the CLI paces itself: calls that leave
+	// evenly spaced can arrive bunched at AWS's bucket.
+	limits, err := ratelimit.NewSet(cfg.Quotas, ratelimit.WithMargin(rateMargin))
 	if err != nil {
 		return nil, fmt.Errorf("queueimport: %w", err)
 	}
 	if cfg.Workers <= 0 {
 		calls := 3 + len(cfg.Target.Policies) + len(cfg.Target.ThingGroups)
 		r := cfg.Quotas[ratelimit.OpRegisterCertificateWithoutCA]
-		cfg.Workers = min(max(int(math.Ceil(r*float64(calls)*0.1*2)), 8), 128)
+		cfg.Workers = min(max(int(math.Ceil(r*float64(calls)*0.1*4)), 8), 128)
 	}
 	if cfg.Reserve <= 0 {
 		cfg.Reserve = DefaultReserve
