@@ -11,8 +11,10 @@
 // What is retried: the handler returns an error, so that Lambda retries
 // the event and finally sends it to the function's dead-letter queue,
 // only when trying again can help: the preflight failed (a policy, thing
-// type or group is missing or AWS answered with an error), S3 or SQS
-// failed, or the function ran out of time. A manifest that cannot be
+// type or group is missing or AWS answered with an error), reading the
+// object or writing the first summary failed, sending to SQS failed, or
+// the function ran out of time. A final summary that cannot be written is
+// only logged. A manifest that cannot be
 // read (not a manifest, malformed, encrypted, over MAX_MANIFEST_BYTES,
 // slot missing) gives the same answer every time: its summary records
 // the error, the ManifestsFailed metric counts it, and the event is not

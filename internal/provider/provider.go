@@ -244,10 +244,10 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		}
 		src, _, err := format.Open(path, format.Auto, manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log})
 		if err != nil {
-			return classifyManifestErr(err)
+			return classifyManifestErr(renameFile(err, path, obj.Key))
 		}
 		defer src.Close()
-		return h.fanOut(ctx, src, obj, etag, &sum, log)
+		return renameFile(h.fanOut(ctx, src, obj, etag, &sum, log), path, obj.Key)
 	}
 	err := run()
 	sum.Finished = h.stamp()
@@ -257,11 +257,10 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		log.Error("manifest not processed to the end", "err", err, "retry", retry,
 			"valid", sum.Valid, "invalid", sum.Invalid, "messages", sum.Messages)
 	}
+	// A summary that cannot be written is logged, not retried: reading
+	// the manifest again would queue every device again for it.
 	if perr := h.putSummary(ctx, obj, sum); perr != nil {
 		log.Error("summary not written", "err", perr)
-		if err == nil || !retry {
-			err, retry = perr, true
-		}
 	}
 	failed := 0
 	if sum.Error != "" {
@@ -289,6 +288,16 @@ func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339)
 
 func (h *Handler) tooLarge(n int64) error {
 	return fmt.Errorf("%w: the object is %d bytes, more than %s=%d", manifest.ErrTooLarge, n, stack.EnvMaxManifestBytes, h.cfg.MaxManifestBytes)
+}
+
+// renameFile makes a manifest error name the object key instead of the
+// copy in ephemeral storage.
+func renameFile(err error, from, to string) error {
+	var me *manifest.Error
+	if errors.As(err, &me) && me.File == from {
+		me.File = to
+	}
+	return err
 }
 
 // classifyManifestErr marks the errors of a manifest that reading again

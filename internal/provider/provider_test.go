@@ -187,7 +187,7 @@ func TestProcessFailures(t *testing.T) {
 		wantRetry bool   // Process returns an error, so Lambda retries
 		wantErr   string // in the summary
 	}{
-		{name: "not a manifest", key: "junk.7z", wantErr: "unknown manifest format"},
+		{name: "not a manifest", key: "junk.7z", wantErr: "junk.7z: unknown manifest format"},
 		{name: "over the size limit", key: xmlKey, edit: func(c *provider.Config) { c.MaxManifestBytes = 100 }, wantErr: "MAX_MANIFEST_BYTES=100"},
 		{name: "object gone", key: "gone.xml", wantErr: "no longer exists"},
 		{name: "preflight: missing policy", key: xmlKey, wantRetry: true, wantErr: `missing in AWS IoT: policy "no-such-policy"`,
