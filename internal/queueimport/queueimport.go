@@ -154,8 +154,7 @@ func (h *Handler) Limits() *ratelimit.Set { return h.limits }
 type message struct {
 	rec  events.SQSMessage
 	m    stack.Message
-	key  string // the manifest's object key, the metrics' dimension
-	bad  error  // the body is not a usable message
+	bad  error // the body is not a usable message
 	mu   sync.Mutex
 	back []stack.Device // to send back to the queue
 	gave bool           // a device's retries ran out
@@ -191,7 +190,6 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 				"receive_count", rec.Attributes["ApproximateReceiveCount"], "err", m.bad)
 			continue
 		}
-		m.key = lambdarun.ManifestKey(m.m.Manifest)
 		c := perManifest[m.m.Manifest]
 		if c == nil {
 			c = &counts{im: importer.New(importer.Config{
