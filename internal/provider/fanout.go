@@ -39,6 +39,8 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 
 	batches := make(chan [][]byte, h.cfg.Senders*2)
 	var sent atomic.Int64
+	var sendErr error // the first failed send; read after wg.Wait
+	var once sync.Once
 	var wg sync.WaitGroup
 	for range h.cfg.Senders {
 		wg.Go(func() {
@@ -47,6 +49,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 					continue // drain: a send failed or time ran out
 				}
 				if err := h.send(ctx, b); err != nil {
+					once.Do(func() { sendErr = err })
 					cancel(err)
 					continue
 				}
@@ -120,12 +123,12 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 	wg.Wait()
 	sum.Messages = int(sent.Load())
 	// A failed send is the cause to report: it cancelled the reading.
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return fmt.Errorf("send to the import queue: %w", cause)
+	if sendErr != nil {
+		return fmt.Errorf("send to the import queue: %w", sendErr)
 	}
 	if verr != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("reading stopped: %w", verr)
+			return fmt.Errorf("stopped before the end of the manifest: %w", verr)
 		}
 		return classifyManifestErr(verr)
 	}
