@@ -149,6 +149,9 @@ type ArchiveOptions struct {
 	// Level is -mx: 0 means 5, -1 means store.
 	Level int
 	// Solid false (the default) keeps 7z's solid archive, as Infineon's.
+	// Args are more switches for 7z a, after the others: -m0=LZMA,
+	// -mf=BCJ, -ms=off... to make the archives a reader must decode.
+	Args []string
 }
 
 // Run7z runs "7z a" in dir, adding names (relative to dir; 7z expands
@@ -173,6 +176,7 @@ func Run7z(dir, out string, o ArchiveOptions, names ...string) error {
 			args = append(args, "-mhe=on")
 		}
 	}
+	args = append(args, o.Args...)
 	// 7z appends ".7z" to a name without an extension: build under a
 	// name that has it, then rename.
 	tmp := abs + ".tmp.7z"
