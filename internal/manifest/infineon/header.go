@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"math"
+	"strconv"
 
 	"github.com/ulikunitz/xz/lzma"
 
@@ -38,53 +40,140 @@ import (
 // The archive must start at offset 0 (the library would also look for a
 // 7z signature further in, as in self-extracting archives).
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) error {
+	_, err := scanHeader(r, size, lim, nil, 0)
+	return err
+}
+
+// spillFile takes the decoded header for scanHeader: the temporary file
+// the inner archive is spooled to.
+type spillFile interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+// scanHeader is checkHeader that, when spill is not nil, also maps the
+// header for memberStream (see layout). An encoded header is then written,
+// decoded, to spill at offset at, where memberStream reads it later: a
+// header of a million members decodes to some 90 MB, which are not to be
+// held in memory.
+func scanHeader(r io.ReaderAt, size int64, lim manifest.Limits, spill spillFile, at int64) (*layout, error) {
 	var sh [32]byte
 	if n, _ := r.ReadAt(sh[:], 0); n < len(sh) {
-		return fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
+		return nil, fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
 	}
 	if !bytes.Equal(sh[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
-		return fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
+		return nil, fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
 	}
 	if crc32.ChecksumIEEE(sh[12:32]) != binary.LittleEndian.Uint32(sh[8:12]) {
-		return fmt.Errorf("7z start header fails its CRC check: %w", manifest.ErrMalformed)
+		return nil, fmt.Errorf("7z start header fails its CRC check: %w", manifest.ErrMalformed)
 	}
 	off := binary.LittleEndian.Uint64(sh[12:20])
 	n := binary.LittleEndian.Uint64(sh[20:28])
 	if off > uint64(size) || n > uint64(size) || 32+off+n > uint64(size) {
-		return fmt.Errorf("7z header lies past the end of the file (truncated?): %w", manifest.ErrMalformed)
+		return nil, fmt.Errorf("7z header lies past the end of the file (truncated?): %w", manifest.ErrMalformed)
+	}
+	var lay *layout
+	if spill != nil {
+		lay = &layout{dataEnd: int64(32 + off)}
 	}
 	if n == 0 {
-		return nil // an empty archive
+		if lay != nil {
+			lay.notYet("no header") // and the library fails as it always did
+		}
+		return lay, nil // an empty archive
 	}
 	hl := headerLimits(lim)
 	if int64(n) > hl.maxHeader {
-		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, hl.maxHeader, manifest.ErrTooLarge)
+		return nil, fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, hl.maxHeader, manifest.ErrTooLarge)
 	}
-	w := &walker{r: bufio.NewReader(io.NewSectionReader(r, int64(32+off), int64(n))), lim: hl}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, io.NewSectionReader(r, int64(32+off), int64(n))); err != nil {
+		return nil, fmt.Errorf("reading the 7z header: %w", err)
+	}
+	if h.Sum32() != binary.LittleEndian.Uint32(sh[28:32]) {
+		return nil, fmt.Errorf("7z header fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	w := newWalker(io.NewSectionReader(r, int64(32+off), int64(n)), hl)
 	id, err := w.byte()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch id {
 	case idHeader:
-		return w.header()
+		w.lay = lay
+		if err := w.header(); err != nil {
+			return nil, err
+		}
+		if err := w.end(); err != nil {
+			return nil, err
+		}
+		if lay != nil {
+			lay.hdr = io.NewSectionReader(r, int64(32+off), int64(n))
+		}
+		return lay, nil
 	case idEncodedHeader:
 		si, err := w.streamsInfo()
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if err := w.end(); err != nil {
+			return nil, err
 		}
 		dec, err := decodeHeader(r, si, hl)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		w2 := &walker{r: bufio.NewReader(dec), lim: hl}
+		var src io.Reader = dec
+		var tee *spillWriter
+		if lay != nil {
+			tee = &spillWriter{w: io.NewOffsetWriter(spill, at)}
+			src = io.TeeReader(dec, tee)
+		}
+		w2 := newWalker(src, hl)
+		w2.lay = lay
 		if id, err := w2.byte(); err != nil || id != idHeader {
-			return w2.bad("encoded header does not start with a header")
+			err = w2.bad("encoded header does not start with a header")
+			return nil, tee.check(err)
 		}
-		return w2.header()
+		if err := w2.header(); err != nil {
+			return nil, tee.check(err)
+		}
+		// The rest of the header, for its CRC (and not to the spill file).
+		if _, err := io.Copy(io.Discard, dec); err != nil {
+			return nil, err
+		}
+		if lay != nil {
+			lay.hdr = io.NewSectionReader(spill, at, tee.n)
+		}
+		return lay, nil
 	default:
-		return w.bad("unknown header type")
+		return nil, w.bad("unknown header type")
 	}
+}
+
+// spillWriter writes the decoded header to the spill file and keeps the
+// first write error, which the walker would take for a truncated header.
+type spillWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (s *spillWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("writing the decoded 7z header: %w", err)
+	}
+	return n, err
+}
+
+// check returns the write error in place of err, if there was one.
+func (s *spillWriter) check(err error) error {
+	if s != nil && s.err != nil {
+		return s.err
+	}
+	return err
 }
 
 // Property IDs of the 7z format.
@@ -169,41 +258,88 @@ type folder struct {
 	sizes         []uint64 // one per out stream
 	encrypted     bool
 	unsupportedID []byte
+	crc           uint32 // of the unpacked data, when a one-folder unpack info has it
 }
 
 func (f *folder) unpackSize() uint64 {
-	for i := len(f.sizes) - 1; i >= 0; i-- {
+	if len(f.sizes) == 0 {
+		return 0
+	}
+	return f.sizes[f.mainOut()]
+}
+
+// mainOut returns the index of the out-stream whose size is the folder's
+// unpack size, as the library picks it: the last one not bound, else the
+// last one.
+func (f *folder) mainOut() uint64 {
+	for i := f.out; i > 0; i-- {
 		bound := false
 		for _, o := range f.bindOut {
-			if o == uint64(i) {
+			if o == i-1 {
 				bound = true
 				break
 			}
 		}
 		if !bound {
-			return f.sizes[i]
+			return i - 1
 		}
 	}
-	if len(f.sizes) == 0 {
-		return 0
-	}
-	return f.sizes[len(f.sizes)-1]
+	return f.out - 1
 }
 
+// streamsInfo is what the walker keeps of a streams info: little per
+// folder, for an archive of a million members may have a million folders.
 type streamsInfo struct {
 	packPos   uint64
-	packSizes []uint64 // nil without a kSize
 	numPack   uint64
+	hasSizes  bool   // numPack pack sizes follow (kSize)
+	packSize0 uint64 // the first one
 	hasPack   bool
-	folders   []*folder
 	hasUnpack bool
-	hasSub    bool
-	substream uint64 // sub-streams in all
+	folders   uint64
+	first     *folder  // the first folder, whole: an encoded header's
+	unpack    []uint64 // each folder's unpack size
+	packed    uint64   // packed streams of all folders
+	// unsupportedID is the first coder the importer does not read.
+	unsupportedID []byte
+	hasSub        bool
+	substream     uint64 // sub-streams in all
+	declared      uint64 // unpack sizes of the folders with sub-streams, saturated
 }
 
 type walker struct {
 	r   *bufio.Reader
+	cnt *countReader // under r, for pos
 	lim hdrLimits
+	lay *layout // when not nil, the walker maps the header into it
+}
+
+func newWalker(r io.Reader, lim hdrLimits) *walker {
+	cnt := &countReader{r: r}
+	return &walker{r: bufio.NewReader(cnt), cnt: cnt, lim: lim}
+}
+
+// end checks that the walker has read all of the header, as the library
+// does (the encoded header's trailing bytes it does not check).
+func (w *walker) end() error {
+	if _, err := w.r.Peek(1); err == nil {
+		return w.bad("bytes after the end")
+	}
+	return nil
+}
+
+// pos returns the offset of the next byte the walker reads.
+func (w *walker) pos() int64 { return w.cnt.n - int64(w.r.Buffered()) }
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (w *walker) bad(format string, a ...any) error {
@@ -328,6 +464,20 @@ func (w *walker) crcs(n uint64) error {
 	return w.skip(4 * defined)
 }
 
+// crc1 reads the CRCs of one item: its value, or 0 if it is not defined
+// (as the library, which does not check a CRC of 0).
+func (w *walker) crc1() (uint32, error) {
+	defined, err := w.optionalBits(1)
+	if err != nil || defined == 0 {
+		return 0, err
+	}
+	var b [4]byte
+	if _, err := io.ReadFull(w.r, b[:]); err != nil {
+		return 0, w.bad("truncated")
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
 func (w *walker) header() error {
 	id, err := w.byte()
 	if err != nil {
@@ -357,7 +507,13 @@ func (w *walker) header() error {
 	if id != idEnd {
 		return w.bad("unexpected property %d", id)
 	}
-	return checkStreams(si, files-empty, w)
+	if err := checkStreams(si, files-empty, w); err != nil {
+		return err
+	}
+	if w.lay != nil {
+		w.lay.finish(si, files, files-empty)
+	}
+	return nil
 }
 
 // checkStreams checks that the streams can serve nonEmpty files and that
@@ -369,17 +525,17 @@ func checkStreams(si *streamsInfo, nonEmpty uint64, w *walker) error {
 		}
 		return nil
 	}
-	var packed uint64
-	for _, f := range si.folders {
-		packed += f.packed
-		if id := f.unsupportedID; id != nil {
-			return w.bad("unsupported compression method %X", id)
+	if id := si.unsupportedID; id != nil {
+		return w.bad("unsupported compression method %X", id)
+	}
+	if !si.hasPack || !si.hasSizes || si.numPack < si.packed {
+		var sizes uint64
+		if si.hasSizes {
+			sizes = si.numPack
 		}
+		return w.bad("%d packed streams but %d pack sizes", si.packed, sizes)
 	}
-	if !si.hasPack || si.packSizes == nil || uint64(len(si.packSizes)) < packed {
-		return w.bad("%d packed streams but %d pack sizes", packed, len(si.packSizes))
-	}
-	streams := uint64(len(si.folders))
+	streams := si.folders
 	if si.hasSub {
 		streams = si.substream
 	}
@@ -442,13 +598,18 @@ func (w *walker) packInfo(si *streamsInfo) error {
 		return err
 	}
 	if id == idSize {
-		si.packSizes = make([]uint64, 0, min(si.numPack, 1024))
-		for range si.numPack {
+		if w.lay != nil {
+			w.lay.packSizesAt = w.pos()
+		}
+		si.hasSizes = true
+		for i := range si.numPack {
 			s, err := w.num()
 			if err != nil {
 				return err
 			}
-			si.packSizes = append(si.packSizes, s)
+			if i == 0 {
+				si.packSize0 = s
+			}
 		}
 		if id, err = w.byte(); err != nil {
 			return err
@@ -484,23 +645,61 @@ func (w *walker) unpackInfo(si *streamsInfo) error {
 	if ext != 0 {
 		return w.bad("external folders")
 	}
-	si.folders = make([]*folder, 0, min(n, 1024))
-	for range n {
+	if w.lay != nil {
+		w.lay.foldersAt = w.pos()
+	}
+	// What the unpack sizes need to know of each folder.
+	type shape struct {
+		out, main uint16 // out-streams (at most 32 * 32), the unbound one
+		bcj       bool   // a BCJ chain, whose two sizes must agree
+	}
+	si.folders = n
+	shapes := make([]shape, 0, min(n, 1024))
+	for i := range n {
 		f, err := w.folder()
 		if err != nil {
 			return err
 		}
-		si.folders = append(si.folders, f)
+		if i == 0 {
+			si.first = f
+		}
+		si.packed += f.packed
+		if si.unsupportedID == nil {
+			si.unsupportedID = f.unsupportedID
+		}
+		if w.lay != nil && !chain(f) {
+			w.lay.notYet(describeCoders(f))
+		}
+		shapes = append(shapes, shape{out: uint16(f.out), main: uint16(f.mainOut()), bcj: len(f.coders) == 2})
 	}
 	if err := w.expect(idCodersUnpackSize, "unpack sizes"); err != nil {
 		return err
 	}
-	for _, f := range si.folders {
-		f.sizes = make([]uint64, f.out)
-		for i := range f.sizes {
-			if f.sizes[i], err = w.num(); err != nil {
+	if w.lay != nil {
+		w.lay.unpackAt = w.pos()
+	}
+	si.unpack = make([]uint64, 0, min(n, 1024))
+	for i, sh := range shapes {
+		var sizes [2]uint64
+		var unpack uint64
+		for j := range sh.out {
+			v, err := w.num()
+			if err != nil {
 				return err
 			}
+			if j < 2 {
+				sizes[j] = v
+			}
+			if j == sh.main {
+				unpack = v
+			}
+			if i == 0 {
+				si.first.sizes = append(si.first.sizes, v)
+			}
+		}
+		si.unpack = append(si.unpack, unpack)
+		if w.lay != nil && sh.bcj && sizes[0] != sizes[1] {
+			w.lay.notYet("BCJ of another size than its input")
 		}
 	}
 	id, err := w.byte()
@@ -508,7 +707,14 @@ func (w *walker) unpackInfo(si *streamsInfo) error {
 		return err
 	}
 	if id == idCRC {
-		if err := w.crcs(n); err != nil {
+		if w.lay != nil {
+			w.lay.notYet("folder CRCs")
+		}
+		if n == 1 { // an encoded header's: keep it
+			if si.first.crc, err = w.crc1(); err != nil {
+				return err
+			}
+		} else if err := w.crcs(n); err != nil {
 			return err
 		}
 		if id, err = w.byte(); err != nil {
@@ -648,12 +854,15 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 	if err != nil {
 		return err
 	}
-	streams := make([]uint64, len(si.folders))
+	streams := make([]uint64, si.folders)
 	var total uint64
 	for i := range streams {
 		streams[i] = 1
 	}
 	if id == idNumUnpackStream {
+		if w.lay != nil {
+			w.lay.numStreamsAt = w.pos()
+		}
 		for i := range streams {
 			if streams[i], err = w.num(); err != nil {
 				return err
@@ -673,8 +882,16 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 		}
 	}
 	si.hasSub, si.substream = true, total
+	for i, n := range streams {
+		if n > 0 {
+			si.declared = addSat(si.declared, si.unpack[i])
+		}
+	}
 	sized := false
 	if id == idSize {
+		if w.lay != nil {
+			w.lay.subSizesAt = w.pos()
+		}
 		sized = true
 		for i, n := range streams {
 			if n == 0 {
@@ -691,7 +908,7 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 				}
 				sum += s
 			}
-			if sum > si.folders[i].unpackSize() {
+			if sum > si.unpack[i] {
 				return w.bad("sub-streams larger than their folder")
 			}
 		}
@@ -707,6 +924,9 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 		}
 	}
 	if id == idCRC {
+		if w.lay != nil {
+			w.lay.subCRCsAt = w.pos()
+		}
 		if err := w.crcs(total); err != nil {
 			return err
 		}
@@ -741,6 +961,9 @@ func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
 		}
 		switch prop {
 		case idEmptyStream:
+			if w.lay != nil {
+				w.lay.notTwice(&w.lay.emptyAt, w.pos(), "kEmptyStream")
+			}
 			if emptyStreams, err = w.bits(files); err != nil {
 				return 0, 0, err
 			}
@@ -753,6 +976,9 @@ func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
 		case idCTime, idATime, idMTime:
 			err = w.external(files, 8)
 		case idWinAttributes:
+			if w.lay != nil {
+				w.lay.notTwice(&w.lay.attrAt, w.pos(), "kWinAttributes")
+			}
 			err = w.external(files, 4)
 		case idName:
 			if ext, err := w.byte(); err != nil {
@@ -760,7 +986,11 @@ func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
 			} else if ext != 0 {
 				return 0, 0, w.bad("external names")
 			}
-			if length > 0 {
+			switch {
+			case w.lay != nil:
+				w.lay.notTwice(&w.lay.namesAt, w.pos(), "kName")
+				err = w.names(files, length)
+			case length > 0:
 				err = w.skip(length - 1)
 			}
 		case idDummy:
@@ -772,6 +1002,46 @@ func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
 			return 0, 0, err
 		}
 	}
+}
+
+// names reads the file names, length-1 bytes after the external byte, for
+// the layout: memberStream reads them in step with the members, so there
+// must be one per file, each ended by a zero UTF-16 unit, and nothing
+// after the last (the library reads the others its own way).
+func (w *walker) names(files, length uint64) error {
+	if length == 0 {
+		w.lay.notYet("no names")
+		return nil
+	}
+	n := length - 1
+	if n%2 != 0 {
+		w.lay.notYet("names of an odd number of bytes")
+		return w.skip(n)
+	}
+	var zeros, units uint64
+	lastZero := false
+	for n > 0 {
+		k := int(min(n, 4096)) // even, and at most the buffer's size
+		b, err := w.r.Peek(k)
+		if err != nil {
+			return w.bad("truncated")
+		}
+		for i := 0; i < k; i += 2 {
+			if b[i]|b[i+1] == 0 {
+				zeros++
+				units = 0
+			} else if units++; units > maxNameUnits {
+				w.lay.notYet("a name of more than " + strconv.Itoa(maxNameUnits) + " characters")
+			}
+		}
+		lastZero = b[k-2]|b[k-1] == 0
+		w.r.Discard(k)
+		n -= uint64(k)
+	}
+	if zeros != files || !lastZero {
+		w.lay.notYet("names that are not one per file")
+	}
+	return nil
 }
 
 // external reads the defined vector, external flag and size bytes of each
@@ -793,28 +1063,28 @@ func (w *walker) external(files uint64, size uint64) error {
 
 // decodeHeader returns a reader of the decoded header that si describes,
 // limited to hl.maxHeader bytes.
-func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (io.Reader, error) {
+func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (*errReader, error) {
 	bad := func(what string) error {
 		return fmt.Errorf("7z encoded header: %s: %w", what, manifest.ErrMalformed)
 	}
-	if !si.hasUnpack || len(si.folders) != 1 {
+	if !si.hasUnpack || si.folders != 1 {
 		return nil, bad("not one folder")
 	}
-	f := si.folders[0]
+	f := si.first
 	if f.encrypted {
 		return nil, fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
 	}
-	if !si.hasPack || len(si.packSizes) < 1 || len(f.coders) != 1 || f.packed != 1 {
+	if !si.hasPack || !si.hasSizes || len(f.coders) != 1 || f.packed != 1 {
 		return nil, bad("unsupported coding")
 	}
 	size := f.unpackSize()
 	if size > uint64(hl.maxHeader) {
 		return nil, fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", size, hl.maxHeader, manifest.ErrTooLarge)
 	}
-	if si.packPos > math.MaxInt64-32 || si.packSizes[0] > math.MaxInt64 {
+	if si.packPos > math.MaxInt64-32 || si.packSize0 > math.MaxInt64 {
 		return nil, bad("pack position out of range")
 	}
-	packed := io.NewSectionReader(r, 32+int64(si.packPos), int64(si.packSizes[0]))
+	packed := io.NewSectionReader(r, 32+int64(si.packPos), int64(si.packSize0))
 	c := f.coders[0]
 	var dec io.Reader
 	switch {
@@ -846,16 +1116,24 @@ func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (io.Reader, erro
 	default:
 		return nil, bad(fmt.Sprintf("unsupported method %X", c.id))
 	}
-	return &errReader{r: io.LimitReader(dec, int64(size))}, nil
+	return &errReader{r: io.LimitReader(dec, int64(size)), crc: f.crc, h: crc32.NewIEEE()}, nil
 }
 
 // errReader turns decoding errors into ErrMalformed for the walker, which
-// reports any read error as a truncated header anyway.
-type errReader struct{ r io.Reader }
+// reports any read error as a truncated header anyway, and checks the
+// decoded header against crc, unless it is 0, at the end.
+type errReader struct {
+	r   io.Reader
+	crc uint32
+	h   hash.Hash32
+}
 
 func (e *errReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
+	e.h.Write(p[:n])
+	if errors.Is(err, io.EOF) && e.crc != 0 && e.h.Sum32() != e.crc {
+		err = fmt.Errorf("7z encoded header fails its CRC check: %w", manifest.ErrMalformed)
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("%w: %w", manifest.ErrMalformed, err)
 	}
 	return n, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path"
 	"regexp"
@@ -40,7 +41,10 @@ type Reader struct {
 	slots   []string
 	inner   string // the inner archive's member name, for messages
 
-	tmp   *os.File // the spooled inner archive
+	tmp *os.File // the spooled inner archive
+	// The inner archive is read by st, or, if it uses a coder st does
+	// not decode, by the 7z library (zr and its files).
+	st    *memberStream
 	zr    *sevenzip.Reader
 	files []*sevenzip.File
 	next  int
@@ -55,7 +59,13 @@ var _ manifest.Source = (*Reader)(nil)
 // *manifest.Error naming path, wrapping manifest.ErrBadSlot,
 // ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
 // ErrEncrypted or ErrTooLarge, or an I/O error.
-func Open(path string, opts manifest.Options) (_ *Reader, err error) {
+func Open(path string, opts manifest.Options) (*Reader, error) {
+	return openBundle(path, opts, false)
+}
+
+// openBundle is Open; viaLib makes it read the inner archive with the 7z
+// library even when a memberStream could, for tests that compare the two.
+func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err error) {
 	opts = opts.WithDefaults()
 	r := &Reader{path: path, opts: opts, log: opts.Logger, slot: strings.ToUpper(opts.Slot)}
 	if !manifest.ValidSlot(r.slot) {
@@ -108,22 +118,61 @@ func Open(path string, opts manifest.Options) (_ *Reader, err error) {
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	r.zr, err = r.openArchive(r.tmp, size)
+	declared, err := r.openInner(size, viaLib)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
+	if room := uint64(opts.Limits.MaxTotalBytes - r.total); declared > room {
+		return nil, r.fail(member.Name, fmt.Errorf(
+			"members hold more than the limit of %d bytes in all: %w",
+			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+	}
+	return r, nil
+}
+
+// openInner opens the spooled inner archive of size bytes and returns the
+// bytes its members declare together (saturated). It reads the archive
+// with a memberStream, which keeps no per-member state, unless the archive
+// uses something a memberStream does not read (a coder other than copy,
+// LZMA, LZMA2 and BCJ, encryption, odd header properties); the 7z library
+// reads it then, as it reads the outer archive.
+func (r *Reader) openInner(size int64, viaLib bool) (declared uint64, err error) {
+	lay, err := scanHeader(r.tmp, size, r.opts.Limits, r.tmp, size)
+	if err != nil {
+		return 0, err
+	}
+	if viaLib {
+		lay.notYet("asked to")
+	}
+	if lay.why == "" {
+		if lay.files > uint64(r.opts.Limits.MaxEntries) { // scanHeader checked it too
+			return 0, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
+				lay.files, r.opts.Limits.MaxEntries, manifest.ErrTooLarge)
+		}
+		r.st, err = newMemberStream(r.tmp, lay, r.opts.Limits)
+		if err != nil {
+			return 0, err
+		}
+		r.log.Debug("reading the inner archive member by member", "file", r.path, "archive", r.inner,
+			"members", lay.files, "folders", lay.folders)
+		return lay.declared, nil
+	}
+	r.log.Debug("reading the inner archive with the 7z library", "file", r.path, "archive", r.inner, "reason", lay.why)
+	// Drop the decoded header scanHeader may have appended.
+	if err := r.tmp.Truncate(size); err != nil {
+		return 0, fmt.Errorf("spooling the inner archive: %w", err)
+	}
+	if r.zr, err = r.openLib(r.tmp, size); err != nil {
+		return 0, err
+	}
 	r.files = r.zr.File
-	var declared uint64
-	room := uint64(opts.Limits.MaxTotalBytes - r.total)
 	for _, f := range r.files {
-		if f.UncompressedSize > room-declared { // no overflow: declared <= room
-			return nil, r.fail(member.Name, fmt.Errorf(
-				"members hold more than the limit of %d bytes in all: %w",
-				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
+		if f.UncompressedSize > math.MaxUint64-declared {
+			return math.MaxUint64, nil
 		}
 		declared += f.UncompressedSize
 	}
-	return r, nil
+	return declared, nil
 }
 
 // ReelID returns the reel ID taken from the inner archive names.
@@ -148,17 +197,35 @@ func (r *Reader) Next() (manifest.Record, error) {
 	if r.err != nil {
 		return manifest.Record{}, r.err
 	}
-	if r.zr == nil {
+	if r.zr == nil && r.st == nil {
 		r.err = r.fail("", errors.New("reader is closed"))
 		return manifest.Record{}, r.err
 	}
-	for r.next < len(r.files) {
-		f := r.files[r.next]
-		r.files[r.next] = nil // let the listing shrink as it is read
-		r.next++
-		rec, ok, err := r.entry(f)
+	for {
+		var m member
+		var read func() ([]byte, error)
+		if r.st != nil {
+			var err error
+			if m, err = r.st.nextMember(); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				r.err = r.fail("", fmt.Errorf("in %s: %w", r.inner, err))
+				return manifest.Record{}, r.err
+			}
+			read = func() ([]byte, error) { return r.readStream(m) }
+		} else {
+			if r.next >= len(r.files) {
+				break
+			}
+			f := r.files[r.next]
+			r.files[r.next] = nil // let the listing shrink as it is read
+			r.next++
+			m = member{name: f.Name, dir: f.FileInfo().IsDir(), size: f.UncompressedSize, crc: f.CRC32}
+			read = func() ([]byte, error) { return readLib(f, r.opts.Limits.MaxEntryBytes) }
+		}
+		rec, ok, err := r.entry(m, read)
 		if err != nil {
-			r.err = r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
+			r.err = r.fail(m.name, fmt.Errorf("in %s: %w", r.inner, err))
 			return manifest.Record{}, r.err
 		}
 		if ok {
@@ -171,7 +238,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 
 // Close removes the spooled inner archive. It may be called more than once.
 func (r *Reader) Close() error {
-	r.zr, r.files = nil, nil
+	r.st, r.zr, r.files = nil, nil, nil
 	if r.tmp == nil {
 		return nil
 	}
@@ -202,6 +269,11 @@ func (r *Reader) openArchive(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, e
 	if err := checkHeader(ra, size, r.opts.Limits); err != nil {
 		return nil, err
 	}
+	return r.openLib(ra, size)
+}
+
+// openLib opens an archive whose header is checked with the 7z library.
+func (r *Reader) openLib(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
 	zr, err = sevenzip.NewReader(ra, size)
 	if err != nil {
@@ -303,23 +375,25 @@ func (r *Reader) spool(f *sevenzip.File) (size int64, err error) {
 }
 
 // entry turns one inner member into a record; ok is false for a member
-// that is skipped.
-func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
-	if f.FileInfo().IsDir() {
-		r.warn(f.Name, "a directory")
+// that is skipped. read reads the member's data and checks it against the
+// header; it may return up to Limits.MaxEntryBytes+1 bytes of a member
+// longer than the header says.
+func (r *Reader) entry(f member, read func() ([]byte, error)) (rec manifest.Record, ok bool, err error) {
+	if f.dir {
+		r.warn(f.name, "a directory")
 		return rec, false, nil
 	}
-	m := pemName.FindStringSubmatch(path.Base(f.Name))
+	m := pemName.FindStringSubmatch(path.Base(f.name))
 	if m == nil {
-		r.warn(f.Name, "name is not <chipID>_<slot>.pem")
+		r.warn(f.name, "name is not <chipID>_<slot>.pem")
 		return rec, false, nil
 	}
 	if slot := strings.ToUpper(m[2]); slot != r.slot {
-		r.warn(f.Name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
+		r.warn(f.name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
 		return rec, false, nil
 	}
 	rec = manifest.Record{
-		Entry:    f.Name,
+		Entry:    f.name,
 		ChipID:   m[1],
 		Slot:     r.slot,
 		ReelID:   r.reelID,
@@ -327,13 +401,14 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 		Encoding: manifest.PEM,
 	}
 	max := r.opts.Limits.MaxEntryBytes
-	if f.UncompressedSize > uint64(max) {
-		// Not read at all: the next Open skips it in the decompressor.
+	if f.size > uint64(max) {
+		// Not read at all: the decompressor skips it on the way to
+		// the next member read.
 		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
-			f.UncompressedSize, max, manifest.ErrTooLarge)
+			f.size, max, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
-	data, err := r.read(f, max)
+	data, err := read()
 	if err != nil {
 		return rec, false, err
 	}
@@ -350,9 +425,33 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 	return rec, true, nil
 }
 
-// read reads one member, to its end so that the library's decompressor is
-// left at the start of the next member, and checks its CRC.
-func (r *Reader) read(f *sevenzip.File, max int64) (data []byte, err error) {
+// readStream reads the member r.st returned last and checks it.
+func (r *Reader) readStream(m member) (data []byte, err error) {
+	defer recoverLib(&err)
+	if data, err = r.st.read(); err != nil {
+		return nil, err
+	}
+	if err := checkData(data, m); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// checkData checks a member's data, read whole, against its header.
+func checkData(data []byte, f member) error {
+	if uint64(len(data)) != f.size {
+		return fmt.Errorf("member has %d bytes, its header says %d: %w",
+			len(data), f.size, manifest.ErrMalformed)
+	}
+	if f.crc != 0 && crc32.ChecksumIEEE(data) != f.crc {
+		return fmt.Errorf("member fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	return nil
+}
+
+// readLib reads one member with the 7z library, to its end so that the
+// library's decompressor is left at the start of the next member.
+func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
@@ -366,12 +465,8 @@ func (r *Reader) read(f *sevenzip.File, max int64) (data []byte, err error) {
 	if int64(len(data)) > max {
 		return data[:max+1], nil
 	}
-	if uint64(len(data)) != f.UncompressedSize {
-		return nil, fmt.Errorf("member has %d bytes, its header says %d: %w",
-			len(data), f.UncompressedSize, manifest.ErrMalformed)
-	}
-	if f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32 {
-		return nil, fmt.Errorf("member fails its CRC check: %w", manifest.ErrMalformed)
+	if err := checkData(data, member{size: f.UncompressedSize, crc: f.CRC32}); err != nil {
+		return nil, err
 	}
 	if cerr != nil {
 		return nil, libError("closing", cerr)
