@@ -6,6 +6,6 @@
 // manifest. The same checks serve inspect, import and the Lambda provider.
 //
 // Records are checked in parallel and delivered in manifest order; memory
-// stays bounded by the number of records in flight plus a 16-byte
+// stays bounded by the number of records in flight plus an 8-byte
 // fingerprint per certificate and thing name for the duplicate checks.
 package validate
