@@ -2,10 +2,10 @@ package validate
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
