@@ -6,6 +6,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/stack"
 )
 
 // ErrEnv marks a missing or unusable environment variable.
@@ -69,4 +72,18 @@ func (e Env) Float(name string, def float64) (float64, error) {
 		return 0, fmt.Errorf("%w: %s=%q: want a positive number", ErrEnv, name, v)
 	}
 	return f, nil
+}
+
+// Target reads where devices go (policies, thing type, thing groups), as
+// both functions need it; at least one policy is required.
+func (e Env) Target() (awsiot.Target, error) {
+	t := awsiot.Target{
+		Policies:    e.List(stack.EnvPolicyNames),
+		ThingType:   e.String(stack.EnvThingType, ""),
+		ThingGroups: e.List(stack.EnvThingGroups),
+	}
+	if len(t.Policies) == 0 {
+		return t, fmt.Errorf("%w: %s is not set", ErrEnv, stack.EnvPolicyNames)
+	}
+	return t, nil
 }

@@ -45,13 +45,8 @@ func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
 		return cfg, err
 	}
-	cfg.Target = awsiot.Target{
-		Policies:    env.List(stack.EnvPolicyNames),
-		ThingType:   env.String(stack.EnvThingType, ""),
-		ThingGroups: env.List(stack.EnvThingGroups),
-	}
-	if len(cfg.Target.Policies) == 0 {
-		return cfg, fmt.Errorf("%w: %s is not set", lambdarun.ErrEnv, stack.EnvPolicyNames)
+	if cfg.Target, err = env.Target(); err != nil {
+		return cfg, err
 	}
 	cfg.Slot = strings.ToUpper(env.String(stack.EnvCertificateType, manifest.DefaultSlot))
 	if !manifest.ValidSlot(cfg.Slot) {

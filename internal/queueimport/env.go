@@ -2,7 +2,6 @@ package queueimport
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -61,13 +60,8 @@ func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
 		return cfg, err
 	}
-	cfg.Target = awsiot.Target{
-		Policies:    env.List(stack.EnvPolicyNames),
-		ThingType:   env.String(stack.EnvThingType, ""),
-		ThingGroups: env.List(stack.EnvThingGroups),
-	}
-	if len(cfg.Target.Policies) == 0 {
-		return cfg, fmt.Errorf("%w: %s is not set", lambdarun.ErrEnv, stack.EnvPolicyNames)
+	if cfg.Target, err = env.Target(); err != nil {
+		return cfg, err
 	}
 	reg, err := env.Float(stack.EnvQuotaRegister, DefaultRegisterTPS)
 	if err != nil {
