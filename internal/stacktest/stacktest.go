@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/thingpress/thingpress/internal/motoserver"
 	"github.com/thingpress/thingpress/internal/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/stackclient"
 )
 
 // Options shape a Stack.
@@ -241,11 +241,9 @@ func parseS3Event(t testing.TB, body string) ([]byte, events.S3Event, bool) {
 	return raw, ev, true
 }
 
-// Depth is a queue's approximate message counts.
-type Depth struct{ Visible, InFlight, Delayed int }
-
-// Total is every message in the queue.
-func (d Depth) Total() int { return d.Visible + d.InFlight + d.Delayed }
+// Depth is a queue's approximate message counts, as thingpress status
+// reads them.
+type Depth = stackclient.QueueStatus
 
 // Depth returns the counts of the queue at url.
 func (s *Stack) Depth(t testing.TB, url string) Depth {
@@ -258,26 +256,7 @@ func (s *Stack) Depth(t testing.TB, url string) Depth {
 }
 
 func (s *Stack) depth(ctx context.Context, url string) (Depth, error) {
-	out, err := s.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages,
-			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
-		},
-	})
-	if err != nil {
-		return Depth{}, err
-	}
-	n := func(a types.QueueAttributeName) int {
-		v, _ := strconv.Atoi(out.Attributes[string(a)])
-		return v
-	}
-	return Depth{
-		Visible:  n(types.QueueAttributeNameApproximateNumberOfMessages),
-		InFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
-		Delayed:  n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
-	}, nil
+	return (&stackclient.Client{SQS: s.SQS}).QueueDepth(ctx, url, url)
 }
 
 // ImportHandler is the importer function's handler.
