@@ -20,8 +20,9 @@ lambda:
 	    -ldflags '$(LDFLAGS)' -o bin/lambda/$$f/bootstrap ./cmd/$$f || exit 1; \
 	done
 
-# The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI
-# and openssl; integration tests start moto themselves.
+# The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI,
+# openssl, cfn-lint and aws-lambda-rie (.ci/run installs what is missing);
+# integration tests start moto themselves.
 test: lint
 	$(GO) test -count=1 ./...
 
@@ -40,6 +41,7 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 60s ./internal/manifest/infineon/
+	$(GO) test -run '^$$' -fuzz FuzzHeader -fuzztime 60s ./internal/manifest/infineon/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/xmlmanifest/
 
 clean:
