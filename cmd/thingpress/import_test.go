@@ -226,3 +226,26 @@ func TestImportPreflightAndArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestImportEndpointFromEnvironment aims the import at the local IoT with
+// the SDK's endpoint variables alone, without --endpoint-url: a dry run
+// only passes its preflight if those calls reach the proxy.
+func TestImportEndpointFromEnvironment(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 2, false)
+	for _, name := range []string{"AWS_ENDPOINT_URL_IOT", "AWS_ENDPOINT_URL"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, e.Proxy.URL())
+			e.Proxy.ResetStats()
+			out, stderr, code := runCLI(t, "import", "--policy", iottest.Policy, "--thing-type", iottest.ThingType,
+				"--thing-group", iottest.Group, "--progress", "none", "--trust", trustFile, "--dry-run", path)
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+			}
+			if n := e.Proxy.Counts()["GetPolicy"]; n != 1 {
+				t.Errorf("GetPolicy reached the proxy %d times, want 1 (counts %v)", n, e.Proxy.Counts())
+			}
+		})
+	}
+}
