@@ -34,8 +34,9 @@ lint:
 demo: build
 	scripts/demo.sh
 
-# Benchmarks of inspect (100,000 devices) and of import at AWS's default
-# quotas behind the throttling proxy: see BENCHMARKS.md.
+# Benchmarks of inspect (100,000 devices), of import at AWS's default quotas
+# behind the throttling proxy, and of the stack's provider and importers:
+# see BENCHMARKS.md.
 bench:
 	scripts/bench.sh
 

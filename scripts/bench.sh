@@ -2,7 +2,9 @@
 # Benchmarks behind BENCHMARKS.md: inspect of a 100,000-device bundle (wall
 # time and peak RSS of the real binary), the Go benchmarks of the readers and
 # of inspect, and the import at AWS's default quotas behind the throttling
-# proxy (about three minutes in all, plus generating the bundle once).
+# proxy, the provider function on 10,000 devices against moto, and four
+# importer functions at the default quotas (about ten minutes in all, plus
+# generating the bundle once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/thingpress ./cmd/thingpress
@@ -18,3 +20,5 @@ go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/i
 go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/xmlmanifest/
 go test -run '^$' -bench 'BenchmarkInspect' -benchtime 3x ./cmd/thingpress/
 go test -run '^$' -bench 'BenchmarkImportDefaultQuotas' -benchtime 1x -timeout 30m ./cmd/thingpress/
+go test -run '^$' -bench 'BenchmarkProvider' -benchtime 1x -timeout 30m ./internal/stacktest/
+go test -run '^$' -bench 'BenchmarkImporters' -benchtime 1x -timeout 30m ./internal/stacktest/

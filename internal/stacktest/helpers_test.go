@@ -48,7 +48,7 @@ func bundle(t *testing.T, n int) (*testbundle.Result, []iottest.Device) {
 }
 
 // summary reads the provider's summary of key.
-func summary(t *testing.T, s *stacktest.Stack, key string) stack.Summary {
+func summary(t testing.TB, s *stacktest.Stack, key string) stack.Summary {
 	t.Helper()
 	out, err := s.S3.GetObject(context.Background(), &s3.GetObjectInput{
 		Bucket: aws.String(s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json"),

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -24,58 +25,65 @@ import (
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stacktest"
+	"github.com/thingpress/thingpress/internal/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
-// TestMeasureProvider measures the provider on a big bundle, such as the
+// BenchmarkProvider measures the provider on a bundle: by default one of
+// 10,000 devices that it generates, else the bundle (and its CA,
+// FILE.ca.pem) that THINGPRESS_MEASURE_MANIFEST names, such as the
 // 1,000,000-device one that tools/genmanifest writes:
 //
 //	go run ./tools/genmanifest -n 1000000 -bad -o /tmp/reel-1m.7z
-//	THINGPRESS_MEASURE_MANIFEST=/tmp/reel-1m.7z go test -run TestMeasureProvider -v -timeout 60m ./internal/stacktest/
+//	THINGPRESS_MEASURE_MANIFEST=/tmp/reel-1m.7z THINGPRESS_MEASURE_SINK=1 \
+//	  go test -run '^$' -bench BenchmarkProvider -benchtime 1x -timeout 60m ./internal/stacktest/
 //
-// The bundle (and its CA, FILE.ca.pem) is uploaded to moto's S3 and the
-// provider handler runs on its ObjectCreated event against moto's S3 and
-// SQS. With THINGPRESS_MEASURE_SINK=1 the messages go to a local HTTP
-// endpoint that answers SendMessageBatch as SQS does instead of to moto:
-// that measures the read, validate and batch path alone, and is the only
-// way to measure a million devices here. Moto's SendMessage reads every
-// attribute of the queue, ApproximateNumberOfMessages included, which
-// walks every message the queue holds (cProfile: Queue.attributes ->
+// The bundle is uploaded to moto's S3 and the provider handler runs on its
+// ObjectCreated event against moto's S3 and SQS. With
+// THINGPRESS_MEASURE_SINK=1 the messages go to a local HTTP endpoint that
+// answers SendMessageBatch as SQS does instead of to moto: that measures
+// the read, validate and batch path alone, and is the only way to measure
+// a million devices here. Moto's SendMessage reads every attribute of the
+// queue, ApproximateNumberOfMessages included, which walks every message
+// the queue holds (cProfile: Queue.attributes ->
 // approximate_number_of_messages -> unix_time_millis per message), so
 // each message sent costs time in proportion to the queue's length and
 // filling a queue is quadratic: 100,000 devices (4,000 messages) take
-// about 140 s, a million would take hours. Receiving walks the queue
+// about 150 s, a million would take hours. Receiving walks the queue
 // too, so draining it alongside does not help. SQS's cost does not
-// depend on a queue's length. The test prints the time, the
-// messages sent and the process's peak resident memory (the test process
-// is the provider: moto runs in its own).
-func TestMeasureProvider(t *testing.T) {
+// depend on a queue's length.
+//
+// It reports devices/s, the messages sent and the process's peak resident
+// memory (the benchmark process is the provider: moto runs in its own).
+// Each iteration uploads the bundle under a new key.
+func BenchmarkProvider(b *testing.B) {
 	path := os.Getenv("THINGPRESS_MEASURE_MANIFEST")
 	if path == "" {
-		t.Skip("set THINGPRESS_MEASURE_MANIFEST to a bundle to measure")
+		path = filepath.Join(b.TempDir(), "reel.7z")
+		res, err := testbundle.Generate(path, testbundle.Options{N: 10_000, Slots: []string{"E0E0"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(path+".ca.pem", res.PKI.PEM(), 0o600); err != nil {
+			b.Fatal(err)
+		}
 	}
 	caPEM, err := os.ReadFile(path + ".ca.pem")
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	anchors, err := trust.FromPEM(caPEM)
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	s := stacktest.New(t, "tp-measure", stacktest.Options{})
-	const key = "reels/measured reel.7z"
-	upload := time.Now()
-	s.Put(t, key, path)
-	t.Logf("uploaded %s to moto in %s", path, time.Since(upload).Round(time.Millisecond))
-	ev, _ := s.ObjectCreatedEvent(t, key)
-
+	s := stacktest.New(b, "tp-measure", stacktest.Options{})
 	var sqsAPI provider.SQSAPI = s.SQS
 	var sink *sqsSink
 	if os.Getenv("THINGPRESS_MEASURE_SINK") == "1" {
 		sink = &sqsSink{}
 		srv := httptest.NewServer(sink)
 		defer srv.Close()
-		sqsAPI = sqs.NewFromConfig(mototest.AWSConfig(t, srv.URL))
+		sqsAPI = sqs.NewFromConfig(mototest.AWSConfig(b, srv.URL))
 	}
 	var metrics stacktest.Metrics
 	h, err := provider.New(provider.Config{
@@ -83,32 +91,51 @@ func TestMeasureProvider(t *testing.T) {
 		Trust: anchors, Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: quietLogger(),
 	})
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	runtime.GC()
-	before := peakRSS(t)
-	start := time.Now()
-	if err := h.Handle(context.Background(), ev); err != nil {
-		t.Fatal(err)
+	var devices, messages int
+	var elapsed time.Duration
+	before := peakRSS(b)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		key := fmt.Sprintf("reels/measured reel %d.7z", i)
+		s.Put(b, key, path)
+		ev, _ := s.ObjectCreatedEvent(b, key)
+		runtime.GC()
+		queued := s.Depth(b, s.ImportQueue).Visible
+		b.StartTimer()
+		start := time.Now()
+		if err := h.Handle(context.Background(), ev); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		sum := summary(b, s, key)
+		if sum.Error != "" || sum.Valid == 0 {
+			b.Fatalf("summary: %+v", sum)
+		}
+		if sink == nil {
+			if d := s.Depth(b, s.ImportQueue); d.Visible-queued != sum.Messages {
+				b.Errorf("queue got %d messages, summary says %d sent", d.Visible-queued, sum.Messages)
+			}
+		}
+		devices += sum.Devices
+		messages += sum.Messages
 	}
-	elapsed := time.Since(start)
-	sum := summary(t, s, key)
-	if sum.Error != "" {
-		t.Fatalf("summary: %+v", sum)
-	}
+	b.ReportMetric(float64(devices)/elapsed.Seconds(), "devices/s")
+	b.ReportMetric(float64(messages)/float64(b.N), "messages/op")
+	b.ReportMetric(float64(peakRSS(b))/1024, "peak-RSS-MiB")
 	where := "moto's SQS"
 	if sink != nil {
 		where = fmt.Sprintf("a local SQS sink (%d batches, %d MiB)", sink.batches.Load(), sink.bytes.Load()>>20)
-	} else if d := s.Depth(t, s.ImportQueue); d.Visible != sum.Messages {
-		t.Errorf("queue holds %d messages, summary says %d sent", d.Visible, sum.Messages)
 	}
-	t.Logf("provider: %d devices (%d valid, %d invalid) -> %d messages to %s in %s (%.0f devices/s) on %d CPUs; peak RSS %d MiB (%d MiB before the handler ran)",
-		sum.Devices, sum.Valid, sum.Invalid, sum.Messages, where, elapsed.Round(time.Millisecond),
-		float64(sum.Devices)/elapsed.Seconds(), runtime.GOMAXPROCS(0), peakRSS(t)>>10, before>>10)
+	b.Logf("provider: %d devices -> %d messages to %s in %s on %d CPUs; peak RSS %d MiB (%d MiB before the handler ran)",
+		devices, messages, where, elapsed.Round(time.Millisecond), runtime.GOMAXPROCS(0), peakRSS(b)>>10, before>>10)
 }
 
 // peakRSS is the process's peak resident set size in KiB.
-func peakRSS(t *testing.T) int64 {
+func peakRSS(t testing.TB) int64 {
 	t.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
