@@ -2,7 +2,6 @@ package awsiot
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +9,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/thingpress/thingpress/internal/awsconf"
 )
 
 // API is the set of IoT calls thingpress makes. *iot.Client satisfies it.
@@ -61,20 +62,10 @@ func NewClient(ctx context.Context, o ClientOptions) (*iot.Client, aws.Config, e
 			t.MaxIdleConns = o.MaxConns * 2
 			t.MaxIdleConnsPerHost = o.MaxConns * 2
 		})
-	var loads []func(*config.LoadOptions) error
-	loads = append(loads, config.WithHTTPClient(httpClient), config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
-	if o.Region != "" {
-		loads = append(loads, config.WithRegion(o.Region))
-	}
-	if o.Profile != "" {
-		loads = append(loads, config.WithSharedConfigProfile(o.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	cfg, err := awsconf.Load(ctx, o.Region, o.Profile,
+		config.WithHTTPClient(httpClient), config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
 	if err != nil {
-		return nil, aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, cfg, fmt.Errorf("%w: set --region, AWS_REGION or a profile's region", ErrNoRegion)
+		return nil, cfg, err
 	}
 	client := iot.NewFromConfig(cfg, func(io *iot.Options) {
 		if o.EndpointURL != "" {

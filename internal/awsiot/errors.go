@@ -9,11 +9,9 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Sentinel errors of this package.
-var (
-	ErrNoRegion  = errors.New("no AWS region")
-	ErrPreflight = errors.New("preflight failed")
-)
+// ErrPreflight means a resource the import needs is missing, or could
+// not be checked.
+var ErrPreflight = errors.New("preflight failed")
 
 // Class says what to do about an error from AWS.
 type Class int

@@ -204,7 +204,7 @@ func (h *Handler) skipReason(key string) string {
 }
 
 // SummaryKey is where the summary of the manifest at key is written.
-func (h *Handler) SummaryKey(key string) string { return h.cfg.SummaryPrefix + key + ".json" }
+func (h *Handler) SummaryKey(key string) string { return stack.SummaryKey(h.cfg.SummaryPrefix, key) }
 
 // errPermanent marks a manifest that cannot be processed, now or later.
 type errPermanent struct{ err error }

@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
@@ -68,20 +66,6 @@ func (f *fixture) handler(t *testing.T, metrics *stacktest.Metrics, edit func(*p
 	return h
 }
 
-func (f *fixture) summary(t *testing.T, key string) stack.Summary {
-	t.Helper()
-	out, err := f.s.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(f.s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json")})
-	if err != nil {
-		t.Fatalf("summary of %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	var sum stack.Summary
-	if err := json.NewDecoder(out.Body).Decode(&sum); err != nil {
-		t.Fatal(err)
-	}
-	return sum
-}
-
 // messages takes every message off the import queue.
 func (f *fixture) messages(t *testing.T) []stack.Message {
 	t.Helper()
@@ -105,7 +89,7 @@ func TestHandleQueuesValidDevices(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	sum := f.summary(t, xmlKey)
+	sum := f.s.Summary(t, xmlKey)
 	bad := len(testbundle.BadCases)
 	if sum.Devices != good+bad || sum.Valid != good || sum.Invalid != bad || sum.Messages != 3 || sum.Error != "" ||
 		sum.Finished == "" || sum.ETag == "" || sum.Slot != "E0E0" || sum.Manifest != "s3://"+f.s.Bucket+"/"+xmlKey {
@@ -206,7 +190,7 @@ func TestProcessFailures(t *testing.T) {
 			if !strings.Contains(sum.Error, tc.wantErr) || (tc.wantErr == "") != (sum.Error == "") {
 				t.Fatalf("summary error %q, want %q", sum.Error, tc.wantErr)
 			}
-			if stored := f.summary(t, tc.key); stored.Error != sum.Error || stored.Finished == "" {
+			if stored := f.s.Summary(t, tc.key); stored.Error != sum.Error || stored.Finished == "" {
 				t.Errorf("stored summary %+v", stored)
 			}
 			failed := 0.0

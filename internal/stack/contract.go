@@ -117,8 +117,12 @@ type Device struct {
 	Done           []string `json:"done,omitempty"`
 }
 
+// SummaryKey is where the provider writes the summary of the manifest at
+// manifestKey: <prefix><manifest key>.json.
+func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey + ".json" }
+
 // Summary is what the provider writes, as JSON, to
-// <SummaryPrefix><manifest key>.json when it has read a manifest.
+// SummaryKey(SummaryPrefix, manifest key) when it has read a manifest.
 type Summary struct {
 	Manifest string         `json:"manifest"`
 	ETag     string         `json:"etag,omitempty"`

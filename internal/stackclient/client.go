@@ -2,20 +2,15 @@ package stackclient
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/stack"
 )
-
-// ErrNoRegion means no AWS region was configured.
-var ErrNoRegion = errors.New("no AWS region")
 
 // Options select the account, region and endpoint.
 type Options struct {
@@ -36,24 +31,19 @@ type Client struct {
 
 // New returns a Client from the standard AWS configuration chain.
 func New(ctx context.Context, o Options) (*Client, error) {
-	var loads []func(*config.LoadOptions) error
-	if o.Region != "" {
-		loads = append(loads, config.WithRegion(o.Region))
-	}
-	if o.Profile != "" {
-		loads = append(loads, config.WithSharedConfigProfile(o.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	cfg, err := awsconf.Load(ctx, o.Region, o.Profile)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, fmt.Errorf("%w: set --region, AWS_REGION or a profile's region", ErrNoRegion)
+		return nil, err
 	}
 	if o.EndpointURL != "" {
 		cfg.BaseEndpoint = aws.String(o.EndpointURL)
 	}
-	// An emulator on a local address serves buckets by path.
+	return FromConfig(cfg), nil
+}
+
+// FromConfig returns a Client for cfg. An endpoint override (an emulator
+// on a local address) serves buckets by path.
+func FromConfig(cfg aws.Config) *Client {
 	pathStyle := cfg.BaseEndpoint != nil
 	return &Client{
 		Region: cfg.Region,
@@ -63,7 +53,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		}),
 		SQS: sqs.NewFromConfig(cfg),
 		CFN: cloudformation.NewFromConfig(cfg),
-	}, nil
+	}
 }
 
 // BucketName is the upload bucket of the stack named stackName.

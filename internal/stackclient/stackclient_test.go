@@ -132,7 +132,7 @@ func TestStatus(t *testing.T) {
 		t.Helper()
 		b, _ := json.Marshal(sum)
 		if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json"), Body: bytes.NewReader(b),
+			Bucket: aws.String(s.Bucket), Key: aws.String(stack.SummaryKey(stack.DefaultSummaryPrefix, key)), Body: bytes.NewReader(b),
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -171,9 +171,11 @@ func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			m := &latest[i]
-			if err := c.readSummary(ctx, bucket, prefix+m.Key+".json", &m.Summary); err != nil {
+			sum, err := c.Summary(ctx, bucket, prefix, m.Key)
+			if err != nil {
 				m.ReadError = err.Error()
 			}
+			m.Summary = sum
 		})
 	}
 	wg.Wait()
@@ -183,20 +185,23 @@ func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([
 // maxSummaryBytes bounds a summary object read.
 const maxSummaryBytes = 1 << 20
 
-func (c *Client) readSummary(ctx context.Context, bucket, key string, into *stack.Summary) error {
-	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+// Summary reads the summary the provider wrote of the manifest at
+// manifestKey, under the summary prefix.
+func (c *Client) Summary(ctx context.Context, bucket, prefix, manifestKey string) (stack.Summary, error) {
+	var sum stack.Summary
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(stack.SummaryKey(prefix, manifestKey))})
 	if err != nil {
-		return err
+		return sum, err
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, maxSummaryBytes))
 	if err != nil {
-		return err
+		return sum, err
 	}
-	if err := json.Unmarshal(data, into); err != nil {
-		return fmt.Errorf("not a summary: %w", err)
+	if err := json.Unmarshal(data, &sum); err != nil {
+		return stack.Summary{}, fmt.Errorf("not a summary: %w", err)
 	}
-	return nil
+	return sum, nil
 }
 
 // Status reports the stack's queues and its latest manifest summaries.

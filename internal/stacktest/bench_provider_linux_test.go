@@ -111,7 +111,7 @@ func BenchmarkProvider(b *testing.B) {
 		}
 		elapsed += time.Since(start)
 		b.StopTimer()
-		sum := summary(b, s, key)
+		sum := s.Summary(b, key)
 		if sum.Error != "" || sum.Valid == 0 {
 			b.Fatalf("summary: %+v", sum)
 		}

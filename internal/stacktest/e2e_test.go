@@ -64,7 +64,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := prov.Handle(ctx, ev); err != nil {
 		t.Fatalf("provider: %v", err)
 	}
-	sum := summary(t, s, key)
+	sum := s.Summary(t, key)
 	wantMessages := (good + 6) / 7
 	if sum.Valid != good || sum.Invalid != len(res.Bad) || sum.Devices != good+len(res.Bad) || sum.Messages != wantMessages || sum.Error != "" || sum.Finished == "" {
 		t.Fatalf("summary %+v, want %d valid, %d invalid, %d messages", sum, good, len(res.Bad), wantMessages)

@@ -1,20 +1,13 @@
 package stacktest_test
 
 import (
-	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/stack"
-	"github.com/thingpress/thingpress/internal/stacktest"
 	"github.com/thingpress/thingpress/internal/testbundle"
 )
 
@@ -45,23 +38,6 @@ func bundle(t *testing.T, n int) (*testbundle.Result, []iottest.Device) {
 		devs[i] = iottest.Device{ThingName: testbundle.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
 	}
 	return res, devs
-}
-
-// summary reads the provider's summary of key.
-func summary(t testing.TB, s *stacktest.Stack, key string) stack.Summary {
-	t.Helper()
-	out, err := s.S3.GetObject(context.Background(), &s3.GetObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(stack.DefaultSummaryPrefix + key + ".json"),
-	})
-	if err != nil {
-		t.Fatalf("summary of %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	var sum stack.Summary
-	if err := json.NewDecoder(out.Body).Decode(&sum); err != nil {
-		t.Fatal(err)
-	}
-	return sum
 }
 
 // quietLogger logs errors only, to stderr: a measurement of a big

@@ -186,7 +186,7 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	if out, err := prov.invoke(ctx, event); err != nil || strings.TrimSpace(string(out)) != "null" {
 		t.Fatalf("provider: %s, %v", out, err)
 	}
-	sum := summary(t, s, key)
+	sum := s.Summary(t, key)
 	wantMessages := (good + 2) / 3
 	if sum.Valid != good || sum.Messages != wantMessages || sum.Error != "" {
 		t.Fatalf("summary %+v", sum)

@@ -49,6 +49,8 @@ type Stack struct {
 	CFN    *cloudformation.Client
 	// Queue URLs.
 	ImportQueue, ImportDLQ, ProviderDLQ, Events string
+
+	client *stackclient.Client // what thingpress status reads with
 }
 
 // template makes the resources of template.yaml that the functions and
@@ -83,18 +85,16 @@ func New(t testing.TB, name string, o Options) *Stack {
 		o.VisibilityTimeout = 2
 	}
 	env := iottest.New(t, o.Proxy)
-	cfg := mototest.AWSConfig(t, env.Moto.URL)
+	c := stackclient.FromConfig(mototest.AWSConfig(t, env.Moto.URL))
 	s := &Stack{
 		Name:   name,
 		Bucket: name + stack.BucketSuffix,
 		IoT:    env,
 		Moto:   env.Moto,
-		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = true
-			o.DisableLogOutputChecksumValidationSkipped = true
-		}),
-		SQS: sqs.NewFromConfig(cfg),
-		CFN: cloudformation.NewFromConfig(cfg),
+		S3:     c.S3,
+		SQS:    c.SQS,
+		CFN:    c.CFN,
+		client: c,
 	}
 	ctx := context.Background()
 	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
@@ -256,7 +256,18 @@ func (s *Stack) Depth(t testing.TB, url string) Depth {
 }
 
 func (s *Stack) depth(ctx context.Context, url string) (Depth, error) {
-	return (&stackclient.Client{SQS: s.SQS}).QueueDepth(ctx, url, url)
+	return s.client.QueueDepth(ctx, url, url)
+}
+
+// Summary reads the provider's summary of the manifest at key, under the
+// default summary prefix.
+func (s *Stack) Summary(t testing.TB, key string) stack.Summary {
+	t.Helper()
+	sum, err := s.client.Summary(context.Background(), s.Bucket, stack.DefaultSummaryPrefix, key)
+	if err != nil {
+		t.Fatalf("summary of %s: %v", key, err)
+	}
+	return sum
 }
 
 // ImportHandler is the importer function's handler.
