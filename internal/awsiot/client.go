@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
@@ -47,9 +46,20 @@ type ClientOptions struct {
 }
 
 // NewClient returns an IoT client from the standard AWS configuration
-// chain. The SDK's own retries are off: the importer retries itself, so
-// that every throttle also slows its rate limiter down.
+// chain, and the configuration it was made from.
 func NewClient(ctx context.Context, o ClientOptions) (*iot.Client, aws.Config, error) {
+	cfg, err := awsconf.Load(ctx, o.Region, o.Profile)
+	if err != nil {
+		return nil, cfg, err
+	}
+	return FromConfig(cfg, o), cfg, nil
+}
+
+// FromConfig returns an IoT client for cfg with o's endpoint, connections
+// and timeout (o's region and profile are cfg's business). The SDK's own
+// retries are off: the importer retries itself, so that every throttle
+// also slows its rate limiter down.
+func FromConfig(cfg aws.Config, o ClientOptions) *iot.Client {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 64
 	}
@@ -62,15 +72,11 @@ func NewClient(ctx context.Context, o ClientOptions) (*iot.Client, aws.Config, e
 			t.MaxIdleConns = o.MaxConns * 2
 			t.MaxIdleConnsPerHost = o.MaxConns * 2
 		})
-	cfg, err := awsconf.Load(ctx, o.Region, o.Profile,
-		config.WithHTTPClient(httpClient), config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
-	if err != nil {
-		return nil, cfg, err
-	}
-	client := iot.NewFromConfig(cfg, func(io *iot.Options) {
+	return iot.NewFromConfig(cfg, func(io *iot.Options) {
+		io.HTTPClient = httpClient
+		io.Retryer = aws.NopRetryer{}
 		if o.EndpointURL != "" {
 			io.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
-	return client, cfg, nil
 }

@@ -32,7 +32,8 @@ func Logger(w io.Writer, env Env) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
-// Clients are the S3 and SQS clients of a function.
+// Clients are the S3 and SQS clients of a function, and the configuration
+// they were made from (the IoT client is made from it too).
 type Clients struct {
 	Config aws.Config
 	S3     *s3.Client

@@ -23,11 +23,11 @@ func TestBuilder(t *testing.T) {
 		maxBytes    int
 		wantBatches []int // messages per batch
 	}{
-		{name: "one message", devices: 3, pad: 10, perMsg: 25, maxBytes: MaxMessageBytes, wantBatches: []int{1}},
-		{name: "full batches then a rest", devices: 25*21 + 1, pad: 10, perMsg: 25, maxBytes: MaxMessageBytes, wantBatches: []int{10, 10, 2}},
-		{name: "Infineon-sized certificates fill a batch by size", devices: 250, pad: 1000, perMsg: 25, maxBytes: MaxMessageBytes, wantBatches: []int{9, 1}},
+		{name: "one message", devices: 3, pad: 10, perMsg: 25, maxBytes: stack.MaxMessageBytes, wantBatches: []int{1}},
+		{name: "full batches then a rest", devices: 25*21 + 1, pad: 10, perMsg: 25, maxBytes: stack.MaxMessageBytes, wantBatches: []int{10, 10, 2}},
+		{name: "Infineon-sized certificates fill a batch by size", devices: 250, pad: 1000, perMsg: 25, maxBytes: stack.MaxMessageBytes, wantBatches: []int{9, 1}},
 		{name: "messages closed by size before the count", devices: 10, pad: 1000, perMsg: 25, maxBytes: 4000, wantBatches: []int{1, 1, 1, 1}},
-		{name: "one device a message", devices: 12, pad: 10, perMsg: 1, maxBytes: MaxMessageBytes, wantBatches: []int{10, 2}},
+		{name: "one device a message", devices: 12, pad: 10, perMsg: 1, maxBytes: stack.MaxMessageBytes, wantBatches: []int{10, 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,10 +29,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	iotc, _, err := awsiot.NewClient(ctx, awsiot.ClientOptions{MaxConns: 4, Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, err
-	}
+	iotc := awsiot.FromConfig(clients.Config, awsiot.ClientOptions{MaxConns: 4, Timeout: 10 * time.Second})
 	cfg.S3, cfg.SQS, cfg.IoT = clients.S3, clients.SQS, iotc
 	return New(cfg)
 }

@@ -158,10 +158,7 @@ type builder struct {
 func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
 	var head []byte
 	head = append(head, `{"manifest":`...)
-	m, err := json.Marshal(uri)
-	if err != nil {
-		return nil, err
-	}
+	m, _ := json.Marshal(uri) // a string always marshals
 	head = append(head, m...)
 	if etag != "" {
 		e, _ := json.Marshal(etag)

@@ -38,11 +38,9 @@ type SQSAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// SQS limits: ten entries per batch, 256 KiB per message and per batch.
-const (
-	MaxBatchEntries = 10
-	MaxMessageBytes = 256 << 10
-)
+// SQS limits: ten entries per batch; stack.MaxMessageBytes per message
+// and per batch.
+const MaxBatchEntries = 10
 
 // Config configures a Handler.
 type Config struct {
@@ -66,7 +64,7 @@ type Config struct {
 	// (default 16).
 	Senders int
 	// MaxMessageBytes caps one message and one batch (default and most
-	// MaxMessageBytes).
+	// stack.MaxMessageBytes).
 	MaxMessageBytes int
 	// SendAttempts bounds the attempts to send one batch's entries
 	// (default 10); the SDK's own retries come on top.
@@ -124,8 +122,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Senders <= 0 {
 		cfg.Senders = 16
 	}
-	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > MaxMessageBytes {
-		cfg.MaxMessageBytes = MaxMessageBytes
+	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > stack.MaxMessageBytes {
+		cfg.MaxMessageBytes = stack.MaxMessageBytes
 	}
 	if cfg.SendAttempts <= 0 {
 		cfg.SendAttempts = 10

@@ -44,10 +44,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 		return nil, err
 	}
 	// Enough connections for the workers; the importer retries itself.
-	iotc, _, err := awsiot.NewClient(ctx, awsiot.ClientOptions{MaxConns: 32, Timeout: callTimeout})
-	if err != nil {
-		return nil, err
-	}
+	iotc := awsiot.FromConfig(clients.Config, awsiot.ClientOptions{MaxConns: 32, Timeout: callTimeout})
 	cfg.IoT, cfg.SQS = iotc, clients.SQS
 	return New(cfg)
 }

@@ -38,7 +38,6 @@ const (
 	DefaultMaxResends     = 25
 	DefaultResendDelay    = 30 * time.Second
 	DefaultMaxResendDelay = 15 * time.Minute // SQS's longest DelaySeconds
-	maxMessageBytes       = 256 << 10
 	rateMargin            = 0.99
 )
 
@@ -168,6 +167,7 @@ type counts struct {
 
 type job struct {
 	msg *message
+	c   *counts // of the message's manifest
 	dev stack.Device
 }
 
@@ -210,7 +210,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			if err := seed(journal, d); err != nil {
 				h.log.Warn("steps done before not taken over", "thing", d.ThingName, "err", err)
 			}
-			jobs = append(jobs, job{msg: m, dev: d})
+			jobs = append(jobs, job{msg: m, c: c, dev: d})
 		}
 	}
 
@@ -231,37 +231,24 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	for range min(h.cfg.Workers, max(len(jobs), 1)) {
 		wg.Go(func() {
 			for j := range work {
-				c := perManifest[j.msg.m.Manifest]
-				h.importOne(runCtx, journal, c, &mu, j)
+				h.importOne(runCtx, journal, &mu, j)
 			}
 		})
 	}
-	var stop <-chan time.Time
+	// Devices are started until stopAt or until runCtx ends.
+	startCtx := runCtx
 	if !stopAt.IsZero() {
-		timer := time.NewTimer(time.Until(stopAt))
-		defer timer.Stop()
-		stop = timer.C
+		var cancel context.CancelFunc
+		startCtx, cancel = context.WithDeadline(runCtx, stopAt)
+		defer cancel()
 	}
-	stopped := false
 	for i, j := range jobs {
-		if !stopped {
-			// Time that ran out wins over a worker that is free.
-			select {
-			case <-stop:
-				stopped = true
-			case <-runCtx.Done():
-				stopped = true
-			default:
-			}
-		}
-		if !stopped {
+		// Time that ran out wins over a worker that is free.
+		if startCtx.Err() == nil {
 			select {
 			case work <- j:
 				continue
-			case <-stop:
-				stopped = true
-			case <-runCtx.Done():
-				stopped = true
+			case <-startCtx.Done():
 			}
 		}
 		h.log.Warn("time is running out: devices not started are sent back", "devices", len(jobs)-i)
@@ -280,10 +267,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		if m.bad == nil {
 			err := h.requeue(ctx, m)
-			if err == nil {
-				mu.Lock()
+			if err == nil { // the workers are done: no lock needed
 				perManifest[m.m.Manifest].requeued += len(m.back)
-				mu.Unlock()
 				continue
 			}
 			h.log.Error("devices not sent back; message reported failed", "manifest", m.m.Manifest,
@@ -316,8 +301,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 }
 
 // importOne imports one device and files its outcome.
-func (h *Handler) importOne(ctx context.Context, journal *state.Memory, c *counts, mu *sync.Mutex, j job) {
-	d := j.dev
+func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync.Mutex, j job) {
+	d, c := j.dev, j.c
 	res, err := c.im.Import(ctx, &importer.Device{
 		Key: d.CertificateID, ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID,
 		ThingName: d.ThingName, CertificatePEM: d.CertificatePEM,
@@ -428,7 +413,7 @@ func (h *Handler) requeue(ctx context.Context, m *message) error {
 		delay = h.delay(attempt)
 	}
 	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, Attempt: attempt}
-	bodies, err := split(out, m.back, maxMessageBytes)
+	bodies, err := split(out, m.back, stack.MaxMessageBytes)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,10 @@ const (
 	DefaultMaxManifestBytes  = 8 << 30
 )
 
+// MaxMessageBytes is SQS's limit on one message and on one
+// SendMessageBatch (256 KiB), which import queue messages keep under.
+const MaxMessageBytes = 256 << 10
+
 // Message is the body (JSON) of one import queue message.
 type Message struct {
 	// Manifest is "s3://bucket/key" of the manifest the devices come from.
