@@ -144,9 +144,6 @@ func (o *importOptions) quotaTable() (map[string]float64, error) {
 	return q, nil
 }
 
-// rateMargin is the fraction of each quota the import paces itself at.
-const rateMargin = 0.99
-
 // workerCount keeps the slowest quota saturated: a device takes about
 // calls x latency, so rate x calls x latency devices must be in flight;
 // four times that (at 100 ms) leaves room for slow answers and for waiting
@@ -216,9 +213,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	}
 	defer st.Close()
 
-	// 1% under the quota: requests that leave evenly spaced can arrive
-	// bunched, and AWS's bucket would throttle the one that comes early.
-	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(rateMargin))
+	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(ratelimit.DefaultMargin))
 	if err != nil {
 		return usageError{err}
 	}

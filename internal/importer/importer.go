@@ -221,7 +221,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
-		maybeDone, err := im.callTracked(ctx, callCtx, op, call)
+		maybeDone, err := im.call(ctx, callCtx, op, call)
 		if err != nil && awsiot.Classify(err) == awsiot.Exists && onExists != nil {
 			err = onExists(err, maybeDone)
 		}
@@ -347,27 +347,21 @@ func statusOf(s state.Device) Status {
 // call makes one AWS call under the operation's rate limit, retrying
 // throttles and transient failures with jittered exponential backoff.
 // ctx governs waiting; callCtx is what the call itself runs under.
-func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) error {
-	_, err := im.callTracked(ctx, callCtx, op, fn)
-	return err
-}
-
-// callTracked is call, also telling whether an earlier attempt failed
-// transiently: such an attempt (a 5xx, a dropped connection) may have
-// taken effect without the answer reaching us.
-func (im *Importer) callTracked(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
+// maybeDone tells whether an earlier attempt failed transiently: such an
+// attempt (a 5xx, a dropped connection) may have taken effect without the
+// answer reaching us.
+func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
 	lim := im.cfg.Limits.Get(op)
 	throttled, failed := 0, 0
-	defer func() { maybeDone = failed > 0 }()
 	for {
 		if err := lim.Wait(ctx); err != nil {
-			return false, ErrInterrupted
+			return failed > 0, ErrInterrupted
 		}
 		im.count(op)
 		err := fn(callCtx)
 		if err == nil {
 			lim.Succeeded()
-			return false, nil
+			return failed > 0, nil
 		}
 		switch awsiot.Classify(err) {
 		case awsiot.Throttled:
@@ -375,20 +369,20 @@ func (im *Importer) callTracked(ctx, callCtx context.Context, op string, fn func
 			im.stats.throttled.Add(1)
 			throttled++
 			if throttled >= im.cfg.MaxThrottled {
-				return false, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
+				return failed > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
 			}
 		case awsiot.Transient:
 			im.stats.retried.Add(1)
 			failed++
 			if failed >= im.cfg.MaxAttempts {
-				return false, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
+				return failed > 0, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
 			}
 			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
 		default:
-			return false, err
+			return failed > 0, err
 		}
 		if !sleep(ctx, im.backoff(throttled+failed)) {
-			return false, ErrInterrupted
+			return failed > 0, ErrInterrupted
 		}
 	}
 }

@@ -38,7 +38,6 @@ const (
 	DefaultMaxResends     = 25
 	DefaultResendDelay    = 30 * time.Second
 	DefaultMaxResendDelay = 15 * time.Minute // SQS's longest DelaySeconds
-	rateMargin            = 0.99
 )
 
 // Config configures a Handler.
@@ -97,9 +96,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Quotas == nil {
 		cfg.Quotas = ratelimit.DefaultQuotas()
 	}
-	// 1% under the share, as the CLI paces itself: calls that leave
-	// evenly spaced can arrive bunched at AWS's bucket.
-	limits, err := ratelimit.NewSet(cfg.Quotas, ratelimit.WithMargin(rateMargin))
+	// Under the share as the CLI is under the quota.
+	limits, err := ratelimit.NewSet(cfg.Quotas, ratelimit.WithMargin(ratelimit.DefaultMargin))
 	if err != nil {
 		return nil, fmt.Errorf("queueimport: %w", err)
 	}

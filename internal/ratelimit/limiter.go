@@ -95,6 +95,12 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
+// DefaultMargin is the fraction of each quota thingpress paces itself at,
+// the CLI and the importer function alike: 1% under it, since calls that
+// leave evenly spaced can arrive bunched, and AWS's bucket would throttle
+// the one that comes early.
+const DefaultMargin = 0.99
+
 // WithMargin runs every limiter at fraction f of its quota (0 < f <= 1),
 // e.g. 0.98 to leave room for clock skew and network jitter between this
 // process and AWS's own bucket. The default is 1: exactly the quota.
