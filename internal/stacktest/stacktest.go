@@ -88,7 +88,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 	c := stackclient.FromConfig(mototest.AWSConfig(t, env.Moto.URL))
 	s := &Stack{
 		Name:   name,
-		Bucket: name + stack.BucketSuffix,
+		Bucket: stackclient.BucketName(name),
 		IoT:    env,
 		Moto:   env.Moto,
 		S3:     c.S3,
@@ -103,24 +103,14 @@ func New(t testing.TB, name string, o Options) *Stack {
 	}); err != nil {
 		t.Fatalf("create stack: %v", err)
 	}
-	res, err := s.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(name)})
+	// Found as thingpress status finds them.
+	urls, err := c.StackQueues(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range res.StackResources {
-		id := aws.ToString(r.PhysicalResourceId)
-		switch aws.ToString(r.LogicalResourceId) {
-		case stack.LogicalImportQueue:
-			s.ImportQueue = id
-		case stack.LogicalImportDeadLetterQueue:
-			s.ImportDLQ = id
-		case stack.LogicalProviderDeadLetterQueue:
-			s.ProviderDLQ = id
-		}
-	}
-	if s.ImportQueue == "" || s.ImportDLQ == "" || s.ProviderDLQ == "" {
-		t.Fatalf("stack resources %+v lack a queue", res.StackResources)
-	}
+	s.ImportQueue = urls[stack.LogicalImportQueue]
+	s.ImportDLQ = urls[stack.LogicalImportDeadLetterQueue]
+	s.ProviderDLQ = urls[stack.LogicalProviderDeadLetterQueue]
 	ev, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-s3-events")})
 	if err != nil {
 		t.Fatal(err)
