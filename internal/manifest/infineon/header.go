@@ -882,6 +882,9 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 		}
 	}
 	si.hasSub, si.substream = true, total
+	if w.lay != nil {
+		w.lay.substreams = total
+	}
 	for i, n := range streams {
 		if n > 0 {
 			si.declared = addSat(si.declared, si.unpack[i])

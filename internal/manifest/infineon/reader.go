@@ -145,10 +145,6 @@ func (r *Reader) openInner(size int64, viaLib bool) (declared uint64, err error)
 		lay.notYet("asked to")
 	}
 	if lay.why == "" {
-		if lay.files > uint64(r.opts.Limits.MaxEntries) { // scanHeader checked it too
-			return 0, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
-				lay.files, r.opts.Limits.MaxEntries, manifest.ErrTooLarge)
-		}
 		r.st, err = newMemberStream(r.tmp, lay, r.opts.Limits)
 		if err != nil {
 			return 0, err

@@ -9,7 +9,6 @@ import (
 	"math"
 	"strings"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/ulikunitz/xz/lzma"
 
@@ -41,6 +40,7 @@ type layout struct {
 	foldersAt    int64  // their coders, one folder after another
 	unpackAt     int64  // their coders' unpack sizes
 	numStreamsAt int64  // sub-streams per folder; absent: one each
+	substreams   uint64 // sub-streams in all
 	subSizesAt   int64  // sizes of all sub-streams but each folder's last
 	subCRCsAt    int64  // CRCs of the sub-streams, an optional-bits vector
 
@@ -234,20 +234,7 @@ func newMemberStream(ra io.ReaderAt, lay *layout, lim manifest.Limits) (*memberS
 	}
 	if lay.subCRCsAt != 0 {
 		// As the library does, one CRC per sub-stream of every folder.
-		var total uint64
-		if lay.numStreamsAt == 0 {
-			total = lay.folders
-		} else {
-			w := s.cursor(lay.numStreamsAt)
-			for range lay.folders {
-				n, err := w.num()
-				if err != nil {
-					return nil, err
-				}
-				total += n
-			}
-		}
-		if s.crcs, err = s.vector(lay.subCRCsAt, total, false); err != nil {
+		if s.crcs, err = s.vector(lay.subCRCsAt, lay.substreams, false); err != nil {
 			return nil, err
 		}
 	}
@@ -368,21 +355,7 @@ func (s *memberStream) name() (string, error) {
 		}
 		s.units = append(s.units, u)
 	}
-	b := make([]byte, 0, len(s.units))
-	for i := 0; i < len(s.units); i++ {
-		r := rune(s.units[i])
-		if utf16.IsSurrogate(r) {
-			r = utf8.RuneError
-			if i+1 < len(s.units) {
-				if p := utf16.DecodeRune(rune(s.units[i]), rune(s.units[i+1])); p != utf8.RuneError {
-					r = p
-					i++
-				}
-			}
-		}
-		b = utf8.AppendRune(b, r)
-	}
-	return string(b), nil
+	return string(utf16.Decode(s.units)), nil
 }
 
 // nextFolder enters the next folder: its coders, sizes, packed stream and
