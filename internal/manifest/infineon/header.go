@@ -12,8 +12,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/ulikunitz/xz/lzma"
-
 	"github.com/thingpress/thingpress/internal/manifest"
 )
 
@@ -831,7 +829,7 @@ func (f *folder) checkCoder(c coder) error {
 		}
 	case bytes.Equal(c.id, methodLZMA2):
 		if len(c.props) == 1 && c.props[0] <= 40 {
-			if d := uint64(2|c.props[0]&1) << (c.props[0]/2 + 11); d > maxDict {
+			if d := lzma2Dict(c.props[0]); d > maxDict {
 				return tooBig("dictionary", d)
 			}
 		}
@@ -1088,36 +1086,9 @@ func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (*errReader, err
 		return nil, bad("pack position out of range")
 	}
 	packed := io.NewSectionReader(r, 32+int64(si.packPos), int64(si.packSize0))
-	c := f.coders[0]
-	var dec io.Reader
-	switch {
-	case bytes.Equal(c.id, methodCopy):
-		dec = packed
-	case bytes.Equal(c.id, methodLZMA):
-		// A dictionary larger than the output is never used: cap it so
-		// that decoding allocates no more than the header needs.
-		dict := min(binary.LittleEndian.Uint32(c.props[1:]), uint32(max(size, 4096)))
-		var h [13]byte
-		h[0] = c.props[0]
-		binary.LittleEndian.PutUint32(h[1:], dict)
-		binary.LittleEndian.PutUint64(h[5:], size)
-		lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(h[:]), bufio.NewReader(packed)))
-		if err != nil {
-			return nil, bad(err.Error())
-		}
-		dec = lr
-	case bytes.Equal(c.id, methodLZMA2):
-		if len(c.props) != 1 || c.props[0] > 40 {
-			return nil, bad("LZMA2 properties")
-		}
-		d := uint64(2|c.props[0]&1) << (c.props[0]/2 + 11)
-		lr, err := lzma.Reader2Config{DictCap: int(max(min(d, size), lzma.MinDictCap))}.NewReader2(bufio.NewReader(packed))
-		if err != nil {
-			return nil, bad(err.Error())
-		}
-		dec = lr
-	default:
-		return nil, bad(fmt.Sprintf("unsupported method %X", c.id))
+	dec, err := decoder(f.coders[0], size, bufio.NewReader(packed))
+	if err != nil {
+		return nil, bad(err.Error())
 	}
 	return &errReader{r: io.LimitReader(dec, int64(size)), crc: f.crc, h: crc32.NewIEEE()}, nil
 }

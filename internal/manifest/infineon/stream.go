@@ -453,40 +453,49 @@ func (s *memberStream) open() (io.Reader, error) {
 	} else {
 		s.packed.Reset(sr)
 	}
-	packed := s.packed
-	c, size := f.coders[0], f.sizes[0]
-	var dec io.Reader
-	switch {
-	case bytes.Equal(c.id, methodCopy):
-		dec = packed
-	case bytes.Equal(c.id, methodLZMA):
-		// The classic LZMA header: properties, dictionary size, and
-		// the unpacked size, which 7z keeps in the folder instead.
-		h := make([]byte, 13)
-		copy(h, c.props)
-		binary.LittleEndian.PutUint64(h[5:], size)
-		lr, err := lzma.NewReader(&prefixReader{p: h, r: packed})
-		if err != nil {
-			return nil, fmt.Errorf("opening: %w: %w", manifest.ErrMalformed, err)
-		}
-		dec = lr
-	case bytes.Equal(c.id, methodLZMA2):
-		// A dictionary larger than the folder is never used.
-		d := uint64(2|c.props[0]&1) << (c.props[0]/2 + 11)
-		lr, err := lzma.Reader2Config{DictCap: int(max(min(d, size), lzma.MinDictCap))}.NewReader2(packed)
-		if err != nil {
-			return nil, fmt.Errorf("opening: %w: %w", manifest.ErrMalformed, err)
-		}
-		dec = lr
-	default: // streamable let no other through
-		return nil, fmt.Errorf("opening: coder %X: %w", c.id, manifest.ErrMalformed)
+	dec, err := decoder(f.coders[0], f.sizes[0], s.packed)
+	if err != nil {
+		return nil, fmt.Errorf("opening: %w: %w", manifest.ErrMalformed, err)
 	}
-	dec = io.LimitReader(dec, int64(size))
+	dec = io.LimitReader(dec, int64(f.sizes[0]))
 	if len(f.coders) == 2 {
 		dec = io.LimitReader(newBCJReader(dec), int64(f.sizes[1]))
 	}
 	return dec, nil
 }
+
+// decoder returns the output of coder c (copy, LZMA or LZMA2), which
+// decodes to size bytes, over its packed stream.
+func decoder(c coder, size uint64, packed *bufio.Reader) (io.Reader, error) {
+	switch {
+	case bytes.Equal(c.id, methodCopy):
+		return packed, nil
+	case bytes.Equal(c.id, methodLZMA):
+		if len(c.props) != 5 {
+			return nil, fmt.Errorf("LZMA properties")
+		}
+		// The classic LZMA header: properties, dictionary size, and the
+		// unpacked size, which 7z keeps in the folder instead. A
+		// dictionary larger than the output is never used: capped, the
+		// decoder allocates no more than the output needs.
+		h := make([]byte, 13)
+		h[0] = c.props[0]
+		binary.LittleEndian.PutUint32(h[1:], min(binary.LittleEndian.Uint32(c.props[1:]), uint32(max(min(size, math.MaxUint32), 4096))))
+		binary.LittleEndian.PutUint64(h[5:], size)
+		return lzma.NewReader(&prefixReader{p: h, r: packed})
+	case bytes.Equal(c.id, methodLZMA2):
+		if len(c.props) != 1 || c.props[0] > 40 {
+			return nil, fmt.Errorf("LZMA2 properties")
+		}
+		return lzma.Reader2Config{DictCap: int(max(min(lzma2Dict(c.props[0]), size), lzma.MinDictCap))}.NewReader2(packed)
+	default:
+		return nil, fmt.Errorf("unsupported method %X", c.id)
+	}
+}
+
+// lzma2Dict is the dictionary size that LZMA2 property byte p (at most
+// 40) stands for.
+func lzma2Dict(p byte) uint64 { return uint64(2|p&1) << (p/2 + 11) }
 
 // prefixReader reads p, then r; it is an io.ByteReader, which the LZMA
 // decoder needs to be fast.
