@@ -47,11 +47,25 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 		Use:   "import --policy NAME [flags] MANIFEST",
 		Short: "Import every valid device of a manifest into AWS IoT Core",
 		Long: `import makes every valid device of a manifest a complete Thing in AWS IoT Core:
-its certificate registered (ACTIVE) without a CA, a Thing named after the
-certificate's subject CN (with the thing type, and the chip, reel and batch IDs
-as attributes), the certificate attached to the Thing, each --policy attached to
+a Thing named after the certificate's subject CN (with the thing type, and the
+chip, reel and batch IDs as attributes), its certificate registered (ACTIVE)
+without a CA, the certificate attached to the Thing, each --policy attached to
 the certificate, and the Thing added to each --thing-group. That is 3 calls plus
-one per policy and group, and no describe calls.
+one per policy and group, and no describe calls (but for one DescribeCertificate
+when a killed run may have registered a certificate without recording it). The
+Thing comes first, so a name taken by a Thing with other settings fails the
+device before its certificate is registered.
+
+A device that fails after some of its steps (say a policy or group deleted
+during the run) is left half-made: its certificate stays registered and ACTIVE,
+or its Thing stays without a certificate. The summary counts such devices, and
+with --report each one's line carries "left_in_aws": the certificate's ARN and
+status, the Thing and whether this run created it, the steps done and missing.
+To list them:
+
+  jq -c 'select(.left_in_aws) | {chip_id, thing_name, error, left_in_aws}' REPORT
+
+Running the same command again, once the cause is fixed, finishes them.
 
 Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
 10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
@@ -67,11 +81,12 @@ nothing twice.
 The AWS account and region come from the standard configuration chain
 (AWS_PROFILE, AWS_REGION, ~/.aws, ...). The caller needs iot:RegisterCertificateWithoutCA,
 iot:CreateThing, iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup,
-and for the preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
+iot:DescribeCertificate (only after a killed run), and for the preflight
+iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
-was skipped (invalid), failed, or the run was interrupted; 2 for argument or
-preflight errors (nothing imported).`,
+was skipped (invalid), failed (half-made ones included), or the run was
+interrupted; 2 for argument or preflight errors (nothing imported).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errExactlyOneManifest}
@@ -235,7 +250,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	defer src.Close()
 
 	var summary report.Summary
-	summary.State = statePath
+	summary.State, summary.Report = statePath, o.reportPath
 	var writeErr error
 	started := time.Now()
 	if meter != nil {
@@ -253,7 +268,12 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 					meter.Add(1)
 				}
 			}
-			if r.Status == importer.Failed || r.Status == importer.Skipped {
+			switch {
+			case r.Left != nil:
+				g.logger.Warn("device failed half-made", "chip", r.ChipID, "thing", r.ThingName, "reason", r.Error,
+					"certificate_arn", r.Left.CertificateARN, "certificate_status", r.Left.CertificateStatus,
+					"thing_created", r.Left.ThingCreated, "done", r.Left.Done, "missing", r.Left.Missing)
+			case r.Status == importer.Failed || r.Status == importer.Skipped:
 				g.logger.Warn("device not imported", "chip", r.ChipID, "thing", r.ThingName, "status", r.Status, "reason", r.Error)
 			}
 			if rw != nil && writeErr == nil {

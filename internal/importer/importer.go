@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ const (
 	OpPrincipal = ratelimit.OpAttachThingPrincipal
 	OpPolicy    = ratelimit.OpAttachPolicy
 	OpGroup     = ratelimit.OpAddThingToThingGroup
+	// OpDescribe is only called after a killed run (see registeredSince).
+	OpDescribe = ratelimit.OpDescribeCertificate
 )
 
 // Status of a device after an import.
@@ -80,6 +83,32 @@ type Result struct {
 	// Retryable is set on a failure that only throttling or transient
 	// faults caused (the retries ran out): trying later may succeed.
 	Retryable bool
+	// Left is set on a failed device that has steps done: what it left
+	// in AWS.
+	Left *Leftover
+}
+
+// Leftover is what a failed device left in AWS: the steps done before the
+// one that failed. A later run with the same state file goes on from
+// them; until then the certificate, if registered, is ACTIVE without the
+// rest.
+type Leftover struct {
+	// The certificate, once the register step is done.
+	CertificateID  string `json:"certificate_id,omitempty"`
+	CertificateARN string `json:"certificate_arn,omitempty"`
+	// CertificateStatus is ACTIVE for a certificate this import
+	// registered, and empty for one registered before it
+	// (CertificateExisted), whose status AWS did not say.
+	CertificateStatus  string `json:"certificate_status,omitempty"`
+	CertificateExisted bool   `json:"certificate_existed,omitempty"`
+	// Thing names the Thing once the thing step is done; ThingCreated says
+	// when: "this run" or "an earlier run". (CreateThing answers alike
+	// whether it made the Thing or found an identical one.)
+	Thing        string `json:"thing,omitempty"`
+	ThingCreated string `json:"thing_created,omitempty"`
+	// Done and Missing are the steps, as the state file names them.
+	Done    []string `json:"done"`
+	Missing []string `json:"missing"`
 }
 
 // Journal records each device's completed steps. *state.Store (a file
@@ -138,9 +167,11 @@ func New(cfg Config) *Importer {
 	return &Importer{cfg: cfg}
 }
 
-// Steps lists the steps that make a device complete for t.
+// Steps lists the steps that make a device complete for t, in the order
+// they are made. CreateThing comes first: a name taken by a Thing with
+// other settings is refused before any certificate is registered.
 func Steps(t awsiot.Target) []string {
-	steps := []string{state.StepRegister, state.StepThing, state.StepPrincipal}
+	steps := []string{state.StepThing, state.StepRegister, state.StepPrincipal}
 	for _, p := range t.Policies {
 		steps = append(steps, state.PolicyStep(p))
 	}
@@ -207,10 +238,14 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		res.Resumed = true
 		return res, nil
 	}
+	// An intent recorded by an earlier run: that run's register call may
+	// have reached AWS without its answer being recorded.
+	earlierIntent := st.RegisterIntent
 	// A call in flight is finished even after an interrupt, so that its
 	// effect is recorded; the interrupt is honoured between steps.
 	callCtx := context.WithoutCancel(ctx)
 	retryable := false
+	var doneNow []string
 
 	// onExists handles a ResourceAlreadyExistsException; maybeDone says an
 	// earlier attempt of the same call may have created the resource.
@@ -234,8 +269,12 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			}
 			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
 		}
-		return im.cfg.State.Update(d.Key, func(s *state.Device) error {
+		if step == state.StepThing && !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
+			st.RegisterIntent = time.Now().UTC()
+		}
+		err = im.cfg.State.Update(d.Key, func(s *state.Device) error {
 			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
+			s.RegisterIntent = st.RegisterIntent
 			s.MarkDone(step)
 			st.Done = s.Done
 			if im.complete(s) {
@@ -244,42 +283,57 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			}
 			return nil
 		})
-	}
-
-	err = do(state.StepRegister, OpRegister, func(ctx context.Context) error {
-		out, err := im.cfg.API.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
-			CertificatePem: aws.String(d.CertificatePEM),
-			Status:         types.CertificateStatusActive,
-		})
 		if err == nil {
-			st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
+			doneNow = append(doneNow, step)
 		}
 		return err
-	}, func(err error, maybeDone bool) error {
-		id, arn, _ := awsiot.AlreadyExists(err)
-		if arn == "" {
-			return fmt.Errorf("certificate already registered, but AWS named no ARN: %s", awsiot.Message(err))
+	}
+
+	err = do(state.StepThing, OpThing, func(ctx context.Context) error {
+		in := &iot.CreateThingInput{
+			ThingName:        aws.String(d.ThingName),
+			AttributePayload: &types.AttributePayload{Attributes: d.Attributes()},
 		}
-		// Had it been there before, the first attempt would have said so;
-		// after a lost answer the conflict is our own registration.
-		st.CertificateID, st.CertificateARN, st.Existed = id, arn, !maybeDone
-		return nil
+		if im.cfg.Target.ThingType != "" {
+			in.ThingTypeName = aws.String(im.cfg.Target.ThingType)
+		}
+		_, err := im.cfg.API.CreateThing(ctx, in)
+		return err
+	}, func(err error, maybeDone bool) error {
+		return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
 	})
 	if err == nil {
-		res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
-		err = do(state.StepThing, OpThing, func(ctx context.Context) error {
-			in := &iot.CreateThingInput{
-				ThingName:        aws.String(d.ThingName),
-				AttributePayload: &types.AttributePayload{Attributes: d.Attributes()},
+		err = do(state.StepRegister, OpRegister, func(ctx context.Context) error {
+			out, err := im.cfg.API.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
+				CertificatePem: aws.String(d.CertificatePEM),
+				Status:         types.CertificateStatusActive,
+			})
+			if err == nil {
+				st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
 			}
-			if im.cfg.Target.ThingType != "" {
-				in.ThingTypeName = aws.String(im.cfg.Target.ThingType)
-			}
-			_, err := im.cfg.API.CreateThing(ctx, in)
 			return err
 		}, func(err error, maybeDone bool) error {
-			return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
+			id, arn, _ := awsiot.AlreadyExists(err)
+			if arn == "" {
+				return fmt.Errorf("certificate already registered, but AWS named no ARN: %s", awsiot.Message(err))
+			}
+			// Had it been there before, the first attempt would have said
+			// so; after a lost answer the conflict is our own registration.
+			existed := !maybeDone
+			if existed && !earlierIntent.IsZero() {
+				// A killed run may have lost the answer.
+				ours, err := im.registeredSince(ctx, callCtx, id, earlierIntent)
+				if err != nil {
+					return err
+				}
+				existed = !ours
+			}
+			st.CertificateID, st.CertificateARN, st.Existed = id, arn, existed
+			return nil
 		})
+	}
+	if err == nil {
+		res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
 	}
 	if err == nil {
 		err = do(state.StepPrincipal, OpPrincipal, func(ctx context.Context) error {
@@ -316,6 +370,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		return res, ErrInterrupted
 	case err != nil:
 		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
+		res.Left = im.leftover(d, st, doneNow)
 		if uerr := im.cfg.State.Update(d.Key, func(s *state.Device) error {
 			s.Status, s.Error = string(Failed), res.Error
 			return nil
@@ -326,6 +381,64 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	}
 	res.Status = statusOf(st)
 	return res, nil
+}
+
+// leftover describes what st's done steps left in AWS, or nil if none.
+func (im *Importer) leftover(d *Device, st state.Device, doneNow []string) *Leftover {
+	if len(st.Done) == 0 {
+		return nil
+	}
+	l := &Leftover{Done: slices.Clone(st.Done), Missing: []string{}}
+	for _, step := range im.Steps() {
+		if !st.Has(step) {
+			l.Missing = append(l.Missing, step)
+		}
+	}
+	if st.Has(state.StepRegister) {
+		l.CertificateID, l.CertificateARN, l.CertificateExisted = st.CertificateID, st.CertificateARN, st.Existed
+		if !st.Existed {
+			l.CertificateStatus = string(types.CertificateStatusActive)
+		}
+	}
+	if st.Has(state.StepThing) {
+		l.Thing, l.ThingCreated = d.ThingName, "an earlier run"
+		if slices.Contains(doneNow, state.StepThing) {
+			l.ThingCreated = "this run"
+		}
+	}
+	return l
+}
+
+// ClockSkew is how far this machine's clock may be off AWS's: SigV4
+// refuses requests signed more than 5 minutes off.
+const ClockSkew = 5 * time.Minute
+
+// registeredSince reports whether AWS registered certificate id at or
+// after since, less ClockSkew: then the conflict is this import's own
+// register call, whose answer a killed run lost. It costs one
+// DescribeCertificate; if that call fails, the certificate counts as
+// registered before.
+func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, since time.Time) (bool, error) {
+	var created time.Time
+	_, err := im.call(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
+		out, err := im.cfg.API.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+		if err == nil && out.CertificateDescription != nil {
+			created = aws.ToTime(out.CertificateDescription.CreationDate)
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		return false, err
+	case err != nil:
+		im.cfg.Logger.Warn("cannot tell whether an already registered certificate is this import's own; counted as registered before",
+			"certificate_id", id, "err", awsiot.Message(err))
+		return false, nil
+	case created.IsZero():
+		im.cfg.Logger.Warn("AWS named no creation date of an already registered certificate; counted as registered before", "certificate_id", id)
+		return false, nil
+	}
+	return !created.Before(since.Add(-ClockSkew)), nil
 }
 
 func (im *Importer) complete(s *state.Device) bool {

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +59,12 @@ type Config struct {
 	// instead of replacing the Thing. Only Things created through the
 	// proxy are known.
 	StrictCreateThing bool
+	// StrictAttributes gives CreateThing AWS's checks of attributes,
+	// which moto lacks: an attribute name outside [a-zA-Z0-9_.,@/:#-]
+	// (1 to 128 characters) or a value outside [a-zA-Z0-9_.,@/:#=\[\]-]
+	// (at most 800) is answered 400 InvalidRequestException, and the Thing
+	// is not made.
+	StrictAttributes bool
 	// Observe, if set, sees every request that is forwarded (dropped
 	// after forwarding included), with its body, before it is forwarded.
 	Observe func(op string, r *http.Request, body []byte)
@@ -88,6 +96,7 @@ type OpStats struct {
 	Dropped             int64 // closed without an answer, before or after forwarding
 	DroppedAfterForward int64 // the part of Dropped that reached the backend
 	Conflicts           int64 // CreateThing answered 409 under StrictCreateThing
+	Invalid             int64 // CreateThing answered 400 under StrictAttributes
 }
 
 func (s *OpStats) add(o OpStats) {
@@ -98,6 +107,7 @@ func (s *OpStats) add(o OpStats) {
 	s.Dropped += o.Dropped
 	s.DroppedAfterForward += o.DroppedAfterForward
 	s.Conflicts += o.Conflicts
+	s.Invalid += o.Invalid
 }
 
 // Proxy is a fault-injecting reverse proxy; it is an http.Handler.
@@ -283,13 +293,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // conflict reads the body of a request about to be forwarded, shows it to
-// Observe and, with StrictCreateThing, answers a CreateThing that would
-// change an existing Thing as AWS does. It reports whether it answered.
+// Observe and, with StrictAttributes or StrictCreateThing, answers a
+// CreateThing that AWS would refuse as AWS does. It reports whether it
+// answered.
 func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool {
 	p.mu.Lock()
-	observe, strict := p.cfg.Observe, p.cfg.StrictCreateThing
+	observe, strict, strictAttrs := p.cfg.Observe, p.cfg.StrictCreateThing, p.cfg.StrictAttributes
 	p.mu.Unlock()
-	if observe == nil && !(strict && op == "CreateThing") {
+	createThing := op == "CreateThing" && (strict || strictAttrs)
+	if observe == nil && !createThing {
 		return false
 	}
 	body, err := io.ReadAll(r.Body)
@@ -298,6 +310,19 @@ func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool
 		return true
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if strictAttrs && op == "CreateThing" {
+		var in struct {
+			AttributePayload struct {
+				Attributes map[string]string `json:"attributes"`
+			} `json:"attributePayload"`
+		}
+		_ = json.Unmarshal(body, &in)
+		if msg := invalidAttributes(in.AttributePayload.Attributes); msg != "" {
+			p.count(op, OpStats{Invalid: 1})
+			writeError(w, http.StatusBadRequest, "InvalidRequestException", msg)
+			return true
+		}
+	}
 	if strict && op == "CreateThing" {
 		name, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/things/"))
 		var in struct {
@@ -324,6 +349,29 @@ func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool
 		observe(op, r, body)
 	}
 	return false
+}
+
+var (
+	attrName  = regexp.MustCompile(`^[a-zA-Z0-9_.,@/:#-]{1,128}$`)
+	attrValue = regexp.MustCompile(`^[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}$`)
+)
+
+// invalidAttributes returns AWS's message for the first attribute that
+// breaks AWS's pattern (names in sorted order), or "".
+func invalidAttributes(attrs map[string]string) string {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		switch {
+		case !attrName.MatchString(k):
+			return fmt.Sprintf("1 validation error detected: Value '%s' at 'attributePayload.attributes' failed to satisfy constraint: "+
+				"Map keys must satisfy constraint: [Member must have length less than or equal to 128, "+
+				"Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#-]+]", k)
+		case !attrValue.MatchString(attrs[k]):
+			return fmt.Sprintf("1 validation error detected: Value '%s' at 'attributePayload.attributes.%s' failed to satisfy constraint: "+
+				"Map value must satisfy constraint: [Member must have length less than or equal to 800, "+
+				"Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#=\\[\\]-]*]", attrs[k], k)
+		}
+	}
+	return ""
 }
 
 // writeConflict answers CreateThing as AWS does for a name taken by a

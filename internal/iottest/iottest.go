@@ -5,6 +5,7 @@ package iottest
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -38,7 +39,8 @@ type Env struct {
 }
 
 // New starts moto and the proxy with cfg for t and creates Policy,
-// ThingType and Group.
+// ThingType and Group. cfg.Observe, if set, sees every forwarded call
+// after the recorder.
 func New(t testing.TB, cfg iotproxy.Config) *Env {
 	t.Helper()
 	moto := mototest.StartT(t)
@@ -47,7 +49,14 @@ func New(t testing.TB, cfg iotproxy.Config) *Env {
 		t.Fatal(err)
 	}
 	rec := &iotproxy.Recorder{}
-	cfg.Observe = rec.Observe
+	if observe := cfg.Observe; observe != nil {
+		cfg.Observe = func(op string, r *http.Request, body []byte) {
+			rec.Observe(op, r, body)
+			observe(op, r, body)
+		}
+	} else {
+		cfg.Observe = rec.Observe
+	}
 	p := iotproxy.New(target, cfg)
 	purl, err := p.Start()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,6 +161,7 @@ type message struct {
 // counts are one manifest's numbers in this invocation.
 type counts struct {
 	imported, existing, failed, requeued int
+	halfMade                             int // failed with a certificate or Thing left in AWS
 	im                                   *importer.Importer
 }
 
@@ -291,9 +293,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		total.existing += c.existing
 		total.failed += c.failed
 		total.requeued += c.requeued
+		total.halfMade += c.halfMade
 	}
 	h.log.Info("batch done", "messages", len(msgs), "devices", len(jobs), "imported", total.imported,
-		"existing", total.existing, "failed", total.failed, "requeued", total.requeued,
+		"existing", total.existing, "failed", total.failed, "left_half_made", total.halfMade, "requeued", total.requeued,
 		"failed_messages", len(resp.BatchItemFailures), "seconds", time.Since(started).Seconds())
 	return resp, nil
 }
@@ -329,6 +332,14 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 		log.Debug("device was already registered; now complete", "certificate_id", res.CertificateID)
 	default:
 		c.failed++
+		if l := res.Left; l != nil {
+			c.halfMade++
+			log.Warn("device failed half-made", "reason", res.Error,
+				slog.Group("left_in_aws", "certificate_arn", l.CertificateARN, "certificate_status", l.CertificateStatus,
+					"certificate_existed", l.CertificateExisted, "thing", l.Thing, "thing_created", l.ThingCreated,
+					"done", l.Done, "missing", l.Missing))
+			return
+		}
 		log.Warn("device failed", "reason", res.Error)
 	}
 }
@@ -372,10 +383,13 @@ func seed(journal *state.Memory, d stack.Device) error {
 	if len(d.Done) == 0 {
 		return nil
 	}
-	if d.CertificateARN == "" {
-		return errors.New("steps done but no certificate ARN")
+	if d.CertificateARN == "" && slices.Contains(d.Done, state.StepRegister) {
+		return errors.New("certificate registered but no certificate ARN")
 	}
-	id := d.CertificateARN[strings.LastIndex(d.CertificateARN, "/")+1:]
+	id := ""
+	if d.CertificateARN != "" {
+		id = d.CertificateARN[strings.LastIndex(d.CertificateARN, "/")+1:]
+	}
 	return journal.Update(d.CertificateID, func(s *state.Device) error {
 		s.CertificateID, s.CertificateARN, s.Existed = id, d.CertificateARN, d.Existed
 		for _, step := range d.Done {
@@ -388,7 +402,7 @@ func seed(journal *state.Memory, d stack.Device) error {
 // withProgress returns d with the steps the journal recorded for it.
 func withProgress(journal *state.Memory, d stack.Device) stack.Device {
 	st, ok, err := journal.Get(d.CertificateID)
-	if err != nil || !ok || len(st.Done) == 0 || st.CertificateARN == "" {
+	if err != nil || !ok || len(st.Done) == 0 || st.Has(state.StepRegister) && st.CertificateARN == "" {
 		return d
 	}
 	d.CertificateARN, d.Existed, d.Done = st.CertificateARN, st.Existed, st.Done

@@ -22,22 +22,29 @@ type Line struct {
 	CertificateARN string `json:"certificate_arn"`
 	Status         string `json:"status"`
 	Error          string `json:"error"`
+	// LeftInAWS is only on a failed device that left something in AWS:
+	// its certificate (ACTIVE), its Thing, the steps done and missing.
+	LeftInAWS *importer.Leftover `json:"left_in_aws,omitempty"`
 }
 
 // Summary counts the results of a run.
 type Summary struct {
-	Total       int              `json:"total"`
-	Imported    int              `json:"imported"`
-	Exists      int              `json:"exists"`
-	Skipped     int              `json:"skipped"`
-	Failed      int              `json:"failed"`
-	Resumed     int              `json:"resumed"`
-	Interrupted bool             `json:"interrupted"`
-	Calls       map[string]int64 `json:"calls"`
-	Throttled   int64            `json:"throttled"`
-	Retried     int64            `json:"retried"`
-	Seconds     float64          `json:"seconds"`
-	State       string           `json:"state,omitempty"`
+	Total    int `json:"total"`
+	Imported int `json:"imported"`
+	Exists   int `json:"exists"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	// LeftHalfMade counts the failed devices with a left_in_aws line.
+	LeftHalfMade int              `json:"left_half_made"`
+	Resumed      int              `json:"resumed"`
+	Interrupted  bool             `json:"interrupted"`
+	Calls        map[string]int64 `json:"calls"`
+	Throttled    int64            `json:"throttled"`
+	Retried      int64            `json:"retried"`
+	Seconds      float64          `json:"seconds"`
+	State        string           `json:"state,omitempty"`
+	// Report is the report file's path, for Print.
+	Report string `json:"-"`
 }
 
 // Add counts one result.
@@ -56,10 +63,15 @@ func (s *Summary) Add(r importer.Result) {
 	if r.Resumed {
 		s.Resumed++
 	}
+	if r.Left != nil {
+		s.LeftHalfMade++
+	}
 }
 
 // OK reports whether every device is imported or already there.
-func (s *Summary) OK() bool { return s.Skipped == 0 && s.Failed == 0 && !s.Interrupted }
+func (s *Summary) OK() bool {
+	return s.Skipped == 0 && s.Failed == 0 && s.LeftHalfMade == 0 && !s.Interrupted
+}
 
 // TotalCalls is the number of AWS calls of the run.
 func (s *Summary) TotalCalls() int64 {
@@ -74,6 +86,13 @@ func (s *Summary) TotalCalls() int64 {
 func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "Devices    %d: %d imported, %d already there, %d skipped, %d failed\n",
 		s.Total, s.Imported, s.Exists, s.Skipped, s.Failed)
+	if s.LeftHalfMade > 0 {
+		where := "run again with --report FILE to list them"
+		if s.Report != "" {
+			where = fmt.Sprintf("see %s, lines with left_in_aws", s.Report)
+		}
+		fmt.Fprintf(w, "Left half-made %d: failed after some steps, their certificate or Thing stays in AWS; %s\n", s.LeftHalfMade, where)
+	}
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "Resumed    %d devices were complete from an earlier run (no calls)\n", s.Resumed)
 	}
@@ -134,7 +153,7 @@ func Create(path string) (*Writer, error) {
 func (w *Writer) Write(r importer.Result) error {
 	if err := w.enc.Encode(Line{
 		ChipID: r.ChipID, ThingName: r.ThingName, CertificateID: r.CertificateID,
-		CertificateARN: r.CertificateARN, Status: string(r.Status), Error: r.Error,
+		CertificateARN: r.CertificateARN, Status: string(r.Status), Error: r.Error, LeftInAWS: r.Left,
 	}); err != nil {
 		return err
 	}

@@ -89,6 +89,12 @@ type Device struct {
 	Status         string    `json:"status,omitempty"`
 	Error          string    `json:"error,omitempty"`
 	Updated        time.Time `json:"updated"` // set by Update
+
+	// RegisterIntent is set when the thing step is recorded, before the
+	// register call is first sent: a certificate AWS registered after it
+	// may be this import's own, from a run killed before it could record
+	// the answer.
+	RegisterIntent time.Time `json:"register_intent,omitzero"`
 }
 
 // Has reports whether step is done.
