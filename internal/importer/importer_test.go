@@ -187,8 +187,8 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	for i, rec := range f.recs {
 		r := results[rec.ChipID]
 		if i == 1 {
-			if r.Status != importer.Failed || !strings.Contains(r.Error, "exists with other settings") {
-				t.Errorf("conflicting device: %+v, want failed", r)
+			if r.Status != importer.Failed || !strings.Contains(r.Error, "exists with other settings") || r.Left != nil || r.CertificateARN != "" {
+				t.Errorf("conflicting device: %+v, want failed with nothing left", r)
 			}
 			continue
 		}
@@ -199,6 +199,14 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	th, err := e.Direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
 	if err != nil || th.ThingTypeName != nil {
 		t.Errorf("existing thing was changed: %+v, %v", th, err)
+	}
+	// The name clash cost no certificate: the thing is made first.
+	if n := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; n != 2 {
+		t.Errorf("%d registrations, want 2", n)
+	}
+	certs, err := e.Direct.ListCertificates(context.Background(), &iot.ListCertificatesInput{})
+	if err != nil || len(certs.Certificates) != 2 {
+		t.Errorf("moto holds %v certificates (%v), want the 2 of the complete devices", certs, err)
 	}
 }
 

@@ -20,6 +20,11 @@
 //     DropAfterForward, after the backend has carried it out, which is
 //     the case "the call took effect but the client never heard".
 //
+// With StrictCreateThing and StrictAttributes it also gives CreateThing two
+// refusals of AWS's that moto lacks: a name taken by a Thing with other
+// settings (409 ResourceAlreadyExistsException), and an attribute outside
+// AWS's patterns (400 InvalidRequestException).
+//
 // Requests the proxy does not recognise as IoT (another service sharing
 // the same moto, or moto's own /moto-api) are counted as "Other" and
 // forwarded untouched. Randomness comes from Seed, so a run is

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,4 +172,54 @@ func TestDropAfterForward(t *testing.T) {
 	if s != (OpStats{Calls: 2, Forwarded: 2, Dropped: 1, DroppedAfterForward: 1}) {
 		t.Errorf("stats %+v", s)
 	}
+}
+
+// TestStrictCreateThing checks the two CreateThing checks moto lacks, as
+// the SDK sees them: attributes outside AWS's patterns are refused with
+// InvalidRequestException and no Thing is made; a second CreateThing of a
+// name with other settings is refused with ResourceAlreadyExistsException.
+func TestStrictCreateThing(t *testing.T) {
+	p, client := motoBehindProxy(t, Config{StrictAttributes: true, StrictCreateThing: true})
+	c := client(1)
+	ctx := t.Context()
+	create := func(name string, attrs map[string]string) error {
+		_, err := c.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(name), AttributePayload: &types.AttributePayload{Attributes: attrs}})
+		return err
+	}
+	tests := []struct {
+		name     string
+		attrs    map[string]string
+		wantCode string
+	}{
+		{name: "ok", attrs: map[string]string{"chip_id": "0A09-1B5C", "batch_id": "b4:25/x@y#z=[1],2.3"}},
+		{name: "ok-empty-value", attrs: map[string]string{"chip_id": ""}},
+		{name: "space-in-value", attrs: map[string]string{"chip_id": "0A09 1B5C"}, wantCode: "InvalidRequestException"},
+		{name: "umlaut-in-name", attrs: map[string]string{"chïp": "x"}, wantCode: "InvalidRequestException"},
+		{name: "equals-in-name", attrs: map[string]string{"a=b": "x"}, wantCode: "InvalidRequestException"},
+		{name: "value-too-long", attrs: map[string]string{"chip_id": strings.Repeat("a", 801)}, wantCode: "InvalidRequestException"},
+		{name: "name-too-long", attrs: map[string]string{strings.Repeat("a", 129): "x"}, wantCode: "InvalidRequestException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := create(tt.name, tt.attrs)
+			if got := errorCode(err); got != tt.wantCode {
+				t.Fatalf("CreateThing: %v, want code %q", err, tt.wantCode)
+			}
+			_, derr := c.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(tt.name)})
+			if exists := derr == nil; exists != (tt.wantCode == "") {
+				t.Errorf("thing exists: %v (%v), want %v", exists, derr, tt.wantCode == "")
+			}
+		})
+	}
+	if n := p.Stats()["CreateThing"].Invalid; n != 5 {
+		t.Errorf("%d refused as invalid, want 5", n)
+	}
+	t.Run("other settings", func(t *testing.T) {
+		if err := create("ok", map[string]string{"chip_id": "0A09-1B5C", "batch_id": "b4:25/x@y#z=[1],2.3"}); err != nil {
+			t.Errorf("same settings again: %v", err)
+		}
+		if err := create("ok", map[string]string{"chip_id": "other"}); errorCode(err) != "ResourceAlreadyExistsException" {
+			t.Errorf("other settings: %v, want ResourceAlreadyExistsException", err)
+		}
+	})
 }
