@@ -20,7 +20,7 @@ lambda:
 	    -ldflags '$(LDFLAGS)' -o bin/lambda/$$f/bootstrap ./cmd/$$f || exit 1; \
 	done
 
-# The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI,
+# The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI, jq,
 # openssl, cfn-lint and aws-lambda-rie (.ci/run installs what is missing);
 # integration tests start moto themselves.
 test: lint

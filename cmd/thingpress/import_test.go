@@ -149,27 +149,49 @@ func TestImportEndToEnd(t *testing.T) {
 	})
 }
 
+// requireTool skips t when the command-line tool name is missing, except
+// under CI, which must have it.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is needed under CI: %v", name, err)
+		}
+		t.Skipf("no %s: %v", name, err)
+	}
+}
+
+// awsIoT runs "aws iot ARGS" against endpoint and decodes its JSON answer
+// into v (if v is not nil).
+func awsIoT(t *testing.T, endpoint string, v any, args ...string) {
+	t.Helper()
+	cmd := exec.Command("aws", append([]string{"--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json", "iot"}, args...)...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_PAGER=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("aws iot %s: %v", strings.Join(args, " "), err)
+	}
+	if v == nil {
+		return
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("aws iot %s: %v", args[0], err)
+	}
+}
+
+// awsCertificates is what "aws iot list-certificates" answers.
+type awsCertificates struct {
+	Certificates []struct{ CertificateArn, CertificateId, Status string }
+}
+
 // assertWithAWSCLI checks with the AWS CLI, as a user would, that every
 // device is complete.
 func assertWithAWSCLI(t *testing.T, e *iottest.Env, devs []iottest.Device) {
 	t.Helper()
-	if _, err := exec.LookPath("aws"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the AWS CLI is needed under CI: %v", err)
-		}
-		t.Skipf("no AWS CLI: %v", err)
-	}
+	requireTool(t, "aws")
 	awsJSON := func(v any, args ...string) {
 		t.Helper()
-		cmd := exec.Command("aws", append([]string{"--endpoint-url", e.Moto.URL, "--region", "us-east-1", "--output", "json", "iot"}, args...)...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_PAGER=")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("aws iot %s: %v", strings.Join(args, " "), err)
-		}
-		if err := json.Unmarshal(out, v); err != nil {
-			t.Fatalf("aws iot %s: %v", args[0], err)
-		}
+		awsIoT(t, e.Moto.URL, v, args...)
 	}
 	var things struct{ Things []struct{ ThingName string } }
 	awsJSON(&things, "list-things")

@@ -20,8 +20,10 @@ import (
 
 // TestImportKillResume kills thingpress with SIGKILL at random moments,
 // runs it again each time, and checks that in the end every device is
-// complete, nothing exists twice, and no step that the state file recorded
-// as done was ever sent again.
+// complete, nothing exists twice, no step that the state file recorded
+// as done was ever sent again, and every device is reported imported:
+// none was there before, so a certificate a killed run registered without
+// recording it must not come back as "exists".
 func TestImportKillResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill test runs for about half a minute")
@@ -36,7 +38,8 @@ func TestImportKillResume(t *testing.T) {
 		thingOf[r.CertificateID] = r.ThingName
 	}
 	statePath := filepath.Join(t.TempDir(), "kill.state")
-	args := importArgs(e, "--trust", trustFile, "--rate", "10", "--state", statePath, path)
+	reportPath := filepath.Join(t.TempDir(), "kill.jsonl")
+	args := importArgs(e, "--trust", trustFile, "--rate", "10", "--state", statePath, "--report", reportPath, path)
 	argv, _ := json.Marshal(args)
 
 	// doneKeys lists, as the proxy's recorder names them, the calls of
@@ -119,10 +122,19 @@ func TestImportKillResume(t *testing.T) {
 	if kills == 0 {
 		t.Fatalf("no run was killed: the import finished too fast to test")
 	}
-	t.Logf("%d kills", kills)
+	t.Logf("%d kills, %d registrations told apart by DescribeCertificate", kills, e.Proxy.Counts()["DescribeCertificate"])
 	e.AssertComplete(t, devs)
 	if got := len(doneKeys()); got != 5*len(devs) {
 		t.Errorf("state records %d steps, want %d", got, 5*len(devs))
+	}
+	lines, sum := readReport(t, reportPath)
+	if sum.Imported != len(devs) || len(lines) != len(devs) {
+		t.Errorf("final report: %d lines, summary %+v, want all %d imported", len(lines), sum, len(devs))
+	}
+	for _, l := range lines {
+		if l.Status != "imported" {
+			t.Errorf("%s: status %s, want imported", l.ChipID, l.Status)
+		}
 	}
 }
 
