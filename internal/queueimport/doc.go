@@ -14,7 +14,10 @@
 //   - imported or already there: counted (DevicesImported,
 //     DevicesExisting);
 //   - failed for good (e.g. a thing of that name exists with other
-//     settings): logged and counted (DevicesFailed), not retried;
+//     settings): logged and counted (DevicesFailed), not retried; one that
+//     failed after some steps is logged as "device failed half-made" with
+//     left_in_aws (the certificate's ARN and status, the Thing, the steps
+//     done and missing) and counted in the batch line's left_half_made;
 //   - retries ran out (throttling or transient faults), or not finished
 //     because the invocation's time was running out: sent back to the
 //     queue in a new message, with the steps already done, so the next

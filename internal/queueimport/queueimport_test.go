@@ -1,6 +1,7 @@
 package queueimport_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,6 +249,89 @@ func TestPermanentFailure(t *testing.T) {
 	if err != nil || th.Attributes["chip_id"] != "OTHER" {
 		t.Errorf("the existing thing was changed: %v %v", th, err)
 	}
+	// The clash is met before the certificate is registered.
+	certs, err := s.IoT.Direct.ListCertificates(context.Background(), &iot.ListCertificatesInput{})
+	if err != nil || len(certs.Certificates) != 1 {
+		t.Errorf("moto holds %v certificates (%v), want only the imported device's", certs, err)
+	}
+}
+
+// TestHalfMadeLogged: a device that fails for good after its certificate
+// is registered is logged with what it left in AWS and counted in the
+// batch's log line.
+func TestHalfMadeLogged(t *testing.T) {
+	s := stacktest.New(t, "tp-qi-halfmade", stacktest.Options{})
+	devs := devices(t, 2)
+	var logs syncBuffer
+	var metrics stacktest.Metrics
+	h := newHandler(t, s, &metrics, func(c *queueimport.Config) {
+		c.Target.ThingGroups = []string{"tp-gone"}
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	resp, err := h.Handle(context.Background(), event(body(t, 0, devs)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v %v", resp, err)
+	}
+	if got := metrics.Sum(stack.MetricDevicesFailed, ""); got != 2 {
+		t.Errorf("DevicesFailed = %v, want 2", got)
+	}
+	type leftInAWS struct {
+		CertificateARN    string `json:"certificate_arn"`
+		CertificateStatus string `json:"certificate_status"`
+		Thing             string
+		ThingCreated      string `json:"thing_created"`
+		Done, Missing     []string
+	}
+	var halfMade []leftInAWS
+	batch := -1
+	for line := range strings.Lines(logs.String()) {
+		var rec struct {
+			Msg          string
+			Thing        string
+			Left         leftInAWS `json:"left_in_aws"`
+			LeftHalfMade int       `json:"left_half_made"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch rec.Msg {
+		case "device failed half-made":
+			if rec.Left.Thing != rec.Thing {
+				t.Errorf("left_in_aws names thing %q, the line %q", rec.Left.Thing, rec.Thing)
+			}
+			halfMade = append(halfMade, rec.Left)
+		case "batch done":
+			batch = rec.LeftHalfMade
+		}
+	}
+	if len(halfMade) != 2 || batch != 2 {
+		t.Fatalf("%d half-made lines, batch left_half_made %d, want 2 and 2:\n%s", len(halfMade), batch, logs.String())
+	}
+	for _, l := range halfMade {
+		if !strings.Contains(l.CertificateARN, ":cert/") || l.CertificateStatus != "ACTIVE" || l.ThingCreated != "this run" ||
+			!slices.Equal(l.Done, []string{state.StepThing, state.StepRegister, state.StepPrincipal, state.PolicyStep(iottest.Policy)}) ||
+			!slices.Equal(l.Missing, []string{state.GroupStep("tp-gone")}) {
+			t.Errorf("left_in_aws %+v", l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the handler's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestRetriesRunOut: when AWS keeps throttling, devices go back to the

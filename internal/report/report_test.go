@@ -19,6 +19,9 @@ func TestSummaryAndWriter(t *testing.T) {
 		{ChipID: "C", ThingName: "c", CertificateID: "3", Status: importer.Skipped, Error: "certificate expired"},
 		{ChipID: "D", ThingName: "d", CertificateID: "4", Status: importer.Failed, Error: "CreateThing: x"},
 		{ChipID: "E", ThingName: "e", CertificateID: "5", CertificateARN: "arn:5", Status: importer.Imported, Resumed: true},
+		{ChipID: "F", ThingName: "f", CertificateID: "6", CertificateARN: "arn:6", Status: importer.Failed, Error: "AttachPolicy: y",
+			Left: &importer.Leftover{CertificateID: "6", CertificateARN: "arn:6", CertificateStatus: "ACTIVE", Thing: "f", ThingCreated: "this run",
+				Done: []string{"thing", "register", "principal"}, Missing: []string{"policy:p"}}},
 	}
 	path := filepath.Join(t.TempDir(), "r.jsonl")
 	w, err := Create(path)
@@ -40,7 +43,7 @@ func TestSummaryAndWriter(t *testing.T) {
 	if s.OK() {
 		t.Error("OK with a skipped and a failed device")
 	}
-	if s.Total != 5 || s.Imported != 2 || s.Exists != 1 || s.Skipped != 1 || s.Failed != 1 || s.Resumed != 1 {
+	if s.Total != 6 || s.Imported != 2 || s.Exists != 1 || s.Skipped != 1 || s.Failed != 2 || s.Resumed != 1 || s.LeftHalfMade != 1 {
 		t.Errorf("summary %+v", s)
 	}
 	f, err := os.Open(path)
@@ -57,8 +60,8 @@ func TestSummaryAndWriter(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 6 {
-		t.Fatalf("%d lines, want 5 devices and a summary", len(lines))
+	if len(lines) != 7 {
+		t.Fatalf("%d lines, want 6 devices and a summary", len(lines))
 	}
 	for _, key := range []string{"chip_id", "thing_name", "certificate_id", "certificate_arn", "status", "error"} {
 		if _, ok := lines[0][key]; !ok {
@@ -68,13 +71,26 @@ func TestSummaryAndWriter(t *testing.T) {
 	if lines[3]["status"] != "failed" || lines[3]["error"] != "CreateThing: x" {
 		t.Errorf("failed line %v", lines[3])
 	}
-	sum, ok := lines[5]["summary"].(map[string]any)
-	if !ok || sum["failed"] != 1.0 || sum["imported"] != 2.0 {
-		t.Errorf("summary line %v", lines[5])
+	// left_in_aws is only on the line of a device that left something.
+	for i, l := range lines[:6] {
+		if _, ok := l["left_in_aws"]; ok != (i == 5) {
+			t.Errorf("line %d: left_in_aws present %v: %v", i, ok, l)
+		}
+	}
+	left, _ := lines[5]["left_in_aws"].(map[string]any)
+	if left["certificate_arn"] != "arn:6" || left["certificate_status"] != "ACTIVE" || left["thing"] != "f" || left["thing_created"] != "this run" ||
+		len(left["done"].([]any)) != 3 || len(left["missing"].([]any)) != 1 {
+		t.Errorf("left_in_aws %v", left)
+	}
+	sum, ok := lines[6]["summary"].(map[string]any)
+	if !ok || sum["failed"] != 2.0 || sum["imported"] != 2.0 || sum["left_half_made"] != 1.0 {
+		t.Errorf("summary line %v", lines[6])
 	}
 	var out bytes.Buffer
+	s.Report = "r.jsonl"
 	s.Print(&out)
-	for _, want := range []string{"5: 2 imported, 1 already there, 1 skipped, 1 failed", "AWS calls  7 (2.33 per device)", "Resumed    1"} {
+	for _, want := range []string{"6: 2 imported, 1 already there, 1 skipped, 2 failed", "AWS calls  7 (1.75 per device)", "Resumed    1",
+		"Left half-made 1: failed after some steps, their certificate or Thing stays in AWS; see r.jsonl, lines with left_in_aws"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Print lacks %q:\n%s", want, out.String())
 		}
