@@ -415,9 +415,10 @@ const ClockSkew = 5 * time.Minute
 
 // registeredSince reports whether AWS registered certificate id at or
 // after since, less ClockSkew: then the conflict is this import's own
-// register call, whose answer a killed run lost. It costs one
-// DescribeCertificate; if that call fails, the certificate counts as
-// registered before.
+// register call, whose answer a killed run lost. (A certificate that
+// somebody else registered in that window would count as ours too.) It
+// costs one DescribeCertificate; if that call fails, the certificate
+// counts as registered before.
 func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, since time.Time) (bool, error) {
 	var created time.Time
 	_, err := im.call(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
