@@ -35,6 +35,12 @@ func newTestSigner(t testing.TB, cn string, skid []byte, nb, na time.Time) *test
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTestSignerKey(t, key, cn, skid, nb, na)
+}
+
+// newTestSignerKey is newTestSigner with the given key.
+func newTestSignerKey(t testing.TB, key *ecdsa.PrivateKey, cn string, skid []byte, nb, na time.Time) *testSigner {
+	t.Helper()
 	if skid == nil {
 		sum := sha256.Sum256([]byte(cn))
 		skid = sum[:20]
