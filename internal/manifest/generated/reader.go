@@ -1,0 +1,304 @@
+package generated
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+)
+
+// Problems of one line; each wraps manifest.ErrMalformed too, except the
+// ErrTooLarge ones.
+var (
+	ErrBase64     = errors.New("line is not base64")
+	ErrNoPEM      = errors.New("no PEM CERTIFICATE block")
+	ErrBlockType  = errors.New("PEM block other than CERTIFICATE")
+	ErrPrivateKey = errors.New("PRIVATE KEY MATERIAL in entry: the entry is never imported or sent anywhere")
+)
+
+// Device is one line with what a generated manifest adds to a Record.
+type Device struct {
+	manifest.Record
+	// Chain holds the DER of the certificates after the leaf, in order.
+	Chain [][]byte
+}
+
+// Reader reads the lines of a generated manifest. It implements
+// manifest.Source. It is not safe for concurrent use.
+type Reader struct {
+	file   string
+	limits manifest.Limits
+	closer io.Closer
+
+	in      *limitedReader
+	sc      *bufio.Scanner
+	split   *splitter
+	err     error
+	line    int // lines read
+	entries int
+	buf     []byte // decoded line, reused
+}
+
+// Open opens the manifest at path. The Reader owns the file: Close
+// closes it.
+func Open(path string, opts manifest.Options) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &manifest.Error{File: path, Err: err}
+	}
+	r := NewReader(f, path, opts)
+	r.closer = f
+	return r, nil
+}
+
+// NewReader returns a Reader of the manifest read from r; file names it
+// in errors. Close does not close r.
+func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
+	opts = opts.WithDefaults()
+	in := &limitedReader{r: r, totalCap: opts.Limits.MaxTotalBytes}
+	lineCap := lineCap(opts.Limits)
+	sp := &splitter{max: lineCap, in: in}
+	sc := bufio.NewScanner(in)
+	// One byte more than the cap, so that a line of lineCap bytes fits
+	// with its newline.
+	sc.Buffer(make([]byte, 0, min(lineCap+1, 64<<10)), lineCap+1)
+	sc.Split(sp.split)
+	return &Reader{file: file, limits: opts.Limits, in: in, sc: sc, split: sp}
+}
+
+// lineCap is the longest line kept: the base64 of MaxEntryBytes, and a
+// CR.
+func lineCap(l manifest.Limits) int {
+	return base64.StdEncoding.EncodedLen(int(l.MaxEntryBytes)) + 1
+}
+
+var errClosed = errors.New("generated manifest reader is closed")
+
+// Close releases the reader and closes the file if Open opened it.
+func (r *Reader) Close() error {
+	if !errors.Is(r.err, errClosed) {
+		r.err = &manifest.Error{File: r.file, Err: errClosed}
+	}
+	r.sc, r.in, r.buf = nil, nil, nil
+	if c := r.closer; c != nil {
+		r.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+// Next returns the record of the next non-blank line, or io.EOF after
+// the last.
+func (r *Reader) Next() (manifest.Record, error) {
+	d, err := r.NextDevice()
+	return d.Record, err
+}
+
+// NextDevice returns the next line's device with its chain, or io.EOF
+// after the last. Any other error is a *manifest.Error and final.
+func (r *Reader) NextDevice() (Device, error) {
+	if r.err != nil {
+		return Device{}, r.err
+	}
+	d, err := r.next()
+	if err != nil {
+		r.err = err
+		return Device{}, err
+	}
+	return d, nil
+}
+
+func (r *Reader) next() (Device, error) {
+	for r.sc.Scan() {
+		r.line++
+		text := bytes.TrimSpace(r.sc.Bytes())
+		if len(text) == 0 && !r.split.tooLong {
+			continue
+		}
+		r.entries++
+		d := Device{Record: manifest.Record{Entry: "line " + strconv.Itoa(r.line), Encoding: manifest.PEM}}
+		if r.entries > r.limits.MaxEntries {
+			return Device{}, &manifest.Error{File: r.file, Entry: d.Entry, Err: fmt.Errorf("%w: more than %d certificates", manifest.ErrTooLarge, r.limits.MaxEntries)}
+		}
+		if r.split.tooLong {
+			d.Problem = newProblem(manifest.ErrTooLarge, "line %d is over %d bytes", r.line, r.split.max)
+			return d, nil
+		}
+		r.entry(&d, text)
+		return d, nil
+	}
+	err := r.sc.Err()
+	if err == nil {
+		return Device{}, io.EOF
+	}
+	where := ""
+	if r.line > 0 {
+		where = "after line " + strconv.Itoa(r.line)
+	}
+	var lim *limitError
+	if errors.As(err, &lim) {
+		return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, lim.msg)}
+	}
+	return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("read: %w", err)}
+}
+
+// entry fills d from the text of one line.
+func (r *Reader) entry(d *Device, text []byte) {
+	n, err := base64.StdEncoding.Decode(r.decodeBuf(len(text)), text)
+	if err != nil {
+		d.Problem = newProblem(ErrBase64, "line %d: %v", r.line, err)
+		return
+	}
+	rest := r.buf[:n]
+	if bytes.Contains(rest, []byte("PRIVATE KEY")) {
+		d.Problem = newProblem(ErrPrivateKey, "line %d", r.line)
+		return
+	}
+	var leaf *pem.Block
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			d.Problem = newProblem(ErrBlockType, "line %d: a %q block", r.line, truncate(b.Type, 40))
+			return
+		}
+		if leaf == nil {
+			leaf = b
+			continue
+		}
+		d.Chain = append(d.Chain, b.Bytes)
+	}
+	if leaf == nil {
+		d.Problem = newProblem(ErrNoPEM, "line %d: the decoded text holds none", r.line)
+		d.Chain = nil
+		return
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Bytes})
+	if int64(len(data)) > r.limits.MaxEntryBytes {
+		d.Problem = newProblem(manifest.ErrTooLarge, "line %d: certificate over %d bytes", r.line, r.limits.MaxEntryBytes)
+		d.Chain = nil
+		return
+	}
+	d.Data = data
+}
+
+func (r *Reader) decodeBuf(n int) []byte {
+	n = base64.StdEncoding.DecodedLen(n)
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	r.buf = r.buf[:n]
+	return r.buf
+}
+
+// splitter is a bufio.SplitFunc of lines that, rather than failing on a
+// line longer than max, skips it and returns it as an empty token with
+// tooLong set, so that the reader reports that line and goes on.
+type splitter struct {
+	max      int
+	in       *limitedReader
+	skipping bool // inside a line over max
+	tooLong  bool // the token returned is a line over max
+}
+
+func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
+	s.tooLong = false
+	if atEOF && s.in.err != nil {
+		return 0, nil, s.in.err // not a last line cut short by an error
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		if s.skipping {
+			s.skipping, s.tooLong = false, true
+			return i + 1, data[:0], nil
+		}
+		return i + 1, data[:i], nil
+	}
+	if atEOF {
+		if s.skipping {
+			s.skipping, s.tooLong = false, true
+			return len(data), data[:0], nil
+		}
+		if len(data) == 0 {
+			return 0, nil, nil
+		}
+		return len(data), data, nil
+	}
+	if len(data) > s.max {
+		s.skipping = true
+		return len(data), nil, nil
+	}
+	return 0, nil, nil
+}
+
+// limitError is the error of the limited reader when the cap is exceeded.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// limitedReader fails once more than totalCap bytes are read; err is its
+// error other than io.EOF.
+type limitedReader struct {
+	r        io.Reader
+	n        int64
+	totalCap int64
+	err      error
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.n >= l.totalCap {
+		var one [1]byte
+		if k, _ := io.ReadFull(l.r, one[:]); k == 0 {
+			return 0, io.EOF
+		}
+		l.err = &limitError{fmt.Sprintf("input longer than %d bytes", l.totalCap)}
+		return 0, l.err
+	}
+	p = p[:min(int64(len(p)), l.totalCap-l.n)]
+	k, err := l.r.Read(p)
+	l.n += int64(k)
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return k, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// problem is a line's problem: it wraps the package's sentinel and the
+// manifest sentinel of its kind.
+type problem struct {
+	err  error
+	kind error
+	msg  string
+}
+
+func newProblem(err error, format string, args ...any) error {
+	kind := manifest.ErrMalformed
+	if err == manifest.ErrTooLarge {
+		kind = manifest.ErrTooLarge
+	}
+	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
+}
+
+func (p *problem) Error() string   { return p.msg }
+func (p *problem) Unwrap() []error { return []error{p.err, p.kind} }
+
+var _ manifest.Source = (*Reader)(nil)
