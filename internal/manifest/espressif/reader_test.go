@@ -2,6 +2,8 @@ package espressif
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -219,6 +221,14 @@ func TestRealSample(t *testing.T) {
 	path := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", "manifest-espressif.csv")
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("sample manifest missing (needs ../shared): %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample's hash, so that a changed sample cannot skew the count.
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != "da5b057f0f442bc7e12afc6e13b3c2bc4ea6febcdf5ef978f666334db9544260" {
+		t.Fatalf("%s has SHA-256 %x: the sample changed", path, sum)
 	}
 	r, err := Open(path, manifest.Options{})
 	if err != nil {

@@ -2,8 +2,10 @@ package generated
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -219,6 +221,14 @@ func TestRealSample(t *testing.T) {
 	path := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", "certificates_test.txt")
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("sample manifest missing (needs ../shared): %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample's hash, so that a changed sample cannot skew the count.
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != "182242d8d57fc9096716f8edf8c9c441efa04c1cad39be071d533b8912275c02" {
+		t.Fatalf("%s has SHA-256 %x: the sample changed", path, sum)
 	}
 	r, err := Open(path, manifest.Options{})
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -68,6 +70,11 @@ func TestEntries(t *testing.T) {
 				e.Header = nil
 				return e.json(t)
 			},
+		},
+		{
+			name:    "no x5t#S256, two signers under the kid",
+			entry:   entry(func(h, p map[string]any) { delete(h, "x5t#S256") }),
+			signers: must(NewSigners(impostor.cert, signer.cert)),
 		},
 		{
 			name:    "signer among others",
@@ -460,18 +467,36 @@ func sample(t *testing.T, name string) string {
 	return path
 }
 
+// checkSHA256 fails the test if the file at path does not hash to want.
+func checkSHA256(t *testing.T, path, want string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != want {
+		t.Fatalf("%s has SHA-256 %x, want %s: the sample changed", path, sum, want)
+	}
+}
+
 func TestRealSamples(t *testing.T) {
 	tests := []struct {
 		file   string
-		want   error // nil: every entry verifies
+		sha256 string // the sample's, so that a changed sample cannot skew the counts
+		want   error  // nil: every entry verifies
 		reason string
 	}{
-		{file: "ECC608C-TNGTLSU-B.json"},
-		{file: "ECC608-TMNGTLSS-B.json", want: ErrNoCertificate, reason: "no device certificate: signed payload (version 2) has no publicKeySet"},
+		{file: "ECC608C-TNGTLSU-B.json", sha256: "1e4691f8604d8a1be3a39aebe1ffb4a75e22d6c69ab48f329d4b284a364b40d5"},
+		{
+			file: "ECC608-TMNGTLSS-B.json", sha256: "22ffa0b7f45b71d78b29b8f767bbc5b6b599daede6d60091d4f942626d99104c",
+			want: ErrNoCertificate, reason: "no device certificate: signed payload (version 2) has no publicKeySet",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			r, err := Open(sample(t, tt.file), manifest.Options{}, nil)
+			path := sample(t, tt.file)
+			checkSHA256(t, path, tt.sha256)
+			r, err := Open(path, manifest.Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
