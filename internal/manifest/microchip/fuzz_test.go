@@ -27,6 +27,9 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("[" + strings.Repeat("[", 100) + "]"))
 	f.Add([]byte(`[1, "x", null, {}]`))
 	f.Add([]byte(`{}`))
+	if b, err := os.ReadFile(filepath.Join("testdata", "mixed.json")); err == nil {
+		f.Add(b)
+	}
 	for _, name := range []string{"ECC608C-TNGTLSU-B.json", "ECC608-TMNGTLSS-B.json"} {
 		if b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", name)); err == nil {
 			f.Add(b)
