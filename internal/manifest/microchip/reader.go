@@ -86,6 +86,9 @@ type Reader struct {
 	err     error // sticky
 	started bool
 	entries int
+
+	lastCA     *x509.Certificate // the CA certificate of the last entry
+	lastCAText string            // its base64 DER as found
 }
 
 // Open opens the manifest at path; signers nil means DefaultSigners.
@@ -390,17 +393,13 @@ func (r *Reader) certificate(p *payload) ([]byte, error) {
 		if err != nil {
 			return nil, newProblem(ErrPayload, "x5c[0]: base64: %v", err)
 		}
-		caDER, err := base64.StdEncoding.DecodeString(k.X5c[1])
-		if err != nil {
-			return nil, newProblem(ErrPayload, "x5c[1]: base64: %v", err)
-		}
 		leaf, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, newProblem(ErrPayload, "x5c[0]: %v", err)
 		}
-		ca, err := x509.ParseCertificate(caDER)
+		ca, err := r.caCert(k.X5c[1])
 		if err != nil {
-			return nil, newProblem(ErrPayload, "x5c[1]: %v", err)
+			return nil, err
 		}
 		if err := leaf.CheckSignatureFrom(ca); err != nil {
 			return nil, newProblem(ErrChain, "%v", err)
@@ -408,6 +407,24 @@ func (r *Reader) certificate(p *payload) ([]byte, error) {
 		return der, nil
 	}
 	return nil, newProblem(ErrNoCertificate, "no key in publicKeySet has x5c")
+}
+
+// caCert parses the base64 DER of a CA certificate; the last one is
+// kept, since a manifest's entries share the CA that issued them.
+func (r *Reader) caCert(b64 string) (*x509.Certificate, error) {
+	if r.lastCA != nil && b64 == r.lastCAText {
+		return r.lastCA, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, newProblem(ErrPayload, "x5c[1]: base64: %v", err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, newProblem(ErrPayload, "x5c[1]: %v", err)
+	}
+	r.lastCA, r.lastCAText = ca, b64
+	return ca, nil
 }
 
 func validUniqueID(s string) bool {
