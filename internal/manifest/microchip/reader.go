@@ -20,7 +20,8 @@ import (
 )
 
 // Problems of one entry. Each wraps manifest.ErrMalformed too, except
-// ErrTooLarge ones, which wrap manifest.ErrTooLarge.
+// ErrTooLarge ones, which wrap manifest.ErrTooLarge, and ErrNoCertificate,
+// which is no fault of the manifest (TrustFLEX entries may carry none).
 var (
 	ErrEntry         = errors.New("not a flattened JWS entry")
 	ErrUnknownSigner = errors.New("no known manifest signer")
@@ -451,14 +452,23 @@ type problem struct {
 }
 
 func newProblem(err error, format string, args ...any) error {
-	kind := manifest.ErrMalformed
-	if err == manifest.ErrTooLarge {
-		kind = manifest.ErrTooLarge
+	var kind error
+	switch err {
+	case manifest.ErrTooLarge:
+	case ErrNoCertificate:
+	default:
+		kind = manifest.ErrMalformed
 	}
 	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
 }
 
-func (p *problem) Error() string   { return p.msg }
-func (p *problem) Unwrap() []error { return []error{p.err, p.kind} }
+func (p *problem) Error() string { return p.msg }
+
+func (p *problem) Unwrap() []error {
+	if p.kind == nil {
+		return []error{p.err}
+	}
+	return []error{p.err, p.kind}
+}
 
 var _ manifest.Source = (*Reader)(nil)

@@ -313,8 +313,11 @@ func TestEntries(t *testing.T) {
 			if d.Problem == nil {
 				t.Fatalf("no Problem, want %v", tt.want)
 			}
-			if !errors.Is(d.Problem, tt.want) || !errors.Is(d.Problem, manifest.ErrMalformed) {
-				t.Errorf("Problem %q does not wrap %v and manifest.ErrMalformed", d.Problem, tt.want)
+			if !errors.Is(d.Problem, tt.want) {
+				t.Errorf("Problem %q does not wrap %v", d.Problem, tt.want)
+			}
+			if malformed := tt.want != ErrNoCertificate; errors.Is(d.Problem, manifest.ErrMalformed) != malformed {
+				t.Errorf("Problem %q: wraps manifest.ErrMalformed is %t, want %t", d.Problem, !malformed, malformed)
 			}
 			if got := d.Problem.Error(); got != tt.reason {
 				t.Errorf("Problem\n %q, want\n %q", got, tt.reason)
