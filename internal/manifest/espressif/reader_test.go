@@ -182,6 +182,14 @@ func TestManifestErrors(t *testing.T) {
 			t.Fatalf("%+v, %v", devs, err)
 		}
 	})
+	t.Run("read error at the total limit", func(t *testing.T) {
+		doc := csvDoc("MAC,cn,cert", good)
+		fail := errors.New("disk on fire")
+		devs, err := readAll(t, io.MultiReader(strings.NewReader(doc), iotest.ErrReader(fail)), manifest.Options{Limits: manifest.Limits{MaxTotalBytes: int64(len(doc))}})
+		if !errors.Is(err, fail) || len(devs) != 1 {
+			t.Errorf("%d devices, error %v", len(devs), err)
+		}
+	})
 	t.Run("read error", func(t *testing.T) {
 		fail := errors.New("disk on fire")
 		_, err := readAll(t, io.MultiReader(strings.NewReader(csvDoc("MAC,cn,cert", good)), iotest.ErrReader(fail)), manifest.Options{})

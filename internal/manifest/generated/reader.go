@@ -260,8 +260,11 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	}
 	if l.n >= l.totalCap {
 		var one [1]byte
-		if k, _ := io.ReadFull(l.r, one[:]); k == 0 {
-			return 0, io.EOF
+		if k, err := io.ReadFull(l.r, one[:]); k == 0 {
+			if err != io.EOF {
+				l.err = err
+			}
+			return 0, err
 		}
 		l.err = &limitError{fmt.Sprintf("input longer than %d bytes", l.totalCap)}
 		return 0, l.err

@@ -196,6 +196,14 @@ func TestManifest(t *testing.T) {
 			t.Errorf("%d devices, error %v", len(devs), err)
 		}
 	})
+	t.Run("read error at the total limit", func(t *testing.T) {
+		doc := good + "\n"
+		fail := errors.New("disk on fire")
+		devs, err := readAll(t, io.MultiReader(strings.NewReader(doc), iotest.ErrReader(fail)), manifest.Options{Limits: manifest.Limits{MaxTotalBytes: int64(len(doc))}})
+		if !errors.Is(err, fail) || len(devs) != 1 {
+			t.Errorf("%d devices, error %v", len(devs), err)
+		}
+	})
 	t.Run("read error", func(t *testing.T) {
 		fail := errors.New("disk on fire")
 		devs, err := readAll(t, io.MultiReader(strings.NewReader(good+"\n"+good[:50]), iotest.ErrReader(fail)), manifest.Options{})

@@ -411,6 +411,12 @@ func TestManifestErrors(t *testing.T) {
 			t.Fatalf("got %d devices and %v, want 1", len(devs), err)
 		}
 	})
+	t.Run("read error at the total limit", func(t *testing.T) {
+		doc := "[" + e + "]"
+		fail := errors.New("disk on fire")
+		_, err := readAll(t, io.MultiReader(strings.NewReader(doc), iotest.ErrReader(fail)), manifest.Options{Limits: manifest.Limits{MaxTotalBytes: int64(len(doc))}}, signer.signers(t))
+		checkFatal(t, err, fail, "entry[1]", "read: disk on fire")
+	})
 	t.Run("empty array", func(t *testing.T) {
 		devs, err := readAll(t, strings.NewReader(" [ ] \n"), manifest.Options{}, signer.signers(t))
 		if err != nil || len(devs) != 0 {
