@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -20,8 +19,9 @@ import (
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
-// Reasons a device is invalid. A Device's Err wraps exactly one of them
-// (or trust.ErrUntrusted) in a *manifest.Error.
+// Reasons a device is invalid. A Device's Err wraps exactly one of them,
+// of the device certificate profile (profile.go) or of trust (each wraps
+// trust.ErrUntrusted) in a *manifest.Error.
 var (
 	ErrEntry                = errors.New("unreadable entry")
 	ErrNoCertificate        = errors.New("no certificate in entry")
@@ -34,6 +34,7 @@ var (
 	ErrThingName            = errors.New("subject CN is not a valid AWS IoT thing name")
 	ErrDuplicateCertificate = errors.New("duplicate certificate")
 	ErrDuplicateThingName   = errors.New("duplicate thing name")
+	ErrDuplicateChipID      = errors.New("duplicate chip ID with another certificate")
 )
 
 // thingNameRE is AWS IoT's rule for thing names.
@@ -192,10 +193,11 @@ func fail(d *Device, file string, err error) {
 	if name == "" {
 		name = d.ThingName
 	}
+	if len(name) > 64 || !attributeRE.MatchString(name) {
+		name = quote(name) // an untrusted chip ID that is no attribute
+	}
 	d.Err = &manifest.Error{File: file, Entry: d.Entry, Device: name, Err: err}
 }
-
-var privateKeyMarker = []byte("PRIVATE KEY")
 
 // check runs the checks that need no other device.
 func check(d *Device, opts Options, at time.Time) {
@@ -205,10 +207,14 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, fmt.Errorf("%w: %w", ErrEntry, d.Problem))
 		return
 	}
-	if d.Encoding == manifest.PEM && bytes.Contains(data, privateKeyMarker) {
-		// Wipe our copy; the key is never parsed, logged or sent.
+	if d.KeyMaterial || hasPrivateKey(data, d.Encoding) {
+		// Wipe our copy; the key is never logged, kept or sent.
 		clear(data)
 		fail(d, opts.File, ErrPrivateKey)
+		return
+	}
+	if err := checkAttributes(d); err != nil {
+		fail(d, opts.File, err)
 		return
 	}
 	der, err := certificateDER(data, d.Encoding)
@@ -238,6 +244,10 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, fmt.Errorf("%w until %s", ErrNotYetValid, cert.NotBefore.UTC().Format(time.RFC3339)))
 		return
 	}
+	if err := checkProfile(cert); err != nil {
+		fail(d, opts.File, err)
+		return
+	}
 	if opts.Trust != nil {
 		ca, err := opts.Trust.Verify(cert, at)
 		if err != nil {
@@ -246,12 +256,17 @@ func check(d *Device, opts Options, at time.Time) {
 		}
 		d.Issuer = ca.Subject.CommonName
 	}
-	switch {
-	case cn == "":
-		fail(d, opts.File, ErrNoCommonName)
-	case d.ThingName == "":
+	if d.ThingName == "" {
 		fail(d, opts.File, fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(cn, 140)))
 	}
+}
+
+// hasPrivateKey reports whether an entry's data holds key material.
+func hasPrivateKey(data []byte, enc manifest.Encoding) bool {
+	if enc == manifest.DER {
+		return manifest.DERHasPrivateKey(data)
+	}
+	return manifest.HasPrivateKey(data)
 }
 
 // certificateDER returns the one certificate of an entry.
@@ -292,20 +307,21 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// dedup remembers the certificates and thing names of valid devices by a
-// 64-bit fingerprint (the first 8 bytes of their SHA-256) and the entry
-// number that claimed them: about 40 bytes a device for both maps, so a
-// million devices cost some 40 MB. Two different certificates or names
+// dedup remembers the certificates, thing names and chip IDs of valid
+// devices by a 64-bit fingerprint (the first 8 bytes of their SHA-256)
+// and the entry number that claimed them: about 60 bytes a device for the
+// three maps, so a million devices cost some 60 MB. Two different values
 // share a fingerprint with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million
 // devices); if it happens, the later device is reported as a duplicate
 // with its reason, never dropped silently.
 type dedup struct {
 	certs  map[uint64]uint32
 	things map[uint64]uint32
+	chips  map[uint64]uint32
 }
 
 func newDedup() *dedup {
-	return &dedup{certs: map[uint64]uint32{}, things: map[uint64]uint32{}}
+	return &dedup{certs: map[uint64]uint32{}, things: map[uint64]uint32{}, chips: map[uint64]uint32{}}
 }
 
 func fingerprint(b []byte) uint64 {
@@ -313,8 +329,9 @@ func fingerprint(b []byte) uint64 {
 	return binary.LittleEndian.Uint64(sum[:8])
 }
 
-// check flags a valid device whose certificate or thing name an earlier
-// valid device already has; the first occurrence stays valid.
+// check flags a valid device whose certificate, chip ID or thing name an
+// earlier valid device already has; the first occurrence stays valid. A
+// chip seen again with the same certificate is a duplicate certificate.
 func (u *dedup) check(d *Device, file string) {
 	if !d.OK() {
 		return
@@ -324,6 +341,14 @@ func (u *dedup) check(d *Device, file string) {
 		fail(d, file, fmt.Errorf("%w: same certificate as entry #%d", ErrDuplicateCertificate, first))
 		return
 	}
+	var chk uint64
+	if d.ChipID != "" {
+		chk = fingerprint([]byte(d.ChipID))
+		if first, seen := u.chips[chk]; seen {
+			fail(d, file, fmt.Errorf("%w: chip %s already has the certificate of entry #%d", ErrDuplicateChipID, d.ChipID, first))
+			return
+		}
+	}
 	tk := fingerprint([]byte(d.ThingName))
 	if first, seen := u.things[tk]; seen {
 		fail(d, file, fmt.Errorf("%w: %s already named by entry #%d", ErrDuplicateThingName, d.ThingName, first))
@@ -331,4 +356,7 @@ func (u *dedup) check(d *Device, file string) {
 	}
 	u.certs[ck] = uint32(d.Seq)
 	u.things[tk] = uint32(d.Seq)
+	if d.ChipID != "" {
+		u.chips[chk] = uint32(d.Seq)
+	}
 }

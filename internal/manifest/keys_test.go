@@ -1,0 +1,88 @@
+package manifest_test
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testpki"
+)
+
+func TestHasPrivateKey(t *testing.T) {
+	ca, err := testpki.NewRoot("keys test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "keys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaLeaf, err := ca.Issue(testpki.LeafOptions{Seed: "keys rsa", Key: "rsa2048"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Cert.Raw})
+	ecDER := leaf.KeyDER()
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(leaf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1 := x509.MarshalPKCS1PrivateKey(rsaLeaf.Key.(*rsa.PrivateKey))
+	b64 := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b)) }
+	wrapped := func(b []byte) []byte {
+		s := base64.StdEncoding.EncodeToString(b)
+		var out strings.Builder
+		for len(s) > 64 {
+			out.WriteString(s[:64] + "\r\n")
+			s = s[64:]
+		}
+		out.WriteString(s + "\r\n")
+		return []byte(out.String())
+	}
+	block := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	tests := []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{name: "certificate", data: cert},
+		{name: "certificate CRLF", data: testpki.PEM(leaf.Cert)},
+		{name: "two certificates", data: cat(cert, cert)},
+		{name: "certificate base64 alone", data: wrapped(leaf.Cert.Raw)},
+		{name: "certificate DER", data: leaf.Cert.Raw},
+		{name: "EC PRIVATE KEY", data: cat(cert, leaf.KeyPEM()), want: true},
+		{name: "lower-case type", data: cat(cert, block("ec private key", ecDER)), want: true},
+		{name: "PRIVATE KEY", data: cat(cert, block("PRIVATE KEY", pkcs8)), want: true},
+		{name: "RSA PRIVATE KEY", data: cat(cert, block("RSA PRIVATE KEY", pkcs1)), want: true},
+		{name: "ENCRYPTED PRIVATE KEY", data: cat(cert, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n")), want: true},
+		{name: "the words alone", data: cat(cert, []byte("Private Key: none\n")), want: true},
+		{name: "key under another PEM type", data: cat(cert, block("KEY", pkcs8)), want: true},
+		{name: "key in a CERTIFICATE block", data: block("CERTIFICATE", ecDER), want: true},
+		{name: "bare base64 SEC 1 after", data: cat(cert, b64(ecDER)), want: true},
+		{name: "wrapped base64 PKCS 8 after", data: cat(cert, wrapped(pkcs8)), want: true},
+		{name: "base64 before", data: cat(wrapped(pkcs1), cert), want: true},
+		{name: "base64 after a comment", data: cat(cert, []byte("key follows:\n"), wrapped(pkcs8)), want: true},
+		{name: "raw DER after", data: cat(cert, ecDER), want: true},
+		{name: "raw DER PKCS 1 after", data: cat(cert, []byte("\r\n"), pkcs1), want: true},
+		{name: "key glued to certificate DER", data: cat(leaf.Cert.Raw, pkcs8), want: true},
+		{name: "key glued inside a CERTIFICATE block", data: block("CERTIFICATE", cat(leaf.Cert.Raw, ecDER)), want: true},
+		{name: "junk base64", data: cat(cert, []byte(strings.Repeat("QUJD", 40)))},
+		{name: "empty", data: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := manifest.HasPrivateKey(bytes.Clone(tt.data)); got != tt.want {
+				t.Errorf("HasPrivateKey() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if !manifest.DERHasPrivateKey(cat(leaf.Cert.Raw, ecDER)) || manifest.DERHasPrivateKey(leaf.Cert.Raw) {
+		t.Errorf("DERHasPrivateKey wrong for a certificate with and without a key")
+	}
+}
