@@ -97,12 +97,24 @@ var labels = []struct {
 	{validate.ErrNoCertificate, "no certificate"},
 	{validate.ErrMultipleCertificates, "several certificates"},
 	{validate.ErrParse, "unparsable certificate"},
+	{validate.ErrAttribute, "invalid attribute"},
+	{validate.ErrChipID, "invalid chip ID"},
 	{validate.ErrExpired, "expired"},
 	{validate.ErrNotYetValid, "not yet valid"},
+	{validate.ErrSignatureAlgorithm, "signature algorithm"},
+	{validate.ErrKeyAlgorithm, "key type"},
+	{validate.ErrWeakKey, "weak key"},
+	{validate.ErrCA, "CA certificate"},
+	{validate.ErrKeyUsage, "key usage"},
+	{validate.ErrExtKeyUsage, "extended key usage"},
+	{validate.ErrMultipleCommonNames, "several CNs"},
+	{trust.ErrIssuerNotValid, "issuer expired"},
+	{trust.ErrIssuerNotCA, "issuer not a CA"},
 	{trust.ErrUntrusted, "untrusted chain"},
 	{validate.ErrNoCommonName, "no CN"},
 	{validate.ErrThingName, "invalid thing name"},
 	{validate.ErrDuplicateCertificate, "duplicate certificate"},
+	{validate.ErrDuplicateChipID, "duplicate chip ID"},
 	{validate.ErrDuplicateThingName, "duplicate thing name"},
 }
 
@@ -239,6 +251,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 				name = "-"
 			}
 			entry, chip := clean(d.Entry), clean(name)
+			if len(chip) > maxChipColumn {
+				chip = chip[:maxChipColumn] + "..."
+			}
 			widths[0] = max(widths[0], len(entry))
 			widths[1] = max(widths[1], len(chip))
 			_, err := fmt.Fprintf(sw, "%s\t%s\t%s\n", entry, chip, clean(manifest.Reason(d.Err)))
@@ -259,6 +274,10 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 }
 
 // clean keeps a manifest's text from breaking the table's lines.
+// maxChipColumn caps the chip IDs shown in the table: an invalid one can
+// be thousands of characters.
+const maxChipColumn = 40
+
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' || r < 0x20 {

@@ -11,7 +11,8 @@ import (
 // HasPrivateKey reports whether b holds private key material in any form
 // a manifest can carry it: a PEM block whose type ends in PRIVATE KEY in
 // any case (ENCRYPTED PRIVATE KEY too), or the words anywhere; a PEM block
-// of another type, a run of base64 or a DER blob that parses as a PKCS #8,
+// of another type, a PEM header, a run of base64 or a DER blob that parses
+// as a PKCS #8,
 // SEC 1 or PKCS #1 private key. Certificates themselves never match. It
 // keeps nothing of b; it uses scratch that the caller cannot wipe only
 // when a base64 run decodes, and wipes that.
@@ -37,6 +38,11 @@ func HasPrivateKey(b []byte) bool {
 		if DERHasPrivateKey(blk.Bytes) {
 			clear(blk.Bytes)
 			return true
+		}
+		for _, v := range blk.Headers {
+			if blobHasKey([]byte(v)) {
+				return true
+			}
 		}
 		rest = after
 	}

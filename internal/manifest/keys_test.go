@@ -72,6 +72,7 @@ func TestHasPrivateKey(t *testing.T) {
 		{name: "raw DER PKCS 1 after", data: cat(cert, []byte("\r\n"), pkcs1), want: true},
 		{name: "key glued to certificate DER", data: cat(leaf.Cert.Raw, pkcs8), want: true},
 		{name: "key glued inside a CERTIFICATE block", data: block("CERTIFICATE", cat(leaf.Cert.Raw, ecDER)), want: true},
+		{name: "key in a PEM header", data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Cert.Raw, Headers: map[string]string{"Key": string(b64(pkcs8))}}), want: true},
 		{name: "junk base64", data: cat(cert, []byte(strings.Repeat("QUJD", 40)))},
 		{name: "empty", data: nil},
 	}
