@@ -6,6 +6,9 @@ import (
 	"github.com/thingpress/thingpress/internal/inspect"
 )
 
+// The corpus of bad devices that TestInspectCorpus runs inspect over.
+//go:generate go run ../../tools/genmanifest -corpus testdata/corpus
+
 type inspectOptions struct {
 	manifest manifestOptions
 	output   string

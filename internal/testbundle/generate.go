@@ -125,10 +125,11 @@ type PKI struct {
 	Expired, NotCA *testpki.CA
 }
 
-// NewPKI makes a fresh root and intermediates, on P-256.
+// NewPKI makes a fresh root and intermediate, on P-256. Generate adds
+// the refused intermediates when it makes bad devices.
 func NewPKI() (*PKI, error) { return NewPKIOn(nil) }
 
-// NewPKIOn makes a fresh root and intermediates whose keys are on curve
+// NewPKIOn makes a fresh root and intermediate whose keys are on curve
 // (nil: P-256).
 func NewPKIOn(curve elliptic.Curve) (*PKI, error) {
 	o := testpki.CAOptions{Curve: curve}
@@ -140,8 +141,7 @@ func NewPKIOn(curve elliptic.Curve) (*PKI, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &PKI{Root: root, Intermediate: im}
-	return p, p.addRefused()
+	return &PKI{Root: root, Intermediate: im}, nil
 }
 
 var refusedMu sync.Mutex
