@@ -17,17 +17,28 @@ import (
 // keeps nothing of b; it uses scratch that the caller cannot wipe only
 // when a base64 run decodes, and wipes that.
 func HasPrivateKey(b []byte) bool {
+	_, key := ScanPEM(b)
+	return key
+}
+
+// ScanPEM returns the DER of each CERTIFICATE block of PEM text b and
+// whether b holds private key material (as HasPrivateKey), in one pass.
+// With key material it returns no certificates.
+func ScanPEM(b []byte) (certs [][]byte, key bool) {
 	if containsFold(b, "private key") {
-		return true
+		return nil, true
 	}
 	rest := b
 	for len(rest) > 0 {
 		i := bytes.Index(rest, pemBegin)
 		if i < 0 {
-			return blobHasKey(rest)
+			if blobHasKey(rest) {
+				return nil, true
+			}
+			break
 		}
 		if blobHasKey(rest[:i]) {
-			return true
+			return nil, true
 		}
 		blk, after := pem.Decode(rest[i:])
 		if blk == nil {
@@ -37,16 +48,19 @@ func HasPrivateKey(b []byte) bool {
 		}
 		if DERHasPrivateKey(blk.Bytes) {
 			clear(blk.Bytes)
-			return true
+			return nil, true
 		}
 		for _, v := range blk.Headers {
 			if blobHasKey([]byte(v)) {
-				return true
+				return nil, true
 			}
+		}
+		if blk.Type == "CERTIFICATE" {
+			certs = append(certs, blk.Bytes)
 		}
 		rest = after
 	}
-	return false
+	return certs, false
 }
 
 var pemBegin = []byte("-----BEGIN")
@@ -149,6 +163,11 @@ func trailingKey(der []byte) bool {
 func isKeyDER(der []byte) bool {
 	var v asn1.RawValue
 	if _, err := asn1.Unmarshal(der, &v); err != nil || v.Tag != asn1.TagSequence {
+		return false
+	}
+	// Each key form starts with its version, an INTEGER; a certificate
+	// starts with a SEQUENCE. Looking first spares the parsers' errors.
+	if len(v.Bytes) == 0 || v.Bytes[0] != asn1.TagInteger {
 		return false
 	}
 	k := v.FullBytes

@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -179,14 +178,37 @@ func extKeyUsageNames(c *x509.Certificate) string {
 	return strings.Join(out, ", ")
 }
 
-// attributeRE is AWS IoT's rule for a thing attribute value.
-var attributeRE = regexp.MustCompile(`^[a-zA-Z0-9_.,@/:#=\[\]-]*$`)
+// validAttribute reports whether s matches AWS IoT's rule for a thing
+// attribute value, [a-zA-Z0-9_.,@/:#=\[\]-]* (length aside).
+func validAttribute(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("_.,@/:#=[]-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // maxAttributeLen is the most characters of an attribute value.
 const maxAttributeLen = 800
 
-// infineonChipIDRE is the form of an Infineon chip ID.
-var infineonChipIDRE = regexp.MustCompile(`^[0-9A-Fa-f]{20}$`)
+// infineonChipID reports whether s has the form of an Infineon chip ID.
+func infineonChipID(s string) bool {
+	if len(s) != 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // checkAttributes checks the values a Thing gets as attributes (see
 // importer.Device.Attributes) and the chip ID's form for its vendor.
@@ -197,11 +219,11 @@ func checkAttributes(d *Device) error {
 		switch {
 		case len(a.value) > maxAttributeLen:
 			return fmt.Errorf("%w: %s of %d characters (at most %d)", ErrAttribute, a.name, len(a.value), maxAttributeLen)
-		case !attributeRE.MatchString(a.value):
+		case !validAttribute(a.value):
 			return fmt.Errorf(`%w: %s %s must match [a-zA-Z0-9_.,@/:#=\[\]-]*`, ErrAttribute, a.name, quote(a.value))
 		}
 	}
-	if d.Vendor == manifest.VendorInfineon && d.ChipID != "" && !infineonChipIDRE.MatchString(d.ChipID) {
+	if d.Vendor == manifest.VendorInfineon && d.ChipID != "" && !infineonChipID(d.ChipID) {
 		return fmt.Errorf("%w: %s", ErrChipID, quote(d.ChipID))
 	}
 	return nil

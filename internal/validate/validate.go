@@ -193,7 +193,7 @@ func fail(d *Device, file string, err error) {
 	if name == "" {
 		name = d.ThingName
 	}
-	if len(name) > 64 || !attributeRE.MatchString(name) {
+	if len(name) > 64 || !validAttribute(name) {
 		name = quote(name) // an untrusted chip ID that is no attribute
 	}
 	d.Err = &manifest.Error{File: file, Entry: d.Entry, Device: name, Err: err}
@@ -207,7 +207,14 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, fmt.Errorf("%w: %w", ErrEntry, d.Problem))
 		return
 	}
-	if d.KeyMaterial || hasPrivateKey(data, d.Encoding) {
+	var certs [][]byte
+	key := d.KeyMaterial
+	if d.Encoding == manifest.DER {
+		key = key || manifest.DERHasPrivateKey(data)
+	} else if !key {
+		certs, key = manifest.ScanPEM(data)
+	}
+	if key {
 		// Wipe our copy; the key is never logged, kept or sent.
 		clear(data)
 		fail(d, opts.File, ErrPrivateKey)
@@ -217,7 +224,7 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, err)
 		return
 	}
-	der, err := certificateDER(data, d.Encoding)
+	der, err := certificateDER(data, d.Encoding, certs)
 	if err != nil {
 		fail(d, opts.File, err)
 		return
@@ -261,43 +268,22 @@ func check(d *Device, opts Options, at time.Time) {
 	}
 }
 
-// hasPrivateKey reports whether an entry's data holds key material.
-func hasPrivateKey(data []byte, enc manifest.Encoding) bool {
-	if enc == manifest.DER {
-		return manifest.DERHasPrivateKey(data)
-	}
-	return manifest.HasPrivateKey(data)
-}
-
-// certificateDER returns the one certificate of an entry.
-func certificateDER(data []byte, enc manifest.Encoding) ([]byte, error) {
+// certificateDER returns the one certificate of an entry: data itself
+// for DER, else the one of certs, the CERTIFICATE blocks of its PEM.
+func certificateDER(data []byte, enc manifest.Encoding, certs [][]byte) ([]byte, error) {
 	if enc == manifest.DER {
 		if len(data) == 0 {
 			return nil, ErrNoCertificate
 		}
 		return data, nil
 	}
-	var der []byte
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		n++
-		der = b.Bytes
-	}
-	switch {
+	switch n := len(certs); {
 	case n == 0:
 		return nil, ErrNoCertificate
 	case n > 1:
 		return nil, fmt.Errorf("%w: %d certificates", ErrMultipleCertificates, n)
 	}
-	return der, nil
+	return certs[0], nil
 }
 
 func truncate(s string, n int) string {
