@@ -87,3 +87,29 @@ func TestHasPrivateKey(t *testing.T) {
 		t.Errorf("DERHasPrivateKey wrong for a certificate with and without a key")
 	}
 }
+
+// FuzzScanPEM checks that no input makes the key search panic, and that
+// it agrees with HasPrivateKey.
+func FuzzScanPEM(f *testing.F) {
+	ca, err := testpki.NewRoot("keys fuzz CA")
+	if err != nil {
+		f.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "fuzz"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(testpki.PEM(leaf.Cert))
+	f.Add(append(testpki.PEM(leaf.Cert), leaf.KeyPEM()...))
+	f.Add(append(testpki.PEM(leaf.Cert), leaf.KeyDER()...))
+	f.Add([]byte("-----BEGIN X-----\nKey: AAAA\n\nAAAA\n-----END X-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		certs, key := manifest.ScanPEM(bytes.Clone(b))
+		if key && certs != nil {
+			t.Error("certificates returned with key material")
+		}
+		if manifest.HasPrivateKey(bytes.Clone(b)) != key {
+			t.Error("HasPrivateKey disagrees with ScanPEM")
+		}
+	})
+}

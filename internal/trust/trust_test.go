@@ -99,8 +99,12 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	strayInter, err := otherRoot.NewIntermediate("Stray Intermediate") // its root is not in the bundle
+	if err != nil {
+		t.Fatal(err)
+	}
 	var bundle []byte
-	for _, c := range []*testpki.CA{root, inter, expiredInter, notCA, shortRoot, longInter} {
+	for _, c := range []*testpki.CA{root, inter, expiredInter, notCA, shortRoot, longInter, strayInter} {
 		bundle = append(bundle, testpki.PEM(c.Cert)...)
 	}
 	store, err := trust.FromPEM(bundle)
@@ -137,6 +141,7 @@ func TestVerify(t *testing.T) {
 		{name: "intermediate expired before now", leaf: issue(expiredInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotValid, wantMsg: `"Expired Intermediate" expired on`},
 		{name: "issuer is not a CA", leaf: issue(notCA, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
 		{name: "root above the issuer expired", leaf: issue(longInter, testpki.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
+		{name: "issuer without its root", leaf: issue(strayInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
 		{name: "the anchor itself", leaf: inter.Cert, now: now, wantErr: trust.ErrIsAnchor},
 		{name: "critical extension", leaf: critical, now: now, wantErr: trust.ErrCriticalExtension, wantMsg: "1.2.3.4"},
 	}
@@ -160,7 +165,7 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	if rej := store.Rejected(); !slices.Equal(rej, []string{"Expired Intermediate", "Not A CA"}) {
+	if rej := store.Rejected(); !slices.Equal(rej, []string{"Expired Intermediate", "Not A CA", "Stray Intermediate"}) {
 		t.Errorf("Rejected() = %v", rej)
 	}
 }
@@ -207,6 +212,14 @@ func TestFromPEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	notCARoot, err := testpki.NewRootWith("Self-signed non-CA", testpki.CAOptions{NotCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notCAInter, err := root.NewIntermediateWith("Non-CA Intermediate", testpki.CAOptions{NotCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name         string
 		pem          []byte
@@ -216,6 +229,8 @@ func TestFromPEM(t *testing.T) {
 	}{
 		{name: "root and intermediate", pem: append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), wantAnchors: 2},
 		{name: "intermediate only", pem: testpki.PEM(inter.Cert), wantErr: trust.ErrNoRoot},
+		{name: "self-signed non-CA only", pem: testpki.PEM(notCARoot.Cert), wantErr: trust.ErrNoRoot},
+		{name: "root, intermediate and a non-CA intermediate", pem: append(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), testpki.PEM(notCAInter.Cert)...), wantAnchors: 2, wantRejected: 1},
 		{name: "intermediate of another root", pem: append(testpki.PEM(root.Cert), testpki.PEM(strayInter.Cert)...), wantAnchors: 1, wantRejected: 1},
 		{name: "empty", pem: nil, wantErr: trust.ErrBadTrustFile},
 		{name: "not PEM", pem: []byte("hello"), wantErr: trust.ErrBadTrustFile},
