@@ -2,72 +2,124 @@ package manifest
 
 import (
 	"bytes"
-	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"sync"
 )
 
 // HasPrivateKey reports whether b holds private key material in any form
 // a manifest can carry it: a PEM block whose type ends in PRIVATE KEY in
 // any case (ENCRYPTED PRIVATE KEY too), or the words anywhere; a PEM block
-// of another type, a PEM header, a run of base64 or a DER blob that parses
-// as a PKCS #8,
+// of any type, a PEM header, a run of base64 or a DER blob that parses as
+// (or, after a first element such as a certificate, holds) a PKCS #8,
 // SEC 1 or PKCS #1 private key. Certificates themselves never match. It
-// keeps nothing of b; it uses scratch that the caller cannot wipe only
-// when a base64 run decodes, and wipes that.
+// keeps nothing of b: what it decodes goes to scratch memory that it
+// wipes, so readers can run it over much text that is not theirs to keep.
+// The parsed keys themselves are left to the garbage collector.
 func HasPrivateKey(b []byte) bool {
-	_, key := ScanPEM(b)
-	return key
+	if containsFold(b, "private key") {
+		return true
+	}
+	rest := b
+	for {
+		i := bytes.Index(rest, pemBegin)
+		if i < 0 {
+			return blobHasKey(rest)
+		}
+		if blobHasKey(rest[:i]) {
+			return true
+		}
+		rest = rest[i:]
+		nl := bytes.IndexByte(rest, '\n')
+		if nl < 0 {
+			return false // a BEGIN line and nothing after it
+		}
+		body := rest[nl+1:]
+		end := bytes.Index(body, pemEnd)
+		if end < 0 {
+			return blobHasKey(body)
+		}
+		if j := bytes.LastIndex(body[:end], pemBegin); j >= 0 {
+			// Unterminated blocks: go on from the last BEGIN before this
+			// END (searching from each would take quadratic time).
+			if blobHasKey(body[:j]) {
+				return true
+			}
+			rest = body[j:]
+			continue
+		}
+		if blockHasKey(body[:end]) {
+			return true
+		}
+		rest = body[end+len(pemEnd):]
+		if k := bytes.Index(rest, pemDashes); k >= 0 {
+			rest = rest[k+len(pemDashes):] // the rest of the END line
+		}
+	}
+}
+
+var (
+	pemEnd    = []byte("-----END")
+	pemDashes = []byte("-----")
+)
+
+// blockHasKey looks at the inside of a PEM block: header lines ("Name:
+// value") and base64 lines, decoded into scratch.
+func blockHasKey(body []byte) bool {
+	sp := scratch.Get().(*[2][]byte)
+	defer scratch.Put(sp)
+	raw := sp[0][:0]
+	defer func() { clear(raw); sp[0] = raw[:0] }()
+	for len(body) > 0 {
+		line := body
+		if nl := bytes.IndexByte(body, '\n'); nl >= 0 {
+			line, body = body[:nl], body[nl+1:]
+		} else {
+			body = nil
+		}
+		if c := bytes.IndexByte(line, ':'); c >= 0 {
+			if blobHasKey(line[c+1:]) {
+				return true
+			}
+			continue
+		}
+		for _, ch := range line {
+			if !isSpace(ch) {
+				raw = append(raw, ch)
+			}
+		}
+	}
+	der, err := base64.StdEncoding.AppendDecode(sp[1][:0], raw)
+	defer func() { clear(der); sp[1] = der[:0] }()
+	return err == nil && DERHasPrivateKey(der)
 }
 
 // ScanPEM returns the DER of each CERTIFICATE block of PEM text b and
-// whether b holds private key material (as HasPrivateKey), in one pass.
-// With key material it returns no certificates.
+// whether b holds private key material (HasPrivateKey). With key material
+// it returns no certificates.
 func ScanPEM(b []byte) (certs [][]byte, key bool) {
-	if containsFold(b, "private key") {
+	if HasPrivateKey(b) {
 		return nil, true
 	}
-	rest := b
-	for len(rest) > 0 {
-		i := bytes.Index(rest, pemBegin)
-		if i < 0 {
-			if blobHasKey(rest) {
-				return nil, true
-			}
-			break
-		}
-		if blobHasKey(rest[:i]) {
-			return nil, true
-		}
-		blk, after := pem.Decode(rest[i:])
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
 		if blk == nil {
-			// Not a whole block: look past its BEGIN line.
-			rest = rest[i+len(pemBegin):]
-			continue
-		}
-		if DERHasPrivateKey(blk.Bytes) {
-			clear(blk.Bytes)
-			return nil, true
-		}
-		for _, v := range blk.Headers {
-			if blobHasKey([]byte(v)) {
-				return nil, true
-			}
+			return certs, false
 		}
 		if blk.Type == "CERTIFICATE" {
 			certs = append(certs, blk.Bytes)
 		}
-		rest = after
 	}
-	return certs, false
 }
 
 var pemBegin = []byte("-----BEGIN")
 
 // containsFold reports whether b contains the lower-case ASCII word w in
 // any case.
-func containsFold(b []byte, w string) bool {
+func containsFold[T string | []byte](b T, w string) bool {
 	n := len(w)
 	for i := 0; i+n <= len(b); i++ {
 		if b[i]|0x20 != w[0] {
@@ -96,19 +148,42 @@ func blobHasKey(b []byte) bool {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == 0x30 && DERHasPrivateKey(t) {
 		return true // binary DER
 	}
-	t := bytes.TrimSpace(b)
-	var run []byte
-	for _, f := range bytes.Fields(t) {
+	sp := scratch.Get().(*[2][]byte)
+	defer scratch.Put(sp)
+	run := sp[0][:0]
+	defer func() { clear(run); sp[0] = run[:0] }()
+	for i := 0; i < len(b); {
+		// The next field: a run of bytes that are not white space.
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		j := i
+		for j < len(b) && !isSpace(b[j]) {
+			j++
+		}
+		f := b[i:j]
+		i = j
+		if len(f) == 0 {
+			break
+		}
 		if isBase64(f) {
 			run = append(run, f...)
 			continue
 		}
-		if base64Key(run) {
+		if base64Key(run, sp) {
 			return true
 		}
 		run = run[:0]
 	}
-	return base64Key(run)
+	return base64Key(run, sp)
+}
+
+// scratch holds buffers for a base64 run and its decoding, wiped after
+// use.
+var scratch = sync.Pool{New: func() any { return new([2][]byte) }}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
 }
 
 func isBase64(f []byte) bool {
@@ -122,23 +197,36 @@ func isBase64(f []byte) bool {
 	return true
 }
 
-// base64Key decodes run and checks it for a key, wiping the decoded
-// bytes. The shortest key DER (an EC P-256 key in PKCS #8 without the
-// public key) is over 60 bytes, so shorter runs are not decoded.
-func base64Key(run []byte) bool {
-	if len(run) < 80 {
+// minKeyBase64 is the length of the base64 of the shortest key DER the
+// parsers take (an EC P-256 key in SEC 1 with its curve and without its
+// public key, 51 bytes), rounded down: shorter runs are not decoded.
+const minKeyBase64 = 64
+
+// base64Key decodes run into sp[1] and checks it for a key, wiping the
+// decoded bytes.
+func base64Key(run []byte, sp *[2][]byte) bool {
+	if len(run) < minKeyBase64 {
 		return false
 	}
 	enc := base64.StdEncoding
 	if run[len(run)-1] != '=' && len(run)%4 != 0 {
 		enc = base64.RawStdEncoding
 	}
-	der, err := enc.AppendDecode(nil, run)
-	defer clear(der)
+	der, err := enc.AppendDecode(sp[1][:0], run)
+	defer func() { clear(der); sp[1] = der[:0] }()
 	if err != nil {
 		return false
 	}
 	return DERHasPrivateKey(der)
+}
+
+// StringHasPrivateKey is HasPrivateKey for a string, such as an XML
+// attribute value; it copies s only when s is long enough to hold a key.
+func StringHasPrivateKey(s string) bool {
+	if len(s) < minKeyBase64 {
+		return containsFold(s, "private key")
+	}
+	return HasPrivateKey([]byte(s))
 }
 
 // DERHasPrivateKey reports whether der is, or its first element is
@@ -158,8 +246,34 @@ func trailingKey(der []byte) bool {
 	return isKeyDER(rest)
 }
 
-// isKeyDER reports whether the first DER element of der parses as a
-// private key.
+// The shapes of private keys in DER, as crypto/x509 parses them, with
+// the optional trailing fields of newer versions: only the structure is
+// looked at, not the key's numbers, so a crafted huge key costs no
+// arithmetic and no key object is made.
+type (
+	pkcs8Shape struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte
+		Attrs      asn1.RawValue `asn1:"optional,tag:0"`
+		Public     asn1.RawValue `asn1:"optional,tag:1"`
+	}
+	sec1Shape struct {
+		Version    int
+		PrivateKey []byte
+		Curve      asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
+		Public     asn1.BitString        `asn1:"optional,explicit,tag:1"`
+	}
+	pkcs1Shape struct {
+		Version          int
+		N, E, D, P, Q    asn1.RawValue
+		Dp, Dq, Qinv     asn1.RawValue
+		AdditionalPrimes asn1.RawValue `asn1:"optional"`
+	}
+)
+
+// isKeyDER reports whether the first DER element of der has the shape of
+// a PKCS #8, SEC 1 or PKCS #1 private key.
 func isKeyDER(der []byte) bool {
 	var v asn1.RawValue
 	if _, err := asn1.Unmarshal(der, &v); err != nil || v.Tag != asn1.TagSequence {
@@ -171,13 +285,21 @@ func isKeyDER(der []byte) bool {
 		return false
 	}
 	k := v.FullBytes
-	if _, err := x509.ParsePKCS8PrivateKey(k); err == nil {
+	var p8 pkcs8Shape
+	if rest, err := asn1.Unmarshal(k, &p8); err == nil && len(rest) == 0 && (p8.Version == 0 || p8.Version == 1) && len(p8.Algo.Algorithm) > 0 && len(p8.PrivateKey) > 0 {
 		return true
 	}
-	if _, err := x509.ParseECPrivateKey(k); err == nil {
+	var ec sec1Shape
+	if rest, err := asn1.Unmarshal(k, &ec); err == nil && len(rest) == 0 && ec.Version == 1 && len(ec.PrivateKey) > 0 {
 		return true
 	}
-	if _, err := x509.ParsePKCS1PrivateKey(k); err == nil {
+	var p1 pkcs1Shape
+	if rest, err := asn1.Unmarshal(k, &p1); err == nil && len(rest) == 0 && (p1.Version == 0 || p1.Version == 1) {
+		for _, n := range []asn1.RawValue{p1.N, p1.E, p1.D, p1.P, p1.Q, p1.Dp, p1.Dq, p1.Qinv} {
+			if n.Tag != asn1.TagInteger || n.Class != asn1.ClassUniversal {
+				return false
+			}
+		}
 		return true
 	}
 	return false

@@ -282,7 +282,7 @@ func (r *Reader) checkAttrs(t xml.StartElement) {
 // material.
 func attrsHaveKey(t xml.StartElement) bool {
 	for _, a := range t.Attr {
-		if manifest.HasPrivateKey([]byte(a.Value)) {
+		if manifest.StringHasPrivateKey(a.Value) {
 			return true
 		}
 	}
