@@ -18,7 +18,11 @@ import (
 // keeps nothing of b: what it decodes goes to scratch memory that it
 // wipes, so readers can run it over much text that is not theirs to keep.
 // The parsed keys themselves are left to the garbage collector.
-func HasPrivateKey(b []byte) bool {
+func HasPrivateKey(b []byte) bool { return hasKey(b, true) }
+
+// hasKey is HasPrivateKey; certBodies false leaves the bodies of
+// CERTIFICATE blocks to the caller.
+func hasKey(b []byte, certBodies bool) bool {
 	if containsFold(b, "private key") {
 		return true
 	}
@@ -41,7 +45,8 @@ func HasPrivateKey(b []byte) bool {
 		if end < 0 {
 			return blobHasKey(body)
 		}
-		if j := bytes.LastIndex(body[:end], pemBegin); j >= 0 {
+		if bytes.Contains(body[:end], pemBegin) { // Index is fast; LastIndex is not
+			j := bytes.LastIndex(body[:end], pemBegin)
 			// Unterminated blocks: go on from the last BEGIN before this
 			// END (searching from each would take quadratic time).
 			if blobHasKey(body[:j]) {
@@ -50,7 +55,11 @@ func HasPrivateKey(b []byte) bool {
 			rest = body[j:]
 			continue
 		}
-		if blockHasKey(body[:end]) {
+		if !certBodies && bytes.HasPrefix(rest, pemCertBegin) {
+			if bytes.IndexByte(body[:end], ':') >= 0 && blockHasKey(body[:end], false) {
+				return true // in a header
+			}
+		} else if blockHasKey(body[:end], true) {
 			return true
 		}
 		rest = body[end+len(pemEnd):]
@@ -61,13 +70,14 @@ func HasPrivateKey(b []byte) bool {
 }
 
 var (
-	pemEnd    = []byte("-----END")
-	pemDashes = []byte("-----")
+	pemEnd       = []byte("-----END")
+	pemCertBegin = []byte("-----BEGIN CERTIFICATE-----")
+	pemDashes    = []byte("-----")
 )
 
 // blockHasKey looks at the inside of a PEM block: header lines ("Name:
-// value") and base64 lines, decoded into scratch.
-func blockHasKey(body []byte) bool {
+// value") and, with decode, base64 lines, decoded into scratch.
+func blockHasKey(body []byte, decode bool) bool {
 	sp := scratch.Get().(*[2][]byte)
 	defer scratch.Put(sp)
 	raw := sp[0][:0]
@@ -85,11 +95,17 @@ func blockHasKey(body []byte) bool {
 			}
 			continue
 		}
+		if !decode {
+			continue
+		}
 		for _, ch := range line {
 			if !isSpace(ch) {
 				raw = append(raw, ch)
 			}
 		}
+	}
+	if !decode {
+		return false
 	}
 	der, err := base64.StdEncoding.AppendDecode(sp[1][:0], raw)
 	defer func() { clear(der); sp[1] = der[:0] }()
@@ -100,7 +116,9 @@ func blockHasKey(body []byte) bool {
 // whether b holds private key material (HasPrivateKey). With key material
 // it returns no certificates.
 func ScanPEM(b []byte) (certs [][]byte, key bool) {
-	if HasPrivateKey(b) {
+	// The CERTIFICATE blocks are decoded once, here, and checked for a
+	// key glued to the certificate.
+	if hasKey(b, false) {
 		return nil, true
 	}
 	for rest := b; ; {
@@ -109,9 +127,17 @@ func ScanPEM(b []byte) (certs [][]byte, key bool) {
 		if blk == nil {
 			return certs, false
 		}
-		if blk.Type == "CERTIFICATE" {
-			certs = append(certs, blk.Bytes)
+		if blk.Type != "CERTIFICATE" {
+			continue
 		}
+		if DERHasPrivateKey(blk.Bytes) {
+			clear(blk.Bytes)
+			for _, c := range certs {
+				clear(c)
+			}
+			return nil, true
+		}
+		certs = append(certs, blk.Bytes)
 	}
 }
 
