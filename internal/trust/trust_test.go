@@ -125,6 +125,10 @@ func TestVerify(t *testing.T) {
 	// x509 refuses a critical extension it does not know.
 	critical := issue(inter, testpki.LeafOptions{})
 	critical.UnhandledCriticalExtensions = []asn1.ObjectIdentifier{{1, 2, 3, 4}}
+	expiredLeaf, err := inter.Issue(testpki.LeafOptions{Seed: "expired", NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		leaf    *x509.Certificate
@@ -142,6 +146,7 @@ func TestVerify(t *testing.T) {
 		{name: "issuer is not a CA", leaf: issue(notCA, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
 		{name: "root above the issuer expired", leaf: issue(longInter, testpki.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
 		{name: "issuer without its root", leaf: issue(strayInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
+		{name: "the leaf itself expired", leaf: expiredLeaf.Cert, now: now, wantErr: trust.ErrChain, wantMsg: "certificate expired on"},
 		{name: "the anchor itself", leaf: inter.Cert, now: now, wantErr: trust.ErrIsAnchor},
 		{name: "critical extension", leaf: critical, now: now, wantErr: trust.ErrCriticalExtension, wantMsg: "1.2.3.4"},
 	}

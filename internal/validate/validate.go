@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -329,7 +330,11 @@ func (u *dedup) check(d *Device, file string) {
 	}
 	var chk uint64
 	if d.ChipID != "" {
-		chk = fingerprint([]byte(d.ChipID))
+		id := []byte(d.ChipID)
+		if d.Vendor == manifest.VendorInfineon {
+			id = bytes.ToUpper(id) // hex: 0a09... is 0A09...
+		}
+		chk = fingerprint(id)
 		if first, seen := u.chips[chk]; seen {
 			fail(d, file, fmt.Errorf("%w: chip %s already has the certificate of entry #%d", ErrDuplicateChipID, d.ChipID, first))
 			return

@@ -237,6 +237,14 @@ func TestRunReasons(t *testing.T) {
 			want: []error{nil, nil, validate.ErrDuplicateChipID, validate.ErrDuplicateCertificate},
 		},
 		{
+			name: "duplicate Infineon chip ID in another case",
+			records: []manifest.Record{
+				{Entry: "a", ChipID: "0A091B5C001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)},
+				{Entry: "b", ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(other.Cert)},
+			},
+			want: []error{nil, validate.ErrDuplicateChipID},
+		},
+		{
 			name:    "invalid first occurrence does not claim the chip ID",
 			records: []manifest.Record{rec("A1", []byte("junk")), rec("A1", testpki.PEM(good.Cert))},
 			want:    []error{validate.ErrNoCertificate, nil},
