@@ -289,7 +289,9 @@ func (s *Store) explain(leaf *x509.Certificate, now time.Time, err error) error 
 		return fmt.Errorf("%w: issued by %q: %v", ErrChain, ca.Subject.CommonName, err)
 	}
 	for _, r := range s.refused[string(leaf.RawIssuer)] {
-		if leaf.CheckSignatureFrom(r.cert) == nil || errors.Is(r.reason, ErrIssuerNotCA) {
+		// CheckSignature, not CheckSignatureFrom, which refuses a non-CA
+		// parent before looking at the signature.
+		if r.cert.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 			return r.reason
 		}
 	}
