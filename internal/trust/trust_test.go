@@ -125,6 +125,10 @@ func TestVerify(t *testing.T) {
 	// x509 refuses a critical extension it does not know.
 	critical := issue(inter, testpki.LeafOptions{})
 	critical.UnhandledCriticalExtensions = []asn1.ObjectIdentifier{{1, 2, 3, 4}}
+	notCATwin, err := otherRoot.NewIntermediate("Not A CA") // same name as the refused one, other key
+	if err != nil {
+		t.Fatal(err)
+	}
 	expiredLeaf, err := inter.Issue(testpki.LeafOptions{Seed: "expired", NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +148,7 @@ func TestVerify(t *testing.T) {
 		{name: "issuer expired", leaf: issue(inter, testpki.LeafOptions{}), now: now.AddDate(30, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Test Intermediate" expired on`},
 		{name: "intermediate expired before now", leaf: issue(expiredInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotValid, wantMsg: `"Expired Intermediate" expired on`},
 		{name: "issuer is not a CA", leaf: issue(notCA, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
+		{name: "name of a refused issuer, other key", leaf: issue(notCATwin, testpki.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: "Not A CA"},
 		{name: "root above the issuer expired", leaf: issue(longInter, testpki.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
 		{name: "issuer without its root", leaf: issue(strayInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
 		{name: "the leaf itself expired", leaf: expiredLeaf.Cert, now: now, wantErr: trust.ErrChain, wantMsg: "certificate expired on"},
