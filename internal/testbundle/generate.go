@@ -58,7 +58,7 @@ const (
 	BadTwoCNs          BadCase = "two-cns"          // a second CN after the first
 	BadEd25519Key      BadCase = "ed25519-key"      // an Ed25519 key
 	BadRSA1024Key      BadCase = "rsa-1024-key"     // an RSA key of 1024 bits
-	BadSHA1Signature   BadCase = "sha1-signature"   // signed ECDSA with SHA-1
+	BadSHA1Signature   BadCase = "sha1-signature"   // signed ECDSA with SHA-1 (crypto/x509 still signs it; it only refuses to verify it)
 
 	// Issuers in the CA file that may not issue.
 	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired yesterday
