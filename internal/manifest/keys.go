@@ -12,12 +12,13 @@ import (
 // HasPrivateKey reports whether b holds private key material in any form
 // a manifest can carry it: a PEM block whose type ends in PRIVATE KEY in
 // any case (ENCRYPTED PRIVATE KEY too), or the words anywhere; a PEM block
-// of any type, a PEM header, a run of base64 or a DER blob that parses as
-// (or, after a first element such as a certificate, holds) a PKCS #8,
-// SEC 1 or PKCS #1 private key. Certificates themselves never match. It
-// keeps nothing of b: what it decodes goes to scratch memory that it
-// wipes, so readers can run it over much text that is not theirs to keep.
-// The parsed keys themselves are left to the garbage collector.
+// of any type, a PEM header, a run of base64 or a DER blob that has the
+// shape of (or, after a first element such as a certificate, holds) a
+// PKCS #8, SEC 1 or PKCS #1 private key. Certificates themselves never
+// match. It keeps nothing of b: what it decodes goes to scratch memory
+// that it wipes, and keys are matched by their structure, never parsed
+// into key objects, so readers can run it over much text that is not
+// theirs to keep. It takes time linear in len(b).
 func HasPrivateKey(b []byte) bool { return hasKey(b, true) }
 
 // hasKey is HasPrivateKey; certBodies false leaves the bodies of
@@ -55,7 +56,7 @@ func hasKey(b []byte, certBodies bool) bool {
 			rest = body[j:]
 			continue
 		}
-		if !certBodies && bytes.HasPrefix(rest, pemCertBegin) {
+		if !certBodies && bytes.HasPrefix(rest, pemCertBegin) && bytes.HasPrefix(body[end:], pemCertEnd) {
 			if bytes.IndexByte(body[:end], ':') >= 0 && blockHasKey(body[:end], false) {
 				return true // in a header
 			}
@@ -72,6 +73,7 @@ func hasKey(b []byte, certBodies bool) bool {
 var (
 	pemEnd       = []byte("-----END")
 	pemCertBegin = []byte("-----BEGIN CERTIFICATE-----")
+	pemCertEnd   = []byte("-----END CERTIFICATE-----")
 	pemDashes    = []byte("-----")
 )
 
