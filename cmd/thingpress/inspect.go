@@ -69,6 +69,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	sum := inspect.Summary{File: path, Format: string(ft), Slot: o.manifest.certType, ChainChecked: store != nil}
 	if store != nil {
 		sum.Anchors = store.Anchors()
+		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:   out,

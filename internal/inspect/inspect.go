@@ -139,17 +139,20 @@ type Summary struct {
 	Slot         string
 	ChainChecked bool
 	Anchors      []string
-	Reels        []string
-	Batches      []string
-	Issuers      map[string]int
-	Total        int
-	OK           int
-	Invalid      int
-	Reasons      map[string]int
-	PrivateKeys  int
-	NotBefore    time.Time // earliest of the valid devices
-	NotAfter     time.Time // latest of the valid devices
-	more         map[string]bool
+	// Refused names the trust file's certificates that are not trusted
+	// to issue devices (trust.Store.Rejected).
+	Refused     []string
+	Reels       []string
+	Batches     []string
+	Issuers     map[string]int
+	Total       int
+	OK          int
+	Invalid     int
+	Reasons     map[string]int
+	PrivateKeys int
+	NotBefore   time.Time // earliest of the valid devices
+	NotAfter    time.Time // latest of the valid devices
+	more        map[string]bool
 }
 
 func (s *Summary) addName(list *[]string, kind, v string) {
@@ -295,6 +298,9 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	row("Batch", s.list(s.Batches, "batch"))
 	if s.ChainChecked {
 		row("Chain", "verified against "+strings.Join(s.Anchors, ", "))
+		if len(s.Refused) > 0 {
+			row("Refused", strings.Join(s.Refused, ", ")+" (in the trust file, but not CAs that may issue devices)")
+		}
 	} else {
 		row("Chain", "NOT VERIFIED (--no-verify-chain): certificates were not checked against any CA")
 	}
