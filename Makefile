@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 60s ./internal/manifest/infineon/
 	$(GO) test -run '^$$' -fuzz FuzzHeader -fuzztime 60s ./internal/manifest/infineon/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/xmlmanifest/
+	$(GO) test -run '^$$' -fuzz FuzzScanPEM -fuzztime 60s ./internal/manifest/
 
 clean:
 	rm -rf $(BIN)

@@ -6,6 +6,9 @@ import (
 	"github.com/thingpress/thingpress/internal/inspect"
 )
 
+// The corpus of bad devices that TestInspectCorpus runs inspect over.
+//go:generate go run ../../tools/genmanifest -corpus testdata/corpus
+
 type inspectOptions struct {
 	manifest manifestOptions
 	output   string
@@ -19,6 +22,15 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 		Long: `inspect reads a manifest (an Infineon reel bundle or an XML manifest), checks every
 device certificate and shows a summary followed by each invalid device with its
 reason. Nothing is sent anywhere.
+
+A device is valid when its entry holds exactly one certificate and no private key
+material in any form; its chip, reel and batch IDs are valid Thing attributes (an
+Infineon chip ID has 20 hex characters); the certificate is within its validity
+period, is a device certificate AWS IoT accepts (not a CA; key usage allowing
+digitalSignature and extended key usage allowing clientAuth, if present; one
+subject CN; RSA >= 2048 bits or ECDSA P-256/P-384/P-521; no SHA-1 or MD5
+signature) and chains to the trust anchors; its CN is a valid thing name; and no
+earlier device has the same certificate, chip ID or thing name.
 
 Exit status: 0 when every device is ok, 1 when any device is invalid (the output
 is still complete), 2 when the manifest cannot be read or the arguments are wrong.`,
@@ -57,6 +69,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	sum := inspect.Summary{File: path, Format: string(ft), Slot: o.manifest.certType, ChainChecked: store != nil}
 	if store != nil {
 		sum.Anchors = store.Anchors()
+		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:   out,

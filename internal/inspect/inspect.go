@@ -97,12 +97,24 @@ var labels = []struct {
 	{validate.ErrNoCertificate, "no certificate"},
 	{validate.ErrMultipleCertificates, "several certificates"},
 	{validate.ErrParse, "unparsable certificate"},
+	{validate.ErrAttribute, "invalid attribute"},
+	{validate.ErrChipID, "invalid chip ID"},
 	{validate.ErrExpired, "expired"},
 	{validate.ErrNotYetValid, "not yet valid"},
+	{validate.ErrSignatureAlgorithm, "signature algorithm"},
+	{validate.ErrKeyAlgorithm, "key type"},
+	{validate.ErrWeakKey, "weak key"},
+	{validate.ErrCA, "CA certificate"},
+	{validate.ErrKeyUsage, "key usage"},
+	{validate.ErrExtKeyUsage, "extended key usage"},
+	{validate.ErrMultipleCommonNames, "several CNs"},
+	{trust.ErrIssuerNotValid, "issuer expired"},
+	{trust.ErrIssuerNotCA, "issuer not a CA"},
 	{trust.ErrUntrusted, "untrusted chain"},
 	{validate.ErrNoCommonName, "no CN"},
 	{validate.ErrThingName, "invalid thing name"},
 	{validate.ErrDuplicateCertificate, "duplicate certificate"},
+	{validate.ErrDuplicateChipID, "duplicate chip ID"},
 	{validate.ErrDuplicateThingName, "duplicate thing name"},
 }
 
@@ -127,17 +139,20 @@ type Summary struct {
 	Slot         string
 	ChainChecked bool
 	Anchors      []string
-	Reels        []string
-	Batches      []string
-	Issuers      map[string]int
-	Total        int
-	OK           int
-	Invalid      int
-	Reasons      map[string]int
-	PrivateKeys  int
-	NotBefore    time.Time // earliest of the valid devices
-	NotAfter     time.Time // latest of the valid devices
-	more         map[string]bool
+	// Refused names the trust file's certificates that are not trusted
+	// to issue devices (trust.Store.Rejected).
+	Refused     []string
+	Reels       []string
+	Batches     []string
+	Issuers     map[string]int
+	Total       int
+	OK          int
+	Invalid     int
+	Reasons     map[string]int
+	PrivateKeys int
+	NotBefore   time.Time // earliest of the valid devices
+	NotAfter    time.Time // latest of the valid devices
+	more        map[string]bool
 }
 
 func (s *Summary) addName(list *[]string, kind, v string) {
@@ -239,6 +254,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 				name = "-"
 			}
 			entry, chip := clean(d.Entry), clean(name)
+			if len(chip) > maxChipColumn {
+				chip = chip[:maxChipColumn] + "..."
+			}
 			widths[0] = max(widths[0], len(entry))
 			widths[1] = max(widths[1], len(chip))
 			_, err := fmt.Fprintf(sw, "%s\t%s\t%s\n", entry, chip, clean(manifest.Reason(d.Err)))
@@ -259,6 +277,10 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 }
 
 // clean keeps a manifest's text from breaking the table's lines.
+// maxChipColumn caps the chip IDs shown in the table: an invalid one can
+// be thousands of characters.
+const maxChipColumn = 40
+
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' || r < 0x20 {
@@ -276,6 +298,9 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	row("Batch", s.list(s.Batches, "batch"))
 	if s.ChainChecked {
 		row("Chain", "verified against "+strings.Join(s.Anchors, ", "))
+		if len(s.Refused) > 0 {
+			row("Refused", strings.Join(s.Refused, ", ")+" (in the trust file, but not CAs that may issue devices)")
+		}
 	} else {
 		row("Chain", "NOT VERIFIED (--no-verify-chain): certificates were not checked against any CA")
 	}

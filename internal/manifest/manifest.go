@@ -29,6 +29,13 @@ type Record struct {
 	BatchID  string // batch the reel belongs to, where known
 	Data     []byte // the entry's content, at most Limits.MaxEntryBytes
 	Encoding Encoding
+	// Vendor names the chip maker whose chip ID scheme ChipID follows
+	// (VendorInfineon); empty means no scheme is checked.
+	Vendor string
+	// KeyMaterial is set when the reader saw private key material in the
+	// entry outside Data (another element or attribute of an XML
+	// Device). The reader keeps none of it.
+	KeyMaterial bool
 	// Problem is set when the reader found this entry unusable but the
 	// rest of the manifest readable (an entry over MaxEntryBytes, bad
 	// base64): validation reports it as the device's reason.
@@ -58,6 +65,10 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 }
+
+// VendorInfineon is Record.Vendor for Infineon's chips: a chip ID is 20
+// hexadecimal characters.
+const VendorInfineon = "Infineon"
 
 // DefaultSlot is the certificate slot read when none is chosen.
 const DefaultSlot = "E0E0"

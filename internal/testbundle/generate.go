@@ -3,7 +3,9 @@ package testbundle
 import (
 	"bufio"
 	"bytes"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -16,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,34 +36,72 @@ const (
 // BadCase names a way a device of a generated manifest is wrong.
 type BadCase string
 
-// The bad devices Options.Bad adds, one chip each (in every slot).
+// The bad devices Options.Bad adds, one chip each (in every slot). Each
+// is made in both formats; where a format cannot carry the fault as such,
+// the comment says what stands in for it.
 const (
 	BadTwoCerts      BadCase = "two-certificates"      // two CERTIFICATE blocks in the entry
-	BadPrivateKey    BadCase = "private-key"           // the entry also holds a private key
+	BadPrivateKey    BadCase = "private-key"           // the entry also holds an EC PRIVATE KEY block
 	BadExpired       BadCase = "expired"               // NotAfter in the past
-	BadNotYetValid   BadCase = "not-yet-valid"         // NotBefore in the future
+	BadNotYetValid   BadCase = "not-yet-valid"         // NotBefore ten years ahead
 	BadUnknownCA     BadCase = "unknown-ca"            // signed by a CA not in the CA file
 	BadNoCN          BadCase = "no-cn"                 // subject without CN
 	BadCNSpace       BadCase = "cn-space"              // CN with a space: not a thing name
 	BadCNTooLong     BadCase = "cn-too-long"           // CN of 129 characters: not a thing name
 	BadDuplicateCert BadCase = "duplicate-certificate" // same DER as the first good chip
 	BadDuplicateName BadCase = "duplicate-thing-name"  // other certificate, same CN as the first good chip
+
+	// Certificates that chain but are no device certificate.
+	BadCACertificate   BadCase = "ca-certificate"   // BasicConstraints CA:TRUE
+	BadKeyCertSignOnly BadCase = "keycertsign-only" // KeyUsage keyCertSign without digitalSignature
+	BadCodeSigningEKU  BadCase = "codesigning-eku"  // ExtKeyUsage codeSigning only
+	BadTwoCNs          BadCase = "two-cns"          // a second CN after the first
+	BadEd25519Key      BadCase = "ed25519-key"      // an Ed25519 key
+	BadRSA1024Key      BadCase = "rsa-1024-key"     // an RSA key of 1024 bits
+	BadSHA1Signature   BadCase = "sha1-signature"   // signed ECDSA with SHA-1 (crypto/x509 still signs it; it only refuses to verify it)
+
+	// Issuers in the CA file that may not issue.
+	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired yesterday
+	BadNonCAIntermediate   BadCase = "non-ca-intermediate"  // issued by PKI.NotCA, which has no CA:TRUE
+
+	// Chip IDs. The Infineon format takes chip IDs from member names of 1
+	// to 64 hex characters, so it stands in 64 hex characters for the
+	// too-long ID and 19 for the path.
+	BadChipIDTooLong   BadCase = "chip-id-too-long"  // XML: a chipId of 5,000 hex characters
+	BadChipID          BadCase = "bad-chip-id"       // XML: chipId "../../etc/passwd"
+	BadDuplicateChipID BadCase = "duplicate-chip-id" // first good chip's ID, other certificate and CN (Infineon: in a subfolder)
+
+	// Private key material in other forms.
+	BadKeyLowerCase BadCase = "private-key-lowercase" // "ec private key" block
+	BadKeyPKCS8     BadCase = "private-key-pkcs8"     // PRIVATE KEY block
+	BadKeyRSA       BadCase = "private-key-rsa"       // RSA PRIVATE KEY block
+	BadKeyEncrypted BadCase = "private-key-encrypted" // ENCRYPTED PRIVATE KEY block
+	BadKeyBase64    BadCase = "private-key-base64"    // bare base64 of the key after the certificate
+	BadKeyDER       BadCase = "private-key-der"       // Infineon: raw DER after the PEM; XML: glued to the base64-der certificate
+	BadKeyElsewhere BadCase = "private-key-element"   // XML: a PrivateKey element of the Device; Infineon: base64 before the certificate
+	BadKeyAttribute BadCase = "private-key-attribute" // XML: a Device attribute; Infineon: a PEM header of the certificate block
 )
 
 // BadCases lists every BadCase in the order the bad chips are added.
 var BadCases = []BadCase{
 	BadTwoCerts, BadPrivateKey, BadExpired, BadNotYetValid, BadUnknownCA,
 	BadNoCN, BadCNSpace, BadCNTooLong, BadDuplicateCert, BadDuplicateName,
+	BadCACertificate, BadKeyCertSignOnly, BadCodeSigningEKU, BadTwoCNs, BadEd25519Key, BadRSA1024Key, BadSHA1Signature,
+	BadExpiredIntermediate, BadNonCAIntermediate,
+	BadChipIDTooLong, BadChipID, BadDuplicateChipID,
+	BadKeyLowerCase, BadKeyPKCS8, BadKeyRSA, BadKeyEncrypted, BadKeyBase64, BadKeyDER, BadKeyElsewhere, BadKeyAttribute,
 }
 
 // Options shape a generated manifest.
 type Options struct {
-	N       int      // good devices
-	Format  string   // FormatInfineon (default) or FormatXML
-	Slots   []string // certificate slots; nil means manifest.Slots
-	Bad     bool     // add one bad device per BadCase after the good ones
-	ReelID  string   // 16 hex characters; empty means random
-	BatchID string   // a UUID; empty means random
+	N      int      // good devices
+	Format string   // FormatInfineon (default) or FormatXML
+	Slots  []string // certificate slots; nil means manifest.Slots
+	Bad    bool     // add one bad device per BadCase after the good ones
+	// Cases, when set with Bad, are the bad cases to add instead of all.
+	Cases   []BadCase
+	ReelID  string // 16 hex characters; empty means random
+	BatchID string // a UUID; empty means random
 	// Level is the 7z compression level; 0 means 5 up to 10,000 devices
 	// and 1 (fast) above.
 	Level int
@@ -76,29 +117,64 @@ type Options struct {
 }
 
 // PKI is a test root CA and the intermediate that signs device
-// certificates.
+// certificates, with two intermediates of the root that may not issue
+// devices, for the bad cases.
 type PKI struct {
 	Root, Intermediate *testpki.CA
+	// Expired expired yesterday; NotCA lacks BasicConstraints CA:TRUE.
+	Expired, NotCA *testpki.CA
 }
 
-// NewPKI makes a fresh root and intermediate.
-func NewPKI() (*PKI, error) {
-	root, err := testpki.NewRoot("thingpress test root CA")
+// NewPKI makes a fresh root and intermediate, on P-256. Generate adds
+// the refused intermediates when it makes bad devices.
+func NewPKI() (*PKI, error) { return NewPKIOn(nil) }
+
+// NewPKIOn makes a fresh root and intermediate whose keys are on curve
+// (nil: P-256).
+func NewPKIOn(curve elliptic.Curve) (*PKI, error) {
+	o := testpki.CAOptions{Curve: curve}
+	root, err := testpki.NewRootWith("thingpress test root CA", o)
 	if err != nil {
 		return nil, err
 	}
-	im, err := root.NewIntermediate("thingpress test device CA")
+	im, err := root.NewIntermediateWith("thingpress test device CA", o)
 	if err != nil {
 		return nil, err
 	}
 	return &PKI{Root: root, Intermediate: im}, nil
 }
 
-// PEM returns the root and the intermediate as PEM, for a --trust file.
+var refusedMu sync.Mutex
+
+// addRefused makes the intermediates that may not issue, if missing.
+func (p *PKI) addRefused() error {
+	refusedMu.Lock()
+	defer refusedMu.Unlock()
+	var err error
+	now := time.Now()
+	if p.Expired == nil {
+		p.Expired, err = p.Root.NewIntermediateWith("thingpress test expired CA",
+			testpki.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
+		if err != nil {
+			return err
+		}
+	}
+	if p.NotCA == nil {
+		p.NotCA, err = p.Root.NewIntermediateWith("thingpress test non-CA issuer", testpki.CAOptions{NotCA: true})
+	}
+	return err
+}
+
+// PEM returns the CA file for --trust: the root, the intermediate and, if
+// made, the expired and the non-CA intermediate (which thingpress refuses
+// as anchors, but names when a device they issued is checked).
 func (p *PKI) PEM() []byte {
 	var b bytes.Buffer
-	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.Root.Cert.Raw})
-	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.Intermediate.Cert.Raw})
+	for _, ca := range []*testpki.CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
+		if ca != nil {
+			pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+		}
+	}
 	return b.Bytes()
 }
 
@@ -175,6 +251,14 @@ func Generate(path string, o Options) (*Result, error) {
 		}
 		o.CA = p
 	}
+	if o.Bad {
+		if err := o.CA.addRefused(); err != nil {
+			return nil, err
+		}
+		if o.Cases == nil {
+			o.Cases = BadCases
+		}
+	}
 	g := &generator{start: time.Now(), o: o, res: &Result{Path: path, ReelID: o.ReelID, BatchID: o.BatchID, Slots: o.Slots, PKI: o.CA}}
 	var err error
 	if g.fast, err = newFastIssuer(o.CA.Intermediate); err != nil {
@@ -221,6 +305,12 @@ type device struct {
 	chipID  string
 	entries [][]byte // PEM text (CRLF), or DER when der is set
 	der     bool     // entries are bare DER (good devices only)
+	// dir is the Infineon member's folder in the inner archive.
+	dir string
+	// xmlB64 writes the entries as base64-der Certificate elements, and
+	// xmlExtra and xmlAttrs add to the XML Device element.
+	xmlB64             bool
+	xmlExtra, xmlAttrs string
 }
 
 // good makes the certificates of good chip i.
@@ -244,73 +334,193 @@ func (g *generator) bad() ([]device, error) {
 	if !g.o.Bad {
 		return nil, nil
 	}
-	first := g.first
 	unknown, err := testpki.NewRoot("thingpress unknown CA")
 	if err != nil {
 		return nil, err
 	}
-	im := g.o.CA.Intermediate
-	now := time.Now()
+	xml := g.o.Format == FormatXML
 	var out []device
-	for k, c := range BadCases {
+	for k, c := range g.o.Cases {
 		chip := ChipID(g.o.ReelID, g.o.N+k)
 		d := device{chipID: chip}
+		switch c {
+		case BadChipIDTooLong:
+			d.chipID = strings.Repeat(chip, 250) // 5,000 characters
+			if !xml {
+				d.chipID = d.chipID[:64]
+			}
+		case BadChipID:
+			d.chipID = "../../etc/passwd"
+			if !xml {
+				d.chipID = chip[:19]
+			}
+		case BadDuplicateChipID:
+			d.chipID = g.first.chipID
+			d.dir = "again"
+		}
 		for si, s := range g.o.Slots {
-			cn := CommonName(g.o.ReelID, chip, s)
-			issue := func(ca *testpki.CA, lo testpki.LeafOptions) ([]byte, error) {
-				if lo.CommonName == "" {
-					lo.CommonName = cn
-				}
-				l, err := ca.Issue(lo)
-				if err != nil {
-					return nil, err
-				}
-				return testpki.PEM(l.Cert), nil
-			}
-			var e []byte
-			switch c {
-			case BadTwoCerts:
-				a, err := issue(im, testpki.LeafOptions{})
-				if err != nil {
-					return nil, err
-				}
-				b, err := issue(im, testpki.LeafOptions{CommonName: cn[:63] + "x"})
-				if err != nil {
-					return nil, err
-				}
-				e = append(a, b...)
-			case BadPrivateKey:
-				l, err := im.Issue(testpki.LeafOptions{CommonName: cn})
-				if err != nil {
-					return nil, err
-				}
-				e = append(testpki.PEM(l.Cert), crlf(l.KeyPEM())...)
-			case BadExpired:
-				e, err = issue(im, testpki.LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
-			case BadNotYetValid:
-				e, err = issue(im, testpki.LeafOptions{NotBefore: now.AddDate(1, 0, 0), NotAfter: now.AddDate(21, 0, 0)})
-			case BadUnknownCA:
-				e, err = issue(unknown, testpki.LeafOptions{})
-			case BadNoCN:
-				e, err = issue(im, testpki.LeafOptions{CommonName: "-"})
-			case BadCNSpace:
-				e, err = issue(im, testpki.LeafOptions{CommonName: "bad thing " + cn[:16]})
-			case BadCNTooLong:
-				e, err = issue(im, testpki.LeafOptions{CommonName: cn + cn + "x"})
-			case BadDuplicateCert:
-				e = testpki.PEM(mustParse(first.entries[si]))
-			case BadDuplicateName:
-				e, err = issue(im, testpki.LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
-			}
+			e, err := g.badEntry(c, &d, si, s, unknown)
 			if err != nil {
 				return nil, fmt.Errorf("bad case %s: %w", c, err)
 			}
 			d.entries = append(d.entries, e)
 		}
 		out = append(out, d)
-		g.res.Bad = append(g.res.Bad, BadDevice{ChipID: chip, Case: c})
+		g.res.Bad = append(g.res.Bad, BadDevice{ChipID: d.chipID, Case: c})
 	}
 	return out, nil
+}
+
+// badEntry makes the entry of bad chip d in slot s (index si) for case c.
+func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *testpki.CA) ([]byte, error) {
+	first := g.first
+	im := g.o.CA.Intermediate
+	now := time.Now()
+	xml := g.o.Format == FormatXML
+	// Names derive from the chip's own number, whatever its ID.
+	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+slices.Index(g.o.Cases, c)), s)
+	leaf := func(ca *testpki.CA, lo testpki.LeafOptions) (*testpki.Leaf, error) {
+		if lo.CommonName == "" {
+			lo.CommonName = cn
+		}
+		return ca.Issue(lo)
+	}
+	issue := func(ca *testpki.CA, lo testpki.LeafOptions) ([]byte, error) {
+		l, err := leaf(ca, lo)
+		if err != nil {
+			return nil, err
+		}
+		return testpki.PEM(l.Cert), nil
+	}
+	// withKey returns the certificate's PEM and the key's DER.
+	withKey := func(kind string) ([]byte, []byte, *testpki.Leaf, error) {
+		l, err := leaf(im, testpki.LeafOptions{Key: kind})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return testpki.PEM(l.Cert), l.KeyDER(), l, nil
+	}
+	keyBlock := func(typ string, der []byte) []byte {
+		return crlf(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	switch c {
+	case BadTwoCerts:
+		a, err := issue(im, testpki.LeafOptions{})
+		if err != nil {
+			return nil, err
+		}
+		b, err := issue(im, testpki.LeafOptions{CommonName: cn[:63] + "x"})
+		if err != nil {
+			return nil, err
+		}
+		return append(a, b...), nil
+	case BadPrivateKey:
+		l, err := im.Issue(testpki.LeafOptions{CommonName: cn})
+		if err != nil {
+			return nil, err
+		}
+		return append(testpki.PEM(l.Cert), crlf(l.KeyPEM())...), nil
+	case BadExpired:
+		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+	case BadNotYetValid:
+		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(10, 0, 0), NotAfter: now.AddDate(30, 0, 0)})
+	case BadUnknownCA:
+		return issue(unknown, testpki.LeafOptions{})
+	case BadNoCN:
+		return issue(im, testpki.LeafOptions{CommonName: "-"})
+	case BadCNSpace:
+		return issue(im, testpki.LeafOptions{CommonName: "bad thing " + cn[:16]})
+	case BadCNTooLong:
+		return issue(im, testpki.LeafOptions{CommonName: cn + cn + "x"})
+	case BadDuplicateCert:
+		return testpki.PEM(mustParse(first.entries[si])), nil
+	case BadDuplicateName:
+		return issue(im, testpki.LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
+	case BadCACertificate:
+		return issue(im, testpki.LeafOptions{IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign})
+	case BadKeyCertSignOnly:
+		return issue(im, testpki.LeafOptions{KeyUsage: x509.KeyUsageCertSign})
+	case BadCodeSigningEKU:
+		return issue(im, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+	case BadTwoCNs:
+		return issue(im, testpki.LeafOptions{SecondCN: cn[:32]})
+	case BadEd25519Key:
+		return issue(im, testpki.LeafOptions{Key: "ed25519"})
+	case BadRSA1024Key:
+		return issue(im, testpki.LeafOptions{Key: "rsa1024"})
+	case BadSHA1Signature:
+		return issue(im, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1})
+	case BadExpiredIntermediate:
+		return issue(g.o.CA.Expired, testpki.LeafOptions{})
+	case BadNonCAIntermediate:
+		return issue(g.o.CA.NotCA, testpki.LeafOptions{})
+	case BadChipIDTooLong, BadChipID, BadDuplicateChipID:
+		return issue(im, testpki.LeafOptions{})
+	case BadKeyLowerCase:
+		cert, key, _, err := withKey("")
+		return append(cert, keyBlock("ec private key", key)...), err
+	case BadKeyPKCS8:
+		cert, _, l, err := withKey("")
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(l.Key)
+		return append(cert, keyBlock("PRIVATE KEY", der)...), err
+	case BadKeyRSA:
+		cert, key, _, err := withKey("rsa2048")
+		if err != nil {
+			return nil, err
+		}
+		der := x509.MarshalPKCS1PrivateKey(mustRSA(key))
+		return append(cert, keyBlock("RSA PRIVATE KEY", der)...), nil
+	case BadKeyEncrypted:
+		cert, key, _, err := withKey("")
+		// Stands in for an encrypted PKCS #8 key: the block's type is
+		// what gives it away.
+		return append(cert, keyBlock("ENCRYPTED PRIVATE KEY", key)...), err
+	case BadKeyBase64:
+		cert, key, _, err := withKey("")
+		return append(cert, base64.StdEncoding.EncodeToString(key)+"\r\n"...), err
+	case BadKeyDER:
+		cert, key, l, err := withKey("")
+		if err != nil {
+			return nil, err
+		}
+		if xml {
+			d.xmlB64 = true
+			return append(bytes.Clone(l.Cert.Raw), key...), nil
+		}
+		return append(cert, key...), nil
+	case BadKeyElsewhere:
+		cert, key, _, err := withKey("")
+		if xml {
+			if si == 0 {
+				d.xmlExtra = "<PrivateKey>" + base64.StdEncoding.EncodeToString(key) + "</PrivateKey>"
+			}
+			return cert, err
+		}
+		return append([]byte(base64.StdEncoding.EncodeToString(key)+"\r\n"), cert...), err
+	case BadKeyAttribute:
+		cert, key, l, err := withKey("")
+		if err != nil {
+			return nil, err
+		}
+		if xml {
+			d.xmlAttrs = fmt.Sprintf(" key=%q", base64.StdEncoding.EncodeToString(key))
+			return cert, nil
+		}
+		return crlf(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.Cert.Raw,
+			Headers: map[string]string{"Key": base64.StdEncoding.EncodeToString(key)}})), nil
+	}
+	return nil, fmt.Errorf("unknown bad case %q", c)
+}
+
+func mustRSA(pkcs8 []byte) *rsa.PrivateKey {
+	k, err := x509.ParsePKCS8PrivateKey(pkcs8)
+	if err != nil {
+		panic(err) // our own fresh key
+	}
+	return k.(*rsa.PrivateKey)
 }
 
 func mustParse(der []byte) *x509.Certificate {
@@ -407,7 +617,7 @@ func (g *generator) infineon(path string) error {
 	}
 	tmpDir := g.o.TempDir
 	if tmpDir == "" {
-		tmpDir = fastTempDir(int64(g.o.N+len(BadCases)) * int64(len(g.o.Slots)) * 1200)
+		tmpDir = fastTempDir(int64(g.o.N+len(g.o.Cases)) * int64(len(g.o.Slots)) * 1200)
 	}
 	tmp, err := os.MkdirTemp(tmpDir, "genmanifest-*")
 	if err != nil {
@@ -444,7 +654,11 @@ func (g *generator) infineon(path string) error {
 			if d.der {
 				e = pemCRLF(e)
 			}
-			return os.WriteFile(filepath.Join(dir, d.chipID+"_"+s+".pem"), e, 0o644)
+			sub := filepath.Join(dir, d.dir)
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(sub, d.chipID+"_"+s+".pem"), e, 0o644)
 		}
 		err := parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]string, error) {
 			ids := make([]string, 0, hi-lo)
@@ -601,10 +815,12 @@ func (g *generator) xml(path string) (err error) {
 // base64 DER (as the spec's example) and the others as PEM; bad devices
 // are PEM throughout.
 func (g *generator) xmlDevice(b *bytes.Buffer, d device) {
-	fmt.Fprintf(b, "  <Device chipId=%q>\n", d.chipID)
+	fmt.Fprintf(b, "  <Device chipId=%q%s>\n", d.chipID, d.xmlAttrs)
 	for i, s := range g.o.Slots {
 		e := d.entries[i]
 		switch {
+		case d.xmlB64:
+			fmt.Fprintf(b, "    <Certificate slot=%q encoding=\"base64-der\">%s</Certificate>\n", s, base64.StdEncoding.EncodeToString(e))
 		case d.der && s == "E0E2":
 			fmt.Fprintf(b, "    <Certificate slot=%q encoding=\"base64-der\">%s</Certificate>\n", s, base64.StdEncoding.EncodeToString(e))
 		case d.der:
@@ -614,6 +830,9 @@ func (g *generator) xmlDevice(b *bytes.Buffer, d device) {
 			fmt.Fprintf(b, "    <Certificate slot=%q>%s</Certificate>\n", s,
 				bytes.TrimSpace(bytes.ReplaceAll(e, []byte("\r\n"), []byte("\n"))))
 		}
+	}
+	if d.xmlExtra != "" {
+		b.WriteString("    " + d.xmlExtra + "\n")
 	}
 	b.WriteString("  </Device>\n")
 }

@@ -2,7 +2,9 @@ package testbundle_test
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +30,22 @@ type entry struct {
 	chipID string
 	certs  []*x509.Certificate
 	other  []string // PEM block types other than CERTIFICATE
+	raw    []byte   // the entry as read
+	der    bool     // raw is DER
+	// keyElsewhere is set for an XML Device with a key outside its
+	// certificates.
+	keyElsewhere bool
 }
 
 func parseEntry(t *testing.T, chipID string, data []byte, der bool) entry {
 	t.Helper()
-	e := entry{chipID: chipID}
+	e := entry{chipID: chipID, raw: data, der: der}
 	if der {
-		c, err := x509.ParseCertificate(data)
+		var first asn1.RawValue
+		if _, err := asn1.Unmarshal(data, &first); err != nil {
+			t.Fatalf("chip %s: %v", chipID, err)
+		}
+		c, err := x509.ParseCertificate(first.FullBytes)
 		if err != nil {
 			t.Fatalf("chip %s: %v", chipID, err)
 		}
@@ -76,16 +88,21 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 	}
 	bad := map[string]testbundle.BadCase{}
 	for _, b := range res.Bad {
-		bad[b.ChipID] = b.Case
+		if b.Case != testbundle.BadDuplicateChipID {
+			bad[b.ChipID] = b.Case
+		}
 	}
 	seen := map[string]bool{}
 	first := entries[0]
 	for _, e := range entries {
-		if !chipIDRE.MatchString(e.chipID) || seen[e.chipID] {
+		c, isBad := bad[e.chipID]
+		if seen[e.chipID] && e.chipID == first.chipID {
+			c, isBad = testbundle.BadDuplicateChipID, true
+		}
+		if (!chipIDRE.MatchString(e.chipID) || seen[e.chipID]) && c != testbundle.BadChipID && c != testbundle.BadChipIDTooLong && c != testbundle.BadDuplicateChipID {
 			t.Errorf("chip ID %q bad or repeated", e.chipID)
 		}
 		seen[e.chipID] = true
-		c, isBad := bad[e.chipID]
 		if !isBad {
 			if len(e.certs) != 1 || len(e.other) != 0 {
 				t.Fatalf("good chip %s: %d certificates, other blocks %v", e.chipID, len(e.certs), e.other)
@@ -122,11 +139,50 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 			ok = bytes.Equal(cert.Raw, first.certs[0].Raw)
 		case testbundle.BadDuplicateName:
 			ok = cert.Subject.CommonName == first.certs[0].Subject.CommonName && !bytes.Equal(cert.Raw, first.certs[0].Raw)
+		case testbundle.BadCACertificate:
+			ok = cert.IsCA
+		case testbundle.BadKeyCertSignOnly:
+			ok = cert.KeyUsage == x509.KeyUsageCertSign
+		case testbundle.BadCodeSigningEKU:
+			ok = slices.Equal(cert.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning})
+		case testbundle.BadTwoCNs:
+			n := 0
+			for _, a := range cert.Subject.Names {
+				if a.Type.Equal(asn1.ObjectIdentifier{2, 5, 4, 3}) {
+					n++
+				}
+			}
+			ok = n == 2
+		case testbundle.BadEd25519Key:
+			ok = cert.PublicKeyAlgorithm == x509.Ed25519
+		case testbundle.BadRSA1024Key:
+			k, isRSA := cert.PublicKey.(*rsa.PublicKey)
+			ok = isRSA && k.N.BitLen() == 1024
+		case testbundle.BadSHA1Signature:
+			ok = cert.SignatureAlgorithm == x509.ECDSAWithSHA1
+		case testbundle.BadExpiredIntermediate:
+			ok = cert.CheckSignatureFrom(res.PKI.Expired.Cert) == nil && res.PKI.Expired.Cert.NotAfter.Before(time.Now())
+		case testbundle.BadNonCAIntermediate:
+			ok = res.PKI.NotCA.Cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil && !res.PKI.NotCA.Cert.IsCA
+		case testbundle.BadChipIDTooLong:
+			ok = len(e.chipID) == 5000 || len(e.chipID) == 64
+		case testbundle.BadChipID:
+			ok = e.chipID == "../../etc/passwd" || len(e.chipID) == 19
+		case testbundle.BadDuplicateChipID:
+			ok = !bytes.Equal(cert.Raw, first.certs[0].Raw) && cert.Subject.CommonName != first.certs[0].Subject.CommonName
+		case testbundle.BadKeyLowerCase, testbundle.BadKeyPKCS8, testbundle.BadKeyRSA, testbundle.BadKeyEncrypted,
+			testbundle.BadKeyBase64, testbundle.BadKeyDER, testbundle.BadKeyElsewhere, testbundle.BadKeyAttribute:
+			if e.der {
+				ok = manifest.DERHasPrivateKey(e.raw)
+			} else {
+				ok = e.keyElsewhere || manifest.HasPrivateKey(bytes.Clone(e.raw))
+			}
 		}
 		if !ok {
 			t.Errorf("slot %s chip %s is not %s", slot, e.chipID, c)
 		}
-		if c != testbundle.BadUnknownCA && c != testbundle.BadExpired && c != testbundle.BadNotYetValid {
+		if !slices.Contains([]testbundle.BadCase{testbundle.BadUnknownCA, testbundle.BadExpired, testbundle.BadNotYetValid,
+			testbundle.BadSHA1Signature, testbundle.BadExpiredIntermediate, testbundle.BadNonCAIntermediate}, c) {
 			if err := verify(cert); err != nil {
 				t.Errorf("chip %s (%s) should chain to the test CA: %v", e.chipID, c, err)
 			}
@@ -210,8 +266,10 @@ func TestGenerateXML(t *testing.T) {
 			Text string `xml:",chardata"`
 		} `xml:"CertificateChain"`
 		Devices []struct {
-			ChipID string `xml:"chipId,attr"`
-			Certs  []struct {
+			ChipID     string `xml:"chipId,attr"`
+			Key        string `xml:"key,attr"`
+			PrivateKey string `xml:"PrivateKey"`
+			Certs      []struct {
 				Slot     string `xml:"slot,attr"`
 				Encoding string `xml:"encoding,attr"`
 				Text     string `xml:",chardata"`
@@ -241,6 +299,7 @@ func TestGenerateXML(t *testing.T) {
 			} else {
 				entries = append(entries, parseEntry(t, d.ChipID, []byte(text), false))
 			}
+			entries[len(entries)-1].keyElsewhere = d.Key != "" || d.PrivateKey != ""
 		}
 		checkEntries(t, res, slot, entries)
 	}

@@ -2,10 +2,13 @@ package trust_test
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,37 +81,127 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := trust.FromPEM(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...))
+	now := time.Now()
+	expiredInter, err := root.NewIntermediateWith("Expired Intermediate", testpki.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(ca *testpki.CA) *x509.Certificate {
+	notCA, err := root.NewIntermediateWith("Not A CA", testpki.CAOptions{NotCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A root that ends before its intermediate does.
+	shortRoot, err := testpki.NewRootWith("Short Root", testpki.CAOptions{NotAfter: now.AddDate(2, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	longInter, err := shortRoot.NewIntermediate("Long Intermediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strayInter, err := otherRoot.NewIntermediate("Stray Intermediate") // its root is not in the bundle
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle []byte
+	for _, c := range []*testpki.CA{root, inter, expiredInter, notCA, shortRoot, longInter, strayInter} {
+		bundle = append(bundle, testpki.PEM(c.Cert)...)
+	}
+	store, err := trust.FromPEM(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(ca *testpki.CA, o testpki.LeafOptions) *x509.Certificate {
 		t.Helper()
-		l, err := ca.Issue(testpki.LeafOptions{Seed: t.Name()})
+		o.Seed = t.Name()
+		o.NotBefore = now.AddDate(0, 0, -1)
+		o.NotAfter = now.AddDate(40, 0, 0)
+		l, err := ca.Issue(o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l.Cert
 	}
+	// x509 refuses a critical extension it does not know.
+	critical := issue(inter, testpki.LeafOptions{})
+	critical.UnhandledCriticalExtensions = []asn1.ObjectIdentifier{{1, 2, 3, 4}}
+	notCATwin, err := otherRoot.NewIntermediate("Not A CA") // same name as the refused one, other key
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredLeaf, err := inter.Issue(testpki.LeafOptions{Seed: "expired", NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		leaf    *x509.Certificate
 		now     time.Time
+		wantCA  string
 		wantErr error
+		wantMsg string
 	}{
-		{name: "through intermediate", leaf: issue(inter), now: time.Now()},
-		{name: "directly by root", leaf: issue(root), now: time.Now()},
-		{name: "unknown CA", leaf: issue(otherRoot), now: time.Now(), wantErr: trust.ErrUntrusted},
-		{name: "same issuer name, other key", leaf: issue(otherInter), now: time.Now(), wantErr: trust.ErrUntrusted},
-		{name: "issuer expired", leaf: issue(inter), now: time.Now().AddDate(30, 0, 0), wantErr: trust.ErrUntrusted},
+		{name: "through intermediate", leaf: issue(inter, testpki.LeafOptions{}), now: now, wantCA: "Test Intermediate"},
+		{name: "directly by root", leaf: issue(root, testpki.LeafOptions{}), now: now, wantCA: "Test Root"},
+		{name: "unknown CA", leaf: issue(otherRoot, testpki.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: `unknown issuer "CN=Other Root`},
+		{name: "same issuer name, other key", leaf: issue(otherInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrBadSignature, wantMsg: `"Test Intermediate"`},
+		{name: "issuer expired", leaf: issue(inter, testpki.LeafOptions{}), now: now.AddDate(30, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Test Intermediate" expired on`},
+		{name: "intermediate expired before now", leaf: issue(expiredInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotValid, wantMsg: `"Expired Intermediate" expired on`},
+		{name: "issuer is not a CA", leaf: issue(notCA, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
+		{name: "name of a refused issuer, other key", leaf: issue(notCATwin, testpki.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: "Not A CA"},
+		{name: "root above the issuer expired", leaf: issue(longInter, testpki.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
+		{name: "issuer without its root", leaf: issue(strayInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
+		{name: "the leaf itself expired", leaf: expiredLeaf.Cert, now: now, wantErr: trust.ErrChain, wantMsg: "certificate expired on"},
+		{name: "the anchor itself", leaf: inter.Cert, now: now, wantErr: trust.ErrIsAnchor},
+		{name: "critical extension", leaf: critical, now: now, wantErr: trust.ErrCriticalExtension, wantMsg: "1.2.3.4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := store.Verify(tt.leaf, tt.now)
+			ca, err := store.Verify(tt.leaf, tt.now)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Verify() error = %v, want %v", err, tt.wantErr)
 			}
+			if err != nil {
+				if !errors.Is(err, trust.ErrUntrusted) {
+					t.Errorf("error %v does not wrap ErrUntrusted", err)
+				}
+				if !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("error %q lacks %q", err, tt.wantMsg)
+				}
+				return
+			}
+			if ca.Subject.CommonName != tt.wantCA {
+				t.Errorf("issuer %q, want %q", ca.Subject.CommonName, tt.wantCA)
+			}
 		})
+	}
+	if rej := store.Rejected(); !slices.Equal(rej, []string{"Expired Intermediate", "Not A CA", "Stray Intermediate"}) {
+		t.Errorf("Rejected() = %v", rej)
+	}
+}
+
+// BenchmarkVerify measures one device check against the real CA 306
+// (P-384) chain.
+func BenchmarkVerify(b *testing.B) {
+	store, err := trust.Infineon()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "0A091B5C001500070063_E0E0.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	blk, _ := pem.Decode(data)
+	leaf, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := store.Verify(leaf, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -129,6 +222,14 @@ func TestFromPEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	notCARoot, err := testpki.NewRootWith("Self-signed non-CA", testpki.CAOptions{NotCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notCAInter, err := root.NewIntermediateWith("Non-CA Intermediate", testpki.CAOptions{NotCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name         string
 		pem          []byte
@@ -138,6 +239,8 @@ func TestFromPEM(t *testing.T) {
 	}{
 		{name: "root and intermediate", pem: append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), wantAnchors: 2},
 		{name: "intermediate only", pem: testpki.PEM(inter.Cert), wantErr: trust.ErrNoRoot},
+		{name: "self-signed non-CA only", pem: testpki.PEM(notCARoot.Cert), wantErr: trust.ErrNoRoot},
+		{name: "root, intermediate and a non-CA intermediate", pem: append(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), testpki.PEM(notCAInter.Cert)...), wantAnchors: 2, wantRejected: 1},
 		{name: "intermediate of another root", pem: append(testpki.PEM(root.Cert), testpki.PEM(strayInter.Cert)...), wantAnchors: 1, wantRejected: 1},
 		{name: "empty", pem: nil, wantErr: trust.ErrBadTrustFile},
 		{name: "not PEM", pem: []byte("hello"), wantErr: trust.ErrBadTrustFile},

@@ -20,8 +20,9 @@ import (
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
-// Reasons a device is invalid. A Device's Err wraps exactly one of them
-// (or trust.ErrUntrusted) in a *manifest.Error.
+// Reasons a device is invalid. A Device's Err wraps exactly one of them,
+// of the device certificate profile (profile.go) or of trust (each wraps
+// trust.ErrUntrusted) in a *manifest.Error.
 var (
 	ErrEntry                = errors.New("unreadable entry")
 	ErrNoCertificate        = errors.New("no certificate in entry")
@@ -34,6 +35,7 @@ var (
 	ErrThingName            = errors.New("subject CN is not a valid AWS IoT thing name")
 	ErrDuplicateCertificate = errors.New("duplicate certificate")
 	ErrDuplicateThingName   = errors.New("duplicate thing name")
+	ErrDuplicateChipID      = errors.New("duplicate chip ID with another certificate")
 )
 
 // thingNameRE is AWS IoT's rule for thing names.
@@ -192,10 +194,11 @@ func fail(d *Device, file string, err error) {
 	if name == "" {
 		name = d.ThingName
 	}
+	if len(name) > 64 || !validAttribute(name) {
+		name = quote(name) // an untrusted chip ID that is no attribute
+	}
 	d.Err = &manifest.Error{File: file, Entry: d.Entry, Device: name, Err: err}
 }
-
-var privateKeyMarker = []byte("PRIVATE KEY")
 
 // check runs the checks that need no other device.
 func check(d *Device, opts Options, at time.Time) {
@@ -205,13 +208,24 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, fmt.Errorf("%w: %w", ErrEntry, d.Problem))
 		return
 	}
-	if d.Encoding == manifest.PEM && bytes.Contains(data, privateKeyMarker) {
-		// Wipe our copy; the key is never parsed, logged or sent.
+	var certs [][]byte
+	key := d.KeyMaterial
+	if d.Encoding == manifest.DER {
+		key = key || manifest.DERHasPrivateKey(data)
+	} else if !key {
+		certs, key = manifest.ScanPEM(data)
+	}
+	if key {
+		// Wipe our copy; the key is never logged, kept or sent.
 		clear(data)
 		fail(d, opts.File, ErrPrivateKey)
 		return
 	}
-	der, err := certificateDER(data, d.Encoding)
+	if err := checkAttributes(d); err != nil {
+		fail(d, opts.File, err)
+		return
+	}
+	der, err := certificateDER(data, d.Encoding, certs)
 	if err != nil {
 		fail(d, opts.File, err)
 		return
@@ -238,6 +252,10 @@ func check(d *Device, opts Options, at time.Time) {
 		fail(d, opts.File, fmt.Errorf("%w until %s", ErrNotYetValid, cert.NotBefore.UTC().Format(time.RFC3339)))
 		return
 	}
+	if err := checkProfile(cert); err != nil {
+		fail(d, opts.File, err)
+		return
+	}
 	if opts.Trust != nil {
 		ca, err := opts.Trust.Verify(cert, at)
 		if err != nil {
@@ -246,43 +264,27 @@ func check(d *Device, opts Options, at time.Time) {
 		}
 		d.Issuer = ca.Subject.CommonName
 	}
-	switch {
-	case cn == "":
-		fail(d, opts.File, ErrNoCommonName)
-	case d.ThingName == "":
+	if d.ThingName == "" {
 		fail(d, opts.File, fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(cn, 140)))
 	}
 }
 
-// certificateDER returns the one certificate of an entry.
-func certificateDER(data []byte, enc manifest.Encoding) ([]byte, error) {
+// certificateDER returns the one certificate of an entry: data itself
+// for DER, else the one of certs, the CERTIFICATE blocks of its PEM.
+func certificateDER(data []byte, enc manifest.Encoding, certs [][]byte) ([]byte, error) {
 	if enc == manifest.DER {
 		if len(data) == 0 {
 			return nil, ErrNoCertificate
 		}
 		return data, nil
 	}
-	var der []byte
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		n++
-		der = b.Bytes
-	}
-	switch {
+	switch n := len(certs); {
 	case n == 0:
 		return nil, ErrNoCertificate
 	case n > 1:
 		return nil, fmt.Errorf("%w: %d certificates", ErrMultipleCertificates, n)
 	}
-	return der, nil
+	return certs[0], nil
 }
 
 func truncate(s string, n int) string {
@@ -292,20 +294,21 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// dedup remembers the certificates and thing names of valid devices by a
-// 64-bit fingerprint (the first 8 bytes of their SHA-256) and the entry
-// number that claimed them: about 40 bytes a device for both maps, so a
-// million devices cost some 40 MB. Two different certificates or names
+// dedup remembers the certificates, thing names and chip IDs of valid
+// devices by a 64-bit fingerprint (the first 8 bytes of their SHA-256)
+// and the entry number that claimed them: about 60 bytes a device for the
+// three maps, so a million devices cost some 60 MB. Two different values
 // share a fingerprint with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million
 // devices); if it happens, the later device is reported as a duplicate
 // with its reason, never dropped silently.
 type dedup struct {
 	certs  map[uint64]uint32
 	things map[uint64]uint32
+	chips  map[uint64]uint32
 }
 
 func newDedup() *dedup {
-	return &dedup{certs: map[uint64]uint32{}, things: map[uint64]uint32{}}
+	return &dedup{certs: map[uint64]uint32{}, things: map[uint64]uint32{}, chips: map[uint64]uint32{}}
 }
 
 func fingerprint(b []byte) uint64 {
@@ -313,8 +316,9 @@ func fingerprint(b []byte) uint64 {
 	return binary.LittleEndian.Uint64(sum[:8])
 }
 
-// check flags a valid device whose certificate or thing name an earlier
-// valid device already has; the first occurrence stays valid.
+// check flags a valid device whose certificate, chip ID or thing name an
+// earlier valid device already has; the first occurrence stays valid. A
+// chip seen again with the same certificate is a duplicate certificate.
 func (u *dedup) check(d *Device, file string) {
 	if !d.OK() {
 		return
@@ -324,6 +328,18 @@ func (u *dedup) check(d *Device, file string) {
 		fail(d, file, fmt.Errorf("%w: same certificate as entry #%d", ErrDuplicateCertificate, first))
 		return
 	}
+	var chk uint64
+	if d.ChipID != "" {
+		id := []byte(d.ChipID)
+		if d.Vendor == manifest.VendorInfineon {
+			id = bytes.ToUpper(id) // hex: 0a09... is 0A09...
+		}
+		chk = fingerprint(id)
+		if first, seen := u.chips[chk]; seen {
+			fail(d, file, fmt.Errorf("%w: chip %s already has the certificate of entry #%d", ErrDuplicateChipID, d.ChipID, first))
+			return
+		}
+	}
 	tk := fingerprint([]byte(d.ThingName))
 	if first, seen := u.things[tk]; seen {
 		fail(d, file, fmt.Errorf("%w: %s already named by entry #%d", ErrDuplicateThingName, d.ThingName, first))
@@ -331,4 +347,7 @@ func (u *dedup) check(d *Device, file string) {
 	}
 	u.certs[ck] = uint32(d.Seq)
 	u.things[tk] = uint32(d.Seq)
+	if d.ChipID != "" {
+		u.chips[chk] = uint32(d.Seq)
+	}
 }

@@ -1,7 +1,10 @@
 package validate_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +82,7 @@ func TestRunReasons(t *testing.T) {
 	good := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "good"})
 	other := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "other"})
 	sameName := p.leaf(t, p.inter, testpki.LeafOptions{CommonName: good.Cert.Subject.CommonName})
+	third := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "third"})
 	past := time.Now().AddDate(-30, 0, 0)
 	future := time.Now().AddDate(1, 0, 0)
 
@@ -178,6 +182,72 @@ func TestRunReasons(t *testing.T) {
 				rec("A1", append(testpki.PEM(good.Cert), good.KeyPEM()...)), rec("A2", testpki.PEM(good.Cert)),
 			},
 			want: []error{validate.ErrPrivateKey, nil},
+		},
+		{
+			name:    "lower-case private key block",
+			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), bytes.ReplaceAll(good.KeyPEM(), []byte("EC PRIVATE KEY"), []byte("ec private key"))...))},
+			want:    []error{validate.ErrPrivateKey},
+		},
+		{
+			name:    "bare base64 key after the certificate",
+			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), base64.StdEncoding.EncodeToString(good.KeyDER())...))},
+			want:    []error{validate.ErrPrivateKey},
+		},
+		{
+			name:    "key glued to DER",
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "A1", Data: append(bytes.Clone(good.Cert.Raw), good.KeyDER()...), Encoding: manifest.DER}},
+			want:    []error{validate.ErrPrivateKey},
+		},
+		{
+			name:    "reader saw key material",
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "A1", Data: testpki.PEM(good.Cert), KeyMaterial: true}},
+			want:    []error{validate.ErrPrivateKey},
+		},
+		{
+			name:    "CA certificate",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "ca", IsCA: true}).Cert))},
+			want:    []error{validate.ErrCA},
+		},
+		{
+			name:    "code signing only",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "cs", ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}).Cert))},
+			want:    []error{validate.ErrExtKeyUsage},
+		},
+		{
+			name:    "SHA-1 signature, chain not checked",
+			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "sha1", SignatureAlgorithm: x509.ECDSAWithSHA1}).Cert))},
+			noTrust: true,
+			want:    []error{validate.ErrSignatureAlgorithm},
+		},
+		{
+			name:    "Infineon chip ID of 5000 characters",
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: strings.Repeat("0", 5000), Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)}},
+			want:    []error{validate.ErrAttribute},
+		},
+		{
+			name:    "Infineon chip ID path traversal",
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "../../etc/passwd", Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)}},
+			want:    []error{validate.ErrChipID},
+		},
+		{
+			name: "duplicate chip ID, other certificate",
+			records: []manifest.Record{
+				rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert)), rec("A1", testpki.PEM(third.Cert)), rec("A1", testpki.PEM(good.Cert)),
+			},
+			want: []error{nil, nil, validate.ErrDuplicateChipID, validate.ErrDuplicateCertificate},
+		},
+		{
+			name: "duplicate Infineon chip ID in another case",
+			records: []manifest.Record{
+				{Entry: "a", ChipID: "0A091B5C001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)},
+				{Entry: "b", ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(other.Cert)},
+			},
+			want: []error{nil, validate.ErrDuplicateChipID},
+		},
+		{
+			name:    "invalid first occurrence does not claim the chip ID",
+			records: []manifest.Record{rec("A1", []byte("junk")), rec("A1", testpki.PEM(good.Cert))},
+			want:    []error{validate.ErrNoCertificate, nil},
 		},
 		{
 			name:    "reader problem",

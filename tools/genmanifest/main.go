@@ -4,18 +4,24 @@
 //
 //	go run ./tools/genmanifest -n 100000 -format infineon -o reel.7z
 //	go run ./tools/genmanifest -n 1000 -format xml -o reel.xml -bad
+//	go run ./tools/genmanifest -corpus cmd/thingpress/testdata/corpus
 //
 // It also writes the test root and intermediate CA as PEM (-ca-out,
 // default FILE.ca.pem), for thingpress's --trust. With -bad it adds one
 // chip per kind of bad certificate and prints to stderr which chip carries
-// which. The infineon format needs the 7z command (p7zip-full).
+// which. -curve p384 puts the test CAs on P-384, as Infineon's. -corpus
+// DIR writes instead one small manifest per bad case and format, with the
+// CA file DIR/ca.pem: the corpus the inspect tests run. The infineon
+// format needs the 7z command (p7zip-full).
 package main
 
 import (
+	"crypto/elliptic"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -45,9 +51,23 @@ func run(args []string, stderr io.Writer) error {
 		workers = fs.Int("workers", 0, "signing goroutines (default: number of CPUs)")
 		tmp     = fs.String("tmp", "", "directory for temporary files (default: /dev/shm if it has room, else system temp)")
 		verbose = fs.Bool("v", false, "print the time of each step")
+		curve   = fs.String("curve", "p256", "curve of the test CAs' keys: p256 or p384")
+		corpus  = fs.String("corpus", "", "write one small manifest per bad case and format into `DIR` instead")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *corpus != "" {
+		if fs.NArg() > 0 || *out != "" {
+			return fmt.Errorf("-corpus takes no -o and no arguments")
+		}
+		_, err := exec.LookPath(testbundle.SevenZip)
+		return writeCorpus(*corpus, err == nil, stderr)
+	}
+	curves := map[string]elliptic.Curve{"p256": elliptic.P256(), "p384": elliptic.P384()}
+	c, ok := curves[strings.ToLower(*curve)]
+	if !ok {
+		return fmt.Errorf("-curve %q: want p256 or p384", *curve)
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
@@ -66,6 +86,13 @@ func run(args []string, stderr io.Writer) error {
 	o := testbundle.Options{
 		N: *n, Format: *format, Slots: sl, Bad: *bad, ReelID: *reel, BatchID: *batch,
 		Level: *level, Workers: *workers, TempDir: *tmp,
+	}
+	if c != elliptic.P256() {
+		pki, err := testbundle.NewPKIOn(c)
+		if err != nil {
+			return err
+		}
+		o.CA = pki
 	}
 	if *verbose {
 		o.Progress = stderr

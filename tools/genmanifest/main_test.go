@@ -48,8 +48,12 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := bytes.Count(ca, []byte("BEGIN CERTIFICATE")); n != 2 {
-				t.Errorf("CA file holds %d certificates, want root and intermediate", n)
+			want := 2 // root and intermediate
+			if tc.wantBad > 0 {
+				want = 4 // and the expired and the non-CA intermediate
+			}
+			if n := bytes.Count(ca, []byte("BEGIN CERTIFICATE")); n != want {
+				t.Errorf("CA file holds %d certificates, want %d", n, want)
 			}
 			if blk, _ := pem.Decode(ca); blk == nil {
 				t.Error("CA file is not PEM")
@@ -65,5 +69,27 @@ func TestRunNeedsOutput(t *testing.T) {
 	var stderr bytes.Buffer
 	if err := run(nil, &stderr); err == nil {
 		t.Error("no error without -o")
+	}
+}
+
+func TestRunCorpus(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "corpus")
+	var stderr bytes.Buffer
+	if err := run([]string{"-corpus", dir}, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	xmls, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if len(xmls) != len(testbundle.BadCases) {
+		t.Errorf("%d XML manifests, want %d", len(xmls), len(testbundle.BadCases))
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil || bytes.Count(ca, []byte("BEGIN CERTIFICATE")) != 4 {
+		t.Errorf("CA file: %v, want 4 certificates", err)
+	}
+	if err := run([]string{"-corpus", dir, "-o", "x"}, &stderr); err == nil {
+		t.Error("-corpus with -o: no error")
+	}
+	if err := run([]string{"-o", filepath.Join(t.TempDir(), "m"), "-format", "xml", "-curve", "p224"}, &stderr); err == nil {
+		t.Error("-curve p224: no error")
 	}
 }

@@ -395,6 +395,7 @@ func (r *Reader) entry(f member, read func() ([]byte, error)) (rec manifest.Reco
 		ReelID:   r.reelID,
 		BatchID:  r.batchID,
 		Encoding: manifest.PEM,
+		Vendor:   manifest.VendorInfineon,
 	}
 	max := r.opts.Limits.MaxEntryBytes
 	if f.size > uint64(max) {

@@ -17,8 +17,13 @@
 // of the slot are concatenated, so that validation reports the duplicate;
 // none leaves Data empty. Certificate elements of other
 // slots, CertificateChain (which is information, never trust), and unknown
-// elements and attributes are ignored. Element names are matched on their
-// local name, so a namespaced document reads the same.
+// elements and attributes are ignored, except that private key material
+// anywhere in a Device (any element's text or any attribute, see
+// [manifest.HasPrivateKey]) sets the record's KeyMaterial and drops its
+// Data; the text is wiped from the decoder's buffer and the reader's
+// scratch. The record's Vendor is the root's vendor attribute, Infineon
+// when absent. Element names are matched on their local name, so a
+// namespaced document reads the same.
 //
 // # Streaming and memory
 //

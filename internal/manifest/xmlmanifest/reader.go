@@ -21,6 +21,7 @@ const (
 	attrReelID    = "reelId"
 	attrBatchID   = "batchId"
 	attrChipID    = "chipId"
+	attrVendor    = "vendor"
 	attrSlot      = "slot"
 	attrEncoding  = "encoding"
 	encBase64DER  = "base64-der"
@@ -64,6 +65,8 @@ type Reader struct {
 	inDevice bool
 	reelID   string
 	batchID  string
+	vendor   string // the chip ID scheme: manifest.VendorInfineon unless the root names another
+	keySeen  bool   // key material seen in the current Device
 
 	// Scratch buffers reused from device to device.
 	text []byte // the text of the current Certificate element
@@ -173,6 +176,11 @@ func (r *Reader) next() (manifest.Record, error) {
 				r.rootSeen = true
 				r.reelID = attr(t, attrReelID)
 				r.batchID = attr(t, attrBatchID)
+				// The documented form is Infineon's.
+				r.vendor = attr(t, attrVendor)
+				if r.vendor == "" || strings.EqualFold(r.vendor, manifest.VendorInfineon) {
+					r.vendor = manifest.VendorInfineon
+				}
 			case r.depth == 2 && t.Name.Local == deviceElement:
 				return r.device(t)
 			}
@@ -200,16 +208,25 @@ func (r *Reader) device(t xml.StartElement) (manifest.Record, error) {
 		ReelID:   r.reelID,
 		BatchID:  r.batchID,
 		Encoding: manifest.PEM,
+		Vendor:   r.vendor,
 	}
+	r.keySeen = attrsHaveKey(t)
 	depth := r.depth
 	r.data = r.data[:0]
+	defer r.wipe()
 	for {
 		tok, err := r.token()
 		if err != nil {
 			return manifest.Record{}, r.fail(err)
 		}
 		switch t := tok.(type) {
+		case xml.CharData:
+			// Text of the Device outside the chosen certificate: other
+			// slots, unknown elements. Key material anywhere in a Device
+			// makes it invalid; the text is wiped in the decoder's buffer.
+			r.checkText(t)
 		case xml.StartElement:
+			r.checkAttrs(t)
 			if r.depth != depth+1 || t.Name.Local != certElement || !strings.EqualFold(attr(t, attrSlot), r.slot) {
 				continue
 			}
@@ -226,13 +243,50 @@ func (r *Reader) device(t xml.StartElement) (manifest.Record, error) {
 			}
 		case xml.EndElement:
 			if r.depth < depth {
-				if rec.Problem == nil && len(r.data) > 0 {
+				rec.KeyMaterial = r.keySeen
+				if rec.Problem == nil && len(r.data) > 0 && !rec.KeyMaterial {
 					rec.Data = bytes.Clone(r.data)
 				}
 				return rec, nil
 			}
 		}
 	}
+}
+
+// wipe clears the scratch buffers of a device, which may have held key
+// material.
+func (r *Reader) wipe() {
+	clear(r.text[:cap(r.text)])
+	clear(r.raw[:cap(r.raw)])
+	clear(r.der[:cap(r.der)])
+	clear(r.data[:cap(r.data)])
+}
+
+// checkText notes key material in text that is not the chosen
+// certificate's, and wipes the text in the decoder's buffer.
+func (r *Reader) checkText(t xml.CharData) {
+	if !r.keySeen && manifest.HasPrivateKey(t) {
+		r.keySeen = true
+	}
+	clear(t)
+}
+
+// checkAttrs notes key material in the attributes of t.
+func (r *Reader) checkAttrs(t xml.StartElement) {
+	if !r.keySeen && attrsHaveKey(t) {
+		r.keySeen = true
+	}
+}
+
+// attrsHaveKey reports whether an attribute of t carries private key
+// material.
+func attrsHaveKey(t xml.StartElement) bool {
+	for _, a := range t.Attr {
+		if manifest.StringHasPrivateKey(a.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // certificate reads the rest of a Certificate element of the chosen slot
@@ -251,8 +305,16 @@ func (r *Reader) certificate(encoding string) error {
 		if r.depth < depth {
 			break // our end tag
 		}
+		if st, ok := tok.(xml.StartElement); ok {
+			r.checkAttrs(st)
+			continue
+		}
 		t, ok := tok.(xml.CharData)
-		if !ok || r.depth != depth || tooLarge {
+		if !ok {
+			continue
+		}
+		if r.depth != depth || tooLarge {
+			r.checkText(t)
 			continue
 		}
 		if len(r.text) == 0 {
@@ -260,6 +322,7 @@ func (r *Reader) certificate(encoding string) error {
 		}
 		if len(r.text)+len(t) > limit {
 			tooLarge = true
+			r.checkText(t)
 			continue
 		}
 		r.text = append(r.text, t...)
