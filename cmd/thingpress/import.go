@@ -226,9 +226,17 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		}
 	}
 	meter := o.meter(stderr)
-	go countDevices(ctx, o, g, path, meter)
+	// The count reads the manifest, spooling it as the import does: it
+	// must have removed its temporary file before thingpress exits.
+	countCtx, stopCount := context.WithCancel(ctx)
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		countDevices(countCtx, o, g, path, meter)
+	}()
+	defer func() { stopCount(); <-counted }()
 
-	src, _, err := o.manifest.open(path, g)
+	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}
@@ -312,7 +320,7 @@ func countDevices(ctx context.Context, o *importOptions, g *globalOptions, path 
 	if m == nil {
 		return
 	}
-	src, _, err := o.manifest.open(path, g)
+	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return
 	}

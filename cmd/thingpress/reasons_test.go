@@ -1,0 +1,36 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestInspectReasons runs inspect on the manifests of the readers'
+// testdata that cannot be read: each must exit 2 with the reader's
+// reason on one line.
+func TestInspectReasons(t *testing.T) {
+	infineon := filepath.Join("..", "..", "internal", "manifest", "infineon", "testdata", "reasons")
+	certs := "0123456789ABCDEF_3f2504e0-4f89-41d3-9a0c-0305e82c3301_E0E0_Certs.7z"
+	tests := []struct {
+		file   string
+		reason string
+	}{
+		{filepath.Join(infineon, "inner-deflate64.7z"), certs + ": 7z compression method Deflate64 (040109): not supported"},
+		{filepath.Join(infineon, "inner-armt.7z"), certs + ": 7z compression method ARMT (03030701): not supported"},
+		{filepath.Join(infineon, "outer-deflate64.7z"), "outer archive: 7z compression method Deflate64 (040109): not supported"},
+		{filepath.Join(infineon, "inner-not-7z.7z"), certs + `: inner archive is not a 7z archive (it starts "PK\x03\x04 a"): malformed manifest`},
+		{filepath.Join(infineon, "inner-encrypted.7z"), "0A091B5C000000000000_E0E0.pem: in " + certs + ": decompressing: manifest is encrypted"},
+		{filepath.Join(infineon, "outer-many-members.7z"), "outer archive: 7z header: more than 4096 files with data: manifest exceeds a size limit"},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, "inspect", "--no-verify-chain", tc.file)
+			if code != exitFatal {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFatal, stdout, stderr)
+			}
+			if want := "thingpress: " + tc.file + ": " + tc.reason + "\n"; stderr != want {
+				t.Errorf("stderr\n %q\nwant\n %q", stderr, want)
+			}
+		})
+	}
+}
