@@ -11,10 +11,16 @@ import (
 func TestInspectReasons(t *testing.T) {
 	infineon := filepath.Join("..", "..", "internal", "manifest", "infineon", "testdata", "reasons")
 	certs := "0123456789ABCDEF_3f2504e0-4f89-41d3-9a0c-0305e82c3301_E0E0_Certs.7z"
+	xml := filepath.Join("..", "..", "internal", "manifest", "xmlmanifest", "testdata", "reasons")
+	const utf8Only = ": not supported: only UTF-8 manifests are read (convert it first, e.g. with iconv -t UTF-8)"
 	tests := []struct {
 		file   string
 		reason string
 	}{
+		{filepath.Join(xml, "utf16le-bom.xml"), "text encoding UTF-16LE (byte order mark FF FE)" + utf8Only},
+		{filepath.Join(xml, "utf16be-bom.xml"), "text encoding UTF-16BE (byte order mark FE FF)" + utf8Only},
+		{filepath.Join(xml, "utf16le-declared.xml"), "text encoding UTF-16LE (no byte order mark)" + utf8Only},
+		{filepath.Join(xml, "utf8-declared-utf16.xml"), `encoding "UTF-16" declared: not supported: only UTF-8 manifests are read`},
 		{filepath.Join(infineon, "inner-deflate64.7z"), certs + ": 7z compression method Deflate64 (040109): not supported"},
 		{filepath.Join(infineon, "inner-armt.7z"), certs + ": 7z compression method ARMT (03030701): not supported"},
 		{filepath.Join(infineon, "outer-deflate64.7z"), "outer archive: 7z compression method Deflate64 (040109): not supported"},
@@ -25,6 +31,18 @@ func TestInspectReasons(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			stdout, stderr, code := runCLI(t, "inspect", "--no-verify-chain", tc.file)
+			if code != exitFatal {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFatal, stdout, stderr)
+			}
+			if want := "thingpress: " + tc.file + ": " + tc.reason + "\n"; stderr != want {
+				t.Errorf("stderr\n %q\nwant\n %q", stderr, want)
+			}
+			// The same with the format given, not detected.
+			format := "xml"
+			if filepath.Ext(tc.file) == ".7z" {
+				format = "infineon"
+			}
+			stdout, stderr, code = runCLI(t, "inspect", "--no-verify-chain", "--format", format, tc.file)
 			if code != exitFatal {
 				t.Errorf("exit %d, want %d\n%s%s", code, exitFatal, stdout, stderr)
 			}

@@ -49,8 +49,8 @@ func Sniff(head []byte) (Format, error) {
 	}
 	h := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	h = bytes.TrimLeft(h, " \t\r\n")
-	if len(h) > 0 && h[0] == '<' {
-		return XML, nil
+	if len(h) > 0 && h[0] == '<' || xmlmanifest.Encoding(head) != "" {
+		return XML, nil // the XML reader says if its encoding is not UTF-8
 	}
 	return "", fmt.Errorf("%w: neither a 7z archive nor XML", manifest.ErrFormat)
 }
