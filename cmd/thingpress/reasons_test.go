@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/testbundle"
 )
 
 // TestInspectReasons runs inspect on the manifests of the readers'
@@ -50,5 +57,58 @@ func TestInspectReasons(t *testing.T) {
 				t.Errorf("stderr\n %q\nwant\n %q", stderr, want)
 			}
 		})
+	}
+}
+
+// TestImportDamagedState runs import with a damaged --state file: exit 2
+// and one line that names the file and says how to go on, for the import
+// and for a dry run.
+func TestImportDamagedState(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.state")
+	if _, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--state", good, path)...); code != exitOK {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		detail string
+	}{
+		{"truncated", b[:len(b)/4], ""},
+		{"garbage", bytes.Repeat([]byte("not a state file "), 1000), " (invalid database)"},
+		{"meta pages zeroed", append(make([]byte, 8192), b[8192:]...), " (invalid database)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "damaged.state")
+			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, extra := range [][]string{nil, {"--dry-run"}} {
+				args := importArgs(e, append(extra, "--trust", trustFile, "--state", p, path)...)
+				stdout, stderr, code := runCLI(t, args...)
+				t.Logf("%v: %s", extra, stderr)
+				if code != exitFatal {
+					t.Errorf("%v: exit %d, want %d\n%s%s", extra, code, exitFatal, stdout, stderr)
+				}
+				prefix := "thingpress: state file is damaged: " + p
+				suffix := "; delete it, or pass --state a new file, and run again: the import is idempotent without it\n"
+				if !strings.HasPrefix(stderr, prefix) || !strings.HasSuffix(stderr, suffix) ||
+					strings.Count(stderr, "\n") != 1 || tc.detail != "" && stderr != prefix+tc.detail+suffix {
+					t.Errorf("%v: stderr %q, want one line %q...%q", extra, stderr, prefix+tc.detail, suffix)
+				}
+			}
+		})
+	}
+	// And as it says: with a new --state file the import goes on, finding
+	// every device already there.
+	if _, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--state", filepath.Join(dir, "new.state"), path)...); code != exitOK {
+		t.Fatalf("import with a new state file: exit %d\n%s", code, stderr)
 	}
 }
