@@ -187,3 +187,38 @@ func TestOpenContextStops(t *testing.T) {
 		t.Errorf("temp files left behind: %v", left)
 	}
 }
+
+// TestNotSevenZipBeforeSpooling: a Certs member of 128 MiB that is not a
+// 7z archive fails on its first bytes, without a temporary file, not
+// after it is spooled (about a second).
+func TestNotSevenZipBeforeSpooling(t *testing.T) {
+	testbundle.Require7z(t)
+	dir := t.TempDir()
+	name := certsName("E0E0")
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(128 << 20); err != nil { // sparse zeros
+		t.Fatal(err)
+	}
+	f.Close()
+	p := filepath.Join(t.TempDir(), "zeros.7z")
+	if err := testbundle.Run7z(dir, p, testbundle.ArchiveOptions{Level: 1}, name); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	start := time.Now()
+	_, err = infineon.Open(p, manifest.Options{TempDir: tmp, Logger: quiet()})
+	took := time.Since(start)
+	want := p + ": " + name + `: inner archive is not a 7z archive (it starts "\x00\x00\x00\x00\x00\x00"): malformed manifest`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error\n %v\nwant\n %s", err, want)
+	}
+	if took > 500*time.Millisecond {
+		t.Errorf("Open took %v: it spooled the member before checking it", took)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temp files left behind: %v", left)
+	}
+}
