@@ -70,8 +70,9 @@ iot:CreateThing, iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThing
 and for the preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
-was skipped (invalid), failed, or the run was interrupted; 2 for argument or
-preflight errors (nothing imported).`,
+was skipped (invalid), failed, or the run was interrupted (Ctrl-C, SIGTERM); 2
+for argument or preflight errors, an unreadable manifest or a damaged state
+file (nothing imported).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errExactlyOneManifest}
