@@ -61,7 +61,9 @@ var _ manifest.Source = (*Reader)(nil)
 // of opts.Slot (manifest.DefaultSlot when empty). Every error is a
 // *manifest.Error naming path, wrapping manifest.ErrBadSlot,
 // ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
-// ErrEncrypted or ErrTooLarge, or an I/O error.
+// ErrEncrypted, ErrUnsupported (a 7z method neither the 7z library nor
+// memberStream decodes) or ErrTooLarge (also: more than Limits.MaxMembers
+// members in the outer archive), or an I/O error.
 func Open(path string, opts manifest.Options) (*Reader, error) {
 	return OpenContext(context.Background(), path, opts)
 }
