@@ -29,7 +29,7 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 		defer s.Close()
 		st = s
 	}
-	src, _, err := o.manifest.open(path, g)
+	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}

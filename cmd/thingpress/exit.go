@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 )
 
 // Exit statuses, decided here and nowhere else.
 const (
 	exitOK          = 0 // every device is ok (inspect) or imported (import)
-	exitSomeDevices = 1 // the run finished, but some devices were invalid, skipped or failed
+	exitSomeDevices = 1 // some devices were invalid, skipped or failed, or the run was interrupted
 	exitFatal       = 2 // bad arguments, or the manifest or AWS could not be used at all
 )
 
@@ -25,7 +26,11 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errSomeDevices):
+	case errors.Is(err, errSomeDevices), errors.Is(err, context.Canceled):
+		// Interrupted (Ctrl-C, SIGTERM) before the end: an import that
+		// says so with its summary returns errSomeDevices; anything else
+		// the signal stopped (spooling a manifest, a preflight call)
+		// returns the context's error.
 		return exitSomeDevices
 	default:
 		return exitFatal

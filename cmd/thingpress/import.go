@@ -86,7 +86,8 @@ iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
 was skipped (invalid), failed (half-made ones included), or the run was
-interrupted; 2 for argument or preflight errors (nothing imported).`,
+interrupted (Ctrl-C, SIGTERM); 2 for argument or preflight errors, an unreadable
+manifest or a damaged state file (nothing imported).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errExactlyOneManifest}
@@ -241,9 +242,17 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		}
 	}
 	meter := o.meter(stderr)
-	go countDevices(ctx, o, g, path, meter)
+	// The count reads the manifest, spooling it as the import does: it
+	// must have removed its temporary file before thingpress exits.
+	countCtx, stopCount := context.WithCancel(ctx)
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		countDevices(countCtx, o, g, path, meter)
+	}()
+	defer func() { stopCount(); <-counted }()
 
-	src, _, err := o.manifest.open(path, g)
+	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}
@@ -332,7 +341,7 @@ func countDevices(ctx context.Context, o *importOptions, g *globalOptions, path 
 	if m == nil {
 		return
 	}
-	src, _, err := o.manifest.open(path, g)
+	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return
 	}

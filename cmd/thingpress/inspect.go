@@ -33,7 +33,8 @@ signature) and chains to the trust anchors; its CN is a valid thing name; and no
 earlier device has the same certificate, chip ID or thing name.
 
 Exit status: 0 when every device is ok, 1 when any device is invalid (the output
-is still complete), 2 when the manifest cannot be read or the arguments are wrong.`,
+is still complete) or the run was interrupted (Ctrl-C, SIGTERM), 2 when the
+manifest cannot be read or the arguments are wrong.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errExactlyOneManifest}
@@ -61,7 +62,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return err
 	}
-	src, ft, err := o.manifest.open(path, g)
+	src, ft, err := o.manifest.open(cmd.Context(), path, g)
 	if err != nil {
 		return err
 	}

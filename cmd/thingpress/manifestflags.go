@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -62,10 +63,10 @@ func (o *manifestOptions) trustStore() (*trust.Store, error) {
 	return s, nil
 }
 
-// open opens the manifest at path.
-func (o *manifestOptions) open(path string, g *globalOptions) (manifest.Source, format.Format, error) {
+// open opens the manifest at path; it stops when ctx is done.
+func (o *manifestOptions) open(ctx context.Context, path string, g *globalOptions) (manifest.Source, format.Format, error) {
 	f, _ := format.Parse(o.format)
-	return format.Open(path, f, manifest.Options{Slot: o.certType, Logger: g.logger})
+	return format.OpenContext(ctx, path, f, manifest.Options{Slot: o.certType, Logger: g.logger})
 }
 
 // validateOptions are the validation settings for the manifest at path.

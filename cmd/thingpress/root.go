@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,7 +55,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	code := exitCode(err)
-	if err != nil && code != exitSomeDevices {
+	switch {
+	case err == nil || errors.Is(err, errSomeDevices):
+		// The output already says what happened.
+	case errors.Is(err, context.Canceled):
+		why := "interrupted"
+		// A signal's cause says which one (and is also context.Canceled).
+		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+			why += " (" + cause.Error() + ")"
+		}
+		fmt.Fprintf(stderr, "thingpress: %s: %s\n", why, oneLine(err.Error()))
+	default:
 		fmt.Fprintf(stderr, "thingpress: %s\n", oneLine(err.Error()))
 	}
 	return code

@@ -100,6 +100,9 @@ type Limits struct {
 	// MaxEntries caps the number of entries (archive members or XML
 	// Device elements).
 	MaxEntries int
+	// MaxMembers caps the members of an outer archive (a reel bundle has
+	// five), checked before any member is decompressed.
+	MaxMembers int
 	// MaxDepth caps XML element nesting.
 	MaxDepth int
 }
@@ -110,6 +113,7 @@ var DefaultLimits = Limits{
 	MaxInnerBytes: 8 << 30,
 	MaxTotalBytes: 32 << 30,
 	MaxEntries:    10_000_000,
+	MaxMembers:    4096,
 	MaxDepth:      32,
 }
 
@@ -127,6 +131,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxEntries > 0 {
 		d.MaxEntries = l.MaxEntries
+	}
+	if l.MaxMembers > 0 {
+		d.MaxMembers = l.MaxMembers
 	}
 	if l.MaxDepth > 0 {
 		d.MaxDepth = l.MaxDepth
@@ -149,10 +156,13 @@ func (o Options) WithDefaults() Options {
 // Errors that make a whole manifest unreadable. Readers wrap them in an
 // *Error that names the file.
 var (
-	ErrFormat      = errors.New("unknown manifest format")
-	ErrMalformed   = errors.New("malformed manifest")
-	ErrTooLarge    = errors.New("manifest exceeds a size limit")
-	ErrEncrypted   = errors.New("manifest is encrypted")
+	ErrFormat    = errors.New("unknown manifest format")
+	ErrMalformed = errors.New("malformed manifest")
+	ErrTooLarge  = errors.New("manifest exceeds a size limit")
+	ErrEncrypted = errors.New("manifest is encrypted")
+	// ErrUnsupported is a manifest in a well-formed variant thingpress
+	// does not read: a 7z compression method, a text encoding.
+	ErrUnsupported = errors.New("not supported")
 	ErrSlotMissing = errors.New("certificate slot not in manifest")
 	ErrBadSlot     = errors.New("unknown certificate slot")
 )

@@ -47,3 +47,26 @@ func BenchmarkUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen measures Open of a state file of a million complete
+// devices, which checks every page (twice: see openDB); the file is made
+// once, in about ten seconds.
+//
+//	go test -run '^$' -bench Open -benchtime 5x ./internal/state
+func BenchmarkOpen(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "million.state")
+	s := openStore(b, p, testMeta())
+	if err := state.Fill(s, 1_000_000); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := state.Open(p, testMeta())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}

@@ -14,6 +14,15 @@
 // (ErrMismatch), and the file lock makes a second concurrent import on the
 // same file fail at once (ErrLocked) rather than race the first.
 //
+// A damaged file (truncated, pages or records that do not read) is
+// ErrCorrupt, whose message names the file and says how to go on: the
+// import is idempotent, so a new state file only costs the calls that
+// find what is already done. Open checks every page before bbolt, which
+// trusts its file, can panic or fault on one, and the Store's methods
+// turn what bbolt does on a page damaged later into ErrCorrupt too. The
+// meta record carries a CRC, so that a damaged one is ErrCorrupt and not
+// ErrMismatch.
+//
 // Records are JSON, one bbolt key per device, so a state file can be read
 // with the bbolt command-line tool when something goes wrong.
 package state

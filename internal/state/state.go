@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -26,6 +29,9 @@ var (
 	ErrFormat = errors.New("unsupported state file format")
 	// ErrEmptyKey reports a device key that is empty.
 	ErrEmptyKey = errors.New("empty device key")
+	// ErrCorrupt reports a state file that is damaged: truncated, or with
+	// pages or records that do not read. Its message says how to go on.
+	ErrCorrupt = errors.New("state file is damaged")
 )
 
 // Step names recorded in Device.Done. Policy and group steps carry the
@@ -63,6 +69,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketDevices = []byte("devices")
 	keyMeta       = []byte("meta")
+	keyMetaCRC    = []byte("meta_crc32") // of the meta value, as 8 hex digits
 	keyFormat     = []byte("format")
 )
 
@@ -116,9 +123,10 @@ type Store struct {
 
 // Open opens the state file at path, creating it (mode 0600) and its parent
 // directories (mode 0700) if needed. It fails with ErrLocked, after about a
-// second, while another process has the file open, and with ErrMismatch if
-// the file was recorded for another manifest, slot, region or endpoint.
-// It stores meta (keeping the file's original Created time).
+// second, while another process has the file open, with ErrMismatch if
+// the file was recorded for another manifest, slot, region or endpoint,
+// and with ErrCorrupt if the file is damaged (it checks every page). It
+// stores meta (keeping the file's original Created time).
 func Open(path string, meta Meta) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open state file: empty path")
@@ -126,17 +134,14 @@ func Open(path string, meta Meta) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("state file %s is in use by another process (is another thingpress importing the same manifest?): %w", path, ErrLocked)
-	}
+	s, err := openDB(path, &bolt.Options{Timeout: lockTimeout}, "is another thingpress importing the same manifest?")
 	if err != nil {
-		return nil, fmt.Errorf("open state file %s: %w", path, err)
+		return nil, err
 	}
-	db.MaxBatchDelay = batchDelay
-	s := &Store{db: db, path: path}
-	if err := db.Update(func(tx *bolt.Tx) error { return s.initMeta(tx, meta) }); err != nil {
-		_ = db.Close()
+	s.db.MaxBatchDelay = batchDelay
+	err = s.update(func(tx *bolt.Tx) error { return s.initMeta(tx, meta) })
+	if err != nil {
+		_ = s.db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -146,17 +151,13 @@ func Open(path string, meta Meta) (*Store, error) {
 // run: it neither creates nor changes the file, and Update fails. It takes a
 // shared lock, so it fails with ErrLocked while an import has the file open
 // (and an import waits for it the same way). Meta returns the stored meta;
-// the caller compares it if it cares.
+// the caller compares it if it cares. A damaged file is ErrCorrupt.
 func OpenReadOnly(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("state file %s is in use by another process (is an import running?): %w", path, ErrLocked)
-	}
+	s, err := openDB(path, &bolt.Options{Timeout: lockTimeout, ReadOnly: true}, "is an import running?")
 	if err != nil {
-		return nil, fmt.Errorf("open state file %s: %w", path, err)
+		return nil, err
 	}
-	s := &Store{db: db, path: path}
-	err = db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMeta)
 		if mb == nil || tx.Bucket(bucketDevices) == nil {
 			return fmt.Errorf("state file %s lacks its buckets: %w", path, ErrFormat)
@@ -164,16 +165,131 @@ func OpenReadOnly(path string) (*Store, error) {
 		if f := mb.Get(keyFormat); string(f) != formatVersion {
 			return fmt.Errorf("state file %s has format %q, this thingpress reads %q: %w", path, f, formatVersion, ErrFormat)
 		}
-		if err := json.Unmarshal(mb.Get(keyMeta), &s.meta); err != nil {
-			return fmt.Errorf("state file %s: decode meta: %w", path, err)
-		}
-		return nil
+		m, err := s.readMeta(mb)
+		s.meta = m
+		return err
 	})
 	if err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the bolt file at path and checks it. bbolt trusts its
+// file: it panics, or faults on a page past the end, where the file is
+// damaged, so every page is checked first (half a second for a million
+// devices: see BENCHMARKS.md), and the Store's methods contain what
+// bbolt does on a page damaged later. A file to write is checked through
+// a read-only open first: opened to write, bbolt reads the free page list
+// at once, and a panic there would leave the file mapped and so locked.
+func openDB(path string, o *bolt.Options, inUse string) (*Store, error) {
+	if o.ReadOnly {
+		return openBolt(path, o, inUse, true)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		ro := *o
+		ro.ReadOnly = true
+		s, err := openBolt(path, &ro, inUse, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.db.Close(); err != nil {
+			return nil, fmt.Errorf("close state file %s: %w", path, err)
+		}
+	}
+	return openBolt(path, o, inUse, false)
+}
+
+// openBolt opens the file with o; full checks every page, else only the
+// file's size.
+func openBolt(path string, o *bolt.Options, inUse string, full bool) (s *Store, err error) {
+	s = &Store{path: path}
+	defer s.contain(&err, debug.SetPanicOnFault(true))
+	db, err := bolt.Open(path, 0o600, o)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("state file %s is in use by another process (%s): %w", path, inUse, ErrLocked)
+	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) ||
+		err != nil && strings.HasPrefix(err.Error(), "file size too small") { // bbolt has no sentinel for it
+		return nil, s.corrupt(err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s.db = db
+	if err := s.check(full); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// check finds a truncated file and, if full, pages bbolt cannot read: it walks
+// every record in this goroutine, where a fault on a wild page offset is
+// a panic that contain recovers, and then runs bbolt's own check (in its
+// goroutine, where it recovers panics itself), which also finds free
+// pages that are in use and a damaged free page list.
+func (s *Store) check(full bool) error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	return s.view(func(tx *bolt.Tx) error {
+		if need := tx.Size(); fi.Size() < need {
+			return s.corrupt(fmt.Sprintf("truncated: %d bytes, its pages take %d", fi.Size(), need))
+		}
+		if !full {
+			return nil
+		}
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if v != nil && !utf8.Valid(v) { // every value is JSON or a short text
+					return s.corrupt(fmt.Sprintf("record %q of %s is not UTF-8", k, name))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var first error
+		for err := range tx.Check() { // drained: Check's goroutine uses tx until it closes
+			if first == nil {
+				first = s.corrupt(err)
+			}
+		}
+		return first
+	})
+}
+
+// corrupt returns the ErrCorrupt error of s's file, saying how to go on.
+func (s *Store) corrupt(detail any) error {
+	return fmt.Errorf("%w: %s (%v); delete it, or pass --state a new file, and run again: the import is idempotent without it",
+		ErrCorrupt, s.path, detail)
+}
+
+// contain restores the fault mode old and turns a panic of bbolt into an
+// ErrCorrupt error. Deferred at the top of every method that reads the
+// file, as: defer s.contain(&err, debug.SetPanicOnFault(true)).
+func (s *Store) contain(err *error, old bool) {
+	debug.SetPanicOnFault(old)
+	if p := recover(); p != nil {
+		*err = s.corrupt(fmt.Sprintf("bbolt: %v", p))
+	}
+}
+
+// view and update are db.View and db.Update with bbolt's panics
+// contained.
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer s.contain(&err, debug.SetPanicOnFault(true))
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer s.contain(&err, debug.SetPanicOnFault(true))
+	return s.db.Update(fn)
 }
 
 func (s *Store) initMeta(tx *bolt.Tx, meta Meta) error {
@@ -187,10 +303,10 @@ func (s *Store) initMeta(tx *bolt.Tx, meta Meta) error {
 	if f := mb.Get(keyFormat); f != nil && string(f) != formatVersion {
 		return fmt.Errorf("state file %s has format %q, this thingpress reads %q: %w", s.path, f, formatVersion, ErrFormat)
 	}
-	if v := mb.Get(keyMeta); v != nil {
-		var old Meta
-		if err := json.Unmarshal(v, &old); err != nil {
-			return fmt.Errorf("state file %s: decode meta: %w", s.path, err)
+	if mb.Get(keyMeta) != nil {
+		old, err := s.readMeta(mb)
+		if err != nil {
+			return err
 		}
 		if err := compareMeta(old, meta); err != nil {
 			return fmt.Errorf("state file %s %w", s.path, err)
@@ -207,11 +323,43 @@ func (s *Store) initMeta(tx *bolt.Tx, meta Meta) error {
 	if err := mb.Put(keyMeta, v); err != nil {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
+	if err := mb.Put(keyMetaCRC, fmt.Appendf(nil, "%08x", crc32.ChecksumIEEE(v))); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
 	if err := mb.Put(keyFormat, []byte(formatVersion)); err != nil {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
 	s.meta = cloneMeta(meta)
 	return nil
+}
+
+// readMeta decodes the stored meta. bbolt checksums only its own meta
+// pages, so the meta value carries a CRC (files written before it have
+// none): a damaged value must be ErrCorrupt, not an ErrMismatch that
+// sends the user looking for another import.
+func (s *Store) readMeta(mb *bolt.Bucket) (Meta, error) {
+	var m Meta
+	v := mb.Get(keyMeta)
+	if v == nil {
+		return m, s.corrupt("no meta record")
+	}
+	if c := mb.Get(keyMetaCRC); c != nil && string(c) != fmt.Sprintf("%08x", crc32.ChecksumIEEE(v)) {
+		return m, s.corrupt("the meta record fails its CRC check")
+	}
+	if err := decodeStrict(v, &m); err != nil {
+		return m, s.corrupt(fmt.Sprintf("meta record: %v", err))
+	}
+	return m, nil
+}
+
+// decodeStrict decodes a JSON record that this package wrote, where a
+// byte that is not UTF-8 (which encoding/json lets through) means damage.
+// Fields it does not know are left alone: a later thingpress may add some.
+func decodeStrict(v []byte, x any) error {
+	if !utf8.Valid(v) {
+		return errors.New("not UTF-8")
+	}
+	return json.Unmarshal(v, x)
 }
 
 // compareMeta returns an ErrMismatch error naming every identifying field
@@ -253,18 +401,26 @@ func (s *Store) Get(key string) (Device, bool, error) {
 	}
 	var d Device
 	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketDevices).Get([]byte(key))
 		if v == nil {
 			return nil
 		}
 		found = true
-		return decodeDevice(key, v, &d)
+		return s.decodeDevice(key, v, &d)
 	})
 	if err != nil {
-		return Device{}, false, fmt.Errorf("state file %s: %w", s.path, err)
+		return Device{}, false, s.wrap(err)
 	}
 	return d, found, nil
+}
+
+// wrap names the file in err, unless it is ErrCorrupt, which does.
+func (s *Store) wrap(err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("state file %s: %w", s.path, err)
 }
 
 // Update reads the record of key (the zero Device if there is none), lets
@@ -276,18 +432,22 @@ func (s *Store) Get(key string) (Device, bool, error) {
 // unchanged. fn may be called more than once for one Update (when a shared
 // transaction has to be retried), each time with a fresh copy of the
 // record, so it must not have effects outside the Device it is given.
-func (s *Store) Update(key string, fn func(*Device) error) error {
+func (s *Store) Update(key string, fn func(*Device) error) (err error) {
 	if key == "" {
 		return fmt.Errorf("update device state: %w", ErrEmptyKey)
 	}
+	// bbolt runs a batch in whichever goroutine fills it or in a timer's;
+	// it recovers a panic of this function there and runs it again alone
+	// in this goroutine, where contain catches it.
+	defer s.contain(&err, debug.SetPanicOnFault(true))
 	k := []byte(key)
 	var fnErr error
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.db.Batch(func(tx *bolt.Tx) error {
 		fnErr = nil
 		b := tx.Bucket(bucketDevices)
 		var d Device
 		if v := b.Get(k); v != nil {
-			if err := decodeDevice(key, v, &d); err != nil {
+			if err := s.decodeDevice(key, v, &d); err != nil {
 				return err
 			}
 		}
@@ -303,6 +463,9 @@ func (s *Store) Update(key string, fn func(*Device) error) error {
 		}
 		return b.Put(k, v)
 	})
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("state file %s: update device %s: %w", s.path, key, err)
 	}
@@ -323,7 +486,7 @@ func (s *Store) ForEach(fn func(key string, d Device) error) error {
 	chunk := make([]entry, 0, forEachChunk)
 	for {
 		chunk = chunk[:0]
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketDevices).Cursor()
 			var k, v []byte
 			if after == nil {
@@ -333,7 +496,7 @@ func (s *Store) ForEach(fn func(key string, d Device) error) error {
 			}
 			for ; k != nil && len(chunk) < forEachChunk; k, v = c.Next() {
 				e := entry{key: string(k)}
-				if err := decodeDevice(e.key, v, &e.d); err != nil {
+				if err := s.decodeDevice(e.key, v, &e.d); err != nil {
 					return err
 				}
 				chunk = append(chunk, e)
@@ -341,7 +504,7 @@ func (s *Store) ForEach(fn func(key string, d Device) error) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("state file %s: %w", s.path, err)
+			return s.wrap(err)
 		}
 		for _, e := range chunk {
 			if err := fn(e.key, e.d); err != nil {
@@ -358,20 +521,20 @@ func (s *Store) ForEach(fn func(key string, d Device) error) error {
 // Counts returns the number of records by Status, read in one transaction.
 func (s *Store) Counts() (map[string]int, error) {
 	counts := make(map[string]int)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
 			var d struct {
 				Status string `json:"status"`
 			}
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("decode state of device %s: %w", k, err)
+			if err := json.Unmarshal(v, &d); err != nil || !utf8.Valid(v) {
+				return s.corrupt(fmt.Sprintf("record of device %q does not decode", k))
 			}
 			counts[d.Status]++
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", s.path, err)
+		return nil, s.wrap(err)
 	}
 	return counts, nil
 }
@@ -385,9 +548,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func decodeDevice(key string, v []byte, d *Device) error {
-	if err := json.Unmarshal(v, d); err != nil {
-		return fmt.Errorf("decode state of device %s: %w", key, err)
+func (s *Store) decodeDevice(key string, v []byte, d *Device) error {
+	if err := decodeStrict(v, d); err != nil {
+		return s.corrupt(fmt.Sprintf("record of device %q: %v", key, err))
 	}
 	return nil
 }

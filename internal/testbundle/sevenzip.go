@@ -25,6 +25,9 @@ type Spec struct {
 	// Level is the 7z compression level (-mx); 0 means 5. Use -1 for
 	// "store" (no compression).
 	Level int
+	// Args are more switches for the outer archive's 7z a (see
+	// ArchiveOptions.Args).
+	Args []string
 }
 
 // Member is one member of an outer archive: a plain file (Data), or an
@@ -40,6 +43,8 @@ type Member struct {
 	// EncryptHeaders also encrypts the inner archive's file names
 	// (7z -mhe=on); it needs Password.
 	EncryptHeaders bool
+	// Args are more switches for the inner archive's 7z a.
+	Args []string
 }
 
 // File is one file of an inner archive. A Name ending in "/" is an
@@ -107,7 +112,7 @@ func Build(dir string, s Spec) (string, error) {
 	}
 	out := filepath.Join(dir, name)
 	_ = os.Remove(out)
-	if err := Run7z(stage, out, ArchiveOptions{Password: s.Password, Level: s.Level}, names...); err != nil {
+	if err := Run7z(stage, out, ArchiveOptions{Password: s.Password, Level: s.Level, Args: s.Args}, names...); err != nil {
 		return "", err
 	}
 	return out, nil
@@ -139,7 +144,7 @@ func buildInner(stage, dst string, m Member, level int) error {
 	if m.EncryptHeaders && m.Password == "" {
 		return errors.New("EncryptHeaders needs a Password")
 	}
-	return Run7z(src, dst, ArchiveOptions{Password: m.Password, EncryptHeaders: m.EncryptHeaders, Level: level}, names...)
+	return Run7z(src, dst, ArchiveOptions{Password: m.Password, EncryptHeaders: m.EncryptHeaders, Level: level, Args: m.Args}, names...)
 }
 
 // ArchiveOptions shape one 7z run.

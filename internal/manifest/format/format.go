@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +49,8 @@ func Sniff(head []byte) (Format, error) {
 	}
 	h := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	h = bytes.TrimLeft(h, " \t\r\n")
-	if len(h) > 0 && h[0] == '<' {
-		return XML, nil
+	if len(h) > 0 && h[0] == '<' || xmlmanifest.Encoding(head) != "" {
+		return XML, nil // the XML reader says if its encoding is not UTF-8
 	}
 	return "", fmt.Errorf("%w: neither a 7z archive nor XML", manifest.ErrFormat)
 }
@@ -76,6 +77,12 @@ func Detect(path string) (Format, error) {
 // Open opens the manifest at path with the reader for f, detecting the
 // format first when f is Auto. It returns the format used.
 func Open(path string, f Format, opts manifest.Options) (manifest.Source, Format, error) {
+	return OpenContext(context.Background(), path, f, opts)
+}
+
+// OpenContext is Open that gives up when ctx is done (an Infineon bundle
+// spools its inner archive while it opens).
+func OpenContext(ctx context.Context, path string, f Format, opts manifest.Options) (manifest.Source, Format, error) {
 	if f == Auto || f == "" {
 		var err error
 		if f, err = Detect(path); err != nil {
@@ -84,7 +91,7 @@ func Open(path string, f Format, opts manifest.Options) (manifest.Source, Format
 	}
 	switch f {
 	case Infineon:
-		r, err := infineon.Open(path, opts)
+		r, err := infineon.OpenContext(ctx, path, opts)
 		if err != nil {
 			return nil, f, err
 		}

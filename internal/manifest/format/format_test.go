@@ -17,6 +17,8 @@ func TestSniff(t *testing.T) {
 		{name: "7z", head: []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C, 0, 4}, want: Infineon},
 		{name: "xml declaration", head: []byte(`<?xml version="1.0"?><CertificateManifest/>`), want: XML},
 		{name: "xml with BOM and blank lines", head: []byte("\xef\xbb\xbf\r\n  <CertificateManifest>"), want: XML},
+		{name: "xml in UTF-16LE with BOM", head: []byte("\xff\xfe<\x00?\x00"), want: XML},
+		{name: "xml in UTF-16BE without BOM", head: []byte("\x00<\x00?"), want: XML},
 		{name: "zip", head: []byte("PK\x03\x04"), wantErr: manifest.ErrFormat},
 		{name: "empty", head: nil, wantErr: manifest.ErrFormat},
 		{name: "pem", head: []byte("-----BEGIN CERTIFICATE-----"), wantErr: manifest.ErrFormat},

@@ -3,9 +3,11 @@
 // hold one PEM file <chipID>_<SLOT>.pem per chip (see
 // shared/specs/infineon-reel-bundle.md).
 //
-// Open finds the inner archive of the chosen slot in the outer archive,
-// spools it to a temporary file (capped by Limits.MaxInnerBytes, never held
-// in memory) and opens it; Reader.Next then yields one manifest.Record per
+// Open finds the inner archive of the chosen slot in the outer archive (of
+// at most Limits.MaxMembers members), checks that it starts as a 7z
+// archive, spools it to a temporary file (capped by Limits.MaxInnerBytes,
+// never held in memory; OpenContext stops spooling when its context is
+// done, and the file is removed on every error) and opens it; Reader.Next then yields one manifest.Record per
 // chip in archive order. The encrypted _keys.7z member is never opened.
 // Reel and batch IDs come from the inner archive names, not from the outer
 // file name, which customers rename.
@@ -16,7 +18,8 @@
 // the library allocate without bound (a header of a few bytes can claim
 // four billion files, and an out-of-memory error cannot be recovered);
 // calls into the library are also guarded against panics, which become
-// manifest.ErrMalformed.
+// manifest.ErrMalformed. A coder method that neither reads is
+// manifest.ErrUnsupported, named, before anything is decompressed.
 //
 // The inner archive, where a reel's million members are, is read member
 // by member instead (memberStream): the library keeps about 200 bytes per

@@ -115,7 +115,7 @@ func checkFuzzError(t *testing.T, path string, err error) {
 	if !errors.As(err, &me) || me.File != path {
 		t.Fatalf("error %v is not a *manifest.Error naming the file", err)
 	}
-	for _, want := range []error{manifest.ErrMalformed, manifest.ErrTooLarge, manifest.ErrEncrypted,
+	for _, want := range []error{manifest.ErrMalformed, manifest.ErrTooLarge, manifest.ErrEncrypted, manifest.ErrUnsupported,
 		manifest.ErrFormat, manifest.ErrSlotMissing} {
 		if errors.Is(err, want) {
 			return

@@ -42,6 +42,8 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) error {
 	return err
 }
 
+var sevenZipSignature = []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}
+
 // spillFile takes the decoded header for scanHeader: the temporary file
 // the inner archive is spooled to.
 type spillFile interface {
@@ -59,7 +61,7 @@ func scanHeader(r io.ReaderAt, size int64, lim manifest.Limits, spill spillFile,
 	if n, _ := r.ReadAt(sh[:], 0); n < len(sh) {
 		return nil, fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
 	}
-	if !bytes.Equal(sh[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
+	if !bytes.Equal(sh[:6], sevenZipSignature) {
 		return nil, fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
 	}
 	if crc32.ChecksumIEEE(sh[12:32]) != binary.LittleEndian.Uint32(sh[8:12]) {
@@ -230,15 +232,61 @@ func headerLimits(lim manifest.Limits) hdrLimits {
 
 // Coder method IDs the walker looks at.
 var (
-	methodCopy   = []byte{0x00}
-	methodLZMA   = []byte{0x03, 0x01, 0x01}
-	methodLZMA2  = []byte{0x21}
-	methodPPMd   = []byte{0x03, 0x04, 0x01}
-	methodAES    = []byte{0x06, 0xF1, 0x07, 0x01}
-	methodZstd   = []byte{0x04, 0xF7, 0x11, 0x01}
-	methodBrotli = []byte{0x04, 0xF7, 0x11, 0x02}
-	methodLZ4    = []byte{0x04, 0xF7, 0x11, 0x04}
+	methodCopy  = []byte{0x00}
+	methodLZMA  = []byte{0x03, 0x01, 0x01}
+	methodLZMA2 = []byte{0x21}
+	methodPPMd  = []byte{0x03, 0x04, 0x01}
+	methodAES   = []byte{0x06, 0xF1, 0x07, 0x01}
 )
+
+// methods names the 7-Zip coder methods by ID, and says which ones the
+// importer reads: those github.com/bodgit/sevenzip decodes, less zstd,
+// Brotli and LZ4, whose decoders allocate windows the header does not
+// declare.
+var methods = map[string]struct {
+	name string
+	read bool
+}{
+	"\x00":             {"Copy", true},
+	"\x03":             {"Delta", true},
+	"\x03\x01\x01":     {"LZMA", true},
+	"\x03\x03\x01\x03": {"BCJ", true},
+	"\x03\x03\x01\x1b": {"BCJ2", true},
+	"\x03\x03\x02\x05": {"PPC", true},
+	"\x03\x03\x04\x01": {"IA64", false},
+	"\x03\x03\x05\x01": {"ARM", true},
+	"\x03\x03\x07\x01": {"ARMT", false},
+	"\x03\x03\x08\x05": {"SPARC", true},
+	"\x03\x04\x01":     {"PPMd", true},
+	"\x04\x01\x08":     {"Deflate", true},
+	"\x04\x01\x09":     {"Deflate64", false},
+	"\x04\x02\x02":     {"BZip2", true},
+	"\x04\xf7\x11\x01": {"zstd", false},
+	"\x04\xf7\x11\x02": {"Brotli", false},
+	"\x04\xf7\x11\x04": {"LZ4", false},
+	"\x04\xf7\x11\x05": {"LZ5", false},
+	"\x04\xf7\x11\x06": {"Lizard", false},
+	"\x06\xf1\x07\x01": {"AES", true}, // reported as encrypted
+	"\x0a":             {"ARM64", true},
+	"\x0b":             {"RISCV", false},
+	"\x21":             {"LZMA2", true},
+	"\x02\x03\x02":     {"Swap2", false},
+	"\x02\x03\x04":     {"Swap4", false},
+}
+
+// methodName names coder method id for messages: "Deflate64 (040109)",
+// or just its ID when 7-Zip's name for it is not known here.
+func methodName(id []byte) string {
+	if m, ok := methods[string(id)]; ok {
+		return fmt.Sprintf("%s (%X)", m.name, id)
+	}
+	return fmt.Sprintf("%X", id)
+}
+
+// unsupported is the error of a coder method the importer does not read.
+func unsupported(id []byte) error {
+	return fmt.Errorf("7z compression method %s: %w", methodName(id), manifest.ErrUnsupported)
+}
 
 type coder struct {
 	id      []byte
@@ -524,7 +572,7 @@ func checkStreams(si *streamsInfo, nonEmpty uint64, w *walker) error {
 		return nil
 	}
 	if id := si.unsupportedID; id != nil {
-		return w.bad("unsupported compression method %X", id)
+		return unsupported(id)
 	}
 	if !si.hasPack || !si.hasSizes || si.numPack < si.packed {
 		var sizes uint64
@@ -662,7 +710,7 @@ func (w *walker) unpackInfo(si *streamsInfo) error {
 			si.first = f
 		}
 		si.packed += f.packed
-		if si.unsupportedID == nil {
+		if si.unsupportedID == nil && !f.encrypted { // encrypted says more
 			si.unsupportedID = f.unsupportedID
 		}
 		if w.lay != nil && !chain(f) {
@@ -841,7 +889,8 @@ func (f *folder) checkCoder(c coder) error {
 		}
 	case bytes.Equal(c.id, methodAES):
 		f.encrypted = true
-	case bytes.Equal(c.id, methodZstd), bytes.Equal(c.id, methodBrotli), bytes.Equal(c.id, methodLZ4):
+	}
+	if m, ok := methods[string(c.id)]; (!ok || !m.read) && f.unsupportedID == nil {
 		f.unsupportedID = c.id
 	}
 	return nil
@@ -866,7 +915,7 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 				return err
 			}
 			if streams[i] > w.lim.maxFiles || total+streams[i] > w.lim.maxFiles {
-				return fmt.Errorf("7z header: more than %d streams: %w", w.lim.maxFiles, manifest.ErrTooLarge)
+				return fmt.Errorf("7z header: more than %d files with data: %w", w.lim.maxFiles, manifest.ErrTooLarge)
 			}
 			total += streams[i]
 		}
@@ -876,7 +925,7 @@ func (w *walker) subStreamsInfo(si *streamsInfo) error {
 	} else {
 		total = uint64(len(streams))
 		if total > w.lim.maxFiles {
-			return fmt.Errorf("7z header: more than %d streams: %w", w.lim.maxFiles, manifest.ErrTooLarge)
+			return fmt.Errorf("7z header: more than %d files with data: %w", w.lim.maxFiles, manifest.ErrTooLarge)
 		}
 	}
 	si.hasSub, si.substream = true, total
@@ -1077,6 +1126,9 @@ func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (*errReader, err
 	}
 	if !si.hasPack || !si.hasSizes || len(f.coders) != 1 || f.packed != 1 {
 		return nil, bad("unsupported coding")
+	}
+	if id := f.coders[0].id; !bytes.Equal(id, methodCopy) && !bytes.Equal(id, methodLZMA) && !bytes.Equal(id, methodLZMA2) {
+		return nil, fmt.Errorf("7z encoded header: %w", unsupported(id))
 	}
 	size := f.unpackSize()
 	if size > uint64(hl.maxHeader) {

@@ -95,7 +95,7 @@ func TestCheckHeaderHostile(t *testing.T) {
 		{name: "2^32-1 files", file: archive7z(t, nil, manyFiles), want: manifest.ErrTooLarge},
 		{name: "2^32-1 files in an encoded header", file: archive7z(t, encPacked, encHeader), want: manifest.ErrTooLarge},
 		{name: "encrypted header", file: archive7z(t, encPacked, aesHeader), want: manifest.ErrEncrypted},
-		{name: "more files than MaxEntries", limits: manifest.Limits{MaxEntries: 3},
+		{name: "more files than MaxEntries", limits: manifest.Limits{MaxEntries: 3, MaxMembers: 3},
 			file: archive7z(t, nil, []byte{idHeader, idFilesInfo, 4, idEnd, idEnd}), want: manifest.ErrTooLarge},
 		{name: "files without streams",
 			file: archive7z(t, nil, []byte{idHeader, idFilesInfo, 2, idEnd, idEnd}), want: manifest.ErrMalformed},

@@ -1,6 +1,9 @@
 package infineon
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -58,14 +61,24 @@ var _ manifest.Source = (*Reader)(nil)
 // of opts.Slot (manifest.DefaultSlot when empty). Every error is a
 // *manifest.Error naming path, wrapping manifest.ErrBadSlot,
 // ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
-// ErrEncrypted or ErrTooLarge, or an I/O error.
+// ErrEncrypted, ErrUnsupported (a 7z method neither the 7z library nor
+// memberStream decodes) or ErrTooLarge (also: more than Limits.MaxMembers
+// members in the outer archive), or an I/O error.
 func Open(path string, opts manifest.Options) (*Reader, error) {
-	return openBundle(path, opts, false)
+	return OpenContext(context.Background(), path, opts)
 }
 
-// openBundle is Open; viaLib makes it read the inner archive with the 7z
-// library even when a memberStream could, for tests that compare the two.
-func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err error) {
+// OpenContext is Open that stops when ctx is done: the inner archive of a
+// big reel takes a while to spool. The error then wraps ctx.Err(), and the
+// temporary file is removed.
+func OpenContext(ctx context.Context, path string, opts manifest.Options) (*Reader, error) {
+	return openBundle(ctx, path, opts, false)
+}
+
+// openBundle is OpenContext; viaLib makes it read the inner archive with
+// the 7z library even when a memberStream could, for tests that compare
+// the two.
+func openBundle(ctx context.Context, path string, opts manifest.Options, viaLib bool) (_ *Reader, err error) {
 	opts = opts.WithDefaults()
 	r := &Reader{path: path, opts: opts, log: opts.Logger, slot: strings.ToUpper(opts.Slot)}
 	if !manifest.ValidSlot(r.slot) {
@@ -75,6 +88,9 @@ func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err
 	defer func() {
 		if err != nil {
 			r.Close()
+		}
+		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+			err = r.fail("", fmt.Errorf("opening the bundle: %w", cerr)) // not what the cut-off read says
 		}
 	}()
 
@@ -87,7 +103,7 @@ func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err
 	if err != nil {
 		return nil, r.fail("", err)
 	}
-	outer, err := r.openArchive(f, st.Size())
+	outer, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: f}, st.Size())
 	if err != nil {
 		return nil, r.fail("", fmt.Errorf("outer archive: %w", err))
 	}
@@ -114,11 +130,11 @@ func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err
 		before += f.UncompressedSize
 	}
 	r.total = int64(before)
-	size, err := r.spool(member)
+	size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	declared, err := r.openInner(size, viaLib)
+	declared, err := r.openInner(ctx, size, viaLib)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -136,8 +152,11 @@ func openBundle(path string, opts manifest.Options, viaLib bool) (_ *Reader, err
 // uses something a memberStream does not read (a coder other than copy,
 // LZMA, LZMA2 and BCJ, encryption, odd header properties); the 7z library
 // reads it then, as it reads the outer archive.
-func (r *Reader) openInner(size int64, viaLib bool) (declared uint64, err error) {
-	lay, err := scanHeader(r.tmp, size, r.opts.Limits, r.tmp, size)
+func (r *Reader) openInner(ctx context.Context, size int64, viaLib bool) (declared uint64, err error) {
+	lay, err := scanHeader(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, r.opts.Limits, r.tmp, size)
+	if cerr := ctx.Err(); cerr != nil {
+		return 0, fmt.Errorf("reading the inner archive's header: %w", cerr)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -158,7 +177,7 @@ func (r *Reader) openInner(size int64, viaLib bool) (declared uint64, err error)
 	if err := r.tmp.Truncate(size); err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
-	if r.zr, err = r.openLib(r.tmp, size); err != nil {
+	if r.zr, err = r.openLib(r.tmp, size, r.opts.Limits.MaxEntries); err != nil {
 		return 0, err
 	}
 	r.files = r.zr.File
@@ -259,25 +278,28 @@ func (r *Reader) warn(entry, reason string) {
 	r.log.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
 }
 
-// openArchive checks the archive's header (see checkHeader) and opens it
-// with the 7z library.
+// openArchive checks the outer archive's header (see checkHeader), with
+// at most Limits.MaxMembers members, and opens it with the 7z library.
 func (r *Reader) openArchive(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, err error) {
-	if err := checkHeader(ra, size, r.opts.Limits); err != nil {
+	lim := r.opts.Limits
+	lim.MaxEntries = lim.MaxMembers
+	if err := checkHeader(ra, size, lim); err != nil {
 		return nil, err
 	}
-	return r.openLib(ra, size)
+	return r.openLib(ra, size, lim.MaxEntries)
 }
 
-// openLib opens an archive whose header is checked with the 7z library.
-func (r *Reader) openLib(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, err error) {
+// openLib opens an archive whose header is checked with the 7z library;
+// it holds at most max members.
+func (r *Reader) openLib(ra io.ReaderAt, size int64, max int) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
 	zr, err = sevenzip.NewReader(ra, size)
 	if err != nil {
 		return nil, libError("reading the archive header", err)
 	}
-	if len(zr.File) > r.opts.Limits.MaxEntries {
+	if len(zr.File) > max {
 		return nil, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
-			len(zr.File), r.opts.Limits.MaxEntries, manifest.ErrTooLarge)
+			len(zr.File), max, manifest.ErrTooLarge)
 	}
 	return zr, nil
 }
@@ -329,45 +351,109 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 }
 
 // spool copies the inner archive to a temporary file, stopping past
-// MaxInnerBytes whatever the header declares, and returns its size.
-func (r *Reader) spool(f *sevenzip.File) (size int64, err error) {
+// MaxInnerBytes whatever the header declares, and returns its size. It
+// checks the archive's start header before it writes anything, and
+// stops, within a buffer's worth, when ctx is done.
+func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
 	lim := r.opts.Limits
 	max := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
 	if f.UncompressedSize > uint64(max) {
 		return 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
 			f.UncompressedSize, max, manifest.ErrTooLarge)
 	}
-	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
-	if err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", err)
-	}
 	defer recoverLib(&err)
+	defer func() {
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("spooling the inner archive: %w", cerr)
+		}
+	}()
 	rc, err := f.Open()
 	if err != nil {
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
+	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, max+1)}
+	var head [32]byte
+	n, err := io.ReadFull(src, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, libError("decompressing the inner archive", err)
+	}
+	if err := checkStart(head[:n], f.UncompressedSize); err != nil {
+		return 0, err
+	}
+	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
+	if err != nil {
+		return 0, fmt.Errorf("spooling the inner archive: %w", err)
+	}
 	h := crc32.NewIEEE()
 	w := &writeErr{w: io.MultiWriter(r.tmp, h)}
-	n, err := io.Copy(w, io.LimitReader(rc, max+1))
-	r.total += n
+	copied, err := io.Copy(w, io.MultiReader(bytes.NewReader(head[:n]), src))
+	r.total += copied
 	if w.err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", w.err)
 	}
 	if err != nil {
 		return 0, libError("decompressing the inner archive", err)
 	}
-	if n > max {
+	if copied > max {
 		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
 	}
-	if uint64(n) != f.UncompressedSize {
+	if uint64(copied) != f.UncompressedSize {
 		return 0, fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
-			n, f.UncompressedSize, manifest.ErrMalformed)
+			copied, f.UncompressedSize, manifest.ErrMalformed)
 	}
 	if f.CRC32 != 0 && h.Sum32() != f.CRC32 {
 		return 0, fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
 	}
-	return n, nil
+	return copied, nil
+}
+
+// checkStart checks the first bytes of an inner archive of size bytes:
+// the 7z signature, the start header's CRC, and a header that ends within
+// the archive, as scanHeader will, but before the archive is spooled.
+func checkStart(head []byte, size uint64) error {
+	if len(head) < 6 || !bytes.Equal(head[:6], sevenZipSignature) {
+		return fmt.Errorf("inner archive is not a 7z archive (it starts %q): %w", head[:min(len(head), 6)], manifest.ErrMalformed)
+	}
+	if len(head) < 32 {
+		return fmt.Errorf("inner archive is not a 7z archive: %d bytes: %w", len(head), manifest.ErrMalformed)
+	}
+	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
+		return fmt.Errorf("inner archive: 7z start header fails its CRC check: %w", manifest.ErrMalformed)
+	}
+	off := binary.LittleEndian.Uint64(head[12:20])
+	n := binary.LittleEndian.Uint64(head[20:28])
+	if off > size || n > size || 32+off+n > size {
+		return fmt.Errorf("inner archive: 7z header lies past the end of the archive: %w", manifest.ErrMalformed)
+	}
+	return nil
+}
+
+// ctxReader reads r until ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// ctxReaderAt reads r until ctx is done, so that the 7z library stops
+// too, even where it decompresses to skip to a member.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c *ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(p, off)
 }
 
 // entry turns one inner member into a record; ok is false for a member
@@ -484,17 +570,23 @@ func (w *writeErr) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// libError classifies an error of the 7z library: encryption, a plain
-// I/O error of the file underneath, or else a malformed archive.
+// libError classifies an error of the 7z library: encryption, a method
+// it does not decode, a plain I/O error of the file underneath, the
+// reading cancelled, or else a malformed archive.
 func libError(what string, err error) error {
 	var rp *sevenzip.ReadError
 	var rv sevenzip.ReadError
 	if errors.As(err, &rp) && rp.Encrypted || errors.As(err, &rv) && rv.Encrypted {
-		return fmt.Errorf("%s: %w (%v)", what, manifest.ErrEncrypted, err)
+		return fmt.Errorf("%s: %w", what, manifest.ErrEncrypted) // the library's words are about the garbled data
 	}
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	// The library's errAlgorithm is not exported. The header walk finds
+	// the methods it knows first; this is for the others.
+	if strings.Contains(err.Error(), "unsupported compression algorithm") {
+		return fmt.Errorf("%s: 7z compression method: %w (%v)", what, manifest.ErrUnsupported, err)
 	}
 	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
 }

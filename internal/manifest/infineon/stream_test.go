@@ -46,7 +46,7 @@ func readVia(t *testing.T, path string, opts manifest.Options, viaLib, wantStrea
 			return a
 		},
 	}))
-	r, err := openBundle(path, opts, viaLib)
+	r, err := openBundle(t.Context(), path, opts, viaLib)
 	if err != nil {
 		return readResult{logs: logs.String(), err: err}
 	}

@@ -76,8 +76,10 @@
 //
 // Only UTF-8 is accepted (an encoding declaration of US-ASCII is accepted
 // too, as a subset, and read as UTF-8). Any other declared encoding ends
-// the read with [manifest.ErrMalformed] naming the encoding. A leading
-// UTF-8 byte order mark is skipped.
+// the read with [manifest.ErrUnsupported] naming the encoding, and so does
+// a document whose first bytes are UTF-16 or UTF-32 (a byte order mark, or
+// "<" in either without one; see [Encoding]). A leading UTF-8 byte order
+// mark is skipped.
 //
 // # Errors
 //

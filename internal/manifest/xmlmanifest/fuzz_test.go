@@ -81,7 +81,8 @@ func FuzzReader(f *testing.F) {
 			if !errors.As(err, &me) || me.File != "fuzz.xml" {
 				t.Fatalf("error %q (%T) is not a *manifest.Error naming the file", err, err)
 			}
-			if !errors.Is(err, manifest.ErrMalformed) && !errors.Is(err, manifest.ErrTooLarge) && !errors.Is(err, manifest.ErrFormat) {
+			if !errors.Is(err, manifest.ErrMalformed) && !errors.Is(err, manifest.ErrTooLarge) && !errors.Is(err, manifest.ErrFormat) &&
+				!errors.Is(err, manifest.ErrUnsupported) {
 				t.Fatalf("error %q is of no known kind", err)
 			}
 			if _, err2 := r.Next(); err2 != err {

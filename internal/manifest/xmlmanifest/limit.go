@@ -3,6 +3,7 @@ package xmlmanifest
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // limitError is the error of the limited reader when a cap is exceeded.
@@ -88,7 +89,7 @@ func (l *limitedReader) fill() {
 	l.pos, l.end = 0, 0
 	want := 1
 	if !l.started {
-		want = len(utf8BOM)
+		want = 4 // a byte order mark, or "<?" in UTF-16 or UTF-32
 	}
 	for empty := 0; l.end < want && l.err == nil; {
 		n, err := l.r.Read(l.buf[l.end:])
@@ -110,12 +111,46 @@ func (l *limitedReader) fill() {
 		l.started = true
 		if l.end >= len(utf8BOM) && string(l.buf[:len(utf8BOM)]) == utf8BOM {
 			l.pos = len(utf8BOM)
+		} else if enc := Encoding(l.buf[:l.end]); enc != "" {
+			// encoding/xml would see a byte that is not UTF-8.
+			l.pos, l.end = 0, 0
+			l.err = &encodingError{enc: enc}
 		}
 	}
 	l.setLimit()
 }
 
 const utf8BOM = "\xef\xbb\xbf"
+
+// Encoding names the encoding of an XML document other than UTF-8 that
+// its first four bytes show (see "Autodetection of Character Encodings"
+// in the XML 1.0 recommendation): a UTF-16 or UTF-32 byte order mark, or
+// "<" in UTF-16 or UTF-32 without one. It returns "" for anything else.
+func Encoding(head []byte) string {
+	boms := []struct{ b, enc string }{
+		{"\x00\x00\xfe\xff", "UTF-32BE (byte order mark 00 00 FE FF)"},
+		{"\xff\xfe\x00\x00", "UTF-32LE (byte order mark FF FE 00 00)"},
+		{"\xfe\xff", "UTF-16BE (byte order mark FE FF)"},
+		{"\xff\xfe", "UTF-16LE (byte order mark FF FE)"},
+		{"\x00\x00\x00<", "UTF-32BE (no byte order mark)"},
+		{"<\x00\x00\x00", "UTF-32LE (no byte order mark)"},
+		{"\x00<\x00", "UTF-16BE (no byte order mark)"},
+		{"<\x00", "UTF-16LE (no byte order mark)"},
+	}
+	for _, b := range boms {
+		if strings.HasPrefix(string(head), b.b) {
+			return b.enc
+		}
+	}
+	return ""
+}
+
+// encodingError is the error of a document in UTF-16 or UTF-32.
+type encodingError struct{ enc string }
+
+func (e *encodingError) Error() string {
+	return "text encoding " + e.enc
+}
 
 // Read lets encoding/xml hand the reader to Decoder.CharsetReader; the
 // decoder itself uses ReadByte.

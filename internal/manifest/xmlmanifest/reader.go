@@ -426,6 +426,7 @@ func (r *Reader) fail(err error) error {
 		syn *xml.SyntaxError
 		lim *limitError
 		cs  *charsetError
+		enc *encodingError
 	)
 	switch {
 	case errors.As(err, &me):
@@ -433,7 +434,9 @@ func (r *Reader) fail(err error) error {
 	case errors.As(err, &lim):
 		return r.fatal(manifest.ErrTooLarge, "%s", lim.msg)
 	case errors.As(err, &cs):
-		return r.fatal(manifest.ErrMalformed, "%v", cs)
+		return &manifest.Error{File: r.file, Err: fmt.Errorf("%w: %w: only UTF-8 manifests are read", cs, manifest.ErrUnsupported)}
+	case errors.As(err, &enc):
+		return &manifest.Error{File: r.file, Err: fmt.Errorf("%w: %w: only UTF-8 manifests are read (convert it first, e.g. with iconv -t UTF-8)", enc, manifest.ErrUnsupported)}
 	case r.in.ioErr != nil && errors.Is(err, r.in.ioErr):
 		return &manifest.Error{File: r.file, Entry: r.where(), Err: fmt.Errorf("read: %w", err)}
 	case errors.As(err, &syn):
@@ -505,7 +508,7 @@ func (p *problem) Unwrap() error { return p.kind }
 type charsetError struct{ charset string }
 
 func (e *charsetError) Error() string {
-	return fmt.Sprintf("encoding %q declared: only UTF-8 manifests are accepted", truncate(e.charset, 40))
+	return fmt.Sprintf("encoding %q declared", truncate(e.charset, 40))
 }
 
 // charsetReader accepts the labels of UTF-8 and its subset US-ASCII;

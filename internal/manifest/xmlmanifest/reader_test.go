@@ -562,14 +562,32 @@ func TestFatal(t *testing.T) {
 		{
 			name:    "ISO-8859-1 declared",
 			doc:     `<?xml version="1.0" encoding="ISO-8859-1"?><CertificateManifest/>`,
-			wantErr: manifest.ErrMalformed,
-			wantMsg: []string{`encoding "ISO-8859-1" declared: only UTF-8 manifests are accepted`},
+			wantErr: manifest.ErrUnsupported,
+			wantMsg: []string{`encoding "ISO-8859-1" declared: not supported: only UTF-8 manifests are read`},
 		},
 		{
 			name:    "UTF-16 declared",
 			doc:     `<?xml version="1.0" encoding="UTF-16"?><CertificateManifest/>`,
-			wantErr: manifest.ErrMalformed,
-			wantMsg: []string{`encoding "UTF-16" declared`},
+			wantErr: manifest.ErrUnsupported,
+			wantMsg: []string{`encoding "UTF-16" declared: not supported`},
+		},
+		{
+			name:    "UTF-16LE with a byte order mark",
+			doc:     "\xff\xfe<\x00?\x00x\x00",
+			wantErr: manifest.ErrUnsupported,
+			wantMsg: []string{`text encoding UTF-16LE (byte order mark FF FE): not supported`},
+		},
+		{
+			name:    "UTF-16BE without a byte order mark",
+			doc:     "\x00<\x00?\x00x",
+			wantErr: manifest.ErrUnsupported,
+			wantMsg: []string{`text encoding UTF-16BE (no byte order mark): not supported`},
+		},
+		{
+			name:    "UTF-32LE with a byte order mark",
+			doc:     "\xff\xfe\x00\x00<\x00\x00\x00",
+			wantErr: manifest.ErrUnsupported,
+			wantMsg: []string{`text encoding UTF-32LE (byte order mark FF FE 00 00): not supported`},
 		},
 		{
 			name:    "unsupported XML version",
