@@ -31,6 +31,10 @@ const (
 // rowFactor times Limits.MaxEntryBytes caps one CSV record.
 const rowFactor = 2
 
+// readAhead is what encoding/csv's bufio.Reader may read beyond the
+// record it parses.
+const readAhead = 4096
+
 // Device is one row with what the Espressif manifest adds to a Record.
 type Device struct {
 	manifest.Record
@@ -55,7 +59,7 @@ type Reader struct {
 	limits manifest.Limits
 	closer io.Closer
 
-	in               *limitedReader
+	in               *manifest.CappedReader
 	csv              *csv.Reader
 	err              error
 	started          bool
@@ -81,7 +85,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 // in errors. Close does not close r.
 func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
 	opts = opts.WithDefaults()
-	in := &limitedReader{r: r, rowCap: rowFactor * opts.Limits.MaxEntryBytes, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes).CapParts("a CSV record", rowFactor*opts.Limits.MaxEntryBytes, readAhead)
 	c := csv.NewReader(in)
 	// The column count is checked against the header here rather than
 	// by FieldsPerRecord, so that a short row is that row's Problem.
@@ -146,7 +150,7 @@ func (r *Reader) next() (Device, error) {
 
 // read returns the next CSV record.
 func (r *Reader) read() ([]string, error) {
-	r.in.mark = r.in.n
+	r.in.Mark()
 	rec, err := r.csv.Read()
 	if err != nil {
 		return nil, r.fail(err)
@@ -256,16 +260,13 @@ func (r *Reader) where() string {
 
 // fail turns an error of encoding/csv or the input into a *manifest.Error.
 func (r *Reader) fail(err error) error {
-	var (
-		lim *limitError
-		pe  *csv.ParseError
-	)
+	var pe *csv.ParseError
 	switch {
 	case err == io.EOF:
 		return io.EOF
-	case errors.As(err, &lim):
-		return r.fatal(manifest.ErrTooLarge, "%s", lim.msg)
-	case r.in.ioErr != nil && errors.Is(err, r.in.ioErr):
+	case r.in.Exceeded() != "":
+		return r.fatal(manifest.ErrTooLarge, "%s", r.in.Exceeded())
+	case r.in.InputErr() != nil && errors.Is(err, r.in.InputErr()):
 		return &manifest.Error{File: r.file, Entry: r.where(), Err: fmt.Errorf("read: %w", err)}
 	case errors.As(err, &pe):
 		return r.fatal(manifest.ErrMalformed, "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)

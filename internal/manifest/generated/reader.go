@@ -37,7 +37,7 @@ type Reader struct {
 	limits manifest.Limits
 	closer io.Closer
 
-	in      *limitedReader
+	in      *manifest.CappedReader
 	sc      *bufio.Scanner
 	split   *splitter
 	err     error
@@ -62,7 +62,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 // in errors. Close does not close r.
 func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
 	opts = opts.WithDefaults()
-	in := &limitedReader{r: r, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes)
 	lineCap := lineCap(opts.Limits)
 	sp := &splitter{max: lineCap, in: in}
 	sc := bufio.NewScanner(in)
@@ -142,9 +142,8 @@ func (r *Reader) next() (Device, error) {
 	if r.line > 0 {
 		where = "after line " + strconv.Itoa(r.line)
 	}
-	var lim *limitError
-	if errors.As(err, &lim) {
-		return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, lim.msg)}
+	if r.in.Exceeded() != "" {
+		return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, r.in.Exceeded())}
 	}
 	return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("read: %w", err)}
 }
@@ -206,15 +205,15 @@ func (r *Reader) decodeBuf(n int) []byte {
 // tooLong set, so that the reader reports that line and goes on.
 type splitter struct {
 	max      int
-	in       *limitedReader
+	in       *manifest.CappedReader
 	skipping bool // inside a line over max
 	tooLong  bool // the token returned is a line over max
 }
 
 func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
 	s.tooLong = false
-	if atEOF && s.in.err != nil {
-		return 0, nil, s.in.err // not a last line cut short by an error
+	if atEOF && s.in.Err() != nil {
+		return 0, nil, s.in.Err() // not a last line cut short by an error
 	}
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		if s.skipping {
@@ -238,44 +237,6 @@ func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), nil, nil
 	}
 	return 0, nil, nil
-}
-
-// limitError is the error of the limited reader when the cap is exceeded.
-type limitError struct{ msg string }
-
-func (e *limitError) Error() string { return e.msg }
-
-// limitedReader fails once more than totalCap bytes are read; err is its
-// error other than io.EOF.
-type limitedReader struct {
-	r        io.Reader
-	n        int64
-	totalCap int64
-	err      error
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.err != nil {
-		return 0, l.err
-	}
-	if l.n >= l.totalCap {
-		var one [1]byte
-		if k, err := io.ReadFull(l.r, one[:]); k == 0 {
-			if err != io.EOF {
-				l.err = err
-			}
-			return 0, err
-		}
-		l.err = &limitError{fmt.Sprintf("input longer than %d bytes", l.totalCap)}
-		return 0, l.err
-	}
-	p = p[:min(int64(len(p)), l.totalCap-l.n)]
-	k, err := l.r.Read(p)
-	l.n += int64(k)
-	if err != nil && err != io.EOF {
-		l.err = err
-	}
-	return k, err
 }
 
 func truncate(s string, n int) string {

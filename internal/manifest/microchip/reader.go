@@ -41,6 +41,10 @@ var (
 // base64-encoded twice.
 const elemFactor = 4
 
+// maxRead caps one Read handed to the JSON decoder, so that what it
+// reads ahead of the element it decodes is bounded too.
+const maxRead = 32 << 10
+
 // maxUniqueID caps the characters of a uniqueId (Microchip's are 18).
 const maxUniqueID = 64
 
@@ -82,7 +86,7 @@ type Reader struct {
 	signers *Signers
 	closer  io.Closer
 
-	in      *limitedReader
+	in      *manifest.CappedReader
 	dec     *json.Decoder
 	err     error // sticky
 	started bool
@@ -111,7 +115,7 @@ func NewReader(r io.Reader, file string, opts manifest.Options, signers *Signers
 	if signers == nil {
 		signers = DefaultSigners()
 	}
-	in := &limitedReader{r: r, elemCap: elemFactor * opts.Limits.MaxEntryBytes, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes).CapParts("an array element", elemFactor*opts.Limits.MaxEntryBytes, maxRead)
 	return &Reader{file: file, limits: opts.Limits, signers: signers, in: in, dec: json.NewDecoder(in)}
 }
 
@@ -164,7 +168,7 @@ func (r *Reader) next() (Device, error) {
 			return Device{}, r.fatal(manifest.ErrFormat, "not a JSON array")
 		}
 	}
-	r.in.mark = r.in.n
+	r.in.Mark()
 	if !r.dec.More() {
 		if _, err := r.dec.Token(); err != nil { // the closing ]
 			return Device{}, r.fail(err)
@@ -209,11 +213,10 @@ func (r *Reader) fatal(kind error, format string, args ...any) error {
 // fail turns an error of the decoder or of the input into a
 // *manifest.Error.
 func (r *Reader) fail(err error) error {
-	var lim *limitError
 	switch {
-	case errors.As(err, &lim):
-		return r.fatal(manifest.ErrTooLarge, "%s", lim.msg)
-	case r.in.ioErr != nil && errors.Is(err, r.in.ioErr):
+	case r.in.Exceeded() != "":
+		return r.fatal(manifest.ErrTooLarge, "%s", r.in.Exceeded())
+	case r.in.InputErr() != nil && errors.Is(err, r.in.InputErr()):
 		var entry string
 		if r.entries > 0 {
 			entry = r.entryName()

@@ -1,0 +1,86 @@
+package manifest
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestCappedReader(t *testing.T) {
+	fail := errors.New("disk on fire")
+	tests := []struct {
+		name     string
+		in       io.Reader
+		totalCap int64
+		partCap  int64 // 0: parts not capped
+		chunk    int
+		markAt   int64 // Mark once this many bytes are read
+		read     int   // bytes read before the error
+		want     error // nil: io.EOF after read bytes
+		msg      string
+		inputErr bool
+	}{
+		{name: "within the cap", in: strings.NewReader("abcdef"), totalCap: 10, read: 6},
+		{name: "exactly the cap", in: strings.NewReader("abcdef"), totalCap: 6, read: 6},
+		{name: "one byte over", in: strings.NewReader("abcdefg"), totalCap: 6, read: 6, want: ErrTooLarge, msg: "manifest exceeds a size limit: input longer than 6 bytes"},
+		{name: "read error at the cap", in: io.MultiReader(strings.NewReader("abcdef"), iotest.ErrReader(fail)), totalCap: 6, read: 6, want: fail, msg: "disk on fire", inputErr: true},
+		{name: "read error", in: io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(fail)), totalCap: 6, read: 3, want: fail, msg: "disk on fire", inputErr: true},
+		{
+			name: "part over its cap and a chunk", in: strings.NewReader(strings.Repeat("x", 100)), totalCap: 100, partCap: 10, chunk: 4,
+			read: 16, want: ErrTooLarge, msg: "manifest exceeds a size limit: a part longer than 10 bytes",
+		},
+		{
+			name: "a mark starts a new part", in: strings.NewReader(strings.Repeat("x", 100)), totalCap: 100, partCap: 10, chunk: 4, markAt: 12,
+			read: 28, want: ErrTooLarge, msg: "a part longer than 10 bytes",
+		},
+		{name: "parts within their cap and a chunk", in: strings.NewReader(strings.Repeat("x", 13)), totalCap: 100, partCap: 10, chunk: 4, read: 13},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCappedReader(tt.in, tt.totalCap)
+			if tt.partCap > 0 {
+				c.CapParts("a part", tt.partCap, tt.chunk)
+			}
+			var (
+				n   int
+				err error
+				buf = make([]byte, 64)
+			)
+			for err == nil {
+				if tt.markAt > 0 && int64(n) >= tt.markAt {
+					c.Mark()
+					tt.markAt = 0
+				}
+				var k int
+				k, err = c.Read(buf)
+				if tt.chunk > 0 && k > tt.chunk {
+					t.Fatalf("one Read returned %d bytes, more than the chunk of %d", k, tt.chunk)
+				}
+				n += k
+			}
+			if n != tt.read {
+				t.Errorf("read %d bytes, want %d", n, tt.read)
+			}
+			if tt.want == nil {
+				if err != io.EOF || c.Err() != nil || c.Exceeded() != "" {
+					t.Errorf("error %v, Err %v, Exceeded %q; want io.EOF only", err, c.Err(), c.Exceeded())
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %v, want %v containing %q", err, tt.want, tt.msg)
+			}
+			if k, again := c.Read(buf); k != 0 || again != err || c.Err() != err {
+				t.Errorf("Read after the error: %d, %v; Err %v; want the same error", k, again, c.Err())
+			}
+			if got := c.InputErr() != nil; got != tt.inputErr {
+				t.Errorf("InputErr %v", c.InputErr())
+			}
+			if tt.want == ErrTooLarge && !strings.HasSuffix(tt.msg, c.Exceeded()) || tt.want != ErrTooLarge && c.Exceeded() != "" {
+				t.Errorf("Exceeded %q", c.Exceeded())
+			}
+		})
+	}
+}
