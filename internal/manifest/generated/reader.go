@@ -246,23 +246,14 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// problem is a line's problem: it wraps the package's sentinel and the
-// manifest sentinel of its kind.
-type problem struct {
-	err  error
-	kind error
-	msg  string
-}
-
+// newProblem returns a line's problem wrapping err and manifest.ErrMalformed,
+// or for manifest.ErrTooLarge that alone.
 func newProblem(err error, format string, args ...any) error {
 	kind := manifest.ErrMalformed
 	if err == manifest.ErrTooLarge {
 		kind = manifest.ErrTooLarge
 	}
-	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
+	return manifest.NewProblem(err, kind, format, args...)
 }
-
-func (p *problem) Error() string   { return p.msg }
-func (p *problem) Unwrap() []error { return []error{p.err, p.kind} }
 
 var _ manifest.Source = (*Reader)(nil)

@@ -446,14 +446,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// problem is an entry's problem: it wraps the package's sentinel and the
-// manifest sentinel of its kind, so that errors.Is finds both.
-type problem struct {
-	err  error
-	kind error
-	msg  string
-}
-
+// newProblem returns an entry's problem wrapping err and, except for
+// ErrTooLarge and ErrNoCertificate, manifest.ErrMalformed.
 func newProblem(err error, format string, args ...any) error {
 	var kind error
 	switch err {
@@ -462,16 +456,7 @@ func newProblem(err error, format string, args ...any) error {
 	default:
 		kind = manifest.ErrMalformed
 	}
-	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
-}
-
-func (p *problem) Error() string { return p.msg }
-
-func (p *problem) Unwrap() []error {
-	if p.kind == nil {
-		return []error{p.err}
-	}
-	return []error{p.err, p.kind}
+	return manifest.NewProblem(err, kind, format, args...)
 }
 
 var _ manifest.Source = (*Reader)(nil)
