@@ -57,11 +57,10 @@ func (d Device) Attributes() map[string]string {
 type Reader struct {
 	file   string
 	limits manifest.Limits
-	closer io.Closer
+	final  manifest.Final
 
 	in               *manifest.CappedReader
 	csv              *csv.Reader
-	err              error
 	started          bool
 	rows             int
 	columns          int // in the header
@@ -77,7 +76,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -99,15 +98,8 @@ var errClosed = errors.New("espressif manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.csv, r.in = nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next row, or io.EOF after the last.
@@ -119,15 +111,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next row with its Espressif fields, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {

@@ -35,12 +35,11 @@ type Device struct {
 type Reader struct {
 	file   string
 	limits manifest.Limits
-	closer io.Closer
+	final  manifest.Final
 
 	in      *manifest.CappedReader
 	sc      *bufio.Scanner
 	split   *splitter
-	err     error
 	line    int // lines read
 	entries int
 	buf     []byte // decoded line, reused
@@ -54,7 +53,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -83,15 +82,8 @@ var errClosed = errors.New("generated manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.sc, r.in, r.buf = nil, nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next non-blank line, or io.EOF after
@@ -104,15 +96,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next line's device with its chain, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {

@@ -84,11 +84,10 @@ type Reader struct {
 	file    string
 	limits  manifest.Limits
 	signers *Signers
-	closer  io.Closer
+	final   manifest.Final
 
 	in      *manifest.CappedReader
 	dec     *json.Decoder
-	err     error // sticky
 	started bool
 	entries int
 
@@ -104,7 +103,7 @@ func Open(path string, opts manifest.Options, signers *Signers) (*Reader, error)
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts, signers)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -123,15 +122,8 @@ var errClosed = errors.New("microchip manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.dec, r.in = nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next entry, or io.EOF after the last.
@@ -143,15 +135,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next entry with its Microchip fields, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {
