@@ -72,13 +72,7 @@ func TestRows(t *testing.T) {
 				row += cell
 			}
 			devs, err := readAll(t, strings.NewReader(csvDoc("MAC,cn,cert", row)), manifest.Options{})
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("%d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "row 1 (line 2)" {
 				t.Errorf("Entry %q", d.Entry)
 			}
@@ -215,14 +209,7 @@ func TestRealSample(t *testing.T) {
 	}
 	defer r.Close()
 	var names []string
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, d := range manifesttest.All(t, r.NextDevice) {
 		if d.Problem != nil || !bytes.HasPrefix(d.Data, []byte("-----BEGIN CERTIFICATE-----\n")) || d.CN == "" {
 			t.Errorf("%s: Problem %v, CN %q", d.Entry, d.Problem, d.CN)
 		}

@@ -76,13 +76,7 @@ func TestLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			devs, err := readAll(t, strings.NewReader(tt.line+"\n"), manifest.Options{})
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("%d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "line 1" || d.ChipID != "" {
 				t.Errorf("Entry %q ChipID %q", d.Entry, d.ChipID)
 			}
@@ -221,14 +215,7 @@ func TestRealSample(t *testing.T) {
 	}
 	defer r.Close()
 	n := 0
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, d := range manifesttest.All(t, r.NextDevice) {
 		if d.Problem != nil {
 			t.Fatalf("%s: %v", d.Entry, d.Problem)
 		}

@@ -54,16 +54,35 @@ func Collect[D any](next func() (D, error)) ([]D, error) {
 	}
 }
 
-// Lines reads every record of next, failing the test on an error, and
-// returns them formatted by line, one a line.
-func Lines[D any](t testing.TB, next func() (D, error), line func(D) string) string {
+// All returns every record of next, failing the test on an error.
+func All[D any](t testing.TB, next func() (D, error)) []D {
 	t.Helper()
 	devs, err := Collect(next)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return devs
+}
+
+// Single returns the one record of devs, failing the test on err or on
+// another number of records.
+func Single[D any](t testing.TB, devs []D, err error) D {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	if len(devs) != 1 {
+		t.Fatalf("%d devices, want 1", len(devs))
+	}
+	return devs[0]
+}
+
+// Lines returns every record of next formatted by line, one a line,
+// failing the test on an error.
+func Lines[D any](t testing.TB, next func() (D, error), line func(D) string) string {
+	t.Helper()
 	var b strings.Builder
-	for _, d := range devs {
+	for _, d := range All(t, next) {
 		b.WriteString(line(d))
 		b.WriteByte('\n')
 	}

@@ -278,13 +278,7 @@ func TestEntries(t *testing.T) {
 				s = signer.signers(t)
 			}
 			devs, err := readAll(t, strings.NewReader("[\n"+tt.entry(t)+"\n]\n"), manifest.Options{}, s)
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("got %d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "entry[1]" {
 				t.Errorf("Entry %q, want entry[1]", d.Entry)
 			}
@@ -486,14 +480,7 @@ func TestRealSamples(t *testing.T) {
 			}
 			defer r.Close()
 			n := 0
-			for {
-				d, err := r.NextDevice()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, d := range manifesttest.All(t, r.NextDevice) {
 				n++
 				if d.Signer == nil || d.Signer.Subject.CommonName != "Manifest Signer 005" {
 					t.Errorf("%s: signer %v, want Manifest Signer 005", d.Entry, d.Signer)
