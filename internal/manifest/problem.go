@@ -2,6 +2,17 @@ package manifest
 
 import "fmt"
 
+// Problemf returns an error for Record.Problem: err's message and the
+// details after it. errors.Is finds err, a reader's sentinel, and
+// ErrMalformed unless err is ErrTooLarge.
+func Problemf(err error, format string, args ...any) error {
+	kind := ErrMalformed
+	if err == ErrTooLarge {
+		kind = nil
+	}
+	return NewProblem(err, kind, format, args...)
+}
+
 // NewProblem returns an error for Record.Problem: err's message and the
 // details after it. errors.Is finds err, a reader's sentinel, and kind, a
 // sentinel of this package such as ErrMalformed (nil for none).
@@ -22,4 +33,13 @@ func (p *problem) Unwrap() []error {
 		return []error{p.err}
 	}
 	return []error{p.err, p.kind}
+}
+
+// Truncate cuts s to n bytes and marks the cut with "...", for quoting
+// untrusted text in messages.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -25,3 +25,33 @@ func TestNewProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestProblemf(t *testing.T) {
+	errOwn := errors.New("bad thing")
+	p := Problemf(errOwn, "line %d", 2)
+	if p.Error() != "bad thing: line 2" || !errors.Is(p, errOwn) || !errors.Is(p, ErrMalformed) || errors.Is(p, ErrTooLarge) {
+		t.Errorf("problem %q", p)
+	}
+	p = Problemf(ErrTooLarge, "line %d over %d bytes", 2, 10)
+	if p.Error() != "manifest exceeds a size limit: line 2 over 10 bytes" || !errors.Is(p, ErrTooLarge) || errors.Is(p, ErrMalformed) {
+		t.Errorf("problem %q", p)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		n              int
+	}{
+		{name: "short", in: "abc", n: 3, want: "abc"},
+		{name: "long", in: "abcdef", n: 3, want: "abc..."},
+		{name: "empty", in: "", n: 0, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Truncate(tt.in, tt.n); got != tt.want {
+				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			}
+		})
+	}
+}

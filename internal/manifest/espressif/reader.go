@@ -184,28 +184,28 @@ func (r *Reader) header() error {
 func (r *Reader) row(rec []string) Device {
 	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.PEM}}
 	if len(rec) != r.columns {
-		d.Problem = newProblem(ErrColumns, "%d columns, the header has %d", len(rec), r.columns)
+		d.Problem = manifest.Problemf(ErrColumns, "%d columns, the header has %d", len(rec), r.columns)
 		if r.iMAC < len(rec) {
-			d.ChipID = truncate(strings.TrimSpace(rec[r.iMAC]), 40)
+			d.ChipID = manifest.Truncate(strings.TrimSpace(rec[r.iMAC]), 40)
 		}
 		return d
 	}
 	mac := strings.TrimSpace(rec[r.iMAC])
-	d.ChipID = truncate(mac, 40)
-	d.CN = truncate(strings.TrimSpace(rec[r.iCN]), 128)
+	d.ChipID = manifest.Truncate(mac, 40)
+	d.CN = manifest.Truncate(strings.TrimSpace(rec[r.iCN]), 128)
 	if !validMAC(mac) {
-		d.Problem = newProblem(ErrMAC, "%q is not 12 hex characters", truncate(mac, 40))
+		d.Problem = manifest.Problemf(ErrMAC, "%q is not 12 hex characters", manifest.Truncate(mac, 40))
 		return d
 	}
 	d.ChipID = strings.ToUpper(mac)
 	d.ThingName = d.ChipID
 	cert := strings.TrimSpace(rec[r.iCert])
 	if int64(len(cert))+1 > r.limits.MaxEntryBytes { // Data ends in a newline
-		d.Problem = newProblem(manifest.ErrTooLarge, "cert column over %d bytes", r.limits.MaxEntryBytes)
+		d.Problem = manifest.Problemf(manifest.ErrTooLarge, "cert column over %d bytes", r.limits.MaxEntryBytes)
 		return d
 	}
 	if b, _ := pem.Decode([]byte(cert)); b == nil {
-		d.Problem = newProblem(ErrCertificate, "cert column holds no PEM block")
+		d.Problem = manifest.Problemf(ErrCertificate, "cert column holds no PEM block")
 		return d
 	}
 	d.Data = []byte(cert + "\n")
@@ -257,23 +257,6 @@ func (r *Reader) fail(err error) error {
 	default:
 		return r.fatal(manifest.ErrMalformed, "%v", err)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// newProblem returns a row's problem wrapping err and manifest.ErrMalformed,
-// or for manifest.ErrTooLarge that alone.
-func newProblem(err error, format string, args ...any) error {
-	kind := manifest.ErrMalformed
-	if err == manifest.ErrTooLarge {
-		kind = manifest.ErrTooLarge
-	}
-	return manifest.NewProblem(err, kind, format, args...)
 }
 
 var _ manifest.Source = (*Reader)(nil)

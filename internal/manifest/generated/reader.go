@@ -112,7 +112,7 @@ func (r *Reader) next() (Device, error) {
 			return Device{}, &manifest.Error{File: r.file, Entry: d.Entry, Err: fmt.Errorf("%w: more than %d certificates", manifest.ErrTooLarge, r.limits.MaxEntries)}
 		}
 		if r.split.tooLong {
-			d.Problem = newProblem(manifest.ErrTooLarge, "line %d is over %d bytes", r.line, r.split.max)
+			d.Problem = manifest.Problemf(manifest.ErrTooLarge, "line %d is over %d bytes", r.line, r.split.max)
 			return d, nil
 		}
 		r.entry(&d, text)
@@ -136,12 +136,12 @@ func (r *Reader) next() (Device, error) {
 func (r *Reader) entry(d *Device, text []byte) {
 	n, err := base64.StdEncoding.Decode(r.decodeBuf(len(text)), text)
 	if err != nil {
-		d.Problem = newProblem(ErrBase64, "line %d: %v", r.line, err)
+		d.Problem = manifest.Problemf(ErrBase64, "line %d: %v", r.line, err)
 		return
 	}
 	rest := r.buf[:n]
 	if bytes.Contains(rest, []byte("PRIVATE KEY")) {
-		d.Problem = newProblem(ErrPrivateKey, "line %d", r.line)
+		d.Problem = manifest.Problemf(ErrPrivateKey, "line %d", r.line)
 		return
 	}
 	var leaf *pem.Block
@@ -152,7 +152,7 @@ func (r *Reader) entry(d *Device, text []byte) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			d.Problem = newProblem(ErrBlockType, "line %d: a %q block", r.line, truncate(b.Type, 40))
+			d.Problem = manifest.Problemf(ErrBlockType, "line %d: a %q block", r.line, manifest.Truncate(b.Type, 40))
 			return
 		}
 		if leaf == nil {
@@ -162,13 +162,13 @@ func (r *Reader) entry(d *Device, text []byte) {
 		d.Chain = append(d.Chain, b.Bytes)
 	}
 	if leaf == nil {
-		d.Problem = newProblem(ErrNoPEM, "line %d: the decoded text holds none", r.line)
+		d.Problem = manifest.Problemf(ErrNoPEM, "line %d: the decoded text holds none", r.line)
 		d.Chain = nil
 		return
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Bytes})
 	if int64(len(data)) > r.limits.MaxEntryBytes {
-		d.Problem = newProblem(manifest.ErrTooLarge, "line %d: certificate over %d bytes", r.line, r.limits.MaxEntryBytes)
+		d.Problem = manifest.Problemf(manifest.ErrTooLarge, "line %d: certificate over %d bytes", r.line, r.limits.MaxEntryBytes)
 		d.Chain = nil
 		return
 	}
@@ -221,23 +221,6 @@ func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), nil, nil
 	}
 	return 0, nil, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// newProblem returns a line's problem wrapping err and manifest.ErrMalformed,
-// or for manifest.ErrTooLarge that alone.
-func newProblem(err error, format string, args ...any) error {
-	kind := manifest.ErrMalformed
-	if err == manifest.ErrTooLarge {
-		kind = manifest.ErrTooLarge
-	}
-	return manifest.NewProblem(err, kind, format, args...)
 }
 
 var _ manifest.Source = (*Reader)(nil)

@@ -259,7 +259,7 @@ func (r *Reader) entry(d *Device, raw []byte) {
 			return
 		}
 		if u := unprotected.UniqueID; u != nil {
-			d.ChipID = truncate(*u, maxUniqueID) // for messages until the payload is trusted
+			d.ChipID = manifest.Truncate(*u, maxUniqueID) // for messages until the payload is trusted
 		}
 	}
 	switch {
@@ -286,18 +286,18 @@ func (r *Reader) entry(d *Device, raw []byte) {
 		return
 	}
 	if !validUniqueID(p.UniqueID) {
-		d.Problem = newProblem(ErrUniqueID, "signed uniqueId %q is not 1 to %d hex characters", truncate(p.UniqueID, maxUniqueID), maxUniqueID)
+		d.Problem = newProblem(ErrUniqueID, "signed uniqueId %q is not 1 to %d hex characters", manifest.Truncate(p.UniqueID, maxUniqueID), maxUniqueID)
 		return
 	}
 	d.ChipID = p.UniqueID
 	if u := unprotected.UniqueID; u != nil && !strings.EqualFold(*u, p.UniqueID) {
-		d.Problem = newProblem(ErrUniqueID, "unprotected header names %q, the signed payload %q", truncate(*u, maxUniqueID), p.UniqueID)
+		d.Problem = newProblem(ErrUniqueID, "unprotected header names %q, the signed payload %q", manifest.Truncate(*u, maxUniqueID), p.UniqueID)
 		return
 	}
-	d.PartNumber, d.GroupID = truncate(p.PartNumber, 128), truncate(p.GroupID, 128)
+	d.PartNumber, d.GroupID = manifest.Truncate(p.PartNumber, 128), manifest.Truncate(p.GroupID, 128)
 	ts, err := time.Parse(time.RFC3339Nano, p.ProvisioningTimestamp)
 	if err != nil {
-		d.Problem = newProblem(ErrPayload, "provisioningTimestamp %q is not an RFC 3339 time", truncate(p.ProvisioningTimestamp, 40))
+		d.Problem = newProblem(ErrPayload, "provisioningTimestamp %q is not an RFC 3339 time", manifest.Truncate(p.ProvisioningTimestamp, 40))
 		return
 	}
 	d.ProvisioningTimestamp = ts
@@ -329,7 +329,7 @@ func (r *Reader) verify(protected, payload, signature string) (*Signer, error) {
 	}
 	switch {
 	case h.Alg != "ES256":
-		return nil, newProblem(ErrSignature, "alg %q, want ES256", truncate(h.Alg, 20))
+		return nil, newProblem(ErrSignature, "alg %q, want ES256", manifest.Truncate(h.Alg, 20))
 	case h.Crit != nil:
 		return nil, newProblem(ErrSignature, "protected header has crit, which is not supported")
 	case h.Kid == "":
@@ -338,9 +338,9 @@ func (r *Reader) verify(protected, payload, signature string) (*Signer, error) {
 	cands := r.signers.candidates(h.Kid, h.X5t)
 	if len(cands) == 0 {
 		if h.X5t != "" {
-			return nil, newProblem(ErrUnknownSigner, "for kid %s and x5t#S256 %s", truncate(h.Kid, 64), truncate(h.X5t, 64))
+			return nil, newProblem(ErrUnknownSigner, "for kid %s and x5t#S256 %s", manifest.Truncate(h.Kid, 64), manifest.Truncate(h.X5t, 64))
 		}
-		return nil, newProblem(ErrUnknownSigner, "for kid %s", truncate(h.Kid, 64))
+		return nil, newProblem(ErrUnknownSigner, "for kid %s", manifest.Truncate(h.Kid, 64))
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(signature)
 	if err != nil || len(sig) != 64 {
@@ -423,24 +423,13 @@ func validUniqueID(s string) bool {
 	return err == nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
 // newProblem returns an entry's problem wrapping err and, except for
 // ErrTooLarge and ErrNoCertificate, manifest.ErrMalformed.
 func newProblem(err error, format string, args ...any) error {
-	var kind error
-	switch err {
-	case manifest.ErrTooLarge:
-	case ErrNoCertificate:
-	default:
-		kind = manifest.ErrMalformed
+	if err == ErrNoCertificate {
+		return manifest.NewProblem(err, nil, format, args...)
 	}
-	return manifest.NewProblem(err, kind, format, args...)
+	return manifest.Problemf(err, format, args...)
 }
 
 var _ manifest.Source = (*Reader)(nil)
