@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -83,4 +84,53 @@ func TestCappedReader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCappedReader reads arbitrary input under arbitrary caps, marking a
+// new part now and then, and checks that what comes out is the input's
+// start, within the caps, and ends in io.EOF only when all was read.
+func FuzzCappedReader(f *testing.F) {
+	f.Add([]byte("abcdef"), uint16(6), uint8(0), uint8(0), uint8(0))
+	f.Add([]byte(strings.Repeat("x", 100)), uint16(100), uint8(10), uint8(4), uint8(3))
+	f.Fuzz(func(t *testing.T, in []byte, totalCap uint16, partCap, chunk, markEvery uint8) {
+		c := NewCappedReader(iotest.HalfReader(bytes.NewReader(in)), int64(totalCap))
+		if partCap > 0 {
+			c.CapParts("a part", int64(partCap), int(chunk)+1)
+		}
+		var out []byte
+		buf := make([]byte, 300)
+		part, reads := 0, 0
+		for {
+			if markEvery > 0 && reads%int(markEvery) == 0 {
+				c.Mark()
+				part = 0
+			}
+			k, err := c.Read(buf)
+			reads++
+			out = append(out, buf[:k]...)
+			part += k
+			if partCap > 0 && part > int(partCap)+2*(int(chunk)+1) {
+				t.Fatalf("a part of %d bytes, over the cap of %d and two chunks of %d", part, partCap, int(chunk)+1)
+			}
+			if err == nil {
+				continue
+			}
+			if len(out) > int(totalCap) || !bytes.Equal(out, in[:len(out)]) {
+				t.Fatalf("read %d bytes that are not the input's start within %d", len(out), totalCap)
+			}
+			switch {
+			case err == io.EOF:
+				if len(out) != len(in) || c.Err() != nil {
+					t.Fatalf("io.EOF after %d of %d bytes, Err %v", len(out), len(in), c.Err())
+				}
+			case errors.Is(err, ErrTooLarge):
+				if c.Exceeded() == "" || partCap == 0 && len(in) <= int(totalCap) {
+					t.Fatalf("%v for %d bytes within %d", err, len(in), totalCap)
+				}
+			default:
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+	})
 }
