@@ -146,8 +146,8 @@ func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords 
 	}
 }
 
-// SamplePath returns the path of a sample manifest of the shared fixtures
-// (../shared beside the module), whether or not it is there.
+// SamplePath returns the path of a shared sample manifest, whether or
+// not it is there.
 func SamplePath(t testing.TB, name string) string {
 	t.Helper()
 	return filepath.Join(moduleRoot(t), "..", "shared", "fixtures", "thingpress-artifacts", name)
@@ -172,8 +172,8 @@ func moduleRoot(t testing.TB) string {
 	}
 }
 
-// Sample returns the path of a sample manifest, skipping the test with a
-// message if the shared fixtures are missing.
+// Sample returns the path of a shared sample manifest, skipping the test
+// with a message if it is missing.
 func Sample(t testing.TB, name string) string {
 	t.Helper()
 	path := SamplePath(t, name)
