@@ -1,18 +1,14 @@
 package espressif
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the files under testdata")
 
 // writeMixed writes testdata/mixed.csv: good rows and bad ones.
 func writeMixed(t *testing.T) {
@@ -34,7 +30,7 @@ func writeMixed(t *testing.T) {
 // TestGolden reads testdata/mixed.csv and compares what each row yields
 // with testdata/mixed.golden. Run with -update to rewrite both.
 func TestGolden(t *testing.T) {
-	if *update {
+	if manifesttest.Update() {
 		writeMixed(t)
 	}
 	r, err := Open(filepath.Join("testdata", "mixed.csv"), manifest.Options{})
@@ -42,32 +38,8 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var b strings.Builder
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		outcome := "ok"
-		if d.Problem != nil {
-			outcome = d.Problem.Error()
-		}
-		fmt.Fprintf(&b, "%s chip=%s thing=%s cn=%s data=%t: %s\n", d.Entry, d.ChipID, d.ThingName, d.CN, d.Data != nil, outcome)
-	}
-	golden := filepath.Join("testdata", "mixed.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("got\n%s\nwant (%s)\n%s", b.String(), golden, want)
-	}
+	got := manifesttest.Lines(t, r.NextDevice, func(d Device) string {
+		return fmt.Sprintf("%s chip=%s thing=%s cn=%s data=%t: %s", d.Entry, d.ChipID, d.ThingName, d.CN, d.Data != nil, manifesttest.Outcome(d.Problem))
+	})
+	manifesttest.Golden(t, filepath.Join("testdata", "mixed.golden"), got)
 }

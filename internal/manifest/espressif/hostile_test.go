@@ -2,39 +2,13 @@ package espressif
 
 import (
 	"errors"
-	"io"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
-
-// repeat yields its byte forever.
-type repeat byte
-
-func (r repeat) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r)
-	}
-	return len(p), nil
-}
-
-// counting counts the bytes read through it.
-type counting struct {
-	r io.Reader
-	n int64
-}
-
-func (c *counting) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n += int64(k)
-	return k, err
-}
-
-func hostile(prefix string, fill byte, n int64, suffix string) *counting {
-	return &counting{r: io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeat(fill), n), strings.NewReader(suffix))}
-}
 
 // TestHostileInput checks that 200 MB made to exhaust encoding/csv ends
 // early in ErrTooLarge, having read and allocated little.
@@ -42,15 +16,15 @@ func TestHostileInput(t *testing.T) {
 	const size = 200 << 20
 	tests := []struct {
 		name     string
-		in       *counting
+		in       *manifesttest.Counting
 		maxAlloc uint64
 	}{
-		{name: "one long line", in: hostile("MAC,cn,cert\n", 'A', size, "\n"), maxAlloc: 8 << 20},
-		{name: "one long quoted field", in: hostile("MAC,cn,cert\nAABBCCDDEEFF,x,\"", '\n', size, "\"\n"), maxAlloc: 8 << 20},
-		{name: "blank lines", in: hostile("MAC,cn,cert\n", '\n', size, ""), maxAlloc: 8 << 20},
+		{name: "one long line", in: manifesttest.Hostile("MAC,cn,cert\n", 'A', size, "\n"), maxAlloc: 8 << 20},
+		{name: "one long quoted field", in: manifesttest.Hostile("MAC,cn,cert\nAABBCCDDEEFF,x,\"", '\n', size, "\"\n"), maxAlloc: 8 << 20},
+		{name: "blank lines", in: manifesttest.Hostile("MAC,cn,cert\n", '\n', size, ""), maxAlloc: 8 << 20},
 		// encoding/csv keeps some 150 bytes per empty field: bounded by
 		// the record cap, not by the stream.
-		{name: "a long header", in: hostile("MAC,cn,cert", ',', size, "\n"), maxAlloc: 32 << 20},
+		{name: "a long header", in: manifesttest.Hostile("MAC,cn,cert", ',', size, "\n"), maxAlloc: 32 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,8 +36,8 @@ func TestHostileInput(t *testing.T) {
 			if !errors.As(err, &me) || !errors.Is(err, manifest.ErrTooLarge) || !strings.Contains(err.Error(), "a CSV record longer than 131072 bytes") {
 				t.Fatalf("error %v", err)
 			}
-			if max := int64(rowFactor*manifest.DefaultLimits.MaxEntryBytes + 2*readAhead + 16); tt.in.n > max {
-				t.Errorf("read %d bytes, want at most %d", tt.in.n, max)
+			if max := int64(rowFactor*manifest.DefaultLimits.MaxEntryBytes + 2*readAhead + 16); tt.in.N > max {
+				t.Errorf("read %d bytes, want at most %d", tt.in.N, max)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > tt.maxAlloc {
 				t.Errorf("allocated %d bytes", alloc)

@@ -31,6 +31,10 @@ const (
 // rowFactor times Limits.MaxEntryBytes caps one CSV record.
 const rowFactor = 2
 
+// readAhead is what encoding/csv's bufio.Reader may read beyond the
+// record it parses.
+const readAhead = 4096
+
 // Device is one row with what the Espressif manifest adds to a Record.
 type Device struct {
 	manifest.Record
@@ -53,11 +57,10 @@ func (d Device) Attributes() map[string]string {
 type Reader struct {
 	file   string
 	limits manifest.Limits
-	closer io.Closer
+	final  manifest.Final
 
-	in               *limitedReader
+	in               *manifest.CappedReader
 	csv              *csv.Reader
-	err              error
 	started          bool
 	rows             int
 	columns          int // in the header
@@ -73,7 +76,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -81,7 +84,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 // in errors. Close does not close r.
 func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
 	opts = opts.WithDefaults()
-	in := &limitedReader{r: r, rowCap: rowFactor * opts.Limits.MaxEntryBytes, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes).CapParts("a CSV record", rowFactor*opts.Limits.MaxEntryBytes, readAhead)
 	c := csv.NewReader(in)
 	// The column count is checked against the header here rather than
 	// by FieldsPerRecord, so that a short row is that row's Problem.
@@ -95,15 +98,8 @@ var errClosed = errors.New("espressif manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.csv, r.in = nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next row, or io.EOF after the last.
@@ -115,15 +111,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next row with its Espressif fields, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {
@@ -146,7 +134,7 @@ func (r *Reader) next() (Device, error) {
 
 // read returns the next CSV record.
 func (r *Reader) read() ([]string, error) {
-	r.in.mark = r.in.n
+	r.in.Mark()
 	rec, err := r.csv.Read()
 	if err != nil {
 		return nil, r.fail(err)
@@ -196,28 +184,28 @@ func (r *Reader) header() error {
 func (r *Reader) row(rec []string) Device {
 	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.PEM}}
 	if len(rec) != r.columns {
-		d.Problem = newProblem(ErrColumns, "%d columns, the header has %d", len(rec), r.columns)
+		d.Problem = manifest.Problemf(ErrColumns, "%d columns, the header has %d", len(rec), r.columns)
 		if r.iMAC < len(rec) {
-			d.ChipID = truncate(strings.TrimSpace(rec[r.iMAC]), 40)
+			d.ChipID = manifest.Truncate(strings.TrimSpace(rec[r.iMAC]), 40)
 		}
 		return d
 	}
 	mac := strings.TrimSpace(rec[r.iMAC])
-	d.ChipID = truncate(mac, 40)
-	d.CN = truncate(strings.TrimSpace(rec[r.iCN]), 128)
+	d.ChipID = manifest.Truncate(mac, 40)
+	d.CN = manifest.Truncate(strings.TrimSpace(rec[r.iCN]), 128)
 	if !validMAC(mac) {
-		d.Problem = newProblem(ErrMAC, "%q is not 12 hex characters", truncate(mac, 40))
+		d.Problem = manifest.Problemf(ErrMAC, "%q is not 12 hex characters", manifest.Truncate(mac, 40))
 		return d
 	}
 	d.ChipID = strings.ToUpper(mac)
 	d.ThingName = d.ChipID
 	cert := strings.TrimSpace(rec[r.iCert])
 	if int64(len(cert))+1 > r.limits.MaxEntryBytes { // Data ends in a newline
-		d.Problem = newProblem(manifest.ErrTooLarge, "cert column over %d bytes", r.limits.MaxEntryBytes)
+		d.Problem = manifest.Problemf(manifest.ErrTooLarge, "cert column over %d bytes", r.limits.MaxEntryBytes)
 		return d
 	}
 	if b, _ := pem.Decode([]byte(cert)); b == nil {
-		d.Problem = newProblem(ErrCertificate, "cert column holds no PEM block")
+		d.Problem = manifest.Problemf(ErrCertificate, "cert column holds no PEM block")
 		return d
 	}
 	d.Data = []byte(cert + "\n")
@@ -256,16 +244,13 @@ func (r *Reader) where() string {
 
 // fail turns an error of encoding/csv or the input into a *manifest.Error.
 func (r *Reader) fail(err error) error {
-	var (
-		lim *limitError
-		pe  *csv.ParseError
-	)
+	var pe *csv.ParseError
 	switch {
 	case err == io.EOF:
 		return io.EOF
-	case errors.As(err, &lim):
-		return r.fatal(manifest.ErrTooLarge, "%s", lim.msg)
-	case r.in.ioErr != nil && errors.Is(err, r.in.ioErr):
+	case r.in.Exceeded() != "":
+		return r.fatal(manifest.ErrTooLarge, "%s", r.in.Exceeded())
+	case r.in.InputErr() != nil && errors.Is(err, r.in.InputErr()):
 		return &manifest.Error{File: r.file, Entry: r.where(), Err: fmt.Errorf("read: %w", err)}
 	case errors.As(err, &pe):
 		return r.fatal(manifest.ErrMalformed, "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
@@ -273,31 +258,5 @@ func (r *Reader) fail(err error) error {
 		return r.fatal(manifest.ErrMalformed, "%v", err)
 	}
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// problem is a row's problem: it wraps the package's sentinel and the
-// manifest sentinel of its kind.
-type problem struct {
-	err  error
-	kind error
-	msg  string
-}
-
-func newProblem(err error, format string, args ...any) error {
-	kind := manifest.ErrMalformed
-	if err == manifest.ErrTooLarge {
-		kind = manifest.ErrTooLarge
-	}
-	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
-}
-
-func (p *problem) Error() string   { return p.msg }
-func (p *problem) Unwrap() []error { return []error{p.err, p.kind} }
 
 var _ manifest.Source = (*Reader)(nil)

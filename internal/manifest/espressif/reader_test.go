@@ -2,18 +2,15 @@ package espressif
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 	"github.com/thingpress/thingpress/internal/testpki"
 )
 
@@ -41,17 +38,7 @@ func readAll(t testing.TB, r io.Reader, opts manifest.Options) ([]Device, error)
 	t.Helper()
 	er := NewReader(r, "test.csv", opts)
 	defer er.Close()
-	var out []Device
-	for {
-		d, err := er.NextDevice()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, d)
-	}
+	return manifesttest.Collect(er.NextDevice)
 }
 
 func TestRows(t *testing.T) {
@@ -85,13 +72,7 @@ func TestRows(t *testing.T) {
 				row += cell
 			}
 			devs, err := readAll(t, strings.NewReader(csvDoc("MAC,cn,cert", row)), manifest.Options{})
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("%d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "row 1 (line 2)" {
 				t.Errorf("Entry %q", d.Entry)
 			}
@@ -158,13 +139,7 @@ func TestManifestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			devs, err := readAll(t, strings.NewReader(tt.doc), manifest.Options{Limits: tt.limits})
-			var me *manifest.Error
-			if !errors.As(err, &me) || me.File != "test.csv" || me.Entry != tt.entry {
-				t.Fatalf("error %v (%T), want a *manifest.Error naming test.csv and %q", err, err, tt.entry)
-			}
-			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q, want %v containing %q", err, tt.want, tt.msg)
-			}
+			manifesttest.CheckFatal(t, err, "test.csv", tt.want, tt.entry, tt.msg)
 			if len(devs) != tt.before {
 				t.Errorf("%d devices before the error, want %d", len(devs), tt.before)
 			}
@@ -226,32 +201,15 @@ func TestManyRows(t *testing.T) {
 }
 
 func TestRealSample(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", "manifest-espressif.csv")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("sample manifest missing (needs ../shared): %v", err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The sample's hash, so that a changed sample cannot skew the count.
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != "da5b057f0f442bc7e12afc6e13b3c2bc4ea6febcdf5ef978f666334db9544260" {
-		t.Fatalf("%s has SHA-256 %x: the sample changed", path, sum)
-	}
+	path := manifesttest.Sample(t, "manifest-espressif.csv")
+	manifesttest.CheckSHA256(t, path, "da5b057f0f442bc7e12afc6e13b3c2bc4ea6febcdf5ef978f666334db9544260")
 	r, err := Open(path, manifest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	var names []string
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, d := range manifesttest.All(t, r.NextDevice) {
 		if d.Problem != nil || !bytes.HasPrefix(d.Data, []byte("-----BEGIN CERTIFICATE-----\n")) || d.CN == "" {
 			t.Errorf("%s: Problem %v, CN %q", d.Entry, d.Problem, d.CN)
 		}

@@ -3,13 +3,10 @@ package generated
 import (
 	"bytes"
 	"encoding/pem"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
 
 // FuzzReader feeds arbitrary bytes to the reader and checks that it never
@@ -22,33 +19,17 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte(b64(lfPEM(c.leaf)+lfPEM(c.inter)) + "\r\n\n" + b64("-----BEGIN A-----\n-----END A-----\n")))
 	f.Add([]byte(b64(lfPEM(c.leaf)+string(c.key)) + "\n!!\n"))
 	f.Add([]byte(""))
-	if b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", "certificates_test.txt")); err == nil {
-		f.Add(b[:min(len(b), 8<<10)])
-	}
+	manifesttest.AddSample(f, "certificates_test.txt", 8<<10)
 	limits := manifest.Limits{MaxEntryBytes: 2 << 10, MaxEntries: 50, MaxTotalBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		r := NewReader(bytes.NewReader(doc), "test.txt", manifest.Options{Limits: limits})
 		defer r.Close()
-		for n := 0; ; n++ {
-			d, err := r.NextDevice()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				var me *manifest.Error
-				if !errors.As(err, &me) || me.File != "test.txt" || !errors.Is(err, manifest.ErrTooLarge) {
-					t.Fatalf("error %v (%T) is not a *manifest.Error of ErrTooLarge naming the file", err, err)
-				}
-				return
-			}
-			if n >= limits.MaxEntries {
-				t.Fatalf("more than %d lines", limits.MaxEntries)
-			}
+		manifesttest.Drain(t, r.NextDevice, "test.txt", limits.MaxEntries, []error{manifest.ErrTooLarge}, func(d Device) {
 			if d.Problem != nil {
 				if d.Data != nil || d.Chain != nil {
 					t.Fatalf("%s: Problem %v with Data or Chain", d.Entry, d.Problem)
 				}
-				continue
+				return
 			}
 			if int64(len(d.Data)) > limits.MaxEntryBytes || bytes.Contains(d.Data, []byte("PRIVATE KEY")) {
 				t.Fatalf("%s: %d bytes of Data", d.Entry, len(d.Data))
@@ -57,6 +38,6 @@ func FuzzReader(f *testing.F) {
 			if b == nil || b.Type != "CERTIFICATE" || len(rest) != 0 {
 				t.Fatalf("%s: Data is not one CERTIFICATE block", d.Entry)
 			}
-		}
+		})
 	})
 }

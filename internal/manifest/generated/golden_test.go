@@ -1,18 +1,15 @@
 package generated
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the files under testdata")
 
 // writeMixed writes testdata/mixed.txt: good lines and bad ones.
 func writeMixed(t *testing.T) {
@@ -37,7 +34,7 @@ func writeMixed(t *testing.T) {
 // TestGolden reads testdata/mixed.txt and compares what each line yields
 // with testdata/mixed.golden. Run with -update to rewrite both.
 func TestGolden(t *testing.T) {
-	if *update {
+	if manifesttest.Update() {
 		writeMixed(t)
 	}
 	r, err := Open(filepath.Join("testdata", "mixed.txt"), manifest.Options{})
@@ -45,32 +42,8 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var b strings.Builder
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		outcome := "ok"
-		if d.Problem != nil {
-			outcome = d.Problem.Error()
-		}
-		fmt.Fprintf(&b, "%s data=%d chain=%d: %s\n", d.Entry, len(d.Data), len(d.Chain), outcome)
-	}
-	golden := filepath.Join("testdata", "mixed.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("got\n%s\nwant (%s)\n%s", b.String(), golden, want)
-	}
+	got := manifesttest.Lines(t, r.NextDevice, func(d Device) string {
+		return fmt.Sprintf("%s data=%d chain=%d: %s", d.Entry, len(d.Data), len(d.Chain), manifesttest.Outcome(d.Problem))
+	})
+	manifesttest.Golden(t, filepath.Join("testdata", "mixed.golden"), got)
 }

@@ -2,23 +2,12 @@ package generated
 
 import (
 	"errors"
-	"io"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
-
-// repeat yields its byte forever.
-type repeat byte
-
-func (r repeat) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r)
-	}
-	return len(p), nil
-}
 
 // TestHostileInput checks that 200 MB lines are skipped as Problems
 // without memory growing with them.
@@ -38,7 +27,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := io.MultiReader(strings.NewReader(good+"\n"), io.LimitReader(repeat(tt.fill), tt.size), strings.NewReader("\n"+good+"\n"))
+			in := manifesttest.Hostile(good+"\n", tt.fill, tt.size, "\n"+good+"\n")
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			devs, err := readAll(t, in, manifest.Options{})

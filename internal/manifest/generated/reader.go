@@ -35,12 +35,11 @@ type Device struct {
 type Reader struct {
 	file   string
 	limits manifest.Limits
-	closer io.Closer
+	final  manifest.Final
 
-	in      *limitedReader
+	in      *manifest.CappedReader
 	sc      *bufio.Scanner
 	split   *splitter
-	err     error
 	line    int // lines read
 	entries int
 	buf     []byte // decoded line, reused
@@ -54,7 +53,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -62,7 +61,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 // in errors. Close does not close r.
 func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
 	opts = opts.WithDefaults()
-	in := &limitedReader{r: r, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes)
 	lineCap := lineCap(opts.Limits)
 	sp := &splitter{max: lineCap, in: in}
 	sc := bufio.NewScanner(in)
@@ -83,15 +82,8 @@ var errClosed = errors.New("generated manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.sc, r.in, r.buf = nil, nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next non-blank line, or io.EOF after
@@ -104,15 +96,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next line's device with its chain, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {
@@ -128,7 +112,7 @@ func (r *Reader) next() (Device, error) {
 			return Device{}, &manifest.Error{File: r.file, Entry: d.Entry, Err: fmt.Errorf("%w: more than %d certificates", manifest.ErrTooLarge, r.limits.MaxEntries)}
 		}
 		if r.split.tooLong {
-			d.Problem = newProblem(manifest.ErrTooLarge, "line %d is over %d bytes", r.line, r.split.max)
+			d.Problem = manifest.Problemf(manifest.ErrTooLarge, "line %d is over %d bytes", r.line, r.split.max)
 			return d, nil
 		}
 		r.entry(&d, text)
@@ -142,9 +126,8 @@ func (r *Reader) next() (Device, error) {
 	if r.line > 0 {
 		where = "after line " + strconv.Itoa(r.line)
 	}
-	var lim *limitError
-	if errors.As(err, &lim) {
-		return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, lim.msg)}
+	if r.in.Exceeded() != "" {
+		return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, r.in.Exceeded())}
 	}
 	return Device{}, &manifest.Error{File: r.file, Entry: where, Err: fmt.Errorf("read: %w", err)}
 }
@@ -153,12 +136,12 @@ func (r *Reader) next() (Device, error) {
 func (r *Reader) entry(d *Device, text []byte) {
 	n, err := base64.StdEncoding.Decode(r.decodeBuf(len(text)), text)
 	if err != nil {
-		d.Problem = newProblem(ErrBase64, "line %d: %v", r.line, err)
+		d.Problem = manifest.Problemf(ErrBase64, "line %d: %v", r.line, err)
 		return
 	}
 	rest := r.buf[:n]
 	if bytes.Contains(rest, []byte("PRIVATE KEY")) {
-		d.Problem = newProblem(ErrPrivateKey, "line %d", r.line)
+		d.Problem = manifest.Problemf(ErrPrivateKey, "line %d", r.line)
 		return
 	}
 	var leaf *pem.Block
@@ -169,7 +152,7 @@ func (r *Reader) entry(d *Device, text []byte) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			d.Problem = newProblem(ErrBlockType, "line %d: a %q block", r.line, truncate(b.Type, 40))
+			d.Problem = manifest.Problemf(ErrBlockType, "line %d: a %q block", r.line, manifest.Truncate(b.Type, 40))
 			return
 		}
 		if leaf == nil {
@@ -179,13 +162,13 @@ func (r *Reader) entry(d *Device, text []byte) {
 		d.Chain = append(d.Chain, b.Bytes)
 	}
 	if leaf == nil {
-		d.Problem = newProblem(ErrNoPEM, "line %d: the decoded text holds none", r.line)
+		d.Problem = manifest.Problemf(ErrNoPEM, "line %d: the decoded text holds none", r.line)
 		d.Chain = nil
 		return
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Bytes})
 	if int64(len(data)) > r.limits.MaxEntryBytes {
-		d.Problem = newProblem(manifest.ErrTooLarge, "line %d: certificate over %d bytes", r.line, r.limits.MaxEntryBytes)
+		d.Problem = manifest.Problemf(manifest.ErrTooLarge, "line %d: certificate over %d bytes", r.line, r.limits.MaxEntryBytes)
 		d.Chain = nil
 		return
 	}
@@ -206,15 +189,15 @@ func (r *Reader) decodeBuf(n int) []byte {
 // tooLong set, so that the reader reports that line and goes on.
 type splitter struct {
 	max      int
-	in       *limitedReader
+	in       *manifest.CappedReader
 	skipping bool // inside a line over max
 	tooLong  bool // the token returned is a line over max
 }
 
 func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
 	s.tooLong = false
-	if atEOF && s.in.err != nil {
-		return 0, nil, s.in.err // not a last line cut short by an error
+	if atEOF && s.in.Err() != nil {
+		return 0, nil, s.in.Err() // not a last line cut short by an error
 	}
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		if s.skipping {
@@ -239,69 +222,5 @@ func (s *splitter) split(data []byte, atEOF bool) (int, []byte, error) {
 	}
 	return 0, nil, nil
 }
-
-// limitError is the error of the limited reader when the cap is exceeded.
-type limitError struct{ msg string }
-
-func (e *limitError) Error() string { return e.msg }
-
-// limitedReader fails once more than totalCap bytes are read; err is its
-// error other than io.EOF.
-type limitedReader struct {
-	r        io.Reader
-	n        int64
-	totalCap int64
-	err      error
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.err != nil {
-		return 0, l.err
-	}
-	if l.n >= l.totalCap {
-		var one [1]byte
-		if k, err := io.ReadFull(l.r, one[:]); k == 0 {
-			if err != io.EOF {
-				l.err = err
-			}
-			return 0, err
-		}
-		l.err = &limitError{fmt.Sprintf("input longer than %d bytes", l.totalCap)}
-		return 0, l.err
-	}
-	p = p[:min(int64(len(p)), l.totalCap-l.n)]
-	k, err := l.r.Read(p)
-	l.n += int64(k)
-	if err != nil && err != io.EOF {
-		l.err = err
-	}
-	return k, err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// problem is a line's problem: it wraps the package's sentinel and the
-// manifest sentinel of its kind.
-type problem struct {
-	err  error
-	kind error
-	msg  string
-}
-
-func newProblem(err error, format string, args ...any) error {
-	kind := manifest.ErrMalformed
-	if err == manifest.ErrTooLarge {
-		kind = manifest.ErrTooLarge
-	}
-	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
-}
-
-func (p *problem) Error() string   { return p.msg }
-func (p *problem) Unwrap() []error { return []error{p.err, p.kind} }
 
 var _ manifest.Source = (*Reader)(nil)

@@ -2,21 +2,18 @@ package generated
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 	"github.com/thingpress/thingpress/internal/testpki"
 )
 
@@ -53,17 +50,7 @@ func readAll(t testing.TB, r io.Reader, opts manifest.Options) ([]Device, error)
 	t.Helper()
 	gr := NewReader(r, "test.txt", opts)
 	defer gr.Close()
-	var out []Device
-	for {
-		d, err := gr.NextDevice()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, d)
-	}
+	return manifesttest.Collect(gr.NextDevice)
 }
 
 func TestLines(t *testing.T) {
@@ -89,13 +76,7 @@ func TestLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			devs, err := readAll(t, strings.NewReader(tt.line+"\n"), manifest.Options{})
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("%d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "line 1" || d.ChipID != "" {
 				t.Errorf("Entry %q ChipID %q", d.Entry, d.ChipID)
 			}
@@ -226,32 +207,15 @@ func TestManifest(t *testing.T) {
 }
 
 func TestRealSample(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", "certificates_test.txt")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("sample manifest missing (needs ../shared): %v", err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The sample's hash, so that a changed sample cannot skew the count.
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != "182242d8d57fc9096716f8edf8c9c441efa04c1cad39be071d533b8912275c02" {
-		t.Fatalf("%s has SHA-256 %x: the sample changed", path, sum)
-	}
+	path := manifesttest.Sample(t, "certificates_test.txt")
+	manifesttest.CheckSHA256(t, path, "182242d8d57fc9096716f8edf8c9c441efa04c1cad39be071d533b8912275c02")
 	r, err := Open(path, manifest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	n := 0
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, d := range manifesttest.All(t, r.NextDevice) {
 		if d.Problem != nil {
 			t.Fatalf("%s: %v", d.Entry, d.Problem)
 		}

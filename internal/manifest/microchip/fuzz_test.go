@@ -2,8 +2,6 @@ package microchip
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
 
 // FuzzReader feeds arbitrary bytes to the reader and checks that it never
@@ -31,33 +30,15 @@ func FuzzReader(f *testing.F) {
 		f.Add(b)
 	}
 	for _, name := range []string{"ECC608C-TNGTLSU-B.json", "ECC608-TMNGTLSS-B.json"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", name)); err == nil {
-			f.Add(b)
-		}
+		manifesttest.AddSample(f, name, 0)
 	}
 	signers := signer.signers(f)
 	limits := manifest.Limits{MaxEntryBytes: 8 << 10, MaxEntries: 50, MaxTotalBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		r := NewReader(bytes.NewReader(doc), "test.json", manifest.Options{Limits: limits}, signers)
 		defer r.Close()
-		for n := 0; ; n++ {
-			d, err := r.NextDevice()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				var me *manifest.Error
-				if !errors.As(err, &me) || me.File != "test.json" {
-					t.Fatalf("error %v (%T) is not a *manifest.Error naming the file", err, err)
-				}
-				if !errors.Is(err, manifest.ErrMalformed) && !errors.Is(err, manifest.ErrFormat) && !errors.Is(err, manifest.ErrTooLarge) {
-					t.Fatalf("error of an unknown kind: %v", err)
-				}
-				return
-			}
-			if n >= limits.MaxEntries {
-				t.Fatalf("more than %d entries", limits.MaxEntries)
-			}
+		kinds := []error{manifest.ErrMalformed, manifest.ErrFormat, manifest.ErrTooLarge}
+		manifesttest.Drain(t, r.NextDevice, "test.json", limits.MaxEntries, kinds, func(d Device) {
 			if int64(len(d.Data)) > limits.MaxEntryBytes {
 				t.Fatalf("%s: %d bytes of Data", d.Entry, len(d.Data))
 			}
@@ -67,6 +48,6 @@ func FuzzReader(f *testing.F) {
 			if d.Problem != nil && d.Data != nil {
 				t.Fatalf("%s: Problem %v with Data", d.Entry, d.Problem)
 			}
-		}
+		})
 	})
 }

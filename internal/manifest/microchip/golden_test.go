@@ -2,9 +2,7 @@ package microchip
 
 import (
 	"encoding/pem"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +10,8 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the files under testdata")
 
 // writeMixed writes testdata/mixed.json, entries good and bad signed by
 // a new test signer, and that signer's certificate as testdata/signer.crt.
@@ -57,7 +54,7 @@ func writeMixed(t *testing.T) {
 // what each entry yields with testdata/mixed.golden. Run with -update to
 // make new entries and rewrite both.
 func TestGolden(t *testing.T) {
-	if *update {
+	if manifesttest.Update() {
 		writeMixed(t)
 	}
 	crt, err := os.ReadFile(filepath.Join("testdata", "signer.crt"))
@@ -73,32 +70,8 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var b strings.Builder
-	for {
-		d, err := r.NextDevice()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		outcome := "ok"
-		if d.Problem != nil {
-			outcome = d.Problem.Error()
-		}
-		fmt.Fprintf(&b, "%s chip=%s thing=%s data=%t: %s\n", d.Entry, d.ChipID, d.ThingName, d.Data != nil, outcome)
-	}
-	golden := filepath.Join("testdata", "mixed.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("got\n%s\nwant (%s)\n%s", b.String(), golden, want)
-	}
+	got := manifesttest.Lines(t, r.NextDevice, func(d Device) string {
+		return fmt.Sprintf("%s chip=%s thing=%s data=%t: %s", d.Entry, d.ChipID, d.ThingName, d.Data != nil, manifesttest.Outcome(d.Problem))
+	})
+	manifesttest.Golden(t, filepath.Join("testdata", "mixed.golden"), got)
 }

@@ -9,15 +9,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 	"github.com/thingpress/thingpress/internal/testpki"
 )
 
@@ -187,34 +186,5 @@ func readAll(t testing.TB, r io.Reader, opts manifest.Options, s *Signers) ([]De
 	t.Helper()
 	mr := NewReader(r, "test.json", opts, s)
 	defer mr.Close()
-	var out []Device
-	for {
-		d, err := mr.NextDevice()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, d)
-	}
-}
-
-// checkFatal checks that err is a *manifest.Error naming test.json and
-// entry, wrapping want, and containing msg.
-func checkFatal(t *testing.T, err, want error, entry, msg string) {
-	t.Helper()
-	var me *manifest.Error
-	if !errors.As(err, &me) {
-		t.Fatalf("error %v (%T) is not a *manifest.Error", err, err)
-	}
-	if me.File != "test.json" || me.Entry != entry {
-		t.Errorf("error names file %q entry %q, want test.json and %q", me.File, me.Entry, entry)
-	}
-	if !errors.Is(err, want) {
-		t.Errorf("error %q does not wrap %v", err, want)
-	}
-	if !strings.Contains(err.Error(), msg) {
-		t.Errorf("error %q does not contain %q", err, msg)
-	}
+	return manifesttest.Collect(mr.NextDevice)
 }

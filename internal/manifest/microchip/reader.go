@@ -41,6 +41,10 @@ var (
 // base64-encoded twice.
 const elemFactor = 4
 
+// maxRead caps one Read handed to the JSON decoder, so that what it
+// reads ahead of the element it decodes is bounded too.
+const maxRead = 32 << 10
+
 // maxUniqueID caps the characters of a uniqueId (Microchip's are 18).
 const maxUniqueID = 64
 
@@ -80,11 +84,10 @@ type Reader struct {
 	file    string
 	limits  manifest.Limits
 	signers *Signers
-	closer  io.Closer
+	final   manifest.Final
 
-	in      *limitedReader
+	in      *manifest.CappedReader
 	dec     *json.Decoder
-	err     error // sticky
 	started bool
 	entries int
 
@@ -100,7 +103,7 @@ func Open(path string, opts manifest.Options, signers *Signers) (*Reader, error)
 		return nil, &manifest.Error{File: path, Err: err}
 	}
 	r := NewReader(f, path, opts, signers)
-	r.closer = f
+	r.final.Own(f)
 	return r, nil
 }
 
@@ -111,7 +114,7 @@ func NewReader(r io.Reader, file string, opts manifest.Options, signers *Signers
 	if signers == nil {
 		signers = DefaultSigners()
 	}
-	in := &limitedReader{r: r, elemCap: elemFactor * opts.Limits.MaxEntryBytes, totalCap: opts.Limits.MaxTotalBytes}
+	in := manifest.NewCappedReader(r, opts.Limits.MaxTotalBytes).CapParts("an array element", elemFactor*opts.Limits.MaxEntryBytes, maxRead)
 	return &Reader{file: file, limits: opts.Limits, signers: signers, in: in, dec: json.NewDecoder(in)}
 }
 
@@ -119,15 +122,8 @@ var errClosed = errors.New("microchip manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.dec, r.in = nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next entry, or io.EOF after the last.
@@ -139,15 +135,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 // NextDevice returns the next entry with its Microchip fields, or io.EOF
 // after the last. Any other error is a *manifest.Error and final.
 func (r *Reader) NextDevice() (Device, error) {
-	if r.err != nil {
-		return Device{}, r.err
-	}
-	d, err := r.next()
-	if err != nil {
-		r.err = err
-		return Device{}, err
-	}
-	return d, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (Device, error) {
@@ -164,7 +152,7 @@ func (r *Reader) next() (Device, error) {
 			return Device{}, r.fatal(manifest.ErrFormat, "not a JSON array")
 		}
 	}
-	r.in.mark = r.in.n
+	r.in.Mark()
 	if !r.dec.More() {
 		if _, err := r.dec.Token(); err != nil { // the closing ]
 			return Device{}, r.fail(err)
@@ -209,11 +197,10 @@ func (r *Reader) fatal(kind error, format string, args ...any) error {
 // fail turns an error of the decoder or of the input into a
 // *manifest.Error.
 func (r *Reader) fail(err error) error {
-	var lim *limitError
 	switch {
-	case errors.As(err, &lim):
-		return r.fatal(manifest.ErrTooLarge, "%s", lim.msg)
-	case r.in.ioErr != nil && errors.Is(err, r.in.ioErr):
+	case r.in.Exceeded() != "":
+		return r.fatal(manifest.ErrTooLarge, "%s", r.in.Exceeded())
+	case r.in.InputErr() != nil && errors.Is(err, r.in.InputErr()):
 		var entry string
 		if r.entries > 0 {
 			entry = r.entryName()
@@ -272,7 +259,7 @@ func (r *Reader) entry(d *Device, raw []byte) {
 			return
 		}
 		if u := unprotected.UniqueID; u != nil {
-			d.ChipID = truncate(*u, maxUniqueID) // for messages until the payload is trusted
+			d.ChipID = manifest.Truncate(*u, maxUniqueID) // for messages until the payload is trusted
 		}
 	}
 	switch {
@@ -299,18 +286,18 @@ func (r *Reader) entry(d *Device, raw []byte) {
 		return
 	}
 	if !validUniqueID(p.UniqueID) {
-		d.Problem = newProblem(ErrUniqueID, "signed uniqueId %q is not 1 to %d hex characters", truncate(p.UniqueID, maxUniqueID), maxUniqueID)
+		d.Problem = newProblem(ErrUniqueID, "signed uniqueId %q is not 1 to %d hex characters", manifest.Truncate(p.UniqueID, maxUniqueID), maxUniqueID)
 		return
 	}
 	d.ChipID = p.UniqueID
 	if u := unprotected.UniqueID; u != nil && !strings.EqualFold(*u, p.UniqueID) {
-		d.Problem = newProblem(ErrUniqueID, "unprotected header names %q, the signed payload %q", truncate(*u, maxUniqueID), p.UniqueID)
+		d.Problem = newProblem(ErrUniqueID, "unprotected header names %q, the signed payload %q", manifest.Truncate(*u, maxUniqueID), p.UniqueID)
 		return
 	}
-	d.PartNumber, d.GroupID = truncate(p.PartNumber, 128), truncate(p.GroupID, 128)
+	d.PartNumber, d.GroupID = manifest.Truncate(p.PartNumber, 128), manifest.Truncate(p.GroupID, 128)
 	ts, err := time.Parse(time.RFC3339Nano, p.ProvisioningTimestamp)
 	if err != nil {
-		d.Problem = newProblem(ErrPayload, "provisioningTimestamp %q is not an RFC 3339 time", truncate(p.ProvisioningTimestamp, 40))
+		d.Problem = newProblem(ErrPayload, "provisioningTimestamp %q is not an RFC 3339 time", manifest.Truncate(p.ProvisioningTimestamp, 40))
 		return
 	}
 	d.ProvisioningTimestamp = ts
@@ -342,7 +329,7 @@ func (r *Reader) verify(protected, payload, signature string) (*Signer, error) {
 	}
 	switch {
 	case h.Alg != "ES256":
-		return nil, newProblem(ErrSignature, "alg %q, want ES256", truncate(h.Alg, 20))
+		return nil, newProblem(ErrSignature, "alg %q, want ES256", manifest.Truncate(h.Alg, 20))
 	case h.Crit != nil:
 		return nil, newProblem(ErrSignature, "protected header has crit, which is not supported")
 	case h.Kid == "":
@@ -351,9 +338,9 @@ func (r *Reader) verify(protected, payload, signature string) (*Signer, error) {
 	cands := r.signers.candidates(h.Kid, h.X5t)
 	if len(cands) == 0 {
 		if h.X5t != "" {
-			return nil, newProblem(ErrUnknownSigner, "for kid %s and x5t#S256 %s", truncate(h.Kid, 64), truncate(h.X5t, 64))
+			return nil, newProblem(ErrUnknownSigner, "for kid %s and x5t#S256 %s", manifest.Truncate(h.Kid, 64), manifest.Truncate(h.X5t, 64))
 		}
-		return nil, newProblem(ErrUnknownSigner, "for kid %s", truncate(h.Kid, 64))
+		return nil, newProblem(ErrUnknownSigner, "for kid %s", manifest.Truncate(h.Kid, 64))
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(signature)
 	if err != nil || len(sig) != 64 {
@@ -436,39 +423,13 @@ func validUniqueID(s string) bool {
 	return err == nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// problem is an entry's problem: it wraps the package's sentinel and the
-// manifest sentinel of its kind, so that errors.Is finds both.
-type problem struct {
-	err  error
-	kind error
-	msg  string
-}
-
+// newProblem returns an entry's problem wrapping err and, except for
+// ErrTooLarge and ErrNoCertificate, manifest.ErrMalformed.
 func newProblem(err error, format string, args ...any) error {
-	var kind error
-	switch err {
-	case manifest.ErrTooLarge:
-	case ErrNoCertificate:
-	default:
-		kind = manifest.ErrMalformed
+	if err == ErrNoCertificate {
+		return manifest.NewProblem(err, nil, format, args...)
 	}
-	return &problem{err: err, kind: kind, msg: err.Error() + ": " + fmt.Sprintf(format, args...)}
-}
-
-func (p *problem) Error() string { return p.msg }
-
-func (p *problem) Unwrap() []error {
-	if p.kind == nil {
-		return []error{p.err}
-	}
-	return []error{p.err, p.kind}
+	return manifest.Problemf(err, format, args...)
 }
 
 var _ manifest.Source = (*Reader)(nil)

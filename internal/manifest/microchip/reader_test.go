@@ -5,19 +5,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
 	"github.com/thingpress/thingpress/internal/testpki"
 )
 
@@ -281,13 +278,7 @@ func TestEntries(t *testing.T) {
 				s = signer.signers(t)
 			}
 			devs, err := readAll(t, strings.NewReader("[\n"+tt.entry(t)+"\n]\n"), manifest.Options{}, s)
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			if len(devs) != 1 {
-				t.Fatalf("got %d devices, want 1", len(devs))
-			}
-			d := devs[0]
+			d := manifesttest.Single(t, devs, err)
 			if d.Entry != "entry[1]" {
 				t.Errorf("Entry %q, want entry[1]", d.Entry)
 			}
@@ -393,7 +384,7 @@ func TestManifestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			devs, err := readAll(t, strings.NewReader(tt.doc), manifest.Options{Limits: tt.limits}, signer.signers(t))
-			checkFatal(t, err, tt.want, tt.entry, tt.msg)
+			manifesttest.CheckFatal(t, err, "test.json", tt.want, tt.entry, tt.msg)
 			if len(devs) != tt.before {
 				t.Errorf("read %d devices before the error, want %d", len(devs), tt.before)
 			}
@@ -415,7 +406,7 @@ func TestManifestErrors(t *testing.T) {
 		doc := "[" + e + "]"
 		fail := errors.New("disk on fire")
 		_, err := readAll(t, io.MultiReader(strings.NewReader(doc), iotest.ErrReader(fail)), manifest.Options{Limits: manifest.Limits{MaxTotalBytes: int64(len(doc))}}, signer.signers(t))
-		checkFatal(t, err, fail, "entry[1]", "read: disk on fire")
+		manifesttest.CheckFatal(t, err, "test.json", fail, "entry[1]", "read: disk on fire")
 	})
 	t.Run("empty array", func(t *testing.T) {
 		devs, err := readAll(t, strings.NewReader(" [ ] \n"), manifest.Options{}, signer.signers(t))
@@ -426,7 +417,7 @@ func TestManifestErrors(t *testing.T) {
 	t.Run("read error", func(t *testing.T) {
 		fail := errors.New("disk on fire")
 		_, err := readAll(t, io.MultiReader(strings.NewReader("["+e+","), iotest.ErrReader(fail)), manifest.Options{}, signer.signers(t))
-		checkFatal(t, err, fail, "entry[2]", "read: disk on fire")
+		manifesttest.CheckFatal(t, err, "test.json", fail, "entry[2]", "read: disk on fire")
 	})
 	t.Run("one byte at a time", func(t *testing.T) {
 		devs, err := readAll(t, iotest.OneByteReader(strings.NewReader("["+e+","+e+"]")), manifest.Options{}, signer.signers(t))
@@ -466,28 +457,6 @@ func TestSigners(t *testing.T) {
 	}
 }
 
-// sample returns the path of a sample in the shared fixtures, or skips.
-func sample(t *testing.T, name string) string {
-	t.Helper()
-	path := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "thingpress-artifacts", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("sample manifest missing (needs ../shared): %v", err)
-	}
-	return path
-}
-
-// checkSHA256 fails the test if the file at path does not hash to want.
-func checkSHA256(t *testing.T, path, want string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != want {
-		t.Fatalf("%s has SHA-256 %x, want %s: the sample changed", path, sum, want)
-	}
-}
-
 func TestRealSamples(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -503,22 +472,15 @@ func TestRealSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			path := sample(t, tt.file)
-			checkSHA256(t, path, tt.sha256)
+			path := manifesttest.Sample(t, tt.file)
+			manifesttest.CheckSHA256(t, path, tt.sha256)
 			r, err := Open(path, manifest.Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer r.Close()
 			n := 0
-			for {
-				d, err := r.NextDevice()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, d := range manifesttest.All(t, r.NextDevice) {
 				n++
 				if d.Signer == nil || d.Signer.Subject.CommonName != "Manifest Signer 005" {
 					t.Errorf("%s: signer %v, want Manifest Signer 005", d.Entry, d.Signer)

@@ -1,0 +1,45 @@
+package manifest
+
+import (
+	"errors"
+	"io"
+)
+
+// Final holds what every reader's NextDevice and Close share: the first
+// error is final, and Close makes later calls fail and closes the file
+// Open opened. A reader embeds it as a field.
+type Final struct {
+	err    error
+	closer io.Closer
+}
+
+// Own makes Close close c.
+func (f *Final) Own(c io.Closer) { f.closer = c }
+
+// Next returns what next returns, unless an earlier error was final; an
+// error from next is final.
+func Next[D any](f *Final, next func() (D, error)) (D, error) {
+	var zero D
+	if f.err != nil {
+		return zero, f.err
+	}
+	d, err := next()
+	if err != nil {
+		f.err = err
+		return zero, err
+	}
+	return d, nil
+}
+
+// Close makes every later Next return an *Error of closed naming file,
+// and closes what Own was given, once.
+func (f *Final) Close(file string, closed error) error {
+	if !errors.Is(f.err, closed) {
+		f.err = &Error{File: file, Err: closed}
+	}
+	if c := f.closer; c != nil {
+		f.closer = nil
+		return c.Close()
+	}
+	return nil
+}
