@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 )
@@ -495,28 +495,8 @@ func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(contex
 		default:
 			return failed > 0, err
 		}
-		if !sleep(ctx, im.backoff(throttled+failed)) {
+		if !backoff.Sleep(ctx, backoff.Full(im.cfg.BackoffBase, im.cfg.BackoffMax, throttled+failed)) {
 			return failed > 0, ErrInterrupted
 		}
-	}
-}
-
-// backoff is "full jitter": uniform in [0, min(max, base*2^attempt)).
-func (im *Importer) backoff(attempt int) time.Duration {
-	d := im.cfg.BackoffBase << min(attempt, 16)
-	if d <= 0 || d > im.cfg.BackoffMax {
-		d = im.cfg.BackoffMax
-	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

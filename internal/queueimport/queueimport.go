@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/lambdarun"
@@ -449,11 +449,7 @@ func (h *Handler) requeue(ctx context.Context, m *message) error {
 // delay is the send-back delay of an attempt: exponential, with jitter
 // in its upper half.
 func (h *Handler) delay(attempt int) time.Duration {
-	d := h.cfg.ResendDelay << min(attempt-1, 20)
-	if d <= 0 || d > h.cfg.MaxResendDelay {
-		d = h.cfg.MaxResendDelay
-	}
-	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	d := backoff.Equal(h.cfg.ResendDelay, h.cfg.MaxResendDelay, attempt-1)
 	return max(d.Round(time.Second), time.Second)
 }
 
