@@ -1,6 +1,8 @@
-// Package awsconf loads the AWS SDK configuration the CLI's clients start
+// Package awsconf loads the AWS SDK configuration every client starts
 // from: the standard configuration chain, with --region and --profile on
-// top, and one clear error when no region is configured anywhere. The IoT
-// client of import and the S3, SQS and CloudFormation clients of upload
-// and status share it, so they find the same account and region.
+// top, one clear error when no region is configured anywhere, and the
+// SDK's standard retryer (Retryer) for the calls that need no special
+// care. The IoT client of import and the S3, SQS and CloudFormation
+// clients of upload, status and the Lambda functions share it, so they
+// find the same account and region; NewS3 is the one S3 client.
 package awsconf

@@ -2,6 +2,7 @@ package lambdarun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/thingpress/thingpress/internal/awsconf"
 )
 
 // Logger returns a JSON logger on w at the level that Lambda's logging
@@ -40,28 +43,23 @@ type Clients struct {
 	SQS    *sqs.Client
 }
 
+// Attempts is how many attempts the SDK makes per S3 and SQS call of a
+// function: more than its default, since a lost SendMessageBatch or
+// GetObject costs a whole manifest's retry.
+const Attempts = 8
+
 // NewClients loads the AWS configuration from the environment (in Lambda:
 // the function's role, region and, for tests, AWS_ENDPOINT_URL) and makes
-// the S3 and SQS clients. SQS calls are retried more often than the SDK's
-// default, since a lost SendMessageBatch costs a whole manifest's retry.
-func NewClients(ctx context.Context, env Env) (*Clients, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
+// the S3 and SQS clients, both retried by the SDK (Attempts).
+func NewClients(ctx context.Context) (*Clients, error) {
+	cfg, err := awsconf.Load(ctx, "", "", config.WithRetryer(awsconf.Retryer(Attempts)))
+	if errors.Is(err, awsconf.ErrNoRegion) {
 		return nil, fmt.Errorf("%w: AWS_REGION is not set", ErrEnv)
 	}
-	// A local endpoint (moto, tests) serves buckets by path.
-	pathStyle := cfg.BaseEndpoint != nil || env("AWS_ENDPOINT_URL_S3") != ""
-	return &Clients{
-		Config: cfg,
-		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = pathStyle
-			o.DisableLogOutputChecksumValidationSkipped = true
-		}),
-		SQS: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.RetryMaxAttempts = 8 }),
-	}, nil
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Config: cfg, S3: awsconf.NewS3(cfg), SQS: sqs.NewFromConfig(cfg)}, nil
 }
 
 // ManifestURI is how messages and summaries name a manifest:

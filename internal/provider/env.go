@@ -25,7 +25,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	}
 	cfg.Logger = lambdarun.Logger(stderr, env)
 	cfg.Metrics = emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace))
-	clients, err := lambdarun.NewClients(ctx, env)
+	clients, err := lambdarun.NewClients(ctx)
 	if err != nil {
 		return nil, err
 	}

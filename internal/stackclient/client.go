@@ -41,18 +41,14 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	return FromConfig(cfg), nil
 }
 
-// FromConfig returns a Client for cfg. An endpoint override (an emulator
-// on a local address) serves buckets by path.
+// FromConfig returns a Client for cfg (see awsconf.NewS3 for S3). Its
+// calls are retried by cfg's retryer (awsconf.Load's).
 func FromConfig(cfg aws.Config) *Client {
-	pathStyle := cfg.BaseEndpoint != nil
 	return &Client{
 		Region: cfg.Region,
-		S3: s3.NewFromConfig(cfg, func(so *s3.Options) {
-			so.UsePathStyle = pathStyle
-			so.DisableLogOutputChecksumValidationSkipped = true
-		}),
-		SQS: sqs.NewFromConfig(cfg),
-		CFN: cloudformation.NewFromConfig(cfg),
+		S3:     awsconf.NewS3(cfg),
+		SQS:    sqs.NewFromConfig(cfg),
+		CFN:    cloudformation.NewFromConfig(cfg),
 	}
 }
 
