@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -222,53 +222,42 @@ func (b *builder) flush() [][][]byte {
 	return out
 }
 
-// send sends one batch, retrying the entries SQS failed for its own
-// reasons with jittered backoff.
+// send sends one batch. A call that fails whole was already retried by
+// the SDK (its retryer, see lambdarun.NewClients), so it fails the batch;
+// the entries SQS failed for its own reasons in an answer that came are
+// re-sent here, up to SendAttempts calls in all, with jittered backoff.
 func (h *Handler) send(ctx context.Context, bodies [][]byte) error {
 	pending := make([]types.SendMessageBatchRequestEntry, len(bodies))
 	for i, b := range bodies {
 		pending[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(b))}
 	}
-	var lastErr error
 	for attempt := 1; ; attempt++ {
 		out, err := h.cfg.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.cfg.QueueURL), Entries: pending})
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return err
+		if err != nil {
+			return err
+		}
+		byID := map[string]types.SendMessageBatchRequestEntry{}
+		for _, e := range pending {
+			byID[aws.ToString(e.Id)] = e
+		}
+		var retry []types.SendMessageBatchRequestEntry
+		var lastErr error
+		for _, f := range out.Failed {
+			if f.SenderFault {
+				return fmt.Errorf("SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
 			}
-			lastErr = err
-		case len(out.Failed) == 0:
+			if e, ok := byID[aws.ToString(f.Id)]; ok {
+				retry = append(retry, e)
+			}
+			lastErr = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		}
+		if pending = retry; len(pending) == 0 {
 			return nil
-		default:
-			byID := map[string]types.SendMessageBatchRequestEntry{}
-			for _, e := range pending {
-				byID[aws.ToString(e.Id)] = e
-			}
-			var retry []types.SendMessageBatchRequestEntry
-			for _, f := range out.Failed {
-				if f.SenderFault {
-					return fmt.Errorf("SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
-				}
-				if e, ok := byID[aws.ToString(f.Id)]; ok {
-					retry = append(retry, e)
-				}
-				lastErr = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
-			}
-			pending = retry
-			if len(pending) == 0 {
-				return nil
-			}
 		}
 		if attempt >= h.cfg.SendAttempts {
-			return fmt.Errorf("%d attempts: %w", attempt, lastErr)
+			return fmt.Errorf("%d entries still failed after %d attempts: %w", len(pending), attempt, lastErr)
 		}
-		d := time.Duration(rand.Int64N(int64(min(50*time.Millisecond<<attempt, 5*time.Second)))) + time.Millisecond
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, backoff.Full(50*time.Millisecond, 5*time.Second, attempt)) {
 			return context.Cause(ctx)
 		}
 	}

@@ -66,8 +66,9 @@ type Config struct {
 	// MaxMessageBytes caps one message and one batch (default and most
 	// stack.MaxMessageBytes).
 	MaxMessageBytes int
-	// SendAttempts bounds the attempts to send one batch's entries
-	// (default 10); the SDK's own retries come on top.
+	// SendAttempts bounds the calls that send one batch's entries when
+	// SQS fails some of them in its answer (default 10). A call that fails
+	// whole is retried by the SDK client alone.
 	SendAttempts int
 	// Validators is the number of devices validated at once; 0 means
 	// GOMAXPROCS.
