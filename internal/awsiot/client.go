@@ -61,7 +61,8 @@ func NewClient(ctx context.Context, o ClientOptions) (*iot.Client, aws.Config, e
 // FromConfig returns an IoT client for cfg with o's endpoint, connections
 // and timeout (o's region and profile are cfg's business). The SDK's own
 // retries are off: the importer retries itself, so that every throttle
-// also slows its rate limiter down.
+// also slows its rate limiter down and it can tell a lost answer from a
+// refusal; Preflight turns the SDK's retryer on for its own calls.
 func FromConfig(cfg aws.Config, o ClientOptions) *iot.Client {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 64

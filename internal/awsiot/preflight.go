@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/thingpress/thingpress/internal/awsconf"
 )
 
 // Target is where devices go: the policies attached to each certificate,
@@ -20,13 +20,21 @@ type Target struct {
 	ThingGroups []string
 }
 
+// preflightAttempts bounds the attempts of one preflight call that AWS
+// throttles or fails transiently.
+const preflightAttempts = 8
+
 // Preflight checks that every policy, the thing type and every thing group
 // of t exist, with one read call each. It returns an error wrapping
 // ErrPreflight that names everything missing, or the first other error.
 func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
+	// The client's own retries may be off (see FromConfig); these reads
+	// need no special care, so the SDK's standard retryer retries them.
+	retryer := awsconf.Retryer(preflightAttempts)()
+	retries := func(o *iot.Options) { o.Retryer = retryer }
 	var missing []string
 	check := func(kind, name string, call func() error) error {
-		err := retryCall(ctx, call)
+		err := call()
 		var nf *types.ResourceNotFoundException
 		switch {
 		case err == nil:
@@ -39,7 +47,7 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 	}
 	for _, p := range t.Policies {
 		if err := check("policy", p, func() error {
-			_, err := api.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: &p})
+			_, err := api.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: &p}, retries)
 			return err
 		}); err != nil {
 			return err
@@ -47,7 +55,7 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 	}
 	if t.ThingType != "" {
 		if err := check("thing type", t.ThingType, func() error {
-			out, err := api.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &t.ThingType})
+			out, err := api.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &t.ThingType}, retries)
 			if err == nil && out.ThingTypeMetadata != nil && out.ThingTypeMetadata.Deprecated {
 				missing = append(missing, fmt.Sprintf("thing type %q (deprecated)", t.ThingType))
 			}
@@ -58,7 +66,7 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 	}
 	for _, g := range t.ThingGroups {
 		if err := check("thing group", g, func() error {
-			_, err := api.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &g})
+			_, err := api.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &g}, retries)
 			return err
 		}); err != nil {
 			return err
@@ -68,30 +76,4 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 		return fmt.Errorf("%w: missing in AWS IoT: %s", ErrPreflight, strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// preflightAttempts bounds the tries of one preflight call that AWS
-// throttles or fails transiently.
-const preflightAttempts = 8
-
-// retryCall runs call until it succeeds, fails permanently, or has been
-// throttled or failed transiently preflightAttempts times, with jittered
-// exponential backoff from 100 ms.
-func retryCall(ctx context.Context, call func() error) error {
-	var err error
-	for attempt := range preflightAttempts {
-		if err = call(); err == nil {
-			return nil
-		}
-		if c := Classify(err); c != Throttled && c != Transient {
-			return err
-		}
-		d := time.Duration(rand.Int64N(int64(100*time.Millisecond) << attempt))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return err
 }

@@ -290,6 +290,35 @@ func TestPreflight(t *testing.T) {
 	}
 }
 
+// TestPreflightRetryLayers counts the attempts of a preflight call that
+// keeps failing transiently: the SDK's retryer, which Preflight turns on
+// for its calls, makes all of them, through the importer's client whose
+// own SDK retries are off.
+func TestPreflightRetryLayers(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  iotproxy.Config
+	}{
+		{name: "5xx", cfg: iotproxy.Config{FaultRate: 1, FaultOps: []string{"GetPolicy"}}},
+		{name: "dropped connections", cfg: iotproxy.Config{DropRate: 1, FaultOps: []string{"GetPolicy"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.cfg)
+			err := awsiot.Preflight(t.Context(), e.Via, target)
+			if !errors.Is(err, awsiot.ErrPreflight) || !strings.Contains(err.Error(), testPolicy) {
+				t.Fatalf("err = %v, want ErrPreflight naming policy %s", err, testPolicy)
+			}
+			if n := e.Proxy.Stats()["GetPolicy"].Calls; n != 8 {
+				t.Errorf("%d GetPolicy attempts, want 8 (the SDK's, once)", n)
+			}
+			if n := e.Proxy.Total().Calls; n != 8 {
+				t.Errorf("%d calls in all, want only the 8 of GetPolicy: %v", n, e.Proxy.Counts())
+			}
+		})
+	}
+}
+
 func TestPreflightRetriesThrottling(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{ThrottleRate: 0.5, Seed: 3})
 	if err := awsiot.Preflight(context.Background(), e.Via, target); err != nil {
