@@ -160,17 +160,13 @@ func (o *importOptions) quotaTable() (map[string]float64, error) {
 	return q, nil
 }
 
-// workerCount keeps the slowest quota saturated: a device takes about
-// calls x latency, so rate x calls x latency devices must be in flight;
-// four times that (at 100 ms) leaves room for slow answers and for waiting
-// on the other buckets. Idle workers cost nothing.
+// workerCount is --workers, or enough to keep the registration rate busy
+// (see ratelimit.Workers).
 func (o *importOptions) workerCount() int {
 	if o.workers > 0 {
 		return o.workers
 	}
-	calls := 3 + len(o.policies) + len(o.thingGroups)
-	n := int(math.Ceil(o.rate * float64(calls) * 0.1 * 4))
-	return min(max(n, 8), 512)
+	return ratelimit.Workers(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}, 512)
 }
 
 func (o *importOptions) target() awsiot.Target {

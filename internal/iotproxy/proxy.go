@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/thingpress/thingpress/internal/ratelimit"
 )
 
 // Config says what the proxy does to requests. The zero value forwards
@@ -71,21 +73,9 @@ type Config struct {
 }
 
 // DefaultQuotas returns AWS IoT's default per-account rate quotas (TPS)
-// for the operations the importer uses. The map is a fresh copy.
-func DefaultQuotas() map[string]float64 {
-	return map[string]float64{
-		"RegisterCertificateWithoutCA": 10,
-		"DescribeCertificate":          10,
-		"AttachPolicy":                 15,
-		"GetPolicy":                    10,
-		"CreateThing":                  100,
-		"AttachThingPrincipal":         100,
-		"AddThingToThingGroup":         100,
-		"DescribeThing":                350,
-		"DescribeThingGroup":           100,
-		"DescribeThingType":            100,
-	}
-}
+// for the operations the importer uses (ratelimit's table). The map is a
+// fresh copy.
+func DefaultQuotas() map[string]float64 { return ratelimit.DefaultQuotas() }
 
 // OpStats counts what happened to the requests of one operation.
 type OpStats struct {

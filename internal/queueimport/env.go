@@ -12,14 +12,9 @@ import (
 	"github.com/thingpress/thingpress/internal/stack"
 )
 
-// Defaults of the quota variables: AWS's default quotas.
-const (
-	DefaultRegisterTPS     = 10
-	DefaultAttachPolicyTPS = 15
-	// DefaultConcurrency is assumed when IMPORTER_MAX_CONCURRENCY is not
-	// set: the lowest MaximumConcurrency an SQS event source takes.
-	DefaultConcurrency = 2
-)
+// DefaultConcurrency is assumed when IMPORTER_MAX_CONCURRENCY is not set:
+// the lowest MaximumConcurrency an SQS event source takes.
+const DefaultConcurrency = 2
 
 // callTimeout bounds one IoT call: short, so that an invocation near its
 // deadline is not held by a hung connection.
@@ -60,11 +55,13 @@ func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	if cfg.Target, err = env.Target(); err != nil {
 		return cfg, err
 	}
-	reg, err := env.Float(stack.EnvQuotaRegister, DefaultRegisterTPS)
+	// Unset quota variables mean AWS's default quotas.
+	def := ratelimit.DefaultQuotas()
+	reg, err := env.Float(stack.EnvQuotaRegister, def[ratelimit.OpRegisterCertificateWithoutCA])
 	if err != nil {
 		return cfg, err
 	}
-	pol, err := env.Float(stack.EnvQuotaAttachPolicy, DefaultAttachPolicyTPS)
+	pol, err := env.Float(stack.EnvQuotaAttachPolicy, def[ratelimit.OpAttachPolicy])
 	if err != nil {
 		return cfg, err
 	}

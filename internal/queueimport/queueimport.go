@@ -103,9 +103,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("queueimport: %w", err)
 	}
 	if cfg.Workers <= 0 {
-		calls := 3 + len(cfg.Target.Policies) + len(cfg.Target.ThingGroups)
-		r := cfg.Quotas[ratelimit.OpRegisterCertificateWithoutCA]
-		cfg.Workers = min(max(int(math.Ceil(r*float64(calls)*0.1*4)), 8), 128)
+		per := ratelimit.PerDevice{Policies: len(cfg.Target.Policies), Groups: len(cfg.Target.ThingGroups)}
+		cfg.Workers = ratelimit.Workers(cfg.Quotas[ratelimit.OpRegisterCertificateWithoutCA], per, 128)
 	}
 	if cfg.Reserve <= 0 {
 		cfg.Reserve = DefaultReserve

@@ -53,6 +53,23 @@ type PerDevice struct {
 	Groups   int // AddThingToThingGroup calls: thing groups per thing
 }
 
+// Calls is the number of IoT calls that import one device.
+func (p PerDevice) Calls() int { return 3 + p.Policies + p.Groups }
+
+// Workers returns how many devices to import at once to keep the
+// registration rate busy: a device takes about Calls x latency, so
+// rate x Calls x latency devices must be in flight; four times that (at
+// 100 ms) leaves room for slow answers and for waiting on the other
+// buckets. The result is at least 8 and at most most; idle workers cost
+// nothing.
+func Workers(rate float64, per PerDevice, most int) int {
+	n := 8
+	if rate > 0 && !math.IsInf(rate, 1) {
+		n = max(int(math.Ceil(rate*float64(per.Calls())*0.1*4)), n)
+	}
+	return min(n, most)
+}
+
 // ForRegistrationRate returns the quota table for the CLI's --rate n: the
 // user states that RegisterCertificateWithoutCA may run at n per second
 // (lower than the default to leave room for others, or higher because the

@@ -214,3 +214,34 @@ func TestForRegistrationRate(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	one := ratelimit.PerDevice{Policies: 1, Groups: 1}
+	tests := []struct {
+		name string
+		rate float64
+		per  ratelimit.PerDevice
+		most int
+		want int
+	}{
+		{name: "default quota, five calls", rate: 10, per: one, most: 512, want: 20},
+		{name: "more calls per device", rate: 10, per: ratelimit.PerDevice{Policies: 2, Groups: 3}, most: 512, want: 32},
+		{name: "raised quota", rate: 100, per: one, most: 512, want: 200},
+		{name: "capped", rate: 1000, per: one, most: 128, want: 128},
+		{name: "slow rate keeps the floor", rate: 1, per: one, most: 512, want: 8},
+		{name: "fraction rounds up", rate: 21, per: ratelimit.PerDevice{}, most: 512, want: 26},
+		{name: "share of the quota", rate: 5, per: one, most: 128, want: 10},
+		{name: "zero", rate: 0, per: one, most: 512, want: 8},
+		{name: "NaN", rate: math.NaN(), per: one, most: 512, want: 8},
+		{name: "infinity", rate: math.Inf(1), per: one, most: 512, want: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ratelimit.Workers(tt.rate, tt.per, tt.most); got != tt.want {
+				t.Errorf("Workers(%v, %+v, %d) = %d, want %d", tt.rate, tt.per, tt.most, got, tt.want)
+			}
+		})
+	}
+}
