@@ -87,3 +87,13 @@ func (e Env) Target() (awsiot.Target, error) {
 	}
 	return t, nil
 }
+
+// Job reads what both functions need first: the import queue's URL and
+// where devices go (Target).
+func (e Env) Job() (queueURL string, t awsiot.Target, err error) {
+	if queueURL, err = e.Required(stack.EnvImportQueueURL); err != nil {
+		return "", t, err
+	}
+	t, err = e.Target()
+	return queueURL, t, err
+}

@@ -12,10 +12,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/stack"
 )
 
 // Logger returns a JSON logger on w at the level that Lambda's logging
@@ -60,6 +64,31 @@ func NewClients(ctx context.Context) (*Clients, error) {
 		return nil, err
 	}
 	return &Clients{Config: cfg, S3: awsconf.NewS3(cfg), SQS: sqs.NewFromConfig(cfg)}, nil
+}
+
+// Function is what a function's handler is built from.
+type Function struct {
+	Logger  *slog.Logger
+	Metrics *emf.Logger
+	*Clients
+	IoT *iot.Client
+}
+
+// Start sets a function up from env: the logger (Logger) on stderr, the
+// metrics on stdout in the namespace env names, the S3 and SQS clients
+// (NewClients) and an IoT client with iotOpts' connections and timeout,
+// whose SDK retries are off (see awsiot.FromConfig).
+func Start(ctx context.Context, env Env, stdout, stderr io.Writer, iotOpts awsiot.ClientOptions) (*Function, error) {
+	f := &Function{
+		Logger:  Logger(stderr, env),
+		Metrics: emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace)),
+	}
+	var err error
+	if f.Clients, err = NewClients(ctx); err != nil {
+		return nil, err
+	}
+	f.IoT = awsiot.FromConfig(f.Config, iotOpts)
+	return f, nil
 }
 
 // ManifestURI is how messages and summaries name a manifest:

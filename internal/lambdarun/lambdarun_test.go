@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/stack"
 )
 
 func env(m map[string]string) lambdarun.Env { return func(k string) string { return m[k] } }
@@ -105,6 +108,82 @@ func TestLogger(t *testing.T) {
 			l.Error("x", "k", "v")
 			if !strings.HasPrefix(b.String(), `{"time":`) || !strings.Contains(b.String(), `"k":"v"`) {
 				t.Errorf("not a JSON line: %q", b.String())
+			}
+		})
+	}
+}
+
+func TestJob(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantURL  string
+		wantPols string
+		wantErr  bool
+	}{
+		{name: "both", env: map[string]string{stack.EnvImportQueueURL: " q ", stack.EnvPolicyNames: "p1,p2"}, wantURL: "q", wantPols: "p1|p2"},
+		{name: "no queue", env: map[string]string{stack.EnvPolicyNames: "p1"}, wantErr: true},
+		{name: "no policy", env: map[string]string{stack.EnvImportQueueURL: "q"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, tgt, err := env(tc.env).Job()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, lambdarun.ErrEnv) {
+					t.Errorf("error %v is not ErrEnv", err)
+				}
+				return
+			}
+			if url != tc.wantURL || strings.Join(tgt.Policies, "|") != tc.wantPols {
+				t.Errorf("Job() = %q, %+v; want %q, policies %s", url, tgt, tc.wantURL, tc.wantPols)
+			}
+		})
+	}
+}
+
+// TestStart checks the clients a function starts with: the SDK retries
+// S3 and SQS calls (Attempts), not the IoT calls the importer retries.
+func TestStart(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	tests := []struct {
+		name    string
+		region  string
+		wantErr error
+	}{
+		{name: "region set", region: "eu-west-1"},
+		{name: "no region", wantErr: lambdarun.ErrEnv},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AWS_REGION", tc.region)
+			t.Setenv("AWS_DEFAULT_REGION", "")
+			var stdout, stderr bytes.Buffer
+			f, err := lambdarun.Start(t.Context(), env(nil), &stdout, &stderr, awsiot.ClientOptions{MaxConns: 2})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Config.Region != tc.region || f.Logger == nil || f.Metrics == nil {
+				t.Fatalf("function %+v", f)
+			}
+			if n := f.SQS.Options().Retryer.MaxAttempts(); n != lambdarun.Attempts {
+				t.Errorf("SQS makes %d attempts, want %d", n, lambdarun.Attempts)
+			}
+			if n := f.S3.Options().Retryer.MaxAttempts(); n != lambdarun.Attempts {
+				t.Errorf("S3 makes %d attempts, want %d", n, lambdarun.Attempts)
+			}
+			if n := f.IoT.Options().Retryer.MaxAttempts(); n != 1 {
+				t.Errorf("IoT makes %d attempts, want 1 (the importer retries)", n)
 			}
 		})
 	}

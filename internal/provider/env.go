@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
-	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/stack"
@@ -23,14 +22,13 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = lambdarun.Logger(stderr, env)
-	cfg.Metrics = emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace))
-	clients, err := lambdarun.NewClients(ctx)
+	// The IoT client only makes the preflight's reads.
+	f, err := lambdarun.Start(ctx, env, stdout, stderr, awsiot.ClientOptions{MaxConns: 4, Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	iotc := awsiot.FromConfig(clients.Config, awsiot.ClientOptions{MaxConns: 4, Timeout: 10 * time.Second})
-	cfg.S3, cfg.SQS, cfg.IoT = clients.S3, clients.SQS, iotc
+	cfg.Logger, cfg.Metrics = f.Logger, f.Metrics
+	cfg.S3, cfg.SQS, cfg.IoT = f.S3, f.SQS, f.IoT
 	return New(cfg)
 }
 
@@ -39,10 +37,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	var cfg Config
 	var err error
-	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
-		return cfg, err
-	}
-	if cfg.Target, err = env.Target(); err != nil {
+	if cfg.QueueURL, cfg.Target, err = env.Job(); err != nil {
 		return cfg, err
 	}
 	cfg.Slot = strings.ToUpper(env.String(stack.EnvCertificateType, manifest.DefaultSlot))

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
-	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/stack"
@@ -28,19 +27,17 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = lambdarun.Logger(stderr, env)
+	// Enough connections for the workers; the importer retries itself.
+	f, err := lambdarun.Start(ctx, env, stdout, stderr, awsiot.ClientOptions{MaxConns: 32, Timeout: callTimeout})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger, cfg.Metrics = f.Logger, f.Metrics
+	cfg.IoT, cfg.SQS = f.IoT, f.SQS
 	if env.String(stack.EnvImporterConcurrency, "") == "" {
 		cfg.Logger.Warn("IMPORTER_MAX_CONCURRENCY is not set: pacing for the lowest event source concurrency",
 			"assumed", DefaultConcurrency)
 	}
-	cfg.Metrics = emf.New(stdout, env.String(stack.EnvMetricsNamespace, stack.DefaultMetricsNamespace))
-	clients, err := lambdarun.NewClients(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Enough connections for the workers; the importer retries itself.
-	iotc := awsiot.FromConfig(clients.Config, awsiot.ClientOptions{MaxConns: 32, Timeout: callTimeout})
-	cfg.IoT, cfg.SQS = iotc, clients.SQS
 	return New(cfg)
 }
 
@@ -49,10 +46,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	var cfg Config
 	var err error
-	if cfg.QueueURL, err = env.Required(stack.EnvImportQueueURL); err != nil {
-		return cfg, err
-	}
-	if cfg.Target, err = env.Target(); err != nil {
+	if cfg.QueueURL, cfg.Target, err = env.Job(); err != nil {
 		return cfg, err
 	}
 	// Unset quota variables mean AWS's default quotas.
