@@ -18,6 +18,12 @@ func env(m map[string]string) lambdarun.Env { return func(k string) string { ret
 
 func TestEnv(t *testing.T) {
 	e := env(map[string]string{"S": " x ", "L": "a, ,b,", "I": "25", "BADI": "2x", "BIG": "5000", "F": "2.5", "NEGF": "-1"})
+	job := func(m map[string]string) func() (any, error) {
+		return func() (any, error) {
+			url, tgt, err := env(m).Job()
+			return url + " " + strings.Join(tgt.Policies, "|"), err
+		}
+	}
 	tests := []struct {
 		name    string
 		got     func() (any, error)
@@ -36,6 +42,9 @@ func TestEnv(t *testing.T) {
 		{name: "float", got: func() (any, error) { return e.Float("F", 1) }, want: 2.5},
 		{name: "float default", got: func() (any, error) { return e.Float("NONE", 10) }, want: 10.0},
 		{name: "float negative", got: func() (any, error) { return e.Float("NEGF", 1) }, wantErr: true},
+		{name: "job", got: job(map[string]string{stack.EnvImportQueueURL: " q ", stack.EnvPolicyNames: "p1,p2"}), want: "q p1|p2"},
+		{name: "job without a queue", got: job(map[string]string{stack.EnvPolicyNames: "p1"}), wantErr: true},
+		{name: "job without a policy", got: job(map[string]string{stack.EnvImportQueueURL: "q"}), wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,37 +117,6 @@ func TestLogger(t *testing.T) {
 			l.Error("x", "k", "v")
 			if !strings.HasPrefix(b.String(), `{"time":`) || !strings.Contains(b.String(), `"k":"v"`) {
 				t.Errorf("not a JSON line: %q", b.String())
-			}
-		})
-	}
-}
-
-func TestJob(t *testing.T) {
-	tests := []struct {
-		name     string
-		env      map[string]string
-		wantURL  string
-		wantPols string
-		wantErr  bool
-	}{
-		{name: "both", env: map[string]string{stack.EnvImportQueueURL: " q ", stack.EnvPolicyNames: "p1,p2"}, wantURL: "q", wantPols: "p1|p2"},
-		{name: "no queue", env: map[string]string{stack.EnvPolicyNames: "p1"}, wantErr: true},
-		{name: "no policy", env: map[string]string{stack.EnvImportQueueURL: "q"}, wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			url, tgt, err := env(tc.env).Job()
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("error %v, want error %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if !errors.Is(err, lambdarun.ErrEnv) {
-					t.Errorf("error %v is not ErrEnv", err)
-				}
-				return
-			}
-			if url != tc.wantURL || strings.Join(tgt.Policies, "|") != tc.wantPols {
-				t.Errorf("Job() = %q, %+v; want %q, policies %s", url, tgt, tc.wantURL, tc.wantPols)
 			}
 		})
 	}
