@@ -8,6 +8,11 @@
 // counted. A JSON summary of the manifest is written next to it in the
 // bucket, under the summary prefix.
 //
+// Within one invocation, a call that fails whole (S3, SQS, the
+// preflight's reads) is retried by the SDK's standard retryer alone; the
+// entries SQS fails inside a SendMessageBatch answer are re-sent by the
+// provider alone (Config.SendAttempts).
+//
 // What is retried: the handler returns an error, so that Lambda retries
 // the event and finally sends it to the function's dead-letter queue,
 // only when trying again can help: the preflight failed (a policy, thing
