@@ -184,11 +184,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	quotas, _ := o.quotaTable()
-	store, err := o.manifest.trustStore()
+	store, err := o.manifest.prepare(path)
 	if err != nil {
 		return err
 	}
-	if store == nil {
+	if o.manifest.noVerifyChain {
 		fmt.Fprintln(stderr, "warning: --no-verify-chain: certificates are imported without checking who issued them")
 	}
 	workers := o.workerCount()

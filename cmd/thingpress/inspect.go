@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/validate"
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
@@ -12,6 +17,7 @@ import (
 type inspectOptions struct {
 	manifest manifestOptions
 	output   string
+	validAt  string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -46,6 +52,7 @@ manifest cannot be read or the arguments are wrong.`,
 		},
 	}
 	o.manifest.bind(cmd.Flags())
+	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
 	return cmd
 }
@@ -58,7 +65,15 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return usageError{err}
 	}
-	store, err := o.manifest.trustStore()
+	vopts := validate.Options{}
+	if o.validAt != "" {
+		at, err := time.Parse(time.RFC3339, o.validAt)
+		if err != nil {
+			return usageError{fmt.Errorf("--valid-at: %w", err)}
+		}
+		vopts.Now = func() time.Time { return at }
+	}
+	store, err := o.manifest.prepare(path)
 	if err != nil {
 		return err
 	}
@@ -67,14 +82,17 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		return err
 	}
 	defer src.Close()
-	sum := inspect.Summary{File: path, Format: string(ft), Slot: o.manifest.certType, ChainChecked: store != nil}
+	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
+	if ft == format.Infineon || ft == format.XML {
+		sum.Slot = o.manifest.certType
+	}
 	if store != nil {
 		sum.Anchors = store.Anchors()
 		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:   out,
-		Validate: o.manifest.validateOptions(path, store),
+		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now},
 		Summary:  sum,
 	})
 	if err != nil {
