@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/iotproxy"
+	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/testpki"
 )
 
 // The chip makers' samples, under ../shared/fixtures.
@@ -286,4 +290,144 @@ func botoState(t *testing.T, endpoint, group string) awsState {
 		t.Fatalf("boto3 output: %v", err)
 	}
 	return s
+}
+
+// generatedManifest writes a generated manifest of n devices (each line
+// the base64 of the leaf's PEM and its CA's) and the CA's PEM file.
+func generatedManifest(t *testing.T, n int) (path, trustFile string, names []string) {
+	t.Helper()
+	ca, err := testpki.NewRoot("thingpress generated test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range n {
+		name := fmt.Sprintf("gen-device-%03d", i)
+		leaf, err := ca.Issue(testpki.LeafOptions{CommonName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := append(testpki.PEM(leaf.Cert), testpki.PEM(ca.Cert)...)
+		b.WriteString(base64.StdEncoding.EncodeToString(text) + "\n")
+		names = append(names, name)
+	}
+	dir := t.TempDir()
+	path, trustFile = filepath.Join(dir, "certificates.txt"), filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(trustFile, testpki.PEM(ca.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, trustFile, names
+}
+
+// TestImportVendors imports each vendor's manifest into moto behind the
+// proxy and checks, with boto3 once per test, that every device is a
+// complete Thing with the vendor's name and attributes.
+func TestImportVendors(t *testing.T) {
+	isolateAWS(t)
+	type want struct {
+		devices int
+		attrs   []string // attribute names every Thing has
+	}
+	tests := []struct {
+		name string
+		// manifest returns the manifest and the flags that go with it.
+		manifest func(t *testing.T) (string, []string)
+		want     want
+	}{
+		{name: "microchip", manifest: func(t *testing.T) (string, []string) { return sample(t, sampleMicrochip), nil },
+			want: want{devices: 10, attrs: []string{"chip_id", "groupId", "partNumber", "provisioningTimestamp"}}},
+		{name: "espressif", manifest: func(t *testing.T) (string, []string) {
+			return sample(t, sampleEspressif), []string{"--no-verify-chain"}
+		}, want: want{devices: 7, attrs: []string{"chip_id", "cn"}}},
+		{name: "generated with its CA", manifest: func(t *testing.T) (string, []string) {
+			path, trustFile, _ := generatedManifest(t, 6)
+			return path, []string{"--trust", trustFile}
+		}, want: want{devices: 6, attrs: nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, flags := tt.manifest(t)
+			out, stderr, code := runCLI(t, append(append([]string{"inspect", "-o", "json"}, flags...), path)...)
+			if code != exitOK {
+				t.Fatalf("inspect: exit %d\n%s", code, stderr)
+			}
+			recs := readJSONL(t, out)
+			if len(recs) != tt.want.devices {
+				t.Fatalf("inspect found %d devices, want %d", len(recs), tt.want.devices)
+			}
+			e := iottest.New(t, iotproxy.Config{StrictCreateThing: true})
+			reportPath := filepath.Join(t.TempDir(), "report.jsonl")
+			args := importArgs(e, append(flags, "--rate", "100", "--report", reportPath, path)...)
+			out, stderr, code = runCLI(t, args...)
+			if code != exitOK {
+				t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
+			}
+			lines, sum := readReport(t, reportPath)
+			if len(lines) != tt.want.devices || sum.Imported != tt.want.devices || sum.Failed != 0 || sum.Skipped != 0 {
+				t.Fatalf("%d report lines, summary %+v", len(lines), sum)
+			}
+			if c := e.Proxy.Total().Calls - 3; c != int64(5*tt.want.devices) {
+				t.Errorf("%d calls for %d devices, want 5 each (plus 3 preflight): %v", c, tt.want.devices, e.Proxy.Counts())
+			}
+			s := botoState(t, e.Moto.URL, iottest.Group)
+			if len(s.Things) != tt.want.devices || len(s.Group) != tt.want.devices || len(s.Certificates) != tt.want.devices {
+				t.Fatalf("moto has %d things (%d in the group) and %d certificates, want %d", len(s.Things), len(s.Group), len(s.Certificates), tt.want.devices)
+			}
+			for arn, st := range s.Certificates {
+				if st != "ACTIVE" {
+					t.Errorf("certificate %s is %s", arn, st)
+				}
+			}
+			for _, r := range recs {
+				th, ok := s.Things[r.ThingName]
+				switch {
+				case !ok:
+					t.Errorf("%s: no thing %s", r.Entry, r.ThingName)
+					continue
+				case th.Type != iottest.ThingType || len(th.Principals) != 1 || len(th.Policies) != 1 || th.Policies[0] != iottest.Policy:
+					t.Errorf("%s: thing %+v", r.ThingName, th)
+				}
+				if r.ChipID != "" && th.Attributes["chip_id"] != r.ChipID {
+					t.Errorf("%s: chip_id %q, want %q", r.ThingName, th.Attributes["chip_id"], r.ChipID)
+				}
+				for _, a := range tt.want.attrs {
+					if th.Attributes[a] == "" {
+						t.Errorf("%s: no attribute %s in %v", r.ThingName, a, th.Attributes)
+					}
+				}
+				if len(th.Attributes) != len(tt.want.attrs) {
+					t.Errorf("%s: attributes %v, want %v", r.ThingName, th.Attributes, tt.want.attrs)
+				}
+			}
+		})
+	}
+}
+
+// TestImportGeneratedSampleExpired: the generated sample's certificates
+// expired in 2025, so an import today skips all 100, each with its
+// reason, and registers nothing.
+func TestImportGeneratedSampleExpired(t *testing.T) {
+	isolateAWS(t)
+	path := sample(t, sampleGenerated)
+	e := iottest.New(t, iotproxy.Config{})
+	reportPath := filepath.Join(t.TempDir(), "report.jsonl")
+	out, stderr, code := runCLI(t, importArgs(e, "--no-verify-chain", "--report", reportPath, path)...)
+	if code != exitSomeDevices {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, stderr)
+	}
+	lines, sum := readReport(t, reportPath)
+	if len(lines) != 100 || sum.Skipped != 100 || sum.Imported != 0 {
+		t.Fatalf("%d lines, summary %+v", len(lines), sum)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l.Error, "certificate expired on 2025-09-13") {
+			t.Errorf("%s: %q", l.ThingName, l.Error)
+		}
+	}
+	if n := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; n != 0 {
+		t.Errorf("%d registrations of expired certificates", n)
+	}
 }
