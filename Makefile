@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/microchip/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/espressif/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/generated/
+	$(GO) test -run '^$$' -fuzz FuzzSniff -fuzztime 60s ./internal/manifest/format/
 
 clean:
 	rm -rf $(BIN)
