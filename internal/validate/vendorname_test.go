@@ -46,4 +46,3 @@ func TestVendorThingName(t *testing.T) {
 		t.Errorf("device 3: %v, want a duplicate thing name", got[2].Err)
 	}
 }
-
