@@ -56,7 +56,8 @@ func (o *manifestOptions) check() error {
 	if err != nil {
 		return usageError{fmt.Errorf("--vendor: %w", err)}
 	}
-	if f != format.Auto && v != format.Auto && f.Vendor() != v.Vendor() {
+	// --format xml with --vendor infineon is Infineon's XML manifest.
+	if f != format.Auto && v != format.Auto && !(f == format.XML && v == format.InfineonAny) && f.Vendor() != v.Vendor() {
 		return usageError{fmt.Errorf("--format %s and --vendor %s disagree (--format is a deprecated alias of --vendor)", o.format, o.vendor)}
 	}
 	return nil

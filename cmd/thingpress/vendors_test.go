@@ -78,6 +78,7 @@ func TestInspectVendorSamples(t *testing.T) {
 	}{
 		{name: "microchip", file: sampleMicrochip, args: []string{"--no-verify-chain"}, wantVendor: "Microchip", wantOK: 10, wantCode: exitOK},
 		{name: "microchip needs no trust flag", file: sampleMicrochip, wantVendor: "Microchip", wantOK: 10, wantCode: exitOK},
+		{name: "microchip forced by the old --format", file: sampleMicrochip, args: []string{"--format", "microchip", "--vendor", "Microchip"}, wantVendor: "Microchip", wantOK: 10, wantCode: exitOK},
 		{name: "microchip forced", file: sampleMicrochip, args: []string{"--vendor", "MICROCHIP"}, wantVendor: "Microchip", wantOK: 10, wantCode: exitOK},
 		{name: "trustflex", file: sampleTrustFLEX, args: []string{"--no-verify-chain"}, wantVendor: "Microchip", wantInvalid: 10,
 			wantReason: "no device certificate: signed payload (version 2) has no publicKeySet", wantCode: exitSomeDevices},
