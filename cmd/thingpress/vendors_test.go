@@ -331,6 +331,7 @@ func TestImportVendors(t *testing.T) {
 	type want struct {
 		devices int
 		attrs   []string // attribute names every Thing has
+		noType  bool     // imported without --thing-type
 	}
 	tests := []struct {
 		name string
@@ -340,6 +341,8 @@ func TestImportVendors(t *testing.T) {
 	}{
 		{name: "microchip", manifest: func(t *testing.T) (string, []string) { return sample(t, sampleMicrochip), nil },
 			want: want{devices: 10, attrs: []string{"chip_id", "groupId", "partNumber", "provisioningTimestamp"}}},
+		{name: "microchip without a thing type", manifest: func(t *testing.T) (string, []string) { return sample(t, sampleMicrochip), nil },
+			want: want{devices: 10, attrs: []string{"chip_id", "groupId", "partNumber"}, noType: true}},
 		{name: "espressif", manifest: func(t *testing.T) (string, []string) {
 			return sample(t, sampleEspressif), []string{"--no-verify-chain"}
 		}, want: want{devices: 7, attrs: []string{"chip_id", "cn"}}},
@@ -359,9 +362,15 @@ func TestImportVendors(t *testing.T) {
 			if len(recs) != tt.want.devices {
 				t.Fatalf("inspect found %d devices, want %d", len(recs), tt.want.devices)
 			}
-			e := iottest.New(t, iotproxy.Config{StrictCreateThing: true})
+			e := iottest.New(t, iotproxy.Config{StrictCreateThing: true, StrictAttributes: true})
 			reportPath := filepath.Join(t.TempDir(), "report.jsonl")
 			args := importArgs(e, append(flags, "--rate", "100", "--report", reportPath, path)...)
+			thingType := iottest.ThingType
+			if tt.want.noType {
+				thingType = ""
+				args = append([]string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", iottest.Policy,
+					"--thing-group", iottest.Group, "--progress", "none"}, append(flags, "--rate", "100", "--report", reportPath, path)...)
+			}
 			out, stderr, code = runCLI(t, args...)
 			if code != exitOK {
 				t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
@@ -370,8 +379,12 @@ func TestImportVendors(t *testing.T) {
 			if len(lines) != tt.want.devices || sum.Imported != tt.want.devices || sum.Failed != 0 || sum.Skipped != 0 {
 				t.Fatalf("%d report lines, summary %+v", len(lines), sum)
 			}
-			if c := e.Proxy.Total().Calls - 3; c != int64(5*tt.want.devices) {
-				t.Errorf("%d calls for %d devices, want 5 each (plus 3 preflight): %v", c, tt.want.devices, e.Proxy.Counts())
+			preflight := int64(3) // GetPolicy, DescribeThingType, DescribeThingGroup
+			if tt.want.noType {
+				preflight = 2
+			}
+			if c := e.Proxy.Total().Calls - preflight; c != int64(5*tt.want.devices) {
+				t.Errorf("%d calls for %d devices, want 5 each (plus %d preflight): %v", c, tt.want.devices, preflight, e.Proxy.Counts())
 			}
 			s := botoState(t, e.Moto.URL, iottest.Group)
 			if len(s.Things) != tt.want.devices || len(s.Group) != tt.want.devices || len(s.Certificates) != tt.want.devices {
@@ -388,7 +401,7 @@ func TestImportVendors(t *testing.T) {
 				case !ok:
 					t.Errorf("%s: no thing %s", r.Entry, r.ThingName)
 					continue
-				case th.Type != iottest.ThingType || len(th.Principals) != 1 || len(th.Policies) != 1 || th.Policies[0] != iottest.Policy:
+				case th.Type != thingType || len(th.Principals) != 1 || len(th.Policies) != 1 || th.Policies[0] != iottest.Policy:
 					t.Errorf("%s: thing %+v", r.ThingName, th)
 				}
 				if r.ChipID != "" && th.Attributes["chip_id"] != r.ChipID {
