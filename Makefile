@@ -45,6 +45,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHeader -fuzztime 60s ./internal/manifest/infineon/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/xmlmanifest/
 	$(GO) test -run '^$$' -fuzz FuzzScanPEM -fuzztime 60s ./internal/manifest/
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/microchip/
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/espressif/
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/generated/
+	$(GO) test -run '^$$' -fuzz FuzzSniff -fuzztime 60s ./internal/manifest/format/
 
 clean:
 	rm -rf $(BIN)

@@ -47,8 +47,11 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 		Use:   "import --policy NAME [flags] MANIFEST",
 		Short: "Import every valid device of a manifest into AWS IoT Core",
 		Long: `import makes every valid device of a manifest a complete Thing in AWS IoT Core:
-a Thing named after the certificate's subject CN (with the thing type, and the
-chip, reel and batch IDs as attributes), its certificate registered (ACTIVE)
+a Thing named after the certificate's subject CN, or the name the vendor's
+manifest gives (Microchip uniqueId, Espressif MAC), with the thing type and the
+chip, reel and batch IDs and the vendor's attributes as attributes (at most 3
+without --thing-type, as AWS allows: chip, reel and batch ID first, then the
+vendor's by name), its certificate registered (ACTIVE)
 without a CA, the certificate attached to the Thing, each --policy attached to
 the certificate, and the Thing added to each --thing-group. That is 3 calls plus
 one per policy and group, and no describe calls (but for one DescribeCertificate
@@ -180,11 +183,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	quotas, _ := o.quotaTable()
-	store, err := o.manifest.trustStore()
+	store, err := o.manifest.prepare(path)
 	if err != nil {
 		return err
 	}
-	if store == nil {
+	if o.manifest.noVerifyChain {
 		fmt.Fprintln(stderr, "warning: --no-verify-chain: certificates are imported without checking who issued them")
 	}
 	workers := o.workerCount()

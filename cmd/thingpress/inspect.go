@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/validate"
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
@@ -12,6 +17,7 @@ import (
 type inspectOptions struct {
 	manifest manifestOptions
 	output   string
+	validAt  string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -19,9 +25,21 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [flags] MANIFEST",
 		Short: "Show what a manifest holds and which devices could not be imported, and why",
-		Long: `inspect reads a manifest (an Infineon reel bundle or an XML manifest), checks every
-device certificate and shows a summary followed by each invalid device with its
-reason. Nothing is sent anywhere.
+		Long: `inspect reads a manifest, checks every device certificate and shows a summary
+followed by each invalid device with its reason. Nothing is sent anywhere.
+
+The vendor is detected from the content, or forced with --vendor:
+  infineon   a reel bundle (7z) or an XML manifest; chains checked against the
+             embedded Infineon CAs (or --trust)
+  microchip  a JSON array of signed JWS entries; each signature is checked against
+             the embedded Microchip signers (--signer adds more) and the device
+             certificate against the CA certificate after it; the Thing is named
+             by the signed uniqueId
+  espressif  a CSV of MAC,cn,cert; the Thing is named by the MAC
+  generated  one base64 PEM certificate per line
+Espressif and generated certificates have no public CA: give --trust FILE or
+--no-verify-chain. --cert-type is for Infineon only, --signer for Microchip only.
+--format is a deprecated alias of --vendor.
 
 A device is valid when its entry holds exactly one certificate and no private key
 material in any form; its chip, reel and batch IDs are valid Thing attributes (an
@@ -29,8 +47,9 @@ Infineon chip ID has 20 hex characters); the certificate is within its validity
 period, is a device certificate AWS IoT accepts (not a CA; key usage allowing
 digitalSignature and extended key usage allowing clientAuth, if present; one
 subject CN; RSA >= 2048 bits or ECDSA P-256/P-384/P-521; no SHA-1 or MD5
-signature) and chains to the trust anchors; its CN is a valid thing name; and no
-earlier device has the same certificate, chip ID or thing name.
+signature) and chains to the trust anchors; its thing name (the vendor's, or the
+CN) is valid; its attributes are valid Thing attributes; and no earlier device
+has the same certificate, chip ID or thing name.
 
 Exit status: 0 when every device is ok, 1 when any device is invalid (the output
 is still complete) or the run was interrupted (Ctrl-C, SIGTERM), 2 when the
@@ -46,6 +65,7 @@ manifest cannot be read or the arguments are wrong.`,
 		},
 	}
 	o.manifest.bind(cmd.Flags())
+	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
 	return cmd
 }
@@ -58,7 +78,15 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return usageError{err}
 	}
-	store, err := o.manifest.trustStore()
+	vopts := validate.Options{}
+	if o.validAt != "" {
+		at, err := time.Parse(time.RFC3339, o.validAt)
+		if err != nil {
+			return usageError{fmt.Errorf("--valid-at: %w", err)}
+		}
+		vopts.Now = func() time.Time { return at }
+	}
+	store, err := o.manifest.prepare(path)
 	if err != nil {
 		return err
 	}
@@ -67,14 +95,17 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		return err
 	}
 	defer src.Close()
-	sum := inspect.Summary{File: path, Format: string(ft), Slot: o.manifest.certType, ChainChecked: store != nil}
+	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
+	if ft == format.Infineon || ft == format.XML {
+		sum.Slot = o.manifest.certType
+	}
 	if store != nil {
 		sum.Anchors = store.Anchors()
 		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:   out,
-		Validate: o.manifest.validateOptions(path, store),
+		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now},
 		Summary:  sum,
 	})
 	if err != nil {

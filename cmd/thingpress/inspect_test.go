@@ -24,6 +24,7 @@ func Example_inspect() {
 	run(context.Background(), []string{"inspect", "--cert-type", "E0E2", "testdata/mini-reel.7z"}, os.Stdout, os.Stdout)
 	// Output:
 	// Manifest  testdata/mini-reel.7z (infineon, slot E0E2)
+	// Vendor    Infineon
 	// Reel      78211223032C7EFA
 	// Batch     b41425b9-b42b-47fd-95c2-f981b4c61561
 	// Chain     verified against Infineon OPTIGA(TM) ECC Root CA 2, Infineon OPTIGA(TM) RSA Root CA 2, Infineon OPTIGA(TM) Trust M CA 300, Infineon OPTIGA(TM) Trust M CA 306, Infineon OPTIGA(TM) Trust M CA 309

@@ -26,9 +26,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "thingpress",
 		Short: "Import chip makers' device certificates into AWS IoT Core",
 		Long: `thingpress reads the certificate manifests that chip makers deliver with a reel
-of secure elements (Infineon OPTIGA Trust M Express bundles and XML manifests),
-checks every certificate against the maker's CAs, and imports each chip into AWS
-IoT Core as a Thing with its certificate registered and active.`,
+of secure elements (Infineon OPTIGA Trust M Express bundles and XML manifests,
+Microchip Trust&GO/TrustFLEX/TrustCUSTOM JSON manifests, Espressif CSV manifests
+and generated manifests of base64 PEM lines), checks every certificate (against
+Infineon's CAs, a Microchip manifest's signatures, or the CAs given with --trust),
+and imports each chip into AWS IoT Core as a Thing with its certificate
+registered and active.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,12 +51,29 @@ type Device struct {
 	BatchID        string
 	ThingName      string
 	CertificatePEM string
+	// Extra are the vendor's attributes (manifest.Record.Attributes).
+	Extra map[string]string
 }
 
-// Attributes returns the Thing attributes recorded for d: the facts a
-// person can trace back to the chip and its reel (three at most, the
-// limit of a Thing without a thing type).
-func (d *Device) Attributes() map[string]string {
+// Thing attribute limits (API reference, AttributePayload).
+const (
+	MaxAttributes         = 3  // of a Thing without a thing type
+	MaxAttributesWithType = 50 // of a Thing with one
+)
+
+// Attributes returns the Thing attributes recorded for d without a thing
+// type: AttributesFor(false).
+func (d *Device) Attributes() map[string]string { return d.AttributesFor(false) }
+
+// AttributesFor returns the Thing attributes recorded for d: the facts a
+// person can trace back to the chip and its reel (chip, reel and batch
+// ID), then the vendor's Extra by name, as many as a Thing takes (3
+// without a thing type, 50 with one); the rest are left out.
+func (d *Device) AttributesFor(thingType bool) map[string]string {
+	limit := MaxAttributes
+	if thingType {
+		limit = MaxAttributesWithType
+	}
 	a := map[string]string{}
 	if d.ChipID != "" {
 		a["chip_id"] = d.ChipID
@@ -65,6 +83,14 @@ func (d *Device) Attributes() map[string]string {
 	}
 	if d.BatchID != "" {
 		a["batch_id"] = d.BatchID
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Extra)) {
+		if len(a) >= limit {
+			break
+		}
+		if _, taken := a[k]; !taken {
+			a[k] = d.Extra[k]
+		}
 	}
 	return a
 }
@@ -292,7 +318,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	err = do(state.StepThing, OpThing, func(ctx context.Context) error {
 		in := &iot.CreateThingInput{
 			ThingName:        aws.String(d.ThingName),
-			AttributePayload: &types.AttributePayload{Attributes: d.Attributes()},
+			AttributePayload: &types.AttributePayload{Attributes: d.AttributesFor(im.cfg.Target.ThingType != "")},
 		}
 		if im.cfg.Target.ThingType != "" {
 			in.ThingTypeName = aws.String(im.cfg.Target.ThingType)

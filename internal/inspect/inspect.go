@@ -41,6 +41,7 @@ func ParseOutput(s string) (Output, error) {
 
 // Record is the JSON form of one device.
 type Record struct {
+	Vendor        string `json:"vendor,omitempty"`
 	ChipID        string `json:"chip_id"`
 	Slot          string `json:"slot"`
 	ThingName     string `json:"thing_name"`
@@ -65,6 +66,7 @@ const (
 // NewRecord describes a validated device.
 func NewRecord(d *validate.Device) Record {
 	r := Record{
+		Vendor:        d.Vendor,
 		ChipID:        d.ChipID,
 		Slot:          d.Slot,
 		ThingName:     d.ThingName,
@@ -134,11 +136,20 @@ const maxDistinct = 16
 
 // Summary counts what a manifest holds.
 type Summary struct {
-	File         string
-	Format       string
+	File   string
+	Format string
+	// Vendor is the chip maker (a manifest.Vendor constant); the first
+	// device's when the caller leaves it empty.
+	Vendor       string
 	Slot         string
 	ChainChecked bool
-	Anchors      []string
+	// ValidAt is the --valid-at time validity was checked at; empty
+	// means now.
+	ValidAt string
+	// SignedBy names the signers that a signed (Microchip) manifest's
+	// entries were verified against.
+	SignedBy []string
+	Anchors  []string
 	// Refused names the trust file's certificates that are not trusted
 	// to issue devices (trust.Store.Rejected).
 	Refused     []string
@@ -176,6 +187,9 @@ func (s *Summary) Add(d *validate.Device) {
 		s.Reasons = map[string]int{}
 	}
 	s.Total++
+	if s.Vendor == "" {
+		s.Vendor = d.Vendor
+	}
 	s.addName(&s.Reels, "reel", d.ReelID)
 	s.addName(&s.Batches, "batch", d.BatchID)
 	if s.Slot == "" {
@@ -293,7 +307,12 @@ func clean(s string) string {
 func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
-	row("Manifest", fmt.Sprintf("%s (%s, slot %s)", s.File, s.Format, s.Slot))
+	if s.Slot != "" {
+		row("Manifest", fmt.Sprintf("%s (%s, slot %s)", s.File, s.Format, s.Slot))
+	} else {
+		row("Manifest", fmt.Sprintf("%s (%s)", s.File, s.Format))
+	}
+	row("Vendor", orNone(s.Vendor))
 	row("Reel", s.list(s.Reels, "reel"))
 	row("Batch", s.list(s.Batches, "batch"))
 	if s.ChainChecked {
@@ -301,8 +320,16 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 		if len(s.Refused) > 0 {
 			row("Refused", strings.Join(s.Refused, ", ")+" (in the trust file, but not CAs that may issue devices)")
 		}
-	} else {
-		row("Chain", "NOT VERIFIED (--no-verify-chain): certificates were not checked against any CA")
+	}
+	if len(s.SignedBy) > 0 {
+		row("Signed", "each entry's signature verified against "+strings.Join(s.SignedBy, ", ")+"; its certificate against the CA certificate after it")
+	}
+	if !s.ChainChecked {
+		if len(s.SignedBy) > 0 {
+			row("Chain", "not checked against a trust store (give --trust to): the manifest signature authenticates the devices")
+		} else {
+			row("Chain", "NOT VERIFIED (--no-verify-chain): certificates were not checked against any CA")
+		}
 	}
 	var issuers []string
 	for name, n := range s.Issuers {
@@ -314,6 +341,9 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	slices.Sort(issuers)
 	row("Issuers", orNone(strings.Join(issuers, ", ")))
 	row("Devices", fmt.Sprintf("%d: %d ok, %d invalid", s.Total, s.OK, s.Invalid))
+	if s.ValidAt != "" {
+		row("Valid at", s.ValidAt+" (--valid-at), not now")
+	}
 	if !s.NotBefore.IsZero() {
 		row("Validity", fmt.Sprintf("%s to %s", s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339)))
 	}

@@ -29,9 +29,18 @@ type Record struct {
 	BatchID  string // batch the reel belongs to, where known
 	Data     []byte // the entry's content, at most Limits.MaxEntryBytes
 	Encoding Encoding
-	// Vendor names the chip maker whose chip ID scheme ChipID follows
-	// (VendorInfineon); empty means no scheme is checked.
+	// Vendor names the chip maker whose manifest this is (one of the
+	// Vendor constants). Only VendorInfineon has a chip ID scheme that
+	// validation checks; empty means none is.
 	Vendor string
+	// ThingName, when set, names the Thing instead of the certificate's
+	// subject CN (a Microchip uniqueId, an Espressif MAC). Validation
+	// applies the thing-name rules to it all the same.
+	ThingName string
+	// Attributes are Thing attributes the vendor's manifest adds to
+	// chip_id, reel_id and batch_id (Microchip's partNumber, say).
+	// Validation checks them against AWS IoT's attribute rules.
+	Attributes map[string]string
 	// KeyMaterial is set when the reader saw private key material in the
 	// entry outside Data (another element or attribute of an XML
 	// Device). The reader keeps none of it.
@@ -66,9 +75,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// VendorInfineon is Record.Vendor for Infineon's chips: a chip ID is 20
-// hexadecimal characters.
-const VendorInfineon = "Infineon"
+// Record.Vendor values. VendorInfineon's chip IDs are 20 hexadecimal
+// characters.
+const (
+	VendorInfineon  = "Infineon"
+	VendorMicrochip = "Microchip"
+	VendorEspressif = "Espressif"
+	// VendorGenerated is a manifest of base64 PEM lines, as a
+	// certificate generator or a test writes it: no chip maker.
+	VendorGenerated = "generated"
+)
 
 // DefaultSlot is the certificate slot read when none is chosen.
 const DefaultSlot = "E0E0"

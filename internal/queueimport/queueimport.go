@@ -305,7 +305,7 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 	d, c := j.dev, j.c
 	res, err := c.im.Import(ctx, &importer.Device{
 		Key: d.CertificateID, ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID,
-		ThingName: d.ThingName, CertificatePEM: d.CertificatePEM,
+		ThingName: d.ThingName, CertificatePEM: d.CertificatePEM, Extra: d.Attributes,
 	})
 	log := h.log.With("manifest", j.msg.m.Manifest, "message_id", j.msg.rec.MessageId, "chip", d.ChipID, "thing", d.ThingName)
 	switch {

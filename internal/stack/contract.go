@@ -113,6 +113,9 @@ type Device struct {
 	ThingName      string `json:"thing_name"`
 	CertificateID  string `json:"certificate_id"` // hex SHA-256 of the DER
 	CertificatePEM string `json:"certificate_pem"`
+	// Attributes are the vendor's Thing attributes beyond the chip, reel
+	// and batch IDs (manifest.Record.Attributes).
+	Attributes map[string]string `json:"attributes,omitempty"`
 	// The importer fills in the rest when it sends a device back to the
 	// queue: the steps already done (as internal/state names them), the
 	// registered certificate's ARN, and whether it was registered before.

@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -51,7 +52,9 @@ var (
 	ErrSignatureAlgorithm = errors.New("signature algorithm is not one AWS IoT accepts")
 	// ErrAttribute: API reference, AttributePayload: a thing attribute
 	// value matches [a-zA-Z0-9_.,@/:#=\[\]-]* and has at most 800
-	// characters. The chip, reel and batch IDs become attributes.
+	// characters, a name matches [a-zA-Z0-9_.,@/:#-]+ of at most 128,
+	// and a Thing has at most 50 (3 without a thing type). The chip, reel
+	// and batch IDs and the vendor's Record.Attributes become attributes.
 	ErrAttribute = errors.New("value is not a valid AWS IoT thing attribute")
 	// ErrChipID: Infineon's chip ID is 20 hexadecimal characters (batch
 	// number and the chip's wafer position), as printed on its reel's
@@ -216,11 +219,23 @@ func checkAttributes(d *Device) error {
 	for _, a := range []struct{ name, value string }{
 		{"chip_id", d.ChipID}, {"reel_id", d.ReelID}, {"batch_id", d.BatchID},
 	} {
+		if err := checkAttribute(a.name, a.value); err != nil {
+			return err
+		}
+	}
+	if len(d.Attributes) > maxAttributes {
+		return fmt.Errorf("%w: %d attributes (a Thing has at most %d)", ErrAttribute, len(d.Attributes), maxAttributes)
+	}
+	names := slices.Sorted(maps.Keys(d.Attributes))
+	for _, k := range names {
 		switch {
-		case len(a.value) > maxAttributeLen:
-			return fmt.Errorf("%w: %s of %d characters (at most %d)", ErrAttribute, a.name, len(a.value), maxAttributeLen)
-		case !validAttribute(a.value):
-			return fmt.Errorf(`%w: %s %s must match [a-zA-Z0-9_.,@/:#=\[\]-]*`, ErrAttribute, a.name, quote(a.value))
+		case len(k) == 0 || len(k) > maxAttributeNameLen || !validAttributeName(k):
+			return fmt.Errorf(`%w: name %s must match [a-zA-Z0-9_.,@/:#-]{1,%d}`, ErrAttribute, quote(k), maxAttributeNameLen)
+		case k == "chip_id" || k == "reel_id" || k == "batch_id":
+			return fmt.Errorf("%w: %s is set by thingpress", ErrAttribute, k)
+		}
+		if err := checkAttribute(k, d.Attributes[k]); err != nil {
+			return err
 		}
 	}
 	if d.Vendor == manifest.VendorInfineon && d.ChipID != "" && !infineonChipID(d.ChipID) {
@@ -228,6 +243,29 @@ func checkAttributes(d *Device) error {
 	}
 	return nil
 }
+
+func checkAttribute(name, value string) error {
+	switch {
+	case len(value) > maxAttributeLen:
+		return fmt.Errorf("%w: %s of %d characters (at most %d)", ErrAttribute, name, len(value), maxAttributeLen)
+	case !validAttribute(value):
+		return fmt.Errorf(`%w: %s %s must match [a-zA-Z0-9_.,@/:#=\[\]-]*`, ErrAttribute, name, quote(value))
+	}
+	return nil
+}
+
+// validAttributeName reports whether s matches AWS IoT's rule for a thing
+// attribute name, [a-zA-Z0-9_.,@/:#-]+ (length aside).
+func validAttributeName(s string) bool {
+	return strings.IndexByte(s, '=') < 0 && strings.IndexByte(s, '[') < 0 && strings.IndexByte(s, ']') < 0 && validAttribute(s)
+}
+
+// maxAttributeNameLen is the most characters of an attribute name;
+// maxAttributes the most attributes of a Thing (with a thing type).
+const (
+	maxAttributeNameLen = 128
+	maxAttributes       = 50
+)
 
 // quote shows an untrusted value in a message: quoted, at most 40
 // characters.

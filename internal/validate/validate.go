@@ -55,7 +55,8 @@ type Device struct {
 	Cert *x509.Certificate
 	// CertificateID is the lower-case hex SHA-256 of DER.
 	CertificateID string
-	// ThingName is the subject CN when it is a valid thing name.
+	// ThingName is Record.ThingName, or the subject CN when the record
+	// names none, when it is a valid thing name.
 	ThingName string
 	// Issuer is the subject CN of the trusted CA that issued the
 	// certificate, or of the certificate's issuer when the chain is not
@@ -241,8 +242,12 @@ func check(d *Device, opts Options, at time.Time) {
 	d.CertificateID = hex.EncodeToString(sum[:])
 	d.Issuer = cert.Issuer.CommonName
 	cn := cert.Subject.CommonName
-	if ValidThingName(cn) {
-		d.ThingName = cn
+	name, from := cn, "subject CN"
+	if d.Record.ThingName != "" {
+		name, from = d.Record.ThingName, "manifest's thing name"
+	}
+	if ValidThingName(name) {
+		d.ThingName = name
 	}
 	switch {
 	case at.After(cert.NotAfter):
@@ -265,9 +270,22 @@ func check(d *Device, opts Options, at time.Time) {
 		d.Issuer = ca.Subject.CommonName
 	}
 	if d.ThingName == "" {
-		fail(d, opts.File, fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(cn, 140)))
+		err := fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(name, 140))
+		if d.Record.ThingName != "" {
+			err = namedError{fmt.Sprintf("the %s %q is not a valid AWS IoT thing name: it must match [a-zA-Z0-9:_-]{1,128}", from, truncate(name, 140)), ErrThingName}
+		}
+		fail(d, opts.File, err)
 	}
 }
+
+// namedError is a reason that says more than its sentinel's text.
+type namedError struct {
+	msg string
+	is  error
+}
+
+func (e namedError) Error() string        { return e.msg }
+func (e namedError) Is(target error) bool { return target == e.is }
 
 // certificateDER returns the one certificate of an entry: data itself
 // for DER, else the one of certs, the CERTIFICATE blocks of its PEM.

@@ -36,11 +36,11 @@ const rowFactor = 2
 const readAhead = 4096
 
 // Device is one row with what the Espressif manifest adds to a Record.
+// Its Record's ThingName is the MAC, upper-cased (empty when the MAC is
+// bad), and its Attributes are those of Attributes.
 type Device struct {
 	manifest.Record
-	// ThingName is the MAC, upper-cased; empty when the MAC is bad.
-	ThingName string
-	CN        string // the cn column, as found (at most 128 bytes)
+	CN string // the cn column, as found (at most 128 bytes)
 }
 
 // Attributes returns the row's fields worth keeping on the Thing.
@@ -105,6 +105,9 @@ func (r *Reader) Close() error {
 // Next returns the record of the next row, or io.EOF after the last.
 func (r *Reader) Next() (manifest.Record, error) {
 	d, err := r.NextDevice()
+	if a := d.Attributes(); len(a) > 0 {
+		d.Record.Attributes = a
+	}
 	return d.Record, err
 }
 
@@ -182,7 +185,7 @@ func (r *Reader) header() error {
 
 // row makes the device of one CSV record.
 func (r *Reader) row(rec []string) Device {
-	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.PEM}}
+	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.PEM, Vendor: manifest.VendorEspressif}}
 	if len(rec) != r.columns {
 		d.Problem = manifest.Problemf(ErrColumns, "%d columns, the header has %d", len(rec), r.columns)
 		if r.iMAC < len(rec) {

@@ -107,7 +107,7 @@ func (r *Reader) next() (Device, error) {
 			continue
 		}
 		r.entries++
-		d := Device{Record: manifest.Record{Entry: "line " + strconv.Itoa(r.line), Encoding: manifest.PEM}}
+		d := Device{Record: manifest.Record{Entry: "line " + strconv.Itoa(r.line), Encoding: manifest.PEM, Vendor: manifest.VendorGenerated}}
 		if r.entries > r.limits.MaxEntries {
 			return Device{}, &manifest.Error{File: r.file, Entry: d.Entry, Err: fmt.Errorf("%w: more than %d certificates", manifest.ErrTooLarge, r.limits.MaxEntries)}
 		}

@@ -49,11 +49,11 @@ const maxRead = 32 << 10
 const maxUniqueID = 64
 
 // Device is one entry with what the Microchip manifest adds to a Record.
+// Its Record's ThingName is the signed payload's uniqueId, upper-cased
+// (empty when the entry has a Problem found before the payload was
+// trusted), and its Attributes are those of Attributes.
 type Device struct {
 	manifest.Record
-	// ThingName is the signed payload's uniqueId, upper-cased; empty
-	// when the entry has a Problem found before the payload was trusted.
-	ThingName             string
 	PartNumber            string
 	GroupID               string
 	ProvisioningTimestamp time.Time
@@ -129,6 +129,9 @@ func (r *Reader) Close() error {
 // Next returns the record of the next entry, or io.EOF after the last.
 func (r *Reader) Next() (manifest.Record, error) {
 	d, err := r.NextDevice()
+	if a := d.Attributes(); len(a) > 0 {
+		d.Record.Attributes = a
+	}
 	return d.Record, err
 }
 
@@ -173,7 +176,7 @@ func (r *Reader) next() (Device, error) {
 	if err := r.dec.Decode(&raw); err != nil {
 		return Device{}, r.fail(err)
 	}
-	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.DER}}
+	d := Device{Record: manifest.Record{Entry: r.entryName(), Encoding: manifest.DER, Vendor: manifest.VendorMicrochip}}
 	r.entry(&d, raw)
 	return d, nil
 }
