@@ -45,18 +45,10 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 		}
 	}()
 	var sh [32]byte
-	if n, _ := r.ReadAt(sh[:], 0); n < len(sh) {
-		return fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
-	}
-	if !bytes.Equal(sh[:6], sevenZipSignature) {
-		return fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
-	}
-	if crc32.ChecksumIEEE(sh[12:32]) != binary.LittleEndian.Uint32(sh[8:12]) {
-		return fmt.Errorf("7z start header fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	off, n := binary.LittleEndian.Uint64(sh[12:20]), binary.LittleEndian.Uint64(sh[20:28])
-	if off > uint64(size) || n > uint64(size) || 32+off+n > uint64(size) {
-		return fmt.Errorf("7z header lies past the end of the file (truncated?): %w", manifest.ErrMalformed)
+	k, _ := r.ReadAt(sh[:], 0)
+	off, n, err := checkStart(sh[:k], uint64(size), "the file")
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		return nil // an empty archive
@@ -123,7 +115,25 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	return nil
 }
 
-var sevenZipSignature = []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}
+// checkStart checks the start header of a 7z archive of size bytes, of
+// which head holds the first 32 (all, if fewer), and returns where the
+// header is; what names the archive in errors.
+func checkStart(head []byte, size uint64, what string) (off, n uint64, err error) {
+	if len(head) < 6 || !bytes.Equal(head[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
+		return 0, 0, fmt.Errorf("%s is not a 7z archive (it starts %q): %w", what, head[:min(len(head), 6)], manifest.ErrMalformed)
+	}
+	if len(head) < 32 {
+		return 0, 0, fmt.Errorf("%s is not a 7z archive: %d bytes: %w", what, len(head), manifest.ErrMalformed)
+	}
+	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
+		return 0, 0, fmt.Errorf("%s: 7z start header fails its CRC check: %w", what, manifest.ErrMalformed)
+	}
+	off, n = binary.LittleEndian.Uint64(head[12:20]), binary.LittleEndian.Uint64(head[20:28])
+	if off > size || n > size || 32+off+n > size {
+		return 0, 0, fmt.Errorf("%s: 7z header lies past the end of the archive: %w", what, manifest.ErrMalformed)
+	}
+	return off, n, nil
+}
 
 // splice reads its parts one after the other.
 type splice struct{ parts []*io.SectionReader }
@@ -163,32 +173,9 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // Property IDs of the 7z format.
 const (
-	idEnd = iota
-	idHeader
-	idArchiveProperties
-	idAdditionalStreamsInfo
-	idMainStreamsInfo
-	idFilesInfo
-	idPackInfo
-	idUnpackInfo
-	idSubStreamsInfo
-	idSize
-	idCRC
-	idFolder
-	idCodersUnpackSize
-	idNumUnpackStream
-	idEmptyStream
-	idEmptyFile
-	idAnti
-	idName
-	idCTime
-	idATime
-	idMTime
-	idWinAttributes
-	idComment
-	idEncodedHeader
-	idStartPos
-	idDummy
+	idEnd, idHeader, idMainStreamsInfo, idFilesInfo, idPackInfo, idUnpackInfo, idSubStreamsInfo = 0, 1, 4, 5, 6, 7, 8
+	idSize, idCRC, idFolder, idCodersUnpackSize, idNumUnpackStream, idEmptyStream, idEmptyFile  = 9, 10, 11, 12, 13, 14, 15
+	idName, idCTime, idATime, idMTime, idWinAttributes, idEncodedHeader, idDummy                = 17, 18, 19, 20, 21, 23, 25
 )
 
 const (

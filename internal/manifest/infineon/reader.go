@@ -3,7 +3,6 @@ package infineon
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -297,28 +296,23 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, max+1)}
+	src := io.LimitReader(rc, max+1)
 	var head [32]byte
 	n, err := io.ReadFull(src, head[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return 0, libError("decompressing the inner archive", err)
 	}
-	if err := checkStart(head[:n], f.UncompressedSize); err != nil {
+	if _, _, err := checkStart(head[:n], f.UncompressedSize, "inner archive"); err != nil {
 		return 0, err
 	}
-	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
-	if err != nil {
+	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
 	h := crc32.NewIEEE()
-	w := &writeErr{w: io.MultiWriter(r.tmp, h)}
-	copied, err := io.Copy(w, io.MultiReader(bytes.NewReader(head[:n]), src))
+	copied, err := io.Copy(io.MultiWriter(r.tmp, h), io.MultiReader(bytes.NewReader(head[:n]), src))
 	r.total += copied
-	if w.err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", w.err)
-	}
-	if err != nil {
-		return 0, libError("decompressing the inner archive", err)
+	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
+		return 0, libError("spooling the inner archive", err)
 	}
 	if copied > max {
 		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
@@ -331,40 +325,6 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 		return 0, fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
 	}
 	return copied, nil
-}
-
-// checkStart checks the first bytes of an inner archive of size bytes:
-// the 7z signature, the start header's CRC, and a header that ends within
-// the archive, as scanHeader will, but before the archive is spooled.
-func checkStart(head []byte, size uint64) error {
-	if len(head) < 6 || !bytes.Equal(head[:6], sevenZipSignature) {
-		return fmt.Errorf("inner archive is not a 7z archive (it starts %q): %w", head[:min(len(head), 6)], manifest.ErrMalformed)
-	}
-	if len(head) < 32 {
-		return fmt.Errorf("inner archive is not a 7z archive: %d bytes: %w", len(head), manifest.ErrMalformed)
-	}
-	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
-		return fmt.Errorf("inner archive: 7z start header fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	off := binary.LittleEndian.Uint64(head[12:20])
-	n := binary.LittleEndian.Uint64(head[20:28])
-	if off > size || n > size || 32+off+n > size {
-		return fmt.Errorf("inner archive: 7z header lies past the end of the archive: %w", manifest.ErrMalformed)
-	}
-	return nil
-}
-
-// ctxReader reads r until ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // ctxReaderAt reads r until ctx is done, so that the 7z library stops
@@ -459,19 +419,6 @@ func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 		return nil, libError("closing", cerr)
 	}
 	return data, nil
-}
-
-type writeErr struct {
-	w   io.Writer
-	err error
-}
-
-func (w *writeErr) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	return n, err
 }
 
 // libError classifies an error of the 7z library: encryption, a method
