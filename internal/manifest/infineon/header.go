@@ -31,8 +31,10 @@ import (
 //     bind pairs out of range), as ErrMalformed;
 //   - coder methods the importer does not read, as ErrUnsupported, named.
 //
-// An encoded (compressed) header is decoded by the library and walked
-// too; an encrypted one is ErrEncrypted. The archive must start at offset
+// Where the library refuses a header itself (an unknown property ID, a
+// flag it does not support), the walker need not: it checks what the
+// library lets through. An encoded (compressed) header is decoded by the
+// library and walked too; an encrypted one is ErrEncrypted. The archive must start at offset
 // 0 (the library would also look for a signature further in).
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	defer func() {
@@ -63,14 +65,12 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	switch w.byte() {
 	case idHeader:
 		w.header()
-		w.end()
 		return nil
 	case idEncodedHeader:
 	default:
 		w.bad("unknown header type")
 	}
 	si := w.streamsInfo()
-	w.end()
 	switch {
 	case si.folders != 1 || si.hasSub:
 		w.bad("encoded header: not one folder")
@@ -257,13 +257,6 @@ func (w *walker) byte() byte {
 	return b
 }
 
-// end checks that the walker read all of the header, as the library does.
-func (w *walker) end() {
-	if _, err := w.r.Peek(1); err == nil {
-		w.bad("bytes after the end")
-	}
-}
-
 // num reads a 7z variable-length number.
 func (w *walker) num() uint64 {
 	b := w.byte()
@@ -278,22 +271,17 @@ func (w *walker) num() uint64 {
 }
 
 // count reads a number that the library sizes a slice by and checks it
-// as the library does (non-zero, at most 2^32-1) and against max.
+// against max; it is not 0, or the library stops, but neither may the
+// walker loop on it.
 func (w *walker) count(what string, max uint64) uint64 {
 	v := w.num()
-	if v == 0 || v > math.MaxUint32 {
-		w.bad("%d %s", v, what)
+	if v == 0 {
+		w.bad("0 %s", what)
 	}
 	if v > max {
 		w.tooMany(what, max)
 	}
 	return v
-}
-
-func (w *walker) expect(id byte, what string) {
-	if w.byte() != id {
-		w.bad("expected %s", what)
-	}
 }
 
 func (w *walker) skip(n uint64) {
@@ -329,8 +317,8 @@ func (w *walker) defined(n uint64) uint64 {
 // size bytes per defined item (CRCs, times, attributes).
 func (w *walker) values(n, size uint64, external bool) {
 	d := w.defined(n)
-	if external && w.byte() != 0 {
-		w.bad("external property")
+	if external {
+		w.byte()
 	}
 	w.skip(d * size)
 }
@@ -343,10 +331,7 @@ func (w *walker) header() {
 	}
 	var nonEmpty uint64
 	if id == idFilesInfo {
-		nonEmpty, id = w.filesInfo()
-	}
-	if id != idEnd {
-		w.bad("unexpected property %d", id)
+		nonEmpty = w.filesInfo()
 	}
 	if si == nil || !si.hasUnpack {
 		if nonEmpty > 0 {
@@ -391,46 +376,31 @@ func (w *walker) streamsInfo() *streamsInfo {
 		}
 		if id == idCRC {
 			w.values(si.numPack, 4, false)
-			id = w.byte()
-		}
-		if id != idEnd {
-			w.bad("unexpected property %d in pack info", id)
+			w.byte()
 		}
 		id = w.byte()
 	}
 	if id == idUnpackInfo {
 		si.hasUnpack = true
-		w.expect(idFolder, "folders")
+		w.byte() // kFolder
 		si.folders = w.count("folders", w.maxFiles+maxCoders)
-		if w.byte() != 0 {
-			w.bad("external folders")
-		}
+		w.byte() // external
 		var outs uint64
 		for range si.folders {
 			outs += w.folder(si)
 		}
-		w.expect(idCodersUnpackSize, "unpack sizes")
+		w.byte() // kCodersUnpackSize
 		for range outs {
 			w.num()
 		}
-		if id = w.byte(); id == idCRC {
+		if w.byte() == idCRC {
 			w.values(si.folders, 4, false)
-			id = w.byte()
-		}
-		if id != idEnd {
-			w.bad("unexpected property %d in unpack info", id)
+			w.byte()
 		}
 		id = w.byte()
 	}
 	if id == idSubStreamsInfo {
-		if !si.hasUnpack {
-			w.bad("sub-streams without unpack info")
-		}
 		w.subStreamsInfo(si)
-		id = w.byte()
-	}
-	if id != idEnd {
-		w.bad("unexpected property %d in streams info", id)
 	}
 	return si
 }
@@ -536,20 +506,15 @@ func (w *walker) subStreamsInfo(si *streamsInfo) {
 		w.bad("sub-streams without sizes")
 	}
 	if id == idCRC {
-		if si.substreams == 0 {
-			w.bad("zero CRCs")
-		}
 		w.values(si.substreams, 4, false)
-		id = w.byte()
+		w.byte()
 	}
-	if id != idEnd {
-		w.bad("unexpected property %d in sub-streams info", id)
-	}
+	w.byte() // kEnd of the streams info
 }
 
-// filesInfo reads the files info and the ID after it; it returns the
-// number of files with data.
-func (w *walker) filesInfo() (nonEmpty uint64, next byte) {
+// filesInfo reads the files info and returns the number of files with
+// data.
+func (w *walker) filesInfo() (nonEmpty uint64) {
 	files := w.count("files", w.maxFiles)
 	nonEmpty = files
 	// The library adds up the empty streams of every kEmptyStream
@@ -558,7 +523,7 @@ func (w *walker) filesInfo() (nonEmpty uint64, next byte) {
 	for {
 		prop := w.byte()
 		if prop == idEnd {
-			return nonEmpty, w.byte()
+			return nonEmpty
 		}
 		length := w.num()
 		switch prop {
@@ -566,18 +531,13 @@ func (w *walker) filesInfo() (nonEmpty uint64, next byte) {
 			empty := w.bits(files)
 			nonEmpty, emptyAll = files-empty, emptyAll+empty
 		case idEmptyFile:
-			if emptyAll == 0 {
-				w.bad("empty files without empty streams")
-			}
 			w.bits(emptyAll)
 		case idCTime, idATime, idMTime:
 			w.values(files, 8, true)
 		case idWinAttributes:
 			w.values(files, 4, true)
 		case idName:
-			if w.byte() != 0 || length == 0 {
-				w.bad("external names")
-			}
+			w.byte() // external
 			w.skip(length - 1)
 		case idDummy:
 			w.skip(length)
