@@ -34,8 +34,8 @@ import (
 // Where the library refuses a header itself (an unknown property ID, a
 // flag it does not support), the walker need not: it checks what the
 // library lets through. An encoded (compressed) header is decoded by the
-// library and walked too; an encrypted one is ErrEncrypted. The archive must start at offset
-// 0 (the library would also look for a signature further in).
+// library and walked too; an encrypted one is ErrEncrypted. The archive
+// must start at offset 0 (the library would look further in too).
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -76,8 +76,6 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 		w.bad("encoded header: not one folder")
 	case si.encrypted:
 		return fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
-	case si.unsupported != nil:
-		return fmt.Errorf("7z encoded header: %w", unsupported(si.unsupported))
 	case n > 64<<10:
 		w.bad("encoded header of %d bytes", n)
 	}
@@ -107,7 +105,7 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 		return libError("decoding the 7z header", err)
 	}
 	defer rc.Close()
-	w.r = bufio.NewReader(&errReader{r: rc})
+	w.r = bufio.NewReader(rc) // a decoding error ends it: truncated
 	if w.byte() != idHeader {
 		w.bad("encoded header does not start with a header")
 	}
@@ -140,35 +138,17 @@ type splice struct{ parts []*io.SectionReader }
 
 func (s *splice) ReadAt(p []byte, off int64) (n int, err error) {
 	for _, part := range s.parts {
-		if n == len(p) {
-			break
-		}
 		if off >= part.Size() {
 			off -= part.Size()
 			continue
 		}
-		k := int(min(int64(len(p)-n), part.Size()-off))
-		m, err := part.ReadAt(p[n:n+k], off)
-		if n += m; m < k {
+		m, err := part.ReadAt(p[n:], off)
+		if n += m; n == len(p) || off+int64(m) < part.Size() {
 			return n, err
 		}
 		off = 0
 	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// errReader makes an error of the library decoding the header a walker's.
-type errReader struct{ r io.Reader }
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		panic(hdrError{libError("decoding the 7z header", err)})
-	}
-	return n, err
+	return n, io.EOF
 }
 
 // Property IDs of the 7z format.
@@ -185,14 +165,6 @@ const (
 	// maxDict caps the dictionary (or model memory) a decompressor may
 	// allocate. 7-Zip's -mx9 uses 64 MiB; Infineon's bundles 16 MiB.
 	maxDict = 256 << 20
-)
-
-// Coder method IDs the walker looks at.
-var (
-	methodLZMA  = []byte{0x03, 0x01, 0x01}
-	methodLZMA2 = []byte{0x21}
-	methodPPMd  = []byte{0x03, 0x04, 0x01}
-	methodAES   = []byte{0x06, 0xF1, 0x07, 0x01}
 )
 
 // methods names the 7-Zip coder methods by ID, and says which ones the
@@ -333,22 +305,21 @@ func (w *walker) header() {
 	if id == idFilesInfo {
 		nonEmpty = w.filesInfo()
 	}
-	if si == nil || !si.hasUnpack {
+	w.streams(si, nonEmpty)
+}
+
+// streams checks that si, if any, serves nonEmpty files, has the pack
+// sizes the library looks up and coders the importer reads.
+func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
+	switch {
+	case si == nil || !si.hasUnpack:
 		if nonEmpty > 0 {
 			w.bad("%d files but no streams", nonEmpty)
 		}
 		return
-	}
-	if si.unsupported != nil {
+	case si.unsupported != nil:
 		panic(hdrError{unsupported(si.unsupported)})
-	}
-	w.streams(si, nonEmpty)
-}
-
-// streams checks that si serves nonEmpty files (if any) and has the pack
-// sizes the library looks up.
-func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
-	if !si.hasPack || !si.hasSizes || si.numPack < si.packed {
+	case !si.hasPack || !si.hasSizes || si.numPack < si.packed:
 		w.bad("%d packed streams but not as many pack sizes", si.packed)
 	}
 	streams := si.folders
@@ -456,17 +427,14 @@ func (w *walker) folder(si *streamsInfo) uint64 {
 // encryption and the methods the importer does not read.
 func (w *walker) coder(si *streamsInfo, id, props []byte) {
 	var dict uint64
-	switch {
-	case bytes.Equal(id, methodLZMA):
-		if len(props) != 5 {
-			w.bad("LZMA coder with %d property bytes", len(props))
-		}
+	switch m := methods[string(id)].name; {
+	case m == "LZMA" && len(props) != 5:
+		w.bad("LZMA coder with %d property bytes", len(props))
+	case (m == "LZMA" || m == "PPMd") && len(props) == 5:
 		dict = uint64(binary.LittleEndian.Uint32(props[1:]))
-	case bytes.Equal(id, methodLZMA2) && len(props) == 1 && props[0] <= 40:
+	case m == "LZMA2" && len(props) == 1 && props[0] <= 40:
 		dict = uint64(2|props[0]&1) << (props[0]/2 + 11)
-	case bytes.Equal(id, methodPPMd) && len(props) == 5:
-		dict = uint64(binary.LittleEndian.Uint32(props[1:]))
-	case bytes.Equal(id, methodAES):
+	case m == "AES":
 		si.encrypted = true
 	}
 	if dict > maxDict {

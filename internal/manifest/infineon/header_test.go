@@ -86,8 +86,8 @@ func num(v uint64) []byte {
 
 func TestCheckHeaderHostile(t *testing.T) {
 	manyFiles := []byte{idHeader, idFilesInfo, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, idEnd, idEnd}
-	encPacked, encHeader := encodedHeader(t, manyFiles, methodLZMA)
-	_, aesHeader := encodedHeader(t, manyFiles, methodAES)
+	encPacked, encHeader := encodedHeader(t, manyFiles, []byte{0x03, 0x01, 0x01})
+	_, aesHeader := encodedHeader(t, manyFiles, []byte{0x06, 0xF1, 0x07, 0x01})
 	tests := []struct {
 		name   string
 		file   []byte

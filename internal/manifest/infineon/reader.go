@@ -102,22 +102,19 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	r.inner = member.Name
 	// In a solid archive the members before this one in its folder are
 	// decompressed to reach it: count them against MaxTotalBytes.
-	var before uint64
-	limit := uint64(opts.Limits.MaxTotalBytes)
 	for _, f := range outer.File {
 		if f != member && f.Stream != member.Stream {
 			continue
 		}
-		if f.UncompressedSize > limit-before { // no overflow: before <= limit
+		if f.UncompressedSize > uint64(opts.Limits.MaxTotalBytes-r.total) {
 			return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
 				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 		}
 		if f == member {
 			break
 		}
-		before += f.UncompressedSize
+		r.total += int64(f.UncompressedSize)
 	}
-	r.total = int64(before)
 	size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
@@ -317,14 +314,19 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 	if copied > max {
 		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
 	}
-	if uint64(copied) != f.UncompressedSize {
-		return 0, fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
-			copied, f.UncompressedSize, manifest.ErrMalformed)
+	return copied, checkData("inner archive", copied, h.Sum32(), f)
+}
+
+// checkData checks the size and CRC of member f, read whole, against its
+// header.
+func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
+	if uint64(size) != f.UncompressedSize {
+		return fmt.Errorf("%s has %d bytes, its header says %d: %w", what, size, f.UncompressedSize, manifest.ErrMalformed)
 	}
-	if f.CRC32 != 0 && h.Sum32() != f.CRC32 {
-		return 0, fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
+	if f.CRC32 != 0 && crc != f.CRC32 {
+		return fmt.Errorf("%s fails its CRC check: %w", what, manifest.ErrMalformed)
 	}
-	return copied, nil
+	return nil
 }
 
 // ctxReaderAt reads r until ctx is done, so that the 7z library stops
@@ -408,12 +410,8 @@ func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 	if int64(len(data)) > max {
 		return data[:max+1], nil
 	}
-	if uint64(len(data)) != f.UncompressedSize {
-		return nil, fmt.Errorf("member has %d bytes, its header says %d: %w",
-			len(data), f.UncompressedSize, manifest.ErrMalformed)
-	}
-	if f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32 {
-		return nil, fmt.Errorf("member fails its CRC check: %w", manifest.ErrMalformed)
+	if err := checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f); err != nil {
+		return nil, err
 	}
 	if cerr != nil {
 		return nil, libError("closing", cerr)
@@ -421,9 +419,9 @@ func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 	return data, nil
 }
 
-// libError classifies an error of the 7z library: encryption, a method
-// it does not decode, a plain I/O error of the file underneath, the
-// reading cancelled, or else a malformed archive.
+// libError classifies an error of the 7z library: encryption, a plain
+// I/O error of the file underneath, the reading cancelled, or else a
+// malformed archive (checkHeader names the methods not read first).
 func libError(what string, err error) error {
 	var rp *sevenzip.ReadError
 	var rv sevenzip.ReadError
@@ -433,11 +431,6 @@ func libError(what string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	// The library's errAlgorithm is not exported. The header walk finds
-	// the methods it knows first; this is for the others.
-	if strings.Contains(err.Error(), "unsupported compression algorithm") {
-		return fmt.Errorf("%s: 7z compression method: %w (%v)", what, manifest.ErrUnsupported, err)
 	}
 	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
 }
