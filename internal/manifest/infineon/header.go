@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/bits"
 
 	"github.com/bodgit/sevenzip"
 
@@ -265,30 +266,19 @@ func (w *walker) skip(n uint64) {
 // bits reads a vector of n bits and returns how many are set.
 func (w *walker) bits(n uint64) (set uint64) {
 	for i := uint64(0); i < n; i += 8 {
-		b := w.byte()
-		if n-i < 8 {
-			b &= ^byte(0xFF >> (n - i))
-		}
-		for ; b != 0; b &= b - 1 {
-			set++
-		}
+		set += uint64(bits.OnesCount8(w.byte() & ^byte(0xFF>>min(n-i, 8))))
 	}
 	return set
 }
 
-// defined reads an "all defined" byte and, if it is zero, a bit vector of
-// n bits; it returns how many of n items are defined.
-func (w *walker) defined(n uint64) uint64 {
-	if w.byte() != 0 {
-		return n
-	}
-	return w.bits(n)
-}
-
-// values reads the defined vector of n items, maybe an external byte, and
-// size bytes per defined item (CRCs, times, attributes).
+// values reads an "all defined" byte, if it is zero a vector of n bits,
+// maybe an external byte, and size bytes per item defined (CRCs, times,
+// attributes).
 func (w *walker) values(n, size uint64, external bool) {
-	d := w.defined(n)
+	d := n
+	if w.byte() == 0 {
+		d = w.bits(n)
+	}
 	if external {
 		w.byte()
 	}
