@@ -24,8 +24,8 @@ import (
 //	                mutations reach the inner archive's bytes
 //	inner.7z        the E0E0 Certs archive alone
 //
-// and with 7-Zip 26.02 (p7zip 16.02's front end), for the member-by-member
-// reader:
+// and with 7-Zip 26.02 (p7zip 16.02's front end), for other coder chains
+// and layouts:
 //
 //	multi.7z        a Certs archive of BCJ + LZMA2 in two folders
 //	                (-mf=BCJ -ms=2f), with a plain header (-mhc=off): three

@@ -376,7 +376,7 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 			f.UncompressedSize, max, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
-	data, err := readLib(f, max)
+	data, err := read(f, max)
 	if err != nil {
 		return rec, false, err
 	}
@@ -393,10 +393,10 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 	return rec, true, nil
 }
 
-// readLib reads one member, at most max+1 bytes of it, and checks it
-// against its header. It reads to the member's end so that the library's
+// read reads member f, at most max+1 bytes of it, and checks it against
+// its header. It reads to the member's end so that the library's
 // decompressor is left at the start of the next member.
-func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
+func read(f *sevenzip.File, max int64) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
