@@ -293,7 +293,7 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := io.LimitReader(rc, max+1)
+	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, max+1)}
 	var head [32]byte
 	n, err := io.ReadFull(src, head[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -327,6 +327,20 @@ func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
 		return fmt.Errorf("%s fails its CRC check: %w", what, manifest.ErrMalformed)
 	}
 	return nil
+}
+
+// ctxReader reads r until ctx is done: a compressed buffer of the outer
+// archive may decode to many megabytes.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // ctxReaderAt reads r until ctx is done, so that the 7z library stops
