@@ -4,206 +4,159 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"math"
-	"strconv"
+	"math/bits"
+
+	"github.com/bodgit/sevenzip"
 
 	"github.com/thingpress/thingpress/internal/manifest"
 )
 
 // checkHeader walks the header of the 7z archive in r before
-// github.com/bodgit/sevenzip parses it, following the same grammar as that
-// library (v1.6.5), and rejects what would make the library allocate
-// without bound or index out of range:
+// github.com/bodgit/sevenzip parses it, along the grammar of that library
+// (v1.6.5: TestLibraryVersion fails when go.mod changes it, so that the
+// walk is checked against the new version), and rejects what would make
+// the library allocate without bound or index out of range:
 //
-//   - the library sizes slices by counts read from the header (files, CRCs,
-//     times, attributes, sub-streams, coder streams) checked only against
-//     4 GiB; a header of a few bytes claiming 2^32 files makes it allocate
-//     hundreds of GiB, and the runtime's "out of memory" is fatal, not a
-//     panic. Files and sub-streams are capped here by Limits.MaxEntries,
-//     coders and their streams by small constants;
-//   - decompressors allocate the dictionary the coder properties ask for
-//     (up to 4 GiB for LZMA2): capped at maxDict;
-//   - inconsistent counts (files without streams, too few pack sizes, bind
-//     pairs out of range) make the library index out of range: rejected as
-//     ErrMalformed;
-//   - a compressed ("encoded") header is decompressed here first (LZMA,
-//     LZMA2 or copy, as 7-Zip writes it) and walked too; an encrypted one
-//     is ErrEncrypted.
+//   - counts it sizes slices by (files, CRCs, times, attributes,
+//     sub-streams, folders, pack and coder streams, property bytes), which
+//     it checks only against 4 GiB: a header of a few bytes claiming 2^32
+//     files makes it allocate hundreds of GiB, and the runtime's "out of
+//     memory" is fatal, not a panic. Files and sub-streams are capped by
+//     Limits.MaxEntries, the others by small constants;
+//   - dictionaries (or model memory) of more than maxDict;
+//   - counts that disagree (files without streams, too few pack sizes,
+//     bind pairs out of range), as ErrMalformed;
+//   - coder methods the importer does not read, as ErrUnsupported, named.
 //
-// The archive must start at offset 0 (the library would also look for a
-// 7z signature further in, as in self-extracting archives).
-func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) error {
-	_, err := scanHeader(r, size, lim, nil, 0)
-	return err
-}
-
-var sevenZipSignature = []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}
-
-// spillFile takes the decoded header for scanHeader: the temporary file
-// the inner archive is spooled to.
-type spillFile interface {
-	io.ReaderAt
-	io.WriterAt
-}
-
-// scanHeader is checkHeader that, when spill is not nil, also maps the
-// header for memberStream (see layout). An encoded header is then written,
-// decoded, to spill at offset at, where memberStream reads it later: a
-// header of a million members decodes to some 90 MB, which are not to be
-// held in memory.
-func scanHeader(r io.ReaderAt, size int64, lim manifest.Limits, spill spillFile, at int64) (*layout, error) {
+// Where the library refuses a header itself (an unknown property ID, a
+// flag it does not support), the walker need not: it checks what the
+// library lets through. An encoded (compressed) header is decoded by the
+// library and walked too; an encrypted one is ErrEncrypted. The archive
+// must start at offset 0 (the library would look further in too).
+func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			he, ok := p.(hdrError)
+			if !ok {
+				panic(p)
+			}
+			err = he.err
+		}
+	}()
 	var sh [32]byte
-	if n, _ := r.ReadAt(sh[:], 0); n < len(sh) {
-		return nil, fmt.Errorf("not a 7z archive: %d bytes: %w", n, manifest.ErrMalformed)
-	}
-	if !bytes.Equal(sh[:6], sevenZipSignature) {
-		return nil, fmt.Errorf("not a 7z archive: %w", manifest.ErrMalformed)
-	}
-	if crc32.ChecksumIEEE(sh[12:32]) != binary.LittleEndian.Uint32(sh[8:12]) {
-		return nil, fmt.Errorf("7z start header fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	off := binary.LittleEndian.Uint64(sh[12:20])
-	n := binary.LittleEndian.Uint64(sh[20:28])
-	if off > uint64(size) || n > uint64(size) || 32+off+n > uint64(size) {
-		return nil, fmt.Errorf("7z header lies past the end of the file (truncated?): %w", manifest.ErrMalformed)
-	}
-	var lay *layout
-	if spill != nil {
-		lay = &layout{dataEnd: int64(32 + off)}
+	k, _ := r.ReadAt(sh[:], 0)
+	off, n, err := checkStart(sh[:k], uint64(size), "the file")
+	if err != nil {
+		return err
 	}
 	if n == 0 {
-		if lay != nil {
-			lay.notYet("no header") // and the library fails as it always did
-		}
-		return lay, nil // an empty archive
+		return nil // an empty archive
 	}
-	hl := headerLimits(lim)
-	if int64(n) > hl.maxHeader {
-		return nil, fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, hl.maxHeader, manifest.ErrTooLarge)
+	w := &walker{maxFiles: uint64(lim.WithDefaults().MaxEntries)}
+	maxHeader := int64(min(w.maxFiles, 1<<20)*1024 + 1<<20) // well over 1 KiB per file, at most 1 GiB
+	if int64(n) > maxHeader {
+		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, maxHeader, manifest.ErrTooLarge)
 	}
-	h := crc32.NewIEEE()
-	if _, err := io.Copy(h, io.NewSectionReader(r, int64(32+off), int64(n))); err != nil {
-		return nil, fmt.Errorf("reading the 7z header: %w", err)
-	}
-	if h.Sum32() != binary.LittleEndian.Uint32(sh[28:32]) {
-		return nil, fmt.Errorf("7z header fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	w := newWalker(io.NewSectionReader(r, int64(32+off), int64(n)), hl)
-	id, err := w.byte()
-	if err != nil {
-		return nil, err
-	}
-	switch id {
+	hdr := io.NewSectionReader(r, int64(32+off), int64(n))
+	w.r = bufio.NewReader(hdr)
+	switch w.byte() {
 	case idHeader:
-		w.lay = lay
-		if err := w.header(); err != nil {
-			return nil, err
-		}
-		if err := w.end(); err != nil {
-			return nil, err
-		}
-		if lay != nil {
-			lay.hdr = io.NewSectionReader(r, int64(32+off), int64(n))
-		}
-		return lay, nil
+		w.header()
+		return nil
 	case idEncodedHeader:
-		si, err := w.streamsInfo()
-		if err != nil {
-			return nil, err
-		}
-		if err := w.end(); err != nil {
-			return nil, err
-		}
-		dec, err := decodeHeader(r, si, hl)
-		if err != nil {
-			return nil, err
-		}
-		var src io.Reader = dec
-		var tee *spillWriter
-		if lay != nil {
-			tee = &spillWriter{w: io.NewOffsetWriter(spill, at)}
-			src = io.TeeReader(dec, tee)
-		}
-		w2 := newWalker(src, hl)
-		w2.lay = lay
-		if id, err := w2.byte(); err != nil || id != idHeader {
-			err = w2.bad("encoded header does not start with a header")
-			return nil, tee.check(err)
-		}
-		if err := w2.header(); err != nil {
-			return nil, tee.check(err)
-		}
-		// The rest of the header, for its CRC (and not to the spill file).
-		if _, err := io.Copy(io.Discard, dec); err != nil {
-			return nil, err
-		}
-		if lay != nil {
-			lay.hdr = io.NewSectionReader(spill, at, tee.n)
-		}
-		return lay, nil
 	default:
-		return nil, w.bad("unknown header type")
+		w.bad("unknown header type")
 	}
+	si := w.streamsInfo()
+	switch {
+	case si.folders != 1 || si.hasSub:
+		w.bad("encoded header: not one folder")
+	case si.encrypted:
+		return fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
+	case n > 64<<10:
+		w.bad("encoded header of %d bytes", n)
+	}
+	w.streams(si, 1)
+	// The library decodes the header as the one member of an archive
+	// whose plain header holds the encoded header's streams info.
+	enc := make([]byte, n)
+	if _, err := hdr.ReadAt(enc, 0); err != nil {
+		return fmt.Errorf("reading the 7z header: %w", err)
+	}
+	plain := append(append([]byte{idHeader, idMainStreamsInfo}, enc[1:]...), idFilesInfo, 1, idEnd, idEnd)
+	binary.LittleEndian.PutUint64(sh[20:28], uint64(len(plain)))
+	binary.LittleEndian.PutUint32(sh[28:32], crc32.ChecksumIEEE(plain))
+	binary.LittleEndian.PutUint32(sh[8:12], crc32.ChecksumIEEE(sh[12:32]))
+	sp := &splice{parts: []*io.SectionReader{io.NewSectionReader(bytes.NewReader(sh[:]), 0, 32),
+		io.NewSectionReader(r, 32, int64(off)), io.NewSectionReader(bytes.NewReader(plain), 0, int64(len(plain)))}}
+	zr, err := sevenzip.NewReader(sp, 32+int64(off)+int64(len(plain)))
+	if err != nil {
+		return libError("decoding the 7z header", err)
+	}
+	if zr.File[0].UncompressedSize > uint64(maxHeader) {
+		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w",
+			zr.File[0].UncompressedSize, maxHeader, manifest.ErrTooLarge)
+	}
+	rc, err := zr.File[0].Open()
+	if err != nil {
+		return libError("decoding the 7z header", err)
+	}
+	defer rc.Close()
+	w.r = bufio.NewReader(rc) // a decoding error ends it: truncated
+	if w.byte() != idHeader {
+		w.bad("encoded header does not start with a header")
+	}
+	w.header()
+	return nil
 }
 
-// spillWriter writes the decoded header to the spill file and keeps the
-// first write error, which the walker would take for a truncated header.
-type spillWriter struct {
-	w   io.Writer
-	n   int64
-	err error
+// checkStart checks the start header of a 7z archive of size bytes, of
+// which head holds the first 32 (all, if fewer), and returns where the
+// header is; what names the archive in errors.
+func checkStart(head []byte, size uint64, what string) (off, n uint64, err error) {
+	if len(head) < 6 || !bytes.Equal(head[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
+		return 0, 0, fmt.Errorf("%s is not a 7z archive (it starts %q): %w", what, head[:min(len(head), 6)], manifest.ErrMalformed)
+	}
+	if len(head) < 32 {
+		return 0, 0, fmt.Errorf("%s is not a 7z archive: %d bytes: %w", what, len(head), manifest.ErrMalformed)
+	}
+	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
+		return 0, 0, fmt.Errorf("%s: 7z start header fails its CRC check: %w", what, manifest.ErrMalformed)
+	}
+	off, n = binary.LittleEndian.Uint64(head[12:20]), binary.LittleEndian.Uint64(head[20:28])
+	if off > size || n > size || 32+off+n > size {
+		return 0, 0, fmt.Errorf("%s: 7z header lies past the end of the archive: %w", what, manifest.ErrMalformed)
+	}
+	return off, n, nil
 }
 
-func (s *spillWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	s.n += int64(n)
-	if err != nil && s.err == nil {
-		s.err = fmt.Errorf("writing the decoded 7z header: %w", err)
-	}
-	return n, err
-}
+// splice reads its parts one after the other.
+type splice struct{ parts []*io.SectionReader }
 
-// check returns the write error in place of err, if there was one.
-func (s *spillWriter) check(err error) error {
-	if s != nil && s.err != nil {
-		return s.err
+func (s *splice) ReadAt(p []byte, off int64) (n int, err error) {
+	for _, part := range s.parts {
+		if off >= part.Size() {
+			off -= part.Size()
+			continue
+		}
+		m, err := part.ReadAt(p[n:], off)
+		if n += m; n == len(p) || off+int64(m) < part.Size() {
+			return n, err
+		}
+		off = 0
 	}
-	return err
+	return n, io.EOF
 }
 
 // Property IDs of the 7z format.
 const (
-	idEnd = iota
-	idHeader
-	idArchiveProperties
-	idAdditionalStreamsInfo
-	idMainStreamsInfo
-	idFilesInfo
-	idPackInfo
-	idUnpackInfo
-	idSubStreamsInfo
-	idSize
-	idCRC
-	idFolder
-	idCodersUnpackSize
-	idNumUnpackStream
-	idEmptyStream
-	idEmptyFile
-	idAnti
-	idName
-	idCTime
-	idATime
-	idMTime
-	idWinAttributes
-	idComment
-	idEncodedHeader
-	idStartPos
-	idDummy
+	idEnd, idHeader, idMainStreamsInfo, idFilesInfo, idPackInfo, idUnpackInfo, idSubStreamsInfo = 0, 1, 4, 5, 6, 7, 8
+	idSize, idCRC, idFolder, idCodersUnpackSize, idNumUnpackStream, idEmptyStream, idEmptyFile  = 9, 10, 11, 12, 13, 14, 15
+	idName, idCTime, idATime, idMTime, idWinAttributes, idEncodedHeader, idDummy                = 17, 18, 19, 20, 21, 23, 25
 )
 
 const (
@@ -215,952 +168,339 @@ const (
 	maxDict = 256 << 20
 )
 
-type hdrLimits struct {
-	maxFiles  uint64 // files, and sub-streams, in one archive
-	maxHeader int64  // bytes of the (decoded) header
-}
-
-func headerLimits(lim manifest.Limits) hdrLimits {
-	lim = lim.WithDefaults()
-	// A header needs well under 1 KiB per file (name, sizes, CRC, times).
-	maxHeader := int64(lim.MaxEntries)*1024 + 1<<20
-	if maxHeader > 1<<30 || maxHeader < 0 {
-		maxHeader = 1 << 30
-	}
-	return hdrLimits{maxFiles: uint64(lim.MaxEntries), maxHeader: maxHeader}
-}
-
-// Coder method IDs the walker looks at.
-var (
-	methodCopy  = []byte{0x00}
-	methodLZMA  = []byte{0x03, 0x01, 0x01}
-	methodLZMA2 = []byte{0x21}
-	methodPPMd  = []byte{0x03, 0x04, 0x01}
-	methodAES   = []byte{0x06, 0xF1, 0x07, 0x01}
-)
-
 // methods names the 7-Zip coder methods by ID, and says which ones the
-// importer reads: those github.com/bodgit/sevenzip decodes, less zstd,
-// Brotli and LZ4, whose decoders allocate windows the header does not
-// declare.
+// importer reads: those the library decodes, less zstd, Brotli and LZ4,
+// whose decoders allocate windows the header does not declare.
 var methods = map[string]struct {
 	name string
 	read bool
 }{
-	"\x00":             {"Copy", true},
-	"\x03":             {"Delta", true},
-	"\x03\x01\x01":     {"LZMA", true},
-	"\x03\x03\x01\x03": {"BCJ", true},
-	"\x03\x03\x01\x1b": {"BCJ2", true},
-	"\x03\x03\x02\x05": {"PPC", true},
-	"\x03\x03\x04\x01": {"IA64", false},
-	"\x03\x03\x05\x01": {"ARM", true},
-	"\x03\x03\x07\x01": {"ARMT", false},
-	"\x03\x03\x08\x05": {"SPARC", true},
-	"\x03\x04\x01":     {"PPMd", true},
-	"\x04\x01\x08":     {"Deflate", true},
-	"\x04\x01\x09":     {"Deflate64", false},
-	"\x04\x02\x02":     {"BZip2", true},
-	"\x04\xf7\x11\x01": {"zstd", false},
-	"\x04\xf7\x11\x02": {"Brotli", false},
-	"\x04\xf7\x11\x04": {"LZ4", false},
-	"\x04\xf7\x11\x05": {"LZ5", false},
-	"\x04\xf7\x11\x06": {"Lizard", false},
-	"\x06\xf1\x07\x01": {"AES", true}, // reported as encrypted
-	"\x0a":             {"ARM64", true},
-	"\x0b":             {"RISCV", false},
-	"\x21":             {"LZMA2", true},
-	"\x02\x03\x02":     {"Swap2", false},
-	"\x02\x03\x04":     {"Swap4", false},
+	"\x00": {"Copy", true}, "\x03": {"Delta", true}, "\x03\x01\x01": {"LZMA", true},
+	"\x03\x03\x01\x03": {"BCJ", true}, "\x03\x03\x01\x1b": {"BCJ2", true}, "\x03\x03\x02\x05": {"PPC", true},
+	"\x03\x03\x04\x01": {"IA64", false}, "\x03\x03\x05\x01": {"ARM", true}, "\x03\x03\x07\x01": {"ARMT", false},
+	"\x03\x03\x08\x05": {"SPARC", true}, "\x03\x04\x01": {"PPMd", true}, "\x04\x01\x08": {"Deflate", true},
+	"\x04\x01\x09": {"Deflate64", false}, "\x04\x02\x02": {"BZip2", true}, "\x04\xf7\x11\x01": {"zstd", false},
+	"\x04\xf7\x11\x02": {"Brotli", false}, "\x04\xf7\x11\x04": {"LZ4", false}, "\x04\xf7\x11\x05": {"LZ5", false},
+	"\x04\xf7\x11\x06": {"Lizard", false}, "\x06\xf1\x07\x01": {"AES", true}, // reported as encrypted
+	"\x0a": {"ARM64", true}, "\x0b": {"RISCV", false}, "\x21": {"LZMA2", true},
+	"\x02\x03\x02": {"Swap2", false}, "\x02\x03\x04": {"Swap4", false},
 }
 
-// methodName names coder method id for messages: "Deflate64 (040109)",
-// or just its ID when 7-Zip's name for it is not known here.
-func methodName(id []byte) string {
-	if m, ok := methods[string(id)]; ok {
-		return fmt.Sprintf("%s (%X)", m.name, id)
-	}
-	return fmt.Sprintf("%X", id)
-}
-
-// unsupported is the error of a coder method the importer does not read.
+// unsupported is the error of a coder method the importer does not read:
+// "7z compression method Deflate64 (040109): not supported".
 func unsupported(id []byte) error {
-	return fmt.Errorf("7z compression method %s: %w", methodName(id), manifest.ErrUnsupported)
-}
-
-type coder struct {
-	id      []byte
-	in, out uint64
-	props   []byte
-}
-
-type folder struct {
-	coders        []coder
-	in, out       uint64
-	bindIn        []uint64 // in index of each bind pair
-	bindOut       []uint64 // out index of each bind pair
-	packed        uint64   // packed streams
-	packedIn      []uint64 // their in indexes
-	sizes         []uint64 // one per out stream
-	encrypted     bool
-	unsupportedID []byte
-	crc           uint32 // of the unpacked data, when a one-folder unpack info has it
-}
-
-func (f *folder) unpackSize() uint64 {
-	if len(f.sizes) == 0 {
-		return 0
+	name := fmt.Sprintf("%X", id)
+	if m, ok := methods[string(id)]; ok {
+		name = fmt.Sprintf("%s (%X)", m.name, id)
 	}
-	return f.sizes[f.mainOut()]
+	return fmt.Errorf("7z compression method %s: %w", name, manifest.ErrUnsupported)
 }
 
-// mainOut returns the index of the out-stream whose size is the folder's
-// unpack size, as the library picks it: the last one not bound, else the
-// last one.
-func (f *folder) mainOut() uint64 {
-	for i := f.out; i > 0; i-- {
-		bound := false
-		for _, o := range f.bindOut {
-			if o == i-1 {
-				bound = true
-				break
-			}
-		}
-		if !bound {
-			return i - 1
-		}
-	}
-	return f.out - 1
-}
+// hdrError carries the walker's error up to checkHeader.
+type hdrError struct{ err error }
 
-// streamsInfo is what the walker keeps of a streams info: little per
-// folder, for an archive of a million members may have a million folders.
-type streamsInfo struct {
-	packPos   uint64
-	numPack   uint64
-	hasSizes  bool   // numPack pack sizes follow (kSize)
-	packSize0 uint64 // the first one
-	hasPack   bool
-	hasUnpack bool
-	folders   uint64
-	first     *folder  // the first folder, whole: an encoded header's
-	unpack    []uint64 // each folder's unpack size
-	packed    uint64   // packed streams of all folders
-	// unsupportedID is the first coder the importer does not read.
-	unsupportedID []byte
-	hasSub        bool
-	substream     uint64 // sub-streams in all
-	declared      uint64 // unpack sizes of the folders with sub-streams, saturated
-}
-
+// walker reads a header; its methods panic with a hdrError on the first
+// problem.
 type walker struct {
-	r   *bufio.Reader
-	cnt *countReader // under r, for pos
-	lim hdrLimits
-	lay *layout // when not nil, the walker maps the header into it
+	r        *bufio.Reader
+	maxFiles uint64 // files, and sub-streams, in one archive
 }
 
-func newWalker(r io.Reader, lim hdrLimits) *walker {
-	cnt := &countReader{r: r}
-	return &walker{r: bufio.NewReader(cnt), cnt: cnt, lim: lim}
+// streamsInfo is what the walker keeps of a streams info: no more than
+// counts, for an archive of a million members may have a million folders.
+type streamsInfo struct {
+	hasPack, hasSizes, hasUnpack, hasSub, encrypted bool
+	numPack, packed, folders, substreams            uint64
+	unsupported                                     []byte // the first coder not read
 }
 
-// end checks that the walker has read all of the header, as the library
-// does (the encoded header's trailing bytes it does not check).
-func (w *walker) end() error {
-	if _, err := w.r.Peek(1); err == nil {
-		return w.bad("bytes after the end")
-	}
-	return nil
+func (w *walker) bad(format string, a ...any) {
+	panic(hdrError{fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed)})
 }
 
-// pos returns the offset of the next byte the walker reads.
-func (w *walker) pos() int64 { return w.cnt.n - int64(w.r.Buffered()) }
-
-type countReader struct {
-	r io.Reader
-	n int64
+func (w *walker) tooMany(what string, max uint64) {
+	panic(hdrError{fmt.Errorf("7z header: more than %d %s: %w", max, what, manifest.ErrTooLarge)})
 }
 
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (w *walker) bad(format string, a ...any) error {
-	return fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed)
-}
-
-func (w *walker) byte() (byte, error) {
+func (w *walker) byte() byte {
 	b, err := w.r.ReadByte()
 	if err != nil {
-		return 0, w.bad("truncated")
+		w.bad("truncated")
 	}
-	return b, nil
+	return b
 }
 
 // num reads a 7z variable-length number.
-func (w *walker) num() (uint64, error) {
-	b, err := w.byte()
-	if err != nil {
-		return 0, err
-	}
+func (w *walker) num() uint64 {
+	b := w.byte()
 	var v uint64
-	mask := byte(0x80)
-	for i := 0; i < 8; i++ {
+	for i, mask := 0, byte(0x80); i < 8; i, mask = i+1, mask>>1 {
 		if b&mask == 0 {
-			return v | uint64(b&(mask-1))<<(8*i), nil
+			return v | uint64(b&(mask-1))<<(8*i)
 		}
-		nb, err := w.byte()
-		if err != nil {
-			return 0, err
-		}
-		v |= uint64(nb) << (8 * i)
-		mask >>= 1
+		v |= uint64(w.byte()) << (8 * i)
 	}
-	return v, nil
+	return v
 }
 
-// count reads a number that the library uses to size a slice, and checks
-// it as the library does (non-zero where asked, at most 2^32-1) and
-// against max.
-func (w *walker) count(what string, max uint64, nonZero bool) (uint64, error) {
-	v, err := w.num()
-	if err != nil {
-		return 0, err
-	}
-	if nonZero && v == 0 {
-		return 0, w.bad("zero %s", what)
-	}
-	if v > math.MaxUint32 {
-		return 0, w.bad("%d %s", v, what)
+// count reads a number that the library sizes a slice by and checks it
+// against max; it is not 0, or the library stops, but neither may the
+// walker loop on it.
+func (w *walker) count(what string, max uint64) uint64 {
+	v := w.num()
+	if v == 0 {
+		w.bad("0 %s", what)
 	}
 	if v > max {
-		return 0, fmt.Errorf("7z header: %d %s, more than the limit of %d: %w", v, what, max, manifest.ErrTooLarge)
+		w.tooMany(what, max)
 	}
-	return v, nil
+	return v
 }
 
-func (w *walker) skip(n uint64) error {
-	if n > math.MaxInt64 {
-		return w.bad("truncated")
+func (w *walker) skip(n uint64) {
+	if _, err := io.CopyN(io.Discard, w.r, int64(min(n, math.MaxInt64))); err != nil || n > math.MaxInt64 {
+		w.bad("truncated")
 	}
-	if m, _ := w.r.Discard(int(min(n, math.MaxInt32))); uint64(m) != n {
-		if n <= math.MaxInt32 {
-			return w.bad("truncated")
-		}
-		if _, err := io.CopyN(io.Discard, w.r, int64(n)-int64(m)); err != nil {
-			return w.bad("truncated")
-		}
-	}
-	return nil
 }
 
-func (w *walker) expect(id byte, what string) error {
-	b, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if b != id {
-		return w.bad("expected %s", what)
-	}
-	return nil
-}
-
-// bits reads a bit vector of n bits and returns how many are set.
-func (w *walker) bits(n uint64) (uint64, error) {
-	var set uint64
+// bits reads a vector of n bits and returns how many are set.
+func (w *walker) bits(n uint64) (set uint64) {
 	for i := uint64(0); i < n; i += 8 {
-		b, err := w.byte()
-		if err != nil {
-			return 0, err
-		}
-		if n-i < 8 {
-			b &= ^byte(0xFF >> (n - i))
-		}
-		for ; b != 0; b &= b - 1 {
-			set++
-		}
+		set += uint64(bits.OnesCount8(w.byte() & ^byte(0xFF>>min(n-i, 8))))
 	}
-	return set, nil
+	return set
 }
 
-// optionalBits reads an "all defined" byte and, if it is zero, a bit
-// vector; it returns how many of n items are defined.
-func (w *walker) optionalBits(n uint64) (uint64, error) {
-	all, err := w.byte()
-	if err != nil {
-		return 0, err
+// values reads an "all defined" byte, if it is zero a vector of n bits,
+// maybe an external byte, and size bytes per item defined (CRCs, times,
+// attributes).
+func (w *walker) values(n, size uint64, external bool) {
+	d := n
+	if w.byte() == 0 {
+		d = w.bits(n)
 	}
-	if all != 0 {
-		return n, nil
+	if external {
+		w.byte()
 	}
-	return w.bits(n)
+	w.skip(d * size)
 }
 
-func (w *walker) crcs(n uint64) error {
-	if n == 0 {
-		return w.bad("zero CRCs")
-	}
-	defined, err := w.optionalBits(n)
-	if err != nil {
-		return err
-	}
-	return w.skip(4 * defined)
-}
-
-// crc1 reads the CRCs of one item: its value, or 0 if it is not defined
-// (as the library, which does not check a CRC of 0).
-func (w *walker) crc1() (uint32, error) {
-	defined, err := w.optionalBits(1)
-	if err != nil || defined == 0 {
-		return 0, err
-	}
-	var b [4]byte
-	if _, err := io.ReadFull(w.r, b[:]); err != nil {
-		return 0, w.bad("truncated")
-	}
-	return binary.LittleEndian.Uint32(b[:]), nil
-}
-
-func (w *walker) header() error {
-	id, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if id == idArchiveProperties || id == idAdditionalStreamsInfo {
-		return w.bad("unsupported property %d", id)
-	}
+func (w *walker) header() {
+	id := w.byte()
 	var si *streamsInfo
 	if id == idMainStreamsInfo {
-		if si, err = w.streamsInfo(); err != nil {
-			return err
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
+		si, id = w.streamsInfo(), w.byte()
 	}
-	var files, empty uint64
+	var nonEmpty uint64
 	if id == idFilesInfo {
-		if files, empty, err = w.filesInfo(); err != nil {
-			return err
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
+		nonEmpty = w.filesInfo()
 	}
-	if id != idEnd {
-		return w.bad("unexpected property %d", id)
-	}
-	if err := checkStreams(si, files-empty, w); err != nil {
-		return err
-	}
-	if w.lay != nil {
-		w.lay.finish(si, files, files-empty)
-	}
-	return nil
+	w.streams(si, nonEmpty)
 }
 
-// checkStreams checks that the streams can serve nonEmpty files and that
-// the library will find every size it looks up.
-func checkStreams(si *streamsInfo, nonEmpty uint64, w *walker) error {
-	if si == nil || !si.hasUnpack {
+// streams checks that si, if any, serves nonEmpty files, has the pack
+// sizes the library looks up and coders the importer reads.
+func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
+	switch {
+	case si == nil || !si.hasUnpack:
 		if nonEmpty > 0 {
-			return w.bad("%d files but no streams", nonEmpty)
+			w.bad("%d files but no streams", nonEmpty)
 		}
-		return nil
-	}
-	if id := si.unsupportedID; id != nil {
-		return unsupported(id)
-	}
-	if !si.hasPack || !si.hasSizes || si.numPack < si.packed {
-		var sizes uint64
-		if si.hasSizes {
-			sizes = si.numPack
-		}
-		return w.bad("%d packed streams but %d pack sizes", si.packed, sizes)
+		return
+	case si.unsupported != nil:
+		panic(hdrError{unsupported(si.unsupported)})
+	case !si.hasPack || !si.hasSizes || si.numPack < si.packed:
+		w.bad("%d packed streams but not as many pack sizes", si.packed)
 	}
 	streams := si.folders
 	if si.hasSub {
-		streams = si.substream
+		streams = si.substreams
 	}
 	if nonEmpty != streams && nonEmpty > 0 {
-		return w.bad("%d files with data but %d streams", nonEmpty, streams)
+		w.bad("%d files with data but %d streams", nonEmpty, streams)
 	}
-	return nil
 }
 
-func (w *walker) streamsInfo() (*streamsInfo, error) {
+func (w *walker) streamsInfo() *streamsInfo {
 	si := &streamsInfo{}
-	id, err := w.byte()
-	if err != nil {
-		return nil, err
-	}
+	id := w.byte()
 	if id == idPackInfo {
-		if err := w.packInfo(si); err != nil {
-			return nil, err
+		si.hasPack = true
+		w.num() // position
+		si.numPack = w.count("pack streams", w.maxFiles+maxCoders)
+		if id = w.byte(); id == idSize {
+			si.hasSizes = true
+			for range si.numPack {
+				w.num()
+			}
+			id = w.byte()
 		}
-		if id, err = w.byte(); err != nil {
-			return nil, err
+		if id == idCRC {
+			w.values(si.numPack, 4, false)
+			w.byte()
 		}
+		id = w.byte()
 	}
 	if id == idUnpackInfo {
-		if err := w.unpackInfo(si); err != nil {
-			return nil, err
+		si.hasUnpack = true
+		w.byte() // kFolder
+		si.folders = w.count("folders", w.maxFiles+maxCoders)
+		w.byte() // external
+		var outs uint64
+		for range si.folders {
+			outs += w.folder(si)
 		}
-		if id, err = w.byte(); err != nil {
-			return nil, err
+		w.byte() // kCodersUnpackSize
+		for range outs {
+			w.num()
 		}
+		if w.byte() == idCRC {
+			w.values(si.folders, 4, false)
+			w.byte()
+		}
+		id = w.byte()
 	}
 	if id == idSubStreamsInfo {
-		if !si.hasUnpack {
-			return nil, w.bad("sub-streams without unpack info")
-		}
-		if err := w.subStreamsInfo(si); err != nil {
-			return nil, err
-		}
-		if id, err = w.byte(); err != nil {
-			return nil, err
-		}
+		w.subStreamsInfo(si)
 	}
-	if id != idEnd {
-		return nil, w.bad("unexpected property %d in streams info", id)
-	}
-	return si, nil
+	return si
 }
 
-func (w *walker) packInfo(si *streamsInfo) error {
-	var err error
-	si.hasPack = true
-	if si.packPos, err = w.num(); err != nil {
-		return err
-	}
-	if si.numPack, err = w.count("pack streams", w.lim.maxFiles+maxCoders, true); err != nil {
-		return err
-	}
-	id, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if id == idSize {
-		if w.lay != nil {
-			w.lay.packSizesAt = w.pos()
+// folder reads a folder's coders and returns its out-streams.
+func (w *walker) folder(si *streamsInfo) uint64 {
+	var in, out uint64
+	for range w.count("coders", maxCoders) {
+		v := w.byte()
+		id := make([]byte, v&0x0F)
+		for i := range id {
+			id[i] = w.byte()
 		}
-		si.hasSizes = true
-		for i := range si.numPack {
-			s, err := w.num()
-			if err != nil {
-				return err
-			}
-			if i == 0 {
-				si.packSize0 = s
-			}
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
-	}
-	if id == idCRC {
-		if err := w.crcs(si.numPack); err != nil {
-			return err
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
-	}
-	if id != idEnd {
-		return w.bad("unexpected property %d in pack info", id)
-	}
-	return nil
-}
-
-func (w *walker) unpackInfo(si *streamsInfo) error {
-	si.hasUnpack = true
-	if err := w.expect(idFolder, "folders"); err != nil {
-		return err
-	}
-	n, err := w.count("folders", w.lim.maxFiles+maxCoders, true)
-	if err != nil {
-		return err
-	}
-	ext, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if ext != 0 {
-		return w.bad("external folders")
-	}
-	if w.lay != nil {
-		w.lay.foldersAt = w.pos()
-	}
-	// What the unpack sizes need to know of each folder.
-	type shape struct {
-		out, main uint16 // out-streams (at most 32 * 32), the unbound one
-		bcj       bool   // a BCJ chain, whose two sizes must agree
-	}
-	si.folders = n
-	shapes := make([]shape, 0, min(n, 1024))
-	for i := range n {
-		f, err := w.folder()
-		if err != nil {
-			return err
-		}
-		if i == 0 {
-			si.first = f
-		}
-		si.packed += f.packed
-		if si.unsupportedID == nil && !f.encrypted { // encrypted says more
-			si.unsupportedID = f.unsupportedID
-		}
-		if w.lay != nil && !chain(f) {
-			w.lay.notYet(describeCoders(f))
-		}
-		shapes = append(shapes, shape{out: uint16(f.out), main: uint16(f.mainOut()), bcj: len(f.coders) == 2})
-	}
-	if err := w.expect(idCodersUnpackSize, "unpack sizes"); err != nil {
-		return err
-	}
-	if w.lay != nil {
-		w.lay.unpackAt = w.pos()
-	}
-	si.unpack = make([]uint64, 0, min(n, 1024))
-	for i, sh := range shapes {
-		var sizes [2]uint64
-		var unpack uint64
-		for j := range sh.out {
-			v, err := w.num()
-			if err != nil {
-				return err
-			}
-			if j < 2 {
-				sizes[j] = v
-			}
-			if j == sh.main {
-				unpack = v
-			}
-			if i == 0 {
-				si.first.sizes = append(si.first.sizes, v)
-			}
-		}
-		si.unpack = append(si.unpack, unpack)
-		if w.lay != nil && sh.bcj && sizes[0] != sizes[1] {
-			w.lay.notYet("BCJ of another size than its input")
-		}
-	}
-	id, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if id == idCRC {
-		if w.lay != nil {
-			w.lay.notYet("folder CRCs")
-		}
-		if n == 1 { // an encoded header's: keep it
-			if si.first.crc, err = w.crc1(); err != nil {
-				return err
-			}
-		} else if err := w.crcs(n); err != nil {
-			return err
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
-	}
-	if id != idEnd {
-		return w.bad("unexpected property %d in unpack info", id)
-	}
-	return nil
-}
-
-func (w *walker) folder() (*folder, error) {
-	f := &folder{}
-	n, err := w.count("coders", maxCoders, true)
-	if err != nil {
-		return nil, err
-	}
-	for range n {
-		v, err := w.byte()
-		if err != nil {
-			return nil, err
-		}
-		c := coder{id: make([]byte, v&0x0F), in: 1, out: 1}
-		if _, err := io.ReadFull(w.r, c.id); err != nil {
-			return nil, w.bad("truncated")
-		}
+		cin, cout := uint64(1), uint64(1)
 		if v&0x10 != 0 {
-			if c.in, err = w.count("coder in-streams", maxCoderStreams, true); err != nil {
-				return nil, err
-			}
-			if c.out, err = w.count("coder out-streams", maxCoderStreams, true); err != nil {
-				return nil, err
-			}
+			cin, cout = w.count("coder in-streams", maxCoderStreams), w.count("coder out-streams", maxCoderStreams)
 		}
+		var props []byte
 		if v&0x20 != 0 {
-			ps, err := w.count("property bytes", maxProps, true)
-			if err != nil {
-				return nil, err
-			}
-			c.props = make([]byte, ps)
-			if _, err := io.ReadFull(w.r, c.props); err != nil {
-				return nil, w.bad("truncated")
+			props = make([]byte, w.count("property bytes", maxProps))
+			for i := range props {
+				props[i] = w.byte()
 			}
 		}
-		if err := f.checkCoder(c); err != nil {
-			return nil, err
-		}
-		f.coders = append(f.coders, c)
-		f.in += c.in
-		f.out += c.out
+		w.coder(si, id, props)
+		in, out = in+cin, out+cout
 	}
-	if f.in < f.out {
-		return nil, w.bad("folder has fewer in-streams than out-streams")
+	if in < out {
+		w.bad("folder has fewer in-streams than out-streams")
 	}
-	for range f.out - 1 {
-		in, err := w.num()
-		if err != nil {
-			return nil, err
+	bound := map[uint64]bool{}
+	for range out - 1 {
+		i, o := w.num(), w.num()
+		if i >= in || o >= out {
+			w.bad("bind pair out of range")
 		}
-		out, err := w.num()
-		if err != nil {
-			return nil, err
-		}
-		if in >= f.in || out >= f.out {
-			return nil, w.bad("bind pair out of range")
-		}
-		f.bindIn = append(f.bindIn, in)
-		f.bindOut = append(f.bindOut, out)
+		bound[i] = true
 	}
-	f.packed = f.in - (f.out - 1)
-	if f.packed == 1 {
-		for i := range f.in {
-			bound := false
-			for _, b := range f.bindIn {
-				bound = bound || b == i
-			}
-			if !bound {
-				f.packedIn = append(f.packedIn, i)
-			}
-		}
-		if len(f.packedIn) != 1 {
-			return nil, w.bad("no unbound in-stream")
-		}
-	} else {
-		for range f.packed {
-			i, err := w.num()
-			if err != nil {
-				return nil, err
-			}
-			if i >= f.in {
-				return nil, w.bad("packed stream out of range")
-			}
-			f.packedIn = append(f.packedIn, i)
+	packed := in - (out - 1)
+	if packed == 1 && len(bound) != int(in)-1 {
+		w.bad("not one unbound in-stream")
+	}
+	for i := uint64(0); packed > 1 && i < packed; i++ {
+		if w.num() >= in {
+			w.bad("packed stream out of range")
 		}
 	}
-	return f, nil
+	si.packed += packed
+	return out
 }
 
-// checkCoder caps the memory a coder's decompressor will allocate and notes
+// coder caps the memory a coder's decompressor will allocate and notes
 // encryption and the methods the importer does not read.
-func (f *folder) checkCoder(c coder) error {
-	tooBig := func(what string, n uint64) error {
-		return fmt.Errorf("7z coder %X: %s of %d bytes exceeds the limit of %d: %w",
-			c.id, what, n, maxDict, manifest.ErrTooLarge)
+func (w *walker) coder(si *streamsInfo, id, props []byte) {
+	var dict uint64
+	switch m := methods[string(id)].name; {
+	case m == "LZMA" && len(props) != 5:
+		w.bad("LZMA coder with %d property bytes", len(props))
+	case (m == "LZMA" || m == "PPMd") && len(props) == 5:
+		dict = uint64(binary.LittleEndian.Uint32(props[1:]))
+	case m == "LZMA2" && len(props) == 1 && props[0] <= 40:
+		dict = uint64(2|props[0]&1) << (props[0]/2 + 11)
+	case m == "AES":
+		si.encrypted = true
 	}
-	switch {
-	case bytes.Equal(c.id, methodLZMA):
-		if len(c.props) != 5 {
-			return fmt.Errorf("7z coder LZMA: %d property bytes: %w", len(c.props), manifest.ErrMalformed)
-		}
-		if d := uint64(binary.LittleEndian.Uint32(c.props[1:])); d > maxDict {
-			return tooBig("dictionary", d)
-		}
-	case bytes.Equal(c.id, methodLZMA2):
-		if len(c.props) == 1 && c.props[0] <= 40 {
-			if d := lzma2Dict(c.props[0]); d > maxDict {
-				return tooBig("dictionary", d)
-			}
-		}
-	case bytes.Equal(c.id, methodPPMd):
-		if len(c.props) == 5 {
-			if d := uint64(binary.LittleEndian.Uint32(c.props[1:])); d > maxDict {
-				return tooBig("model memory", d)
-			}
-		}
-	case bytes.Equal(c.id, methodAES):
-		f.encrypted = true
+	if dict > maxDict {
+		panic(hdrError{fmt.Errorf("7z coder %X: dictionary of %d bytes exceeds the limit of %d: %w",
+			id, dict, maxDict, manifest.ErrTooLarge)})
 	}
-	if m, ok := methods[string(c.id)]; (!ok || !m.read) && f.unsupportedID == nil {
-		f.unsupportedID = c.id
+	if m, ok := methods[string(id)]; (!ok || !m.read) && si.unsupported == nil {
+		si.unsupported = id
 	}
-	return nil
 }
 
-func (w *walker) subStreamsInfo(si *streamsInfo) error {
-	id, err := w.byte()
-	if err != nil {
-		return err
-	}
-	streams := make([]uint64, si.folders)
-	var total uint64
-	for i := range streams {
-		streams[i] = 1
-	}
+func (w *walker) subStreamsInfo(si *streamsInfo) {
+	si.hasSub, si.substreams = true, si.folders
+	id := w.byte()
+	var sizes uint64 // sub-stream sizes: all but each folder's last
 	if id == idNumUnpackStream {
-		if w.lay != nil {
-			w.lay.numStreamsAt = w.pos()
-		}
-		for i := range streams {
-			if streams[i], err = w.num(); err != nil {
-				return err
+		si.substreams = 0
+		for range si.folders {
+			n := w.num()
+			if n > w.maxFiles || si.substreams+n > w.maxFiles {
+				w.tooMany("files with data", w.maxFiles)
 			}
-			if streams[i] > w.lim.maxFiles || total+streams[i] > w.lim.maxFiles {
-				return fmt.Errorf("7z header: more than %d files with data: %w", w.lim.maxFiles, manifest.ErrTooLarge)
-			}
-			total += streams[i]
+			si.substreams += n
+			sizes += max(n, 1) - 1
 		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
-	} else {
-		total = uint64(len(streams))
-		if total > w.lim.maxFiles {
-			return fmt.Errorf("7z header: more than %d files with data: %w", w.lim.maxFiles, manifest.ErrTooLarge)
-		}
+		id = w.byte()
 	}
-	si.hasSub, si.substream = true, total
-	if w.lay != nil {
-		w.lay.substreams = total
+	if si.substreams > w.maxFiles {
+		w.tooMany("files with data", w.maxFiles)
 	}
-	for i, n := range streams {
-		if n > 0 {
-			si.declared = addSat(si.declared, si.unpack[i])
-		}
-	}
-	sized := false
 	if id == idSize {
-		if w.lay != nil {
-			w.lay.subSizesAt = w.pos()
+		for range sizes {
+			w.num()
 		}
-		sized = true
-		for i, n := range streams {
-			if n == 0 {
-				continue
-			}
-			var sum uint64
-			for j := uint64(1); j < n; j++ {
-				s, err := w.num()
-				if err != nil {
-					return err
-				}
-				if sum+s < sum {
-					return w.bad("sub-stream sizes overflow")
-				}
-				sum += s
-			}
-			if sum > si.unpack[i] {
-				return w.bad("sub-streams larger than their folder")
-			}
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
-	}
-	if !sized {
-		for _, n := range streams {
-			if n > 1 {
-				return w.bad("sub-streams without sizes")
-			}
-		}
+		id = w.byte()
+	} else if sizes > 0 {
+		w.bad("sub-streams without sizes")
 	}
 	if id == idCRC {
-		if w.lay != nil {
-			w.lay.subCRCsAt = w.pos()
-		}
-		if err := w.crcs(total); err != nil {
-			return err
-		}
-		if id, err = w.byte(); err != nil {
-			return err
-		}
+		w.values(si.substreams, 4, false)
+		w.byte()
 	}
-	if id != idEnd {
-		return w.bad("unexpected property %d in sub-streams info", id)
-	}
-	return nil
+	w.byte() // kEnd of the streams info
 }
 
-func (w *walker) filesInfo() (files, emptyStreams uint64, err error) {
-	if files, err = w.count("files", w.lim.maxFiles, true); err != nil {
-		return 0, 0, err
-	}
+// filesInfo reads the files info and returns the number of files with
+// data.
+func (w *walker) filesInfo() (nonEmpty uint64) {
+	files := w.count("files", w.maxFiles)
+	nonEmpty = files
 	// The library adds up the empty streams of every kEmptyStream
 	// property to size kEmptyFile, but marks the files by the last one.
 	var emptyAll uint64
 	for {
-		prop, err := w.byte()
-		if err != nil {
-			return 0, 0, err
-		}
+		prop := w.byte()
 		if prop == idEnd {
-			return files, emptyStreams, nil
+			return nonEmpty
 		}
-		length, err := w.num()
-		if err != nil {
-			return 0, 0, err
-		}
+		length := w.num()
 		switch prop {
 		case idEmptyStream:
-			if w.lay != nil {
-				w.lay.notTwice(&w.lay.emptyAt, w.pos(), "kEmptyStream")
-			}
-			if emptyStreams, err = w.bits(files); err != nil {
-				return 0, 0, err
-			}
-			emptyAll += emptyStreams
+			empty := w.bits(files)
+			nonEmpty, emptyAll = files-empty, emptyAll+empty
 		case idEmptyFile:
-			if emptyAll == 0 {
-				return 0, 0, w.bad("empty files without empty streams")
-			}
-			_, err = w.bits(emptyAll)
+			w.bits(emptyAll)
 		case idCTime, idATime, idMTime:
-			err = w.external(files, 8)
+			w.values(files, 8, true)
 		case idWinAttributes:
-			if w.lay != nil {
-				w.lay.notTwice(&w.lay.attrAt, w.pos(), "kWinAttributes")
-			}
-			err = w.external(files, 4)
+			w.values(files, 4, true)
 		case idName:
-			if ext, err := w.byte(); err != nil {
-				return 0, 0, err
-			} else if ext != 0 {
-				return 0, 0, w.bad("external names")
-			}
-			switch {
-			case w.lay != nil:
-				w.lay.notTwice(&w.lay.namesAt, w.pos(), "kName")
-				err = w.names(files, length)
-			case length > 0:
-				err = w.skip(length - 1)
-			}
+			w.byte() // external
+			w.skip(length - 1)
 		case idDummy:
-			err = w.skip(length)
+			w.skip(length)
 		default:
-			return 0, 0, w.bad("unsupported file property %d", prop)
-		}
-		if err != nil {
-			return 0, 0, err
+			w.bad("unsupported file property %d", prop)
 		}
 	}
-}
-
-// names reads the file names, length-1 bytes after the external byte, for
-// the layout: memberStream reads them in step with the members, so there
-// must be one per file, each ended by a zero UTF-16 unit, and nothing
-// after the last (the library reads the others its own way).
-func (w *walker) names(files, length uint64) error {
-	if length == 0 {
-		w.lay.notYet("no names")
-		return nil
-	}
-	n := length - 1
-	if n%2 != 0 {
-		w.lay.notYet("names of an odd number of bytes")
-		return w.skip(n)
-	}
-	var zeros, units uint64
-	lastZero := false
-	for n > 0 {
-		k := int(min(n, 4096)) // even, and at most the buffer's size
-		b, err := w.r.Peek(k)
-		if err != nil {
-			return w.bad("truncated")
-		}
-		for i := 0; i < k; i += 2 {
-			if b[i]|b[i+1] == 0 {
-				zeros++
-				units = 0
-			} else if units++; units > maxNameUnits {
-				w.lay.notYet("a name of more than " + strconv.Itoa(maxNameUnits) + " characters")
-			}
-		}
-		lastZero = b[k-2]|b[k-1] == 0
-		w.r.Discard(k)
-		n -= uint64(k)
-	}
-	if zeros != files || !lastZero {
-		w.lay.notYet("names that are not one per file")
-	}
-	return nil
-}
-
-// external reads the defined vector, external flag and size bytes of each
-// defined item of a times or attributes property.
-func (w *walker) external(files uint64, size uint64) error {
-	defined, err := w.optionalBits(files)
-	if err != nil {
-		return err
-	}
-	ext, err := w.byte()
-	if err != nil {
-		return err
-	}
-	if ext != 0 {
-		return w.bad("external property")
-	}
-	return w.skip(defined * size)
-}
-
-// decodeHeader returns a reader of the decoded header that si describes,
-// limited to hl.maxHeader bytes.
-func decodeHeader(r io.ReaderAt, si *streamsInfo, hl hdrLimits) (*errReader, error) {
-	bad := func(what string) error {
-		return fmt.Errorf("7z encoded header: %s: %w", what, manifest.ErrMalformed)
-	}
-	if !si.hasUnpack || si.folders != 1 {
-		return nil, bad("not one folder")
-	}
-	f := si.first
-	if f.encrypted {
-		return nil, fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
-	}
-	if !si.hasPack || !si.hasSizes || len(f.coders) != 1 || f.packed != 1 {
-		return nil, bad("unsupported coding")
-	}
-	if id := f.coders[0].id; !bytes.Equal(id, methodCopy) && !bytes.Equal(id, methodLZMA) && !bytes.Equal(id, methodLZMA2) {
-		return nil, fmt.Errorf("7z encoded header: %w", unsupported(id))
-	}
-	size := f.unpackSize()
-	if size > uint64(hl.maxHeader) {
-		return nil, fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", size, hl.maxHeader, manifest.ErrTooLarge)
-	}
-	if si.packPos > math.MaxInt64-32 || si.packSize0 > math.MaxInt64 {
-		return nil, bad("pack position out of range")
-	}
-	packed := io.NewSectionReader(r, 32+int64(si.packPos), int64(si.packSize0))
-	dec, err := decoder(f.coders[0], size, bufio.NewReader(packed))
-	if err != nil {
-		return nil, bad(err.Error())
-	}
-	return &errReader{r: io.LimitReader(dec, int64(size)), crc: f.crc, h: crc32.NewIEEE()}, nil
-}
-
-// errReader turns decoding errors into ErrMalformed for the walker, which
-// reports any read error as a truncated header anyway, and checks the
-// decoded header against crc, unless it is 0, at the end.
-type errReader struct {
-	r   io.Reader
-	crc uint32
-	h   hash.Hash32
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	e.h.Write(p[:n])
-	if errors.Is(err, io.EOF) && e.crc != 0 && e.h.Sum32() != e.crc {
-		err = fmt.Errorf("7z encoded header fails its CRC check: %w", manifest.ErrMalformed)
-	} else if err != nil && !errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%w: %w", manifest.ErrMalformed, err)
-	}
-	return n, err
 }

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/ulikunitz/xz/lzma"
@@ -84,8 +86,8 @@ func num(v uint64) []byte {
 
 func TestCheckHeaderHostile(t *testing.T) {
 	manyFiles := []byte{idHeader, idFilesInfo, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, idEnd, idEnd}
-	encPacked, encHeader := encodedHeader(t, manyFiles, methodLZMA)
-	_, aesHeader := encodedHeader(t, manyFiles, methodAES)
+	encPacked, encHeader := encodedHeader(t, manyFiles, []byte{0x03, 0x01, 0x01})
+	_, aesHeader := encodedHeader(t, manyFiles, []byte{0x06, 0xF1, 0x07, 0x01})
 	tests := []struct {
 		name   string
 		file   []byte
@@ -146,5 +148,33 @@ func TestCheckHeaderAcceptsSample(t *testing.T) {
 	}
 	if err := checkHeader(bytes.NewReader(b), int64(len(b)), manifest.Limits{MaxEntries: 4}); !errors.Is(err, manifest.ErrTooLarge) {
 		t.Fatalf("5 members under MaxEntries 4: %v", err)
+	}
+}
+
+// TestLibraryVersion fails when go.mod moves github.com/bodgit/sevenzip off
+// the version checkHeader follows: on an upgrade, compare the new
+// version's header parsing (types.go, struct.go, reader.go) with the walk,
+// then change the version here.
+func TestLibraryVersion(t *testing.T) {
+	const module, want = "github.com/bodgit/sevenzip", "v1.6.5"
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && (f[0] == module || len(f) >= 3 && f[1] == module) {
+			got = append(got, strings.Join(f, " "))
+		}
+	}
+	if len(got) != 1 || got[0] != module+" "+want {
+		t.Fatalf("go.mod has %q, want %s %s (and no replace): check checkHeader against it", got, module, want)
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == module && (dep.Version != want || dep.Replace != nil) {
+				t.Fatalf("built with %s %s (replace %v), want %s", module, dep.Version, dep.Replace, want)
+			}
+		}
 	}
 }

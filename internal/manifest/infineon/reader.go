@@ -3,7 +3,6 @@ package infineon
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -44,11 +43,7 @@ type Reader struct {
 	slots   []string
 	inner   string // the inner archive's member name, for messages
 
-	tmp *os.File // the spooled inner archive
-	// The inner archive is read by st, or, if it uses a coder st does
-	// not decode, by the 7z library (zr and its files).
-	st    *memberStream
-	zr    *sevenzip.Reader
+	tmp   *os.File // the spooled inner archive
 	files []*sevenzip.File
 	next  int
 	total int64 // uncompressed bytes read so far
@@ -61,8 +56,8 @@ var _ manifest.Source = (*Reader)(nil)
 // of opts.Slot (manifest.DefaultSlot when empty). Every error is a
 // *manifest.Error naming path, wrapping manifest.ErrBadSlot,
 // ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
-// ErrEncrypted, ErrUnsupported (a 7z method neither the 7z library nor
-// memberStream decodes) or ErrTooLarge (also: more than Limits.MaxMembers
+// ErrEncrypted, ErrUnsupported (a 7z method the importer does not read)
+// or ErrTooLarge (also: more than Limits.MaxMembers
 // members in the outer archive), or an I/O error.
 func Open(path string, opts manifest.Options) (*Reader, error) {
 	return OpenContext(context.Background(), path, opts)
@@ -71,14 +66,7 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 // OpenContext is Open that stops when ctx is done: the inner archive of a
 // big reel takes a while to spool. The error then wraps ctx.Err(), and the
 // temporary file is removed.
-func OpenContext(ctx context.Context, path string, opts manifest.Options) (*Reader, error) {
-	return openBundle(ctx, path, opts, false)
-}
-
-// openBundle is OpenContext; viaLib makes it read the inner archive with
-// the 7z library even when a memberStream could, for tests that compare
-// the two.
-func openBundle(ctx context.Context, path string, opts manifest.Options, viaLib bool) (_ *Reader, err error) {
+func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Reader, err error) {
 	opts = opts.WithDefaults()
 	r := &Reader{path: path, opts: opts, log: opts.Logger, slot: strings.ToUpper(opts.Slot)}
 	if !manifest.ValidSlot(r.slot) {
@@ -103,7 +91,7 @@ func openBundle(ctx context.Context, path string, opts manifest.Options, viaLib 
 	if err != nil {
 		return nil, r.fail("", err)
 	}
-	outer, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: f}, st.Size())
+	outer, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: f}, st.Size(), opts.Limits.MaxMembers)
 	if err != nil {
 		return nil, r.fail("", fmt.Errorf("outer archive: %w", err))
 	}
@@ -114,29 +102,31 @@ func openBundle(ctx context.Context, path string, opts manifest.Options, viaLib 
 	r.inner = member.Name
 	// In a solid archive the members before this one in its folder are
 	// decompressed to reach it: count them against MaxTotalBytes.
-	var before uint64
-	limit := uint64(opts.Limits.MaxTotalBytes)
 	for _, f := range outer.File {
 		if f != member && f.Stream != member.Stream {
 			continue
 		}
-		if f.UncompressedSize > limit-before { // no overflow: before <= limit
+		if f.UncompressedSize > uint64(opts.Limits.MaxTotalBytes-r.total) {
 			return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
 				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 		}
 		if f == member {
 			break
 		}
-		before += f.UncompressedSize
+		r.total += int64(f.UncompressedSize)
 	}
-	r.total = int64(before)
 	size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	declared, err := r.openInner(ctx, size, viaLib)
+	inner, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, opts.Limits.MaxEntries)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
+	}
+	r.files = inner.File
+	var declared uint64
+	for _, f := range r.files {
+		declared += min(f.UncompressedSize, math.MaxUint64-declared) // saturating
 	}
 	if room := uint64(opts.Limits.MaxTotalBytes - r.total); declared > room {
 		return nil, r.fail(member.Name, fmt.Errorf(
@@ -144,50 +134,6 @@ func openBundle(ctx context.Context, path string, opts manifest.Options, viaLib 
 			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 	}
 	return r, nil
-}
-
-// openInner opens the spooled inner archive of size bytes and returns the
-// bytes its members declare together (saturated). It reads the archive
-// with a memberStream, which keeps no per-member state, unless the archive
-// uses something a memberStream does not read (a coder other than copy,
-// LZMA, LZMA2 and BCJ, encryption, odd header properties); the 7z library
-// reads it then, as it reads the outer archive.
-func (r *Reader) openInner(ctx context.Context, size int64, viaLib bool) (declared uint64, err error) {
-	lay, err := scanHeader(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, r.opts.Limits, r.tmp, size)
-	if cerr := ctx.Err(); cerr != nil {
-		return 0, fmt.Errorf("reading the inner archive's header: %w", cerr)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if viaLib {
-		lay.notYet("asked to")
-	}
-	if lay.why == "" {
-		r.st, err = newMemberStream(r.tmp, lay, r.opts.Limits)
-		if err != nil {
-			return 0, err
-		}
-		r.log.Debug("reading the inner archive member by member", "file", r.path, "archive", r.inner,
-			"members", lay.files, "folders", lay.folders)
-		return lay.declared, nil
-	}
-	r.log.Debug("reading the inner archive with the 7z library", "file", r.path, "archive", r.inner, "reason", lay.why)
-	// Drop the decoded header scanHeader may have appended.
-	if err := r.tmp.Truncate(size); err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", err)
-	}
-	if r.zr, err = r.openLib(r.tmp, size, r.opts.Limits.MaxEntries); err != nil {
-		return 0, err
-	}
-	r.files = r.zr.File
-	for _, f := range r.files {
-		if f.UncompressedSize > math.MaxUint64-declared {
-			return math.MaxUint64, nil
-		}
-		declared += f.UncompressedSize
-	}
-	return declared, nil
 }
 
 // ReelID returns the reel ID taken from the inner archive names.
@@ -212,35 +158,17 @@ func (r *Reader) Next() (manifest.Record, error) {
 	if r.err != nil {
 		return manifest.Record{}, r.err
 	}
-	if r.zr == nil && r.st == nil {
+	if r.tmp == nil {
 		r.err = r.fail("", errors.New("reader is closed"))
 		return manifest.Record{}, r.err
 	}
-	for {
-		var m member
-		var read func() ([]byte, error)
-		if r.st != nil {
-			var err error
-			if m, err = r.st.nextMember(); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				r.err = r.fail("", fmt.Errorf("in %s: %w", r.inner, err))
-				return manifest.Record{}, r.err
-			}
-			read = func() ([]byte, error) { return r.readStream(m) }
-		} else {
-			if r.next >= len(r.files) {
-				break
-			}
-			f := r.files[r.next]
-			r.files[r.next] = nil // let the listing shrink as it is read
-			r.next++
-			m = member{name: f.Name, dir: f.FileInfo().IsDir(), size: f.UncompressedSize, crc: f.CRC32}
-			read = func() ([]byte, error) { return readLib(f, r.opts.Limits.MaxEntryBytes) }
-		}
-		rec, ok, err := r.entry(m, read)
+	for r.next < len(r.files) {
+		f := r.files[r.next]
+		r.files[r.next] = nil // let the listing shrink as it is read
+		r.next++
+		rec, ok, err := r.entry(f)
 		if err != nil {
-			r.err = r.fail(m.name, fmt.Errorf("in %s: %w", r.inner, err))
+			r.err = r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
 			return manifest.Record{}, r.err
 		}
 		if ok {
@@ -253,7 +181,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 
 // Close removes the spooled inner archive. It may be called more than once.
 func (r *Reader) Close() error {
-	r.st, r.zr, r.files = nil, nil, nil
+	r.files = nil
 	if r.tmp == nil {
 		return nil
 	}
@@ -278,23 +206,16 @@ func (r *Reader) warn(entry, reason string) {
 	r.log.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
 }
 
-// openArchive checks the outer archive's header (see checkHeader), with
-// at most Limits.MaxMembers members, and opens it with the 7z library.
-func (r *Reader) openArchive(ra io.ReaderAt, size int64) (zr *sevenzip.Reader, err error) {
+// openArchive checks the header of an archive of at most max members
+// (see checkHeader) and opens it with the 7z library.
+func (r *Reader) openArchive(ra io.ReaderAt, size int64, max int) (zr *sevenzip.Reader, err error) {
+	defer recoverLib(&err)
 	lim := r.opts.Limits
-	lim.MaxEntries = lim.MaxMembers
+	lim.MaxEntries = max
 	if err := checkHeader(ra, size, lim); err != nil {
 		return nil, err
 	}
-	return r.openLib(ra, size, lim.MaxEntries)
-}
-
-// openLib opens an archive whose header is checked with the 7z library;
-// it holds at most max members.
-func (r *Reader) openLib(ra io.ReaderAt, size int64, max int) (zr *sevenzip.Reader, err error) {
-	defer recoverLib(&err)
-	zr, err = sevenzip.NewReader(ra, size)
-	if err != nil {
+	if zr, err = sevenzip.NewReader(ra, size); err != nil {
 		return nil, libError("reading the archive header", err)
 	}
 	if len(zr.File) > max {
@@ -378,58 +299,38 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return 0, libError("decompressing the inner archive", err)
 	}
-	if err := checkStart(head[:n], f.UncompressedSize); err != nil {
+	if _, _, err := checkStart(head[:n], f.UncompressedSize, "inner archive"); err != nil {
 		return 0, err
 	}
-	r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z")
-	if err != nil {
+	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
 	h := crc32.NewIEEE()
-	w := &writeErr{w: io.MultiWriter(r.tmp, h)}
-	copied, err := io.Copy(w, io.MultiReader(bytes.NewReader(head[:n]), src))
+	copied, err := io.Copy(io.MultiWriter(r.tmp, h), io.MultiReader(bytes.NewReader(head[:n]), src))
 	r.total += copied
-	if w.err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", w.err)
-	}
-	if err != nil {
-		return 0, libError("decompressing the inner archive", err)
+	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
+		return 0, libError("spooling the inner archive", err)
 	}
 	if copied > max {
 		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
 	}
-	if uint64(copied) != f.UncompressedSize {
-		return 0, fmt.Errorf("inner archive has %d bytes, its header says %d: %w",
-			copied, f.UncompressedSize, manifest.ErrMalformed)
-	}
-	if f.CRC32 != 0 && h.Sum32() != f.CRC32 {
-		return 0, fmt.Errorf("inner archive fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	return copied, nil
+	return copied, checkData("inner archive", copied, h.Sum32(), f)
 }
 
-// checkStart checks the first bytes of an inner archive of size bytes:
-// the 7z signature, the start header's CRC, and a header that ends within
-// the archive, as scanHeader will, but before the archive is spooled.
-func checkStart(head []byte, size uint64) error {
-	if len(head) < 6 || !bytes.Equal(head[:6], sevenZipSignature) {
-		return fmt.Errorf("inner archive is not a 7z archive (it starts %q): %w", head[:min(len(head), 6)], manifest.ErrMalformed)
+// checkData checks the size and CRC of member f, read whole, against its
+// header.
+func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
+	if uint64(size) != f.UncompressedSize {
+		return fmt.Errorf("%s has %d bytes, its header says %d: %w", what, size, f.UncompressedSize, manifest.ErrMalformed)
 	}
-	if len(head) < 32 {
-		return fmt.Errorf("inner archive is not a 7z archive: %d bytes: %w", len(head), manifest.ErrMalformed)
-	}
-	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
-		return fmt.Errorf("inner archive: 7z start header fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	off := binary.LittleEndian.Uint64(head[12:20])
-	n := binary.LittleEndian.Uint64(head[20:28])
-	if off > size || n > size || 32+off+n > size {
-		return fmt.Errorf("inner archive: 7z header lies past the end of the archive: %w", manifest.ErrMalformed)
+	if f.CRC32 != 0 && crc != f.CRC32 {
+		return fmt.Errorf("%s fails its CRC check: %w", what, manifest.ErrMalformed)
 	}
 	return nil
 }
 
-// ctxReader reads r until ctx is done.
+// ctxReader reads r until ctx is done: a compressed buffer of the outer
+// archive may decode to many megabytes.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -457,25 +358,23 @@ func (c *ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // entry turns one inner member into a record; ok is false for a member
-// that is skipped. read reads the member's data and checks it against the
-// header; it may return up to Limits.MaxEntryBytes+1 bytes of a member
-// longer than the header says.
-func (r *Reader) entry(f member, read func() ([]byte, error)) (rec manifest.Record, ok bool, err error) {
-	if f.dir {
-		r.warn(f.name, "a directory")
+// that is skipped.
+func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
+	if f.FileInfo().IsDir() {
+		r.warn(f.Name, "a directory")
 		return rec, false, nil
 	}
-	m := pemName.FindStringSubmatch(path.Base(f.name))
+	m := pemName.FindStringSubmatch(path.Base(f.Name))
 	if m == nil {
-		r.warn(f.name, "name is not <chipID>_<slot>.pem")
+		r.warn(f.Name, "name is not <chipID>_<slot>.pem")
 		return rec, false, nil
 	}
 	if slot := strings.ToUpper(m[2]); slot != r.slot {
-		r.warn(f.name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
+		r.warn(f.Name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
 		return rec, false, nil
 	}
 	rec = manifest.Record{
-		Entry:    f.name,
+		Entry:    f.Name,
 		ChipID:   m[1],
 		Slot:     r.slot,
 		ReelID:   r.reelID,
@@ -484,14 +383,14 @@ func (r *Reader) entry(f member, read func() ([]byte, error)) (rec manifest.Reco
 		Vendor:   manifest.VendorInfineon,
 	}
 	max := r.opts.Limits.MaxEntryBytes
-	if f.size > uint64(max) {
-		// Not read at all: the decompressor skips it on the way to
-		// the next member read.
+	if f.UncompressedSize > uint64(max) {
+		// Not read at all: the library skips it on the way to the
+		// next member read.
 		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
-			f.size, max, manifest.ErrTooLarge)
+			f.UncompressedSize, max, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
-	data, err := read()
+	data, err := read(f, max)
 	if err != nil {
 		return rec, false, err
 	}
@@ -508,33 +407,10 @@ func (r *Reader) entry(f member, read func() ([]byte, error)) (rec manifest.Reco
 	return rec, true, nil
 }
 
-// readStream reads the member r.st returned last and checks it.
-func (r *Reader) readStream(m member) (data []byte, err error) {
-	defer recoverLib(&err)
-	if data, err = r.st.read(); err != nil {
-		return nil, err
-	}
-	if err := checkData(data, m); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
-// checkData checks a member's data, read whole, against its header.
-func checkData(data []byte, f member) error {
-	if uint64(len(data)) != f.size {
-		return fmt.Errorf("member has %d bytes, its header says %d: %w",
-			len(data), f.size, manifest.ErrMalformed)
-	}
-	if f.crc != 0 && crc32.ChecksumIEEE(data) != f.crc {
-		return fmt.Errorf("member fails its CRC check: %w", manifest.ErrMalformed)
-	}
-	return nil
-}
-
-// readLib reads one member with the 7z library, to its end so that the
-// library's decompressor is left at the start of the next member.
-func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
+// read reads member f, at most max+1 bytes of it, and checks it against
+// its header. It reads to the member's end so that the library's
+// decompressor is left at the start of the next member.
+func read(f *sevenzip.File, max int64) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
@@ -548,7 +424,7 @@ func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 	if int64(len(data)) > max {
 		return data[:max+1], nil
 	}
-	if err := checkData(data, member{size: f.UncompressedSize, crc: f.CRC32}); err != nil {
+	if err := checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f); err != nil {
 		return nil, err
 	}
 	if cerr != nil {
@@ -557,22 +433,9 @@ func readLib(f *sevenzip.File, max int64) (data []byte, err error) {
 	return data, nil
 }
 
-type writeErr struct {
-	w   io.Writer
-	err error
-}
-
-func (w *writeErr) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	return n, err
-}
-
-// libError classifies an error of the 7z library: encryption, a method
-// it does not decode, a plain I/O error of the file underneath, the
-// reading cancelled, or else a malformed archive.
+// libError classifies an error of the 7z library: encryption, a plain
+// I/O error of the file underneath, the reading cancelled, or else a
+// malformed archive (checkHeader names the methods not read first).
 func libError(what string, err error) error {
 	var rp *sevenzip.ReadError
 	var rv sevenzip.ReadError
@@ -582,11 +445,6 @@ func libError(what string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	// The library's errAlgorithm is not exported. The header walk finds
-	// the methods it knows first; this is for the others.
-	if strings.Contains(err.Error(), "unsupported compression algorithm") {
-		return fmt.Errorf("%s: 7z compression method: %w (%v)", what, manifest.ErrUnsupported, err)
 	}
 	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
 }

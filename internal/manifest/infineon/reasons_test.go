@@ -130,8 +130,7 @@ func TestReasons(t *testing.T) {
 }
 
 // TestReadsOtherMethods reads bundles whose inner archive uses a method
-// the 7z library decodes but memberStream does not: they are not
-// unsupported.
+// other than 7-Zip's default: they are not unsupported.
 func TestReadsOtherMethods(t *testing.T) {
 	testbundle.Require7z(t)
 	for _, m := range []string{"PPMd", "BZip2", "Deflate"} {
