@@ -112,7 +112,7 @@ func TestStartFails(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := motoserver.Start(context.Background(), tt.opts)
 			if err == nil {
-				s.Stop()
+				_ = s.Stop()
 				t.Fatal("Start succeeded")
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
