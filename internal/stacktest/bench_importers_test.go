@@ -91,7 +91,6 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 
 	share := queueimport.ShareQuotas(ceiling, quotas[ratelimit.OpAttachPolicy], concurrency, ratelimit.PerDevice{Policies: 1, Groups: 1})
 	var handlers []stacktest.ImportHandler
-	var limits []*ratelimit.Set
 	for range concurrency {
 		h, err := queueimport.New(queueimport.Config{IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
 			Quotas: share, Metrics: emf.New(&metrics, "Thingpress"), Logger: quietLogger()})
@@ -99,7 +98,6 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 			b.Fatal(err)
 		}
 		handlers = append(handlers, h.Handle)
-		limits = append(limits, h.Limits())
 	}
 	s.IoT.Proxy.ResetStats()
 	b.StartTimer()
