@@ -65,7 +65,7 @@ func TestOperation(t *testing.T) {
 func TestOperationMatchesSDK(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{}`))
+		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(backend.Close)
 	target, _ := url.Parse(backend.URL)
