@@ -1,7 +1,6 @@
 package iotproxy
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -76,7 +75,7 @@ func TestOperationMatchesSDK(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 	c := iot.NewFromConfig(mototest.AWSConfig(t, proxyURL), func(o *iot.Options) { o.RetryMaxAttempts = 1 })
-	ctx := context.Background()
+	ctx := t.Context()
 	const certARN = "arn:aws:iot:us-east-1:123456789012:cert/abc"
 	s := aws.String
 	calls := []struct {

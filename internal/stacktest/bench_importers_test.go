@@ -1,7 +1,6 @@
 package stacktest_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,7 +84,7 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := prov.Handle(context.Background(), ev); err != nil {
+	if err := prov.Handle(b.Context(), ev); err != nil {
 		b.Fatal(err)
 	}
 

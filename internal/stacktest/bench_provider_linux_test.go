@@ -3,7 +3,6 @@
 package stacktest_test
 
 import (
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -106,7 +105,7 @@ func BenchmarkProvider(b *testing.B) {
 		queued := s.Depth(b, s.ImportQueue).Visible
 		b.StartTimer()
 		start := time.Now()
-		if err := h.Handle(context.Background(), ev); err != nil {
+		if err := h.Handle(b.Context(), ev); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)

@@ -182,7 +182,7 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	}
 
 	prov := startRIE(t, rie, provider, env)
-	ctx := context.Background()
+	ctx := t.Context()
 	if out, err := prov.invoke(ctx, event); err != nil || strings.TrimSpace(string(out)) != "null" {
 		t.Fatalf("provider: %s, %v", out, err)
 	}
