@@ -3,6 +3,9 @@ GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# golangci-lint, built from the Go module proxy into $(BIN) on first use.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .PHONY: all build lambda test lint demo bench fuzz clean
 
@@ -26,9 +29,14 @@ lambda:
 test: lint
 	$(GO) test -count=1 ./...
 
-lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+# gofmt, go vet, staticcheck, errcheck and the other linters of .golangci.yml.
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run
+
+$(GOLANGCI_LINT):
+	mkdir -p $(BIN)/tools
+	GOBIN=$(abspath $(BIN))/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/tools/golangci-lint $@
 
 # The main job end to end against a local moto: see scripts/demo.sh.
 demo: build

@@ -74,7 +74,7 @@ func interruptSpool(t *testing.T, args []string, sig syscall.Signal) {
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			t.Fatalf("no spool file in TMPDIR after 20 s\n%s", out.String())
 		}
 	}
@@ -90,7 +90,7 @@ func interruptSpool(t *testing.T, args []string, sig syscall.Signal) {
 	select {
 	case err = <-exited:
 	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		t.Fatalf("still running 5 s after %v\n%s", sig, out.String())
 	}
 	took := time.Since(sent)

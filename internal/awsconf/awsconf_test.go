@@ -1,7 +1,6 @@
 package awsconf_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -45,7 +44,7 @@ func TestLoad(t *testing.T) {
 			if tc.env != "" {
 				t.Setenv("AWS_REGION", tc.env)
 			}
-			cfg, err := awsconf.Load(context.Background(), tc.region, tc.profile)
+			cfg, err := awsconf.Load(t.Context(), tc.region, tc.profile)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("error %v, want %v", err, tc.wantErr)

@@ -23,7 +23,7 @@ func TestImportComplete(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
 	f := newFleet(t, n)
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, context.Background(), im, f, 16)
+	results, err := run(t, t.Context(), im, f, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestImportRerun(t *testing.T) {
 	f := newFleet(t, n)
 	path := statePath(t)
 	im, st := newImporter(t, e, path, fastQuotas(), target)
-	if _, err := run(t, context.Background(), im, f, 8); err != nil {
+	if _, err := run(t, t.Context(), im, f, 8); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -61,7 +61,7 @@ func TestImportRerun(t *testing.T) {
 	t.Run("same state file: no calls", func(t *testing.T) {
 		e.Proxy.ResetStats()
 		im, _ := newImporter(t, e, path, fastQuotas(), target)
-		results, err := run(t, context.Background(), im, f, 8)
+		results, err := run(t, t.Context(), im, f, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestImportRerun(t *testing.T) {
 	t.Run("new state file: exists, nothing twice", func(t *testing.T) {
 		e.Proxy.ResetStats()
 		im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-		results, err := run(t, context.Background(), im, f, 8)
+		results, err := run(t, t.Context(), im, f, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestImportFaults(t *testing.T) {
 	})
 	f := newFleet(t, n)
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, context.Background(), im, f, 16)
+	results, err := run(t, t.Context(), im, f, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestImportInterruptResumes(t *testing.T) {
 	f := newFleet(t, n)
 	path := statePath(t)
 	im, st := newImporter(t, e, path, fastQuotas(), target)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	var seen atomic.Int32
 	err := im.ImportManifest(ctx, f.source(), importer.RunOptions{
 		Validate: validate.Options{File: "test", Trust: f.store},
@@ -152,7 +152,7 @@ func TestImportInterruptResumes(t *testing.T) {
 	e.Calls.Reset()
 
 	im, _ = newImporter(t, e, path, fastQuotas(), target)
-	results, err := run(t, context.Background(), im, f, 4)
+	results, err := run(t, t.Context(), im, f, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +173,14 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), StrictCreateThing: true})
 	f := newFleet(t, 3)
 	// Somebody else already made a Thing with the second device's name.
-	if _, err := e.Via.CreateThing(context.Background(), &iot.CreateThingInput{
+	if _, err := e.Via.CreateThing(t.Context(), &iot.CreateThingInput{
 		ThingName:        aws.String(f.names[1]),
 		AttributePayload: nil,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, context.Background(), im, f, 2)
+	results, err := run(t, t.Context(), im, f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 			t.Errorf("device %d: %+v", i, r)
 		}
 	}
-	th, err := e.Direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
+	th, err := e.Direct.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
 	if err != nil || th.ThingTypeName != nil {
 		t.Errorf("existing thing was changed: %+v, %v", th, err)
 	}
@@ -204,7 +204,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	if n := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; n != 2 {
 		t.Errorf("%d registrations, want 2", n)
 	}
-	certs, err := e.Direct.ListCertificates(context.Background(), &iot.ListCertificatesInput{})
+	certs, err := e.Direct.ListCertificates(t.Context(), &iot.ListCertificatesInput{})
 	if err != nil || len(certs.Certificates) != 2 {
 		t.Errorf("moto holds %v certificates (%v), want the 2 of the complete devices", certs, err)
 	}
@@ -216,7 +216,7 @@ func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
 	bad := target
 	bad.ThingType = "no-such-type"
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), bad)
-	results, err := run(t, context.Background(), im, f, 2)
+	results, err := run(t, t.Context(), im, f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestImportSkipsInvalid(t *testing.T) {
 	}
 	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: testpki.PEM(leaf.Cert)})
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, context.Background(), im, f, 2)
+	results, err := run(t, t.Context(), im, f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestPreflight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := awsiot.Preflight(context.Background(), e.Via, tt.target)
+			err := awsiot.Preflight(t.Context(), e.Via, tt.target)
 			if len(tt.missing) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -321,7 +321,7 @@ func TestPreflightRetryLayers(t *testing.T) {
 
 func TestPreflightRetriesThrottling(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{ThrottleRate: 0.5, Seed: 3})
-	if err := awsiot.Preflight(context.Background(), e.Via, target); err != nil {
+	if err := awsiot.Preflight(t.Context(), e.Via, target); err != nil {
 		t.Fatalf("preflight under 50%% throttling: %v", err)
 	}
 	if e.Proxy.Total().Throttled == 0 {

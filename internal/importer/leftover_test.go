@@ -1,7 +1,6 @@
 package importer_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -291,7 +290,7 @@ func TestImportRecordsIntentBeforeRegister(t *testing.T) {
 	im, s := newImporter(t, e, statePath(t), fastQuotas(), target)
 	st = s
 	mu.Unlock()
-	if _, err := run(t, context.Background(), im, f, 3); err != nil {
+	if _, err := run(t, t.Context(), im, f, 3); err != nil {
 		t.Fatal(err)
 	}
 	if seen != 6 {

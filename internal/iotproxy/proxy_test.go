@@ -25,10 +25,10 @@ func newBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		b.hits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{}`))
+		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(srv.Close)
 	b.url, _ = url.Parse(srv.URL)

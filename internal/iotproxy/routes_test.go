@@ -1,7 +1,6 @@
 package iotproxy
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,7 +64,7 @@ func TestOperation(t *testing.T) {
 func TestOperationMatchesSDK(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{}`))
+		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(backend.Close)
 	target, _ := url.Parse(backend.URL)
@@ -76,7 +75,7 @@ func TestOperationMatchesSDK(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 	c := iot.NewFromConfig(mototest.AWSConfig(t, proxyURL), func(o *iot.Options) { o.RetryMaxAttempts = 1 })
-	ctx := context.Background()
+	ctx := t.Context()
 	const certARN = "arn:aws:iot:us-east-1:123456789012:cert/abc"
 	s := aws.String
 	calls := []struct {

@@ -1,7 +1,6 @@
 package iotproxy
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -67,7 +66,7 @@ func errorCode(err error) string {
 // dropped connections as retryable.
 func TestSDKClassifiesInjectedErrors(t *testing.T) {
 	p, client := motoBehindProxy(t, Config{Seed: 7})
-	ctx := context.Background()
+	ctx := t.Context()
 	once := client(1)
 
 	t.Run("throttle", func(t *testing.T) {
@@ -138,7 +137,7 @@ func TestSDKClassifiesInjectedErrors(t *testing.T) {
 // answered ResourceAlreadyExistsException carrying the certificate's ID.
 func TestDropAfterForward(t *testing.T) {
 	p, client := motoBehindProxy(t, Config{DropRate: 1, DropAfterForward: 1, FaultOps: []string{"RegisterCertificateWithoutCA"}})
-	ctx := context.Background()
+	ctx := t.Context()
 	once := client(1)
 
 	ca, err := testpki.NewRoot("iotproxy test root")

@@ -4,7 +4,6 @@
 package iottest
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -70,7 +69,7 @@ func New(t testing.TB, cfg iotproxy.Config) *Env {
 		Direct: iot.NewFromConfig(mototest.AWSConfig(t, moto.URL)),
 		Calls:  rec,
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := e.Direct.CreatePolicy(ctx, &iot.CreatePolicyInput{
 		PolicyName:     aws.String(Policy),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`),
@@ -98,7 +97,7 @@ type Device struct {
 // to it, in Group) and that moto holds no other Thing or certificate.
 func (e *Env) AssertComplete(t testing.TB, devices []Device) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var things []types.ThingAttribute
 	for p := iot.NewListThingsPaginator(e.Direct, &iot.ListThingsInput{}); p.HasMorePages(); {
 		out, err := p.NextPage(ctx)

@@ -2,7 +2,6 @@ package lambdarun_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -110,7 +109,7 @@ func TestLogger(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
 			l := lambdarun.Logger(&b, env(tc.env))
-			ctx := context.Background()
+			ctx := t.Context()
 			if l.Enabled(ctx, slog.LevelDebug) != tc.wantDebug || l.Enabled(ctx, slog.LevelInfo) != tc.wantInfo {
 				t.Fatalf("debug %v info %v", l.Enabled(ctx, slog.LevelDebug), l.Enabled(ctx, slog.LevelInfo))
 			}

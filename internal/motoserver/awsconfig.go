@@ -35,8 +35,3 @@ func AWSConfig(ctx context.Context, endpoint string, optFns ...func(*config.Load
 	cfg.BaseEndpoint = aws.String(endpoint)
 	return cfg, nil
 }
-
-// AWSConfig is the package-level AWSConfig aimed at s.
-func (s *Server) AWSConfig(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
-	return AWSConfig(ctx, s.URL, optFns...)
-}

@@ -75,7 +75,7 @@ func available(ctx context.Context, python string) error {
 		"import moto, moto.server\nfrom moto.core.config import default_user_config\ndefault_user_config['iot']")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("motoserver: %s cannot import moto: %v: %s", python, err, bytes.TrimSpace(lastBytes(out, 500)))
+		return fmt.Errorf("motoserver: %s cannot import moto: %w: %s", python, err, bytes.TrimSpace(lastBytes(out, 500)))
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func start(ctx context.Context, opts Options, port int) (*Server, error) {
 	}()
 
 	if err := s.waitReady(ctx); err != nil {
-		s.Stop()
+		_ = s.Stop() // the readiness error says what went wrong
 		return nil, err
 	}
 	return s, nil
@@ -178,13 +178,14 @@ func (s *Server) waitReady(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json", nil)
 		resp, err := client.Do(req)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			return nil
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("motoserver: %w (%v); output:\n%s", errExitedEarly, s.waitErr, s.tail.String())
+			// waitErr is nil when moto exits 0, which %v shows and %w would not.
+			return fmt.Errorf("motoserver: %w (%v); output:\n%s", errExitedEarly, s.waitErr, s.tail.String()) //nolint:errorlint // see above
 		case <-ctx.Done():
 			return fmt.Errorf("motoserver: not answering at %s: %w; output:\n%s", s.URL, ctx.Err(), s.tail.String())
 		case <-tick.C:
@@ -235,9 +236,6 @@ func (s *Server) ResetContext(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Output returns the last few kilobytes moto wrote, for diagnostics.
-func (s *Server) Output() string { return s.tail.String() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

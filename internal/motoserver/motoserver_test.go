@@ -1,7 +1,6 @@
 package motoserver_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -61,7 +60,7 @@ func TestStartStop(t *testing.T) {
 		mototest.StartT(t) // skips or fails with the reason
 	}
 	begin := time.Now()
-	s, err := motoserver.Start(context.Background(), motoserver.Options{})
+	s, err := motoserver.Start(t.Context(), motoserver.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +109,9 @@ func TestStartFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := motoserver.Start(context.Background(), tt.opts)
+			s, err := motoserver.Start(t.Context(), tt.opts)
 			if err == nil {
-				s.Stop()
+				_ = s.Stop()
 				t.Fatal("Start succeeded")
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
@@ -127,7 +126,7 @@ func TestStartFails(t *testing.T) {
 func TestCertificateIDIsDERHash(t *testing.T) {
 	s := mototest.StartT(t)
 	c := iotClient(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	if _, err := c.ListThings(ctx, &iot.ListThingsInput{}); err != nil {
 		t.Fatalf("ListThings: %v", err)
@@ -168,7 +167,7 @@ func TestCertificateIDIsDERHash(t *testing.T) {
 func TestMotoIoTBehaviour(t *testing.T) {
 	s := mototest.StartT(t)
 	c := iotClient(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	pemText, certID := newCertPEM(t, "behaviour")
 	reg, err := c.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{

@@ -38,8 +38,8 @@ type SQSAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// SQS limits: ten entries per batch; stack.MaxMessageBytes per message
-// and per batch.
+// MaxBatchEntries is SQS's limit of entries per batch; stack.MaxMessageBytes
+// limits each message and each batch.
 const MaxBatchEntries = 10
 
 // Config configures a Handler.

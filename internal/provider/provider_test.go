@@ -1,7 +1,6 @@
 package provider_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -86,7 +85,7 @@ func TestHandleQueuesValidDevices(t *testing.T) {
 	var metrics stacktest.Metrics
 	h := f.handler(t, &metrics, nil)
 	ev, _ := f.s.ObjectCreatedEvent(t, xmlKey)
-	if err := h.Handle(context.Background(), ev); err != nil {
+	if err := h.Handle(t.Context(), ev); err != nil {
 		t.Fatal(err)
 	}
 	sum := f.s.Summary(t, xmlKey)
@@ -146,7 +145,7 @@ func TestHandleIgnores(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := h.Handle(context.Background(), tc.ev); err != nil {
+			if err := h.Handle(t.Context(), tc.ev); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
 		})
@@ -158,7 +157,7 @@ func TestHandleIgnores(t *testing.T) {
 
 func TestProcessFailures(t *testing.T) {
 	f := newFixture(t, 2)
-	ctx := context.Background()
+	ctx := t.Context()
 	notManifest := filepath.Join(t.TempDir(), "x.7z")
 	if err := os.WriteFile(notManifest, []byte("hello, not a manifest"), 0o644); err != nil {
 		t.Fatal(err)

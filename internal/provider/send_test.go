@@ -31,7 +31,10 @@ type sqsServer struct {
 
 func (s *sqsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Entries []struct{ Id, MessageBody string }
+		Entries []struct {
+			ID          string `json:"Id"`
+			MessageBody string
+		}
 	}
 	body, _ := io.ReadAll(r.Body)
 	if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".SendMessageBatch") || json.Unmarshal(body, &in) != nil {
@@ -40,7 +43,7 @@ func (s *sqsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var ids []string
 	for _, e := range in.Entries {
-		ids = append(ids, e.Id)
+		ids = append(ids, e.ID)
 	}
 	s.mu.Lock()
 	s.calls = append(s.calls, ids)
@@ -52,27 +55,32 @@ func (s *sqsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status != http.StatusOK {
 		w.Header().Set("x-amzn-query-error", code+";Sender")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.sqs#" + code, "message": "injected"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.sqs#" + code, "message": "injected"})
 		return
 	}
-	type ok struct{ Id, MessageId, MD5OfMessageBody string }
+	type ok struct {
+		ID               string `json:"Id"`
+		MessageID        string `json:"MessageId"`
+		MD5OfMessageBody string
+	}
 	type failed struct {
-		Id, Code, Message string
-		SenderFault       bool
+		ID            string `json:"Id"`
+		Code, Message string
+		SenderFault   bool
 	}
 	out := struct {
 		Successful []ok
 		Failed     []failed
 	}{Successful: []ok{}, Failed: []failed{}}
 	for _, e := range in.Entries {
-		if slices.Contains(failIDs, e.Id) {
-			out.Failed = append(out.Failed, failed{Id: e.Id, Code: code, Message: "injected", SenderFault: senderFault})
+		if slices.Contains(failIDs, e.ID) {
+			out.Failed = append(out.Failed, failed{ID: e.ID, Code: code, Message: "injected", SenderFault: senderFault})
 			continue
 		}
 		sum := md5.Sum([]byte(e.MessageBody))
-		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: "m-" + e.Id, MD5OfMessageBody: hex.EncodeToString(sum[:])})
+		out.Successful = append(out.Successful, ok{ID: e.ID, MessageID: "m-" + e.ID, MD5OfMessageBody: hex.EncodeToString(sum[:])})
 	}
-	json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(out) // a failed write fails the client's call
 }
 
 // TestSendRetryLayers counts the SendMessageBatch calls of one batch with

@@ -144,9 +144,6 @@ func ShareQuotas(registerTPS, attachPolicyTPS float64, concurrency int, per rate
 	return q
 }
 
-// Limits returns the handler's rate limiters, for reports.
-func (h *Handler) Limits() *ratelimit.Set { return h.limits }
-
 // message is one record of the batch and what became of its devices.
 type message struct {
 	rec  events.SQSMessage

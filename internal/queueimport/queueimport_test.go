@@ -183,7 +183,7 @@ func TestHandleImportsAndReportsMalformed(t *testing.T) {
 	badName.ThingName = "has space"
 	var metrics stacktest.Metrics
 	h := newHandler(t, s, &metrics, nil)
-	resp, err := h.Handle(context.Background(), event(
+	resp, err := h.Handle(t.Context(), event(
 		body(t, 0, devs[:2]),
 		"not json",
 		`{"manifest":"`+manifest+`","devices":[]}`,
@@ -209,7 +209,7 @@ func TestHandleImportsAndReportsMalformed(t *testing.T) {
 	t.Run("again: everything already there", func(t *testing.T) {
 		var again stacktest.Metrics
 		h := newHandler(t, s, &again, nil)
-		resp, err := h.Handle(context.Background(), event(body(t, 0, devs[:4])))
+		resp, err := h.Handle(t.Context(), event(body(t, 0, devs[:4])))
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("Handle: %v %v", resp, err)
 		}
@@ -226,14 +226,14 @@ func TestPermanentFailure(t *testing.T) {
 	s := stacktest.New(t, "tp-qi-clash", stacktest.Options{Proxy: iotproxy.Config{StrictCreateThing: true}})
 	devs := devices(t, 2)
 	// A thing of the second device's name exists with other attributes.
-	if _, err := s.IoT.Via.CreateThing(context.Background(), &iot.CreateThingInput{
+	if _, err := s.IoT.Via.CreateThing(t.Context(), &iot.CreateThingInput{
 		ThingName: aws.String(devs[1].ThingName), ThingTypeName: aws.String(iottest.ThingType),
 		AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"chip_id": "OTHER"}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	var metrics stacktest.Metrics
-	resp, err := newHandler(t, s, &metrics, nil).Handle(context.Background(), event(body(t, 0, devs)))
+	resp, err := newHandler(t, s, &metrics, nil).Handle(t.Context(), event(body(t, 0, devs)))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle: %v %v", resp, err)
 	}
@@ -245,12 +245,12 @@ func TestPermanentFailure(t *testing.T) {
 	if msgs := requeued(t, s); len(msgs) != 0 {
 		t.Errorf("%d messages sent back", len(msgs))
 	}
-	th, err := s.IoT.Direct.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String(devs[1].ThingName)})
+	th, err := s.IoT.Direct.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String(devs[1].ThingName)})
 	if err != nil || th.Attributes["chip_id"] != "OTHER" {
 		t.Errorf("the existing thing was changed: %v %v", th, err)
 	}
 	// The clash is met before the certificate is registered.
-	certs, err := s.IoT.Direct.ListCertificates(context.Background(), &iot.ListCertificatesInput{})
+	certs, err := s.IoT.Direct.ListCertificates(t.Context(), &iot.ListCertificatesInput{})
 	if err != nil || len(certs.Certificates) != 1 {
 		t.Errorf("moto holds %v certificates (%v), want only the imported device's", certs, err)
 	}
@@ -268,7 +268,7 @@ func TestHalfMadeLogged(t *testing.T) {
 		c.Target.ThingGroups = []string{"tp-gone"}
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
-	resp, err := h.Handle(context.Background(), event(body(t, 0, devs)))
+	resp, err := h.Handle(t.Context(), event(body(t, 0, devs)))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle: %v %v", resp, err)
 	}
@@ -362,7 +362,7 @@ func TestRetriesRunOut(t *testing.T) {
 					c.QueueURL = s.ImportQueue + "-gone"
 				}
 			})
-			resp, err := h.Handle(context.Background(), event(body(t, tc.attempt, devs)))
+			resp, err := h.Handle(t.Context(), event(body(t, tc.attempt, devs)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,7 +403,7 @@ func TestDeadline(t *testing.T) {
 		c.Quotas = queueimport.ShareQuotas(100, 4, 1, ratelimit.PerDevice{Policies: 1, Groups: 1})
 		c.Reserve = 1500 * time.Millisecond
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
 	started := time.Now()
 	resp, err := h.Handle(ctx, event(body(t, 0, devs[:12]), body(t, 0, devs[12:])))
@@ -441,7 +441,7 @@ func TestDeadline(t *testing.T) {
 		t.Error("no device came back with steps done")
 	}
 
-	resp, err = h.Handle(context.Background(), event(rest...))
+	resp, err = h.Handle(t.Context(), event(rest...))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("second Handle: %v %v", resp, err)
 	}

@@ -77,7 +77,7 @@ func TestWaitPacesAtRate(t *testing.T) {
 					t.Fatalf("Rate() after the storm window = %v, want 50", got)
 				}
 			}
-			ctx := context.Background()
+			ctx := t.Context()
 			work := make(chan struct{}, tt.calls)
 			for range tt.calls {
 				work <- struct{}{}
@@ -130,7 +130,7 @@ func TestBurstAfterIdle(t *testing.T) {
 			if got := l.Burst(); got != tt.wantBurst {
 				t.Fatalf("Burst() = %d, want %d", got, tt.wantBurst)
 			}
-			ctx := context.Background()
+			ctx := t.Context()
 			start := time.Now()
 			for range tt.wantBurst {
 				if err := l.Wait(ctx); err != nil {
@@ -541,7 +541,7 @@ func TestWaitUnblocksOnContext(t *testing.T) {
 		{
 			name: "cancel",
 			ctx: func() (context.Context, context.CancelFunc) {
-				ctx, cancel := context.WithCancel(context.Background())
+				ctx, cancel := context.WithCancel(t.Context())
 				time.AfterFunc(50*time.Millisecond, cancel)
 				return ctx, cancel
 			},
@@ -551,7 +551,7 @@ func TestWaitUnblocksOnContext(t *testing.T) {
 		{
 			name: "already cancelled",
 			ctx: func() (context.Context, context.CancelFunc) {
-				ctx, cancel := context.WithCancel(context.Background())
+				ctx, cancel := context.WithCancel(t.Context())
 				cancel()
 				return ctx, cancel
 			},
@@ -561,7 +561,7 @@ func TestWaitUnblocksOnContext(t *testing.T) {
 		{
 			name: "deadline before the turn fails at once",
 			ctx: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), time.Second)
+				return context.WithTimeout(t.Context(), time.Second)
 			},
 			wantErr: context.DeadlineExceeded,
 			within:  100 * time.Millisecond,
@@ -572,7 +572,7 @@ func TestWaitUnblocksOnContext(t *testing.T) {
 			t.Parallel()
 			// 0.1 rps: after the one token, the next turn is 10 s away.
 			l := newLimiter(t, 0.1)
-			if err := l.Wait(context.Background()); err != nil {
+			if err := l.Wait(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := tt.ctx()
@@ -595,7 +595,7 @@ func TestWaitUnblocksOnContext(t *testing.T) {
 func TestCancelledWaitReturnsItsToken(t *testing.T) {
 	t.Parallel()
 	l := newLimiter(t, 2, ratelimit.WithBurst(1)) // a token every 500 ms
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := l.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestCancelledWaitReturnsItsToken(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	l := newLimiter(t, 2000)
-	ctx := context.Background()
+	ctx := t.Context()
 	const workers, calls = 16, 50
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -675,7 +675,7 @@ func TestNewRejectsInvalid(t *testing.T) {
 
 func BenchmarkWait(b *testing.B) {
 	l := newLimiter(b, 1e9) // never blocks: measures the bookkeeping
-	ctx := context.Background()
+	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := l.Wait(ctx); err != nil {
@@ -687,7 +687,7 @@ func BenchmarkWait(b *testing.B) {
 
 func BenchmarkWaitParallel(b *testing.B) {
 	l := newLimiter(b, 1e9)
-	ctx := context.Background()
+	ctx := b.Context()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

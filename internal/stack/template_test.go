@@ -155,7 +155,7 @@ func fromNode(n *yaml.Node) (any, error) {
 	case yaml.ScalarNode:
 		var v any
 		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("line %d: %v", n.Line, err)
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
 		}
 		return v, nil
 	}
@@ -367,8 +367,8 @@ func TestTemplateEnvironmentIsTheContract(t *testing.T) {
 
 	// The provider keeps the whole manifest in its ephemeral storage.
 	mb := tp.number(t, tp.prop("ProviderFunction", "EphemeralStorage", "Size"))
-	if max := DefaultMaxManifestBytes; max > mb<<20 {
-		t.Errorf("MAX_MANIFEST_BYTES %d does not fit the provider's ephemeral storage (%d MB)", max, mb)
+	if limit := DefaultMaxManifestBytes; limit > mb<<20 {
+		t.Errorf("MAX_MANIFEST_BYTES %d does not fit the provider's ephemeral storage (%d MB)", limit, mb)
 	}
 
 	// Defaults the functions assume when a variable is unset.
@@ -716,7 +716,8 @@ func TestTemplateQueues(t *testing.T) {
 	dlq := tp.prop("ProviderFunction", "DeadLetterQueue")
 	dest := tp.prop("ProviderFunction", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination")
 	wantArn := map[string]any{"Fn::GetAtt": []any{"ProviderDeadLetterQueue", "Arn"}}
-	if !(at(dlq, "Type") == "SQS" && reflect.DeepEqual(at(dlq, "TargetArn"), wantArn)) && !reflect.DeepEqual(dest, wantArn) {
+	viaDLQ := at(dlq, "Type") == "SQS" && reflect.DeepEqual(at(dlq, "TargetArn"), wantArn)
+	if !viaDLQ && !reflect.DeepEqual(dest, wantArn) {
 		t.Errorf("the provider's failed invocations do not go to ProviderDeadLetterQueue")
 	}
 }

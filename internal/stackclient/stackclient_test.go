@@ -2,7 +2,6 @@ package stackclient_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -61,7 +60,7 @@ func client(t *testing.T, s *stacktest.Stack) *stackclient.Client {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	c, err := stackclient.New(context.Background(), stackclient.Options{Region: motoserver.Region, EndpointURL: s.Moto.URL})
+	c, err := stackclient.New(t.Context(), stackclient.Options{Region: motoserver.Region, EndpointURL: s.Moto.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +95,7 @@ func TestUpload(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := c.Upload(context.Background(), stackclient.UploadInput{Bucket: s.Bucket, Key: tc.key, Path: tc.path, PartSize: tc.partSize})
+			res, err := c.Upload(t.Context(), stackclient.UploadInput{Bucket: s.Bucket, Key: tc.key, Path: tc.path, PartSize: tc.partSize})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Upload: %v, want error %v", err, tc.wantErr)
 			}
@@ -107,7 +106,7 @@ func TestUpload(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			want, _ := os.ReadFile(tc.path)
-			out, err := s.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(tc.key)})
+			out, err := s.S3.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(tc.key)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +126,7 @@ func TestUpload(t *testing.T) {
 func TestStatus(t *testing.T) {
 	s := stacktest.New(t, "tp-status", stacktest.Options{})
 	c := client(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 	putSummary := func(key string, sum stack.Summary) {
 		t.Helper()
 		b, _ := json.Marshal(sum)

@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
 	"github.com/thingpress/thingpress/internal/stack"
 )
@@ -20,6 +19,9 @@ var ErrNotManifestKey = errors.New("not a manifest key")
 // DefaultPartSize is the part size of multipart uploads: 5,000 parts
 // cover 80 GB, S3 allows 10,000.
 const DefaultPartSize = 16 << 20
+
+// minPartSize is S3's smallest part of a multipart upload.
+const minPartSize = 5 << 20
 
 // UploadInput says what to upload where.
 type UploadInput struct {
@@ -81,21 +83,24 @@ func (c *Client) Upload(ctx context.Context, in UploadInput) (*UploadResult, err
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", in.Path)
 	}
-	partSize := max(in.PartSize, manager.MinUploadPartSize)
+	partSize := max(in.PartSize, minPartSize)
 	if in.PartSize == 0 {
 		partSize = DefaultPartSize
 	}
-	up := manager.NewUploader(c.S3, func(u *manager.Uploader) {
-		u.PartSize = partSize
+	tm := transfermanager.New(c.S3, func(o *transfermanager.Options) {
+		o.PartSizeBytes = partSize
+		// A file larger than one part goes in parts.
+		o.MultipartUploadThreshold = partSize
+		o.Concurrency = 4
 		if in.Concurrency > 0 {
-			u.Concurrency = in.Concurrency
+			o.Concurrency = in.Concurrency
 		}
 	})
 	contentType := "application/x-7z-compressed"
 	if strings.HasSuffix(in.Key, stack.ManifestSuffixXML) {
 		contentType = "application/xml"
 	}
-	out, err := up.Upload(ctx, &s3.PutObjectInput{
+	out, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(in.Bucket),
 		Key:         aws.String(in.Key),
 		Body:        f,
@@ -110,6 +115,6 @@ func (c *Client) Upload(ctx context.Context, in UploadInput) (*UploadResult, err
 		Size:      fi.Size(),
 		ETag:      strings.Trim(aws.ToString(out.ETag), `"`),
 		VersionID: aws.ToString(out.VersionID),
-		Parts:     out.UploadID != "",
+		Parts:     aws.ToString(out.UploadID) != "",
 	}, nil
 }

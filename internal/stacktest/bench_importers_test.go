@@ -1,7 +1,6 @@
 package stacktest_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,13 +84,12 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := prov.Handle(context.Background(), ev); err != nil {
+	if err := prov.Handle(b.Context(), ev); err != nil {
 		b.Fatal(err)
 	}
 
 	share := queueimport.ShareQuotas(ceiling, quotas[ratelimit.OpAttachPolicy], concurrency, ratelimit.PerDevice{Policies: 1, Groups: 1})
 	var handlers []stacktest.ImportHandler
-	var limits []*ratelimit.Set
 	for range concurrency {
 		h, err := queueimport.New(queueimport.Config{IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
 			Quotas: share, Metrics: emf.New(&metrics, "Thingpress"), Logger: quietLogger()})
@@ -99,7 +97,6 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 			b.Fatal(err)
 		}
 		handlers = append(handlers, h.Handle)
-		limits = append(limits, h.Limits())
 	}
 	s.IoT.Proxy.ResetStats()
 	b.StartTimer()

@@ -3,7 +3,6 @@
 package stacktest_test
 
 import (
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -106,7 +105,7 @@ func BenchmarkProvider(b *testing.B) {
 		queued := s.Depth(b, s.ImportQueue).Visible
 		b.StartTimer()
 		start := time.Now()
-		if err := h.Handle(context.Background(), ev); err != nil {
+		if err := h.Handle(b.Context(), ev); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
@@ -156,24 +155,31 @@ func (k *sqsSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Entries []struct{ Id, MessageBody string }
+		Entries []struct {
+			ID          string `json:"Id"`
+			MessageBody string
+		}
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	type ok struct{ Id, MessageId, MD5OfMessageBody string }
+	type ok struct {
+		ID               string `json:"Id"`
+		MessageID        string `json:"MessageId"`
+		MD5OfMessageBody string
+	}
 	var out struct {
 		Successful []ok
 		Failed     []struct{}
 	}
 	for i, e := range in.Entries {
 		sum := md5.Sum([]byte(e.MessageBody))
-		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: fmt.Sprintf("m-%d-%d", k.batches.Load(), i), MD5OfMessageBody: hex.EncodeToString(sum[:])})
+		out.Successful = append(out.Successful, ok{ID: e.ID, MessageID: fmt.Sprintf("m-%d-%d", k.batches.Load(), i), MD5OfMessageBody: hex.EncodeToString(sum[:])})
 		k.bytes.Add(int64(len(e.MessageBody)))
 	}
 	k.batches.Add(1)
 	k.messages.Add(int64(len(in.Entries)))
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(out) // a failed write fails the client's call
 }

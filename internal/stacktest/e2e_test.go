@@ -1,7 +1,6 @@
 package stacktest_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func TestEndToEnd(t *testing.T) {
 		MaxReceiveCount:   3,
 		VisibilityTimeout: 1,
 	})
-	ctx := context.Background()
+	ctx := t.Context()
 	const key = "incoming/reel a+b.7z"
 	s.Put(t, key, res.Path)
 	ev, _ := s.ObjectCreatedEvent(t, key)

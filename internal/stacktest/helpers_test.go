@@ -14,7 +14,7 @@ import (
 // logger logs warnings and errors into the test's output.
 func logger(t *testing.T) *slog.Logger {
 	t.Helper()
-	var w io.Writer = t.Output()
+	w := t.Output()
 	if os.Getenv("STACKTEST_QUIET") != "" {
 		w = io.Discard
 	}

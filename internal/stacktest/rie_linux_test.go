@@ -98,8 +98,8 @@ func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *emula
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the emulator and the function
-		cmd.Wait()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the emulator and the function
+		_ = cmd.Wait()                                      // "signal: killed"
 		if t.Failed() {
 			t.Logf("%s under the emulator:\n%s", filepath.Base(filepath.Dir(bootstrap)), out.String())
 		}
@@ -182,7 +182,7 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	}
 
 	prov := startRIE(t, rie, provider, env)
-	ctx := context.Background()
+	ctx := t.Context()
 	if out, err := prov.invoke(ctx, event); err != nil || strings.TrimSpace(string(out)) != "null" {
 		t.Fatalf("provider: %s, %v", out, err)
 	}
@@ -194,7 +194,9 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	var metrics stacktest.Metrics
 	for _, line := range strings.Split(prov.output.String(), "\n") {
 		if strings.HasPrefix(line, `{"`) && strings.Contains(line, `"_aws"`) {
-			metrics.Write([]byte(line + "\n"))
+			if _, err := metrics.Write([]byte(line + "\n")); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if got := metrics.Sum(stack.MetricDevicesValid, key); got != good {

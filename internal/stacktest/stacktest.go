@@ -96,7 +96,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 		CFN:    c.CFN,
 		client: c,
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
 		TemplateBody: aws.String(fmt.Sprintf(template, o.VisibilityTimeout, o.MaxReceiveCount)),
@@ -134,7 +134,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 // QueueARN returns the ARN of the queue at url.
 func (s *Stack) QueueARN(t testing.TB, url string) string {
 	t.Helper()
-	out, err := s.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+	out, err := s.SQS.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
 	})
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Stack) Put(t testing.TB, key, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := s.S3.PutObject(context.Background(), &s3.PutObjectInput{
+	if _, err := s.S3.PutObject(t.Context(), &s3.PutObjectInput{
 		Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: f,
 	}); err != nil {
 		t.Fatalf("put %s: %v", key, err)
@@ -176,7 +176,7 @@ func (s *Stack) Put(t testing.TB, key, path string) {
 // parse; it is given AWS's "Z".
 func (s *Stack) ObjectCreatedEvent(t testing.TB, key string) (events.S3Event, []byte) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
@@ -238,7 +238,7 @@ type Depth = stackclient.QueueStatus
 // Depth returns the counts of the queue at url.
 func (s *Stack) Depth(t testing.TB, url string) Depth {
 	t.Helper()
-	d, err := s.depth(context.Background(), url)
+	d, err := s.depth(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func (s *Stack) depth(ctx context.Context, url string) (Depth, error) {
 // default summary prefix.
 func (s *Stack) Summary(t testing.TB, key string) stack.Summary {
 	t.Helper()
-	sum, err := s.client.Summary(context.Background(), s.Bucket, stack.DefaultSummaryPrefix, key)
+	sum, err := s.client.Summary(t.Context(), s.Bucket, stack.DefaultSummaryPrefix, key)
 	if err != nil {
 		t.Fatalf("summary of %s: %v", key, err)
 	}
@@ -314,7 +314,7 @@ func (s *Stack) Deliver(t testing.TB, o DeliverOptions) DeliverStats {
 	var wg sync.WaitGroup
 	for _, handle := range o.Handlers {
 		wg.Go(func() {
-			ctx := context.Background()
+			ctx := t.Context()
 			for time.Now().Before(stop) {
 				out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 					QueueUrl: aws.String(s.ImportQueue), MaxNumberOfMessages: int32(o.BatchSize), WaitTimeSeconds: 1,
@@ -394,7 +394,7 @@ func (s *Stack) Deliver(t testing.TB, o DeliverOptions) DeliverStats {
 // deletes it) and returns their bodies.
 func (s *Stack) Receive(t testing.TB, url string) []string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var bodies []string
 	for {
 		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{

@@ -159,7 +159,7 @@ func TestUpdateFnErrorStoresNothing(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if i%2 == 0 && err != errTest {
+		if i%2 == 0 && !errors.Is(err, errTest) {
 			t.Errorf("update %d: err = %v, want errTest unchanged", i, err)
 		}
 		if i%2 == 1 && err != nil {
@@ -461,7 +461,7 @@ func TestForEach(t *testing.T) {
 			}
 			stop := errors.New("stop")
 			calls := 0
-			if err := s.ForEach(func(string, state.Device) error { calls++; return stop }); tt.n > 0 && (err != stop || calls != 1) {
+			if err := s.ForEach(func(string, state.Device) error { calls++; return stop }); tt.n > 0 && (!errors.Is(err, stop) || calls != 1) {
 				t.Errorf("ForEach stopping at once = %v after %d calls, want stop after 1", err, calls)
 			}
 		})

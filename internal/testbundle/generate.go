@@ -172,7 +172,7 @@ func (p *PKI) PEM() []byte {
 	var b bytes.Buffer
 	for _, ca := range []*testpki.CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
 		if ca != nil {
-			pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+			_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}) // a bytes.Buffer does not fail
 		}
 	}
 	return b.Bytes()
@@ -769,15 +769,16 @@ func (g *generator) xml(path string) (err error) {
 			err = cerr
 		}
 	}()
+	// A bufio.Writer keeps its first error, which w.Flush returns.
 	w := bufio.NewWriterSize(f, 1<<20)
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"+
 		"<CertificateManifest vendor=\"Infineon\" product=\"OPTIGA Trust M Express\" reelId=%q batchId=%q>\n",
 		g.o.ReelID, g.o.BatchID)
 	for _, s := range g.o.Slots {
 		fmt.Fprintf(w, "  <CertificateChain slot=%q>\n", s)
-		pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: g.o.CA.Intermediate.Cert.Raw})
-		pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: g.o.CA.Root.Cert.Raw})
-		w.WriteString("  </CertificateChain>\n")
+		_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: g.o.CA.Intermediate.Cert.Raw})
+		_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: g.o.CA.Root.Cert.Raw})
+		_, _ = w.WriteString("  </CertificateChain>\n")
 	}
 	err = parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]byte, error) {
 		var b bytes.Buffer
@@ -806,8 +807,8 @@ func (g *generator) xml(path string) (err error) {
 		g.xmlDevice(&b, d)
 		g.res.ChipIDs++
 	}
-	w.Write(b.Bytes())
-	w.WriteString("</CertificateManifest>\n")
+	_, _ = w.Write(b.Bytes())
+	_, _ = w.WriteString("</CertificateManifest>\n")
 	return w.Flush()
 }
 

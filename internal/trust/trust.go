@@ -247,7 +247,7 @@ func (s *Store) Verify(leaf *x509.Certificate, now time.Time) (*x509.Certificate
 func (s *Store) aboveValid(ca *x509.Certificate, now time.Time) error {
 	for _, up := range s.above[ca] {
 		if err := validAt(up, now); err != nil {
-			return fmt.Errorf("%w: %q, above issuer %q, %v", ErrIssuerNotValid, up.Subject.CommonName, ca.Subject.CommonName, err)
+			return fmt.Errorf("%w: %q, above issuer %q, %w", ErrIssuerNotValid, up.Subject.CommonName, ca.Subject.CommonName, err)
 		}
 	}
 	return nil
@@ -270,23 +270,23 @@ func (s *Store) explain(leaf *x509.Certificate, now time.Time, err error) error 
 		return fmt.Errorf("%w %s", ErrCriticalExtension, oid)
 	case errors.As(err, &ci) && ci.Cert == leaf:
 		if verr := validAt(leaf, now); verr != nil {
-			return fmt.Errorf("%w: certificate %v", ErrChain, verr)
+			return fmt.Errorf("%w: certificate %w", ErrChain, verr)
 		}
-		return fmt.Errorf("%w: %v", ErrChain, err)
+		return fmt.Errorf("%w: %w", ErrChain, err)
 	}
 	var sigErr error
 	for _, ca := range s.bySubject[string(leaf.RawIssuer)] {
 		if e := leaf.CheckSignatureFrom(ca); e != nil {
-			sigErr = fmt.Errorf("%w: %q: %v", ErrBadSignature, ca.Subject.CommonName, e)
+			sigErr = fmt.Errorf("%w: %q: %w", ErrBadSignature, ca.Subject.CommonName, e)
 			continue
 		}
 		if e := validAt(ca, now); e != nil {
-			return fmt.Errorf("%w: %q %v", ErrIssuerNotValid, ca.Subject.CommonName, e)
+			return fmt.Errorf("%w: %q %w", ErrIssuerNotValid, ca.Subject.CommonName, e)
 		}
 		if e := s.aboveValid(ca, now); e != nil {
 			return e
 		}
-		return fmt.Errorf("%w: issued by %q: %v", ErrChain, ca.Subject.CommonName, err)
+		return fmt.Errorf("%w: issued by %q: %w", ErrChain, ca.Subject.CommonName, err)
 	}
 	for _, r := range s.refused[string(leaf.RawIssuer)] {
 		// CheckSignature, not CheckSignatureFrom, which refuses a non-CA
@@ -316,14 +316,14 @@ func refusalOf(c *x509.Certificate, now time.Time, err error) error {
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ci) && ci.Cert == c {
 		if verr := validAt(c, now); verr != nil {
-			return fmt.Errorf("%w: %q %v", ErrIssuerNotValid, c.Subject.CommonName, verr)
+			return fmt.Errorf("%w: %q %w", ErrIssuerNotValid, c.Subject.CommonName, verr)
 		}
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
 		return fmt.Errorf("%w: %q is not issued by a root of the trust file", ErrIssuerNotTrusted, c.Subject.CommonName)
 	}
-	return fmt.Errorf("%w: %q: %v", ErrIssuerNotTrusted, c.Subject.CommonName, err)
+	return fmt.Errorf("%w: %q: %w", ErrIssuerNotTrusted, c.Subject.CommonName, err)
 }
 
 func dn(s string) string {

@@ -4,7 +4,6 @@
 package mototest
 
 import (
-	"context"
 	"os"
 	"testing"
 
@@ -28,7 +27,7 @@ func StartT(t testing.TB) *motoserver.Server {
 	if testing.Verbose() && os.Getenv("MOTO_LOG") != "" {
 		opts.Stderr = os.Stderr
 	}
-	s, err := motoserver.Start(context.Background(), opts)
+	s, err := motoserver.Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("start moto: %v", err)
 	}
@@ -43,7 +42,7 @@ func StartT(t testing.TB) *motoserver.Server {
 // AWSConfig returns motoserver.AWSConfig for endpoint, failing t on error.
 func AWSConfig(t testing.TB, endpoint string) aws.Config {
 	t.Helper()
-	cfg, err := motoserver.AWSConfig(context.Background(), endpoint)
+	cfg, err := motoserver.AWSConfig(t.Context(), endpoint)
 	if err != nil {
 		t.Fatalf("aws config: %v", err)
 	}
