@@ -20,5 +20,5 @@ go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/i
 go test -run '^$' -bench 'BenchmarkRead100k' -benchtime 1x ./internal/manifest/xmlmanifest/
 go test -run '^$' -bench 'BenchmarkInspect' -benchtime 3x ./cmd/thingpress/
 go test -run '^$' -bench 'BenchmarkImportDefaultQuotas' -benchtime 1x -timeout 30m ./cmd/thingpress/
-go test -run '^$' -bench 'BenchmarkProvider' -benchtime 1x -timeout 30m ./internal/stacktest/
-go test -run '^$' -bench 'BenchmarkImporters' -benchtime 1x -timeout 30m ./internal/stacktest/
+go test -run '^$' -bench 'BenchmarkProvider' -benchtime 1x -timeout 30m ./internal/testkit/stacktest/
+go test -run '^$' -bench 'BenchmarkImporters' -benchtime 1x -timeout 30m ./internal/testkit/stacktest/

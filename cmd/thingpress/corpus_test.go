@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // corpusDir holds one manifest per bad case and format, made by

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/report"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // importArgs are the flags that aim an import at env's resources.

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/inspect"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

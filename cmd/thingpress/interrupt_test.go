@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestInterruptSpooling stops thingpress with SIGINT or SIGTERM while it

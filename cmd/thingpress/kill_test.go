@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/state"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestImportKillResume kills thingpress with SIGKILL at random moments,

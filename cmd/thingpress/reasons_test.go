@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestInspectReasons runs inspect on the manifests of the readers'

@@ -9,7 +9,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
-	"github.com/thingpress/thingpress/internal/stacktest"
+	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 
 // TestUploadAndStatus runs the documented steps against a stack in moto:

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/inspect"
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // The chip makers' samples, under ../shared/fixtures.

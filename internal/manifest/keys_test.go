@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func TestHasPrivateKey(t *testing.T) {

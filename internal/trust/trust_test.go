@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 

@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 func main() {

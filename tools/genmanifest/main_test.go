@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 func TestRun(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // TestHostileInput checks that 200 MB made to exhaust encoding/csv ends

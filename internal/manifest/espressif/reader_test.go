@@ -10,8 +10,8 @@ import (
 	"testing/iotest"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testPEM returns a PEM certificate with LF line endings.

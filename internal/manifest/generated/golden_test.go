@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // writeMixed writes testdata/mixed.txt: good lines and bad ones.

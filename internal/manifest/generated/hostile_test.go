@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // TestHostileInput checks that 200 MB lines are skipped as Problems

@@ -13,8 +13,8 @@ import (
 	"testing/iotest"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testChain is a leaf with the intermediate and root after it.

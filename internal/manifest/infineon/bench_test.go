@@ -12,7 +12,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // benchBundle returns a bundle of n devices (slot E0E0 only), made once and

@@ -14,7 +14,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 var update = flag.Bool("update", false, "rewrite the bundles of testdata/reasons with 7z")

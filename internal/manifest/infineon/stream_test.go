@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // FuzzReader feeds arbitrary bytes to the reader and checks that it never

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // writeMixed writes testdata/mixed.json, entries good and bad signed by

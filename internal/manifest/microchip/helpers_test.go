@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testSigner is a manifest signer made for the tests.

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/manifest/manifesttest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 const uid = "0123f2408ea1fcf201"

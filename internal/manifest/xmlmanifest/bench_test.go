@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 const benchDevices = 100_000

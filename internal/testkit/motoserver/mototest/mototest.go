@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/thingpress/thingpress/internal/motoserver"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 )
 
 // StartT starts a moto server for t and stops it when t ends. When python3

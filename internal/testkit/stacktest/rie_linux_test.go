@@ -22,9 +22,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/thingpress/thingpress/internal/motoserver"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/stack"
-	"github.com/thingpress/thingpress/internal/stacktest"
+	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 
 // rieName is the AWS Lambda Runtime Interface Emulator's command, built

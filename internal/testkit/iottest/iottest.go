@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/motoserver"
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 // Names of the resources every Env has.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 var chipIDRE = regexp.MustCompile(`^[0-9A-F]{20}$`)

@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
-	"github.com/thingpress/thingpress/internal/motoserver"
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func iotClient(t *testing.T, s *motoserver.Server) *iot.Client {

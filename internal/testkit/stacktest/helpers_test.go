@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/testbundle"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // logger logs warnings and errors into the test's output.

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
-	"github.com/thingpress/thingpress/internal/testpki"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // motoBehindProxy starts moto, puts a proxy in front of it and returns

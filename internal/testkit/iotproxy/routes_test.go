@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 func TestOperation(t *testing.T) {

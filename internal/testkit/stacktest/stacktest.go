@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/thingpress/thingpress/internal/iotproxy"
-	"github.com/thingpress/thingpress/internal/iottest"
-	"github.com/thingpress/thingpress/internal/motoserver"
-	"github.com/thingpress/thingpress/internal/motoserver/mototest"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
 )

@@ -72,7 +72,7 @@ func TestDependencyBoundaries(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(goTool(t), append([]string{"list", "-deps"}, tc.pkgs...)...)
-			cmd.Dir = filepath.Join("..", "..")
+			cmd.Dir = filepath.Join("..", "..", "..")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("go list: %v\n%s", err, out)
