@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 

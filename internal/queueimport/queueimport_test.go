@@ -22,13 +22,13 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
-	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
-	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/stack"
-	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 

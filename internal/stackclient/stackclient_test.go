@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 

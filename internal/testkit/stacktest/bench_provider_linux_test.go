@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/emf"
-	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"

@@ -22,8 +22,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 
