@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -115,7 +114,7 @@ manifest or a damaged state file (nothing imported).`,
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
-	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none; the total is shown where the manifest declares it (an Infineon bundle's archive header), else done and rate only")
 	return cmd
 }
 
@@ -241,21 +240,14 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		}
 	}
 	meter := o.meter(stderr)
-	// The count reads the manifest, spooling it as the import does: it
-	// must have removed its temporary file before thingpress exits.
-	countCtx, stopCount := context.WithCancel(ctx)
-	counted := make(chan struct{})
-	go func() {
-		defer close(counted)
-		countDevices(countCtx, o, g, path, meter)
-	}()
-	defer func() { stopCount(); <-counted }()
-
 	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if c, ok := src.(manifest.Counted); ok && meter != nil {
+		meter.SetTotal(int64(c.Count()))
+	}
 
 	var summary report.Summary
 	summary.State, summary.Report = statePath, o.reportPath
@@ -332,27 +324,4 @@ func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
 		return progress.New(stderr, false, 10*time.Second)
 	}
 	return nil
-}
-
-// countDevices reads the manifest once more, without validating, to give
-// the progress display its total while the import runs.
-func countDevices(ctx context.Context, o *importOptions, g *globalOptions, path string, m *progress.Meter) {
-	if m == nil {
-		return
-	}
-	src, _, err := o.manifest.open(ctx, path, g)
-	if err != nil {
-		return
-	}
-	defer src.Close()
-	var n int64
-	for ctx.Err() == nil {
-		if _, err := src.Next(); err != nil {
-			if err == io.EOF {
-				m.SetTotal(n)
-			}
-			return
-		}
-		n++
-	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,6 +134,16 @@ func TestImportEndToEnd(t *testing.T) {
 		}
 		if c := e.Proxy.Total().Calls; c != 3 {
 			t.Errorf("%d calls, want only the 3 of the preflight: %v", c, e.Proxy.Counts())
+		}
+	})
+
+	t.Run("progress total comes from the archive header", func(t *testing.T) {
+		out, stderr, code := runCLI(t, append(args, "--progress", "log")...)
+		if code != exitSomeDevices {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		if want := fmt.Sprintf("%d/%d 100%%", 12+len(res.Bad), 12+len(res.Bad)); !strings.Contains(stderr, want) {
+			t.Errorf("progress does not show %q:\n%s", want, stderr)
 		}
 	})
 

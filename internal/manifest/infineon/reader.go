@@ -46,11 +46,12 @@ type Reader struct {
 	tmp   *os.File // the spooled inner archive
 	files []*sevenzip.File
 	next  int
+	count int   // the members Next will yield a record for
 	total int64 // uncompressed bytes read so far
 	err   error // sticky: io.EOF or the fatal error
 }
 
-var _ manifest.Source = (*Reader)(nil)
+var _ manifest.Counted = (*Reader)(nil)
 
 // Open opens the reel bundle at path and prepares to read the certificates
 // of opts.Slot (manifest.DefaultSlot when empty). Every error is a
@@ -126,6 +127,9 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	r.files = inner.File
 	var declared uint64
 	for _, f := range r.files {
+		if _, skip := r.match(f); skip == "" {
+			r.count++
+		}
 		declared += min(f.UncompressedSize, math.MaxUint64-declared) // saturating
 	}
 	if room := uint64(opts.Limits.MaxTotalBytes - r.total); declared > room {
@@ -148,6 +152,10 @@ func (r *Reader) Slot() string { return r.slot }
 // Slots returns the certificate slots the bundle holds, in the order of
 // manifest.Slots.
 func (r *Reader) Slots() []string { return append([]string(nil), r.slots...) }
+
+// Count is the number of records the inner archive's header declares for
+// the slot: its <chipID>_<SLOT>.pem members.
+func (r *Reader) Count() int { return r.count }
 
 // Next returns the record of the next <chipID>_<SLOT>.pem member, in archive
 // order, or io.EOF after the last one. Members with other names are skipped
@@ -359,18 +367,26 @@ func (c *ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // entry turns one inner member into a record; ok is false for a member
 // that is skipped.
-func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
+// match returns the chip ID and slot of member f's name, or why f is
+// skipped.
+func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 	if f.FileInfo().IsDir() {
-		r.warn(f.Name, "a directory")
-		return rec, false, nil
+		return nil, "a directory"
 	}
-	m := pemName.FindStringSubmatch(path.Base(f.Name))
+	m = pemName.FindStringSubmatch(path.Base(f.Name))
 	if m == nil {
-		r.warn(f.Name, "name is not <chipID>_<slot>.pem")
-		return rec, false, nil
+		return nil, "name is not <chipID>_<slot>.pem"
 	}
 	if slot := strings.ToUpper(m[2]); slot != r.slot {
-		r.warn(f.Name, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot))
+		return nil, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot)
+	}
+	return m, ""
+}
+
+func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
+	m, skip := r.match(f)
+	if skip != "" {
+		r.warn(f.Name, skip)
 		return rec, false, nil
 	}
 	rec = manifest.Record{

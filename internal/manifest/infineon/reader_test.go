@@ -106,8 +106,8 @@ func TestReadSlots(t *testing.T) {
 			if r.ReelID() != reel || r.BatchID() != batch {
 				t.Errorf("reel, batch = %q, %q, want %q, %q", r.ReelID(), r.BatchID(), reel, batch)
 			}
-			if len(recs) != 5 {
-				t.Fatalf("got %d records, want 5", len(recs))
+			if len(recs) != 5 || r.Count() != 5 {
+				t.Fatalf("got %d records, Count() = %d, want 5", len(recs), r.Count())
 			}
 			for i, rec := range recs {
 				want := manifest.Record{
@@ -241,9 +241,12 @@ func TestSkipsOddMembers(t *testing.T) {
 	s := testbundle.Spec{Members: []testbundle.Member{{Name: certsName("E0E0"), Files: files}}}
 	path := testbundle.Write(t, t.TempDir(), s)
 	var logs bytes.Buffer
-	_, recs, err := readAll(t, path, manifest.Options{TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r, recs, err := readAll(t, path, manifest.Options{TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Count() != len(recs) {
+		t.Errorf("Count() = %d, want the %d records read", r.Count(), len(recs))
 	}
 	var got []string
 	for _, r := range recs {
