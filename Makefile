@@ -6,6 +6,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # golangci-lint, built from the Go module proxy into $(BIN) on first use.
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# gotestsum runs go test and closes with the skipped tests and their reasons
+# (no ../shared, no 7z) and one DONE line; built the same way.
+GOTESTSUM_VERSION := v1.13.0
+GOTESTSUM := $(BIN)/gotestsum-$(GOTESTSUM_VERSION)
 
 .PHONY: all build lambda test lint demo bench fuzz clean
 
@@ -26,8 +30,8 @@ lambda:
 # The whole test suite: needs 7z (p7zip-full), python3 with moto, the AWS CLI, jq,
 # openssl, cfn-lint and aws-lambda-rie (.ci/run installs what is missing);
 # integration tests start moto themselves.
-test: lint
-	$(GO) test -count=1 ./...
+test: lint $(GOTESTSUM)
+	$(GOTESTSUM) --format pkgname-and-test-fails -- -count=1 ./...
 
 # gofmt, go vet, staticcheck, errcheck and the other linters of .golangci.yml.
 lint: $(GOLANGCI_LINT)
@@ -37,6 +41,11 @@ $(GOLANGCI_LINT):
 	mkdir -p $(BIN)/tools
 	GOBIN=$(abspath $(BIN))/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/tools/golangci-lint $@
+
+$(GOTESTSUM):
+	mkdir -p $(BIN)/tools
+	GOBIN=$(abspath $(BIN))/tools $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+	mv $(BIN)/tools/gotestsum $@
 
 # The main job end to end against a local moto: see scripts/demo.sh.
 demo: build
