@@ -195,36 +195,27 @@ type awsCertificates struct {
 	Certificates []struct{ CertificateArn, CertificateId, Status string }
 }
 
-// assertWithAWSCLI checks with the AWS CLI, as a user would, that every
-// device is complete.
+// assertWithAWSCLI checks with a third-party client (boto3, in one run), as
+// a user would, that every device is a complete Thing: in the group, with
+// one principal that carries the policy.
 func assertWithAWSCLI(t *testing.T, e *iottest.Env, devs []iottest.Device) {
 	t.Helper()
-	requireTool(t, "aws")
-	awsJSON := func(v any, args ...string) {
-		t.Helper()
-		awsIoT(t, e.Moto.URL, v, args...)
+	s := botoState(t, e.Moto.URL, iottest.Group)
+	if len(s.Things) != len(devs) {
+		t.Errorf("boto3 list_things: %d things, want %d", len(s.Things), len(devs))
 	}
-	var things struct{ Things []struct{ ThingName string } }
-	awsJSON(&things, "list-things")
-	if len(things.Things) != len(devs) {
-		t.Errorf("aws iot list-things: %d things, want %d", len(things.Things), len(devs))
-	}
-	var group struct{ Things []string }
-	awsJSON(&group, "list-things-in-thing-group", "--thing-group-name", iottest.Group)
-	if len(group.Things) != len(devs) {
-		t.Errorf("aws iot list-things-in-thing-group: %d things, want %d", len(group.Things), len(devs))
+	if len(s.Group) != len(devs) {
+		t.Errorf("boto3 list_things_in_thing_group: %d things, want %d", len(s.Group), len(devs))
 	}
 	for _, d := range devs {
-		var pr struct{ Principals []string }
-		awsJSON(&pr, "list-thing-principals", "--thing-name", d.ThingName)
-		if len(pr.Principals) != 1 {
-			t.Errorf("%s: %d principals", d.ThingName, len(pr.Principals))
-			continue
-		}
-		var pol struct{ Policies []struct{ PolicyName string } }
-		awsJSON(&pol, "list-attached-policies", "--target", pr.Principals[0])
-		if len(pol.Policies) != 1 || pol.Policies[0].PolicyName != iottest.Policy {
-			t.Errorf("%s: policies %+v", d.ThingName, pol.Policies)
+		th, ok := s.Things[d.ThingName]
+		switch {
+		case !ok:
+			t.Errorf("%s: no such thing", d.ThingName)
+		case len(th.Principals) != 1:
+			t.Errorf("%s: %d principals", d.ThingName, len(th.Principals))
+		case len(th.Policies) != 1 || th.Policies[0] != iottest.Policy:
+			t.Errorf("%s: policies %v", d.ThingName, th.Policies)
 		}
 	}
 }
