@@ -348,7 +348,7 @@ func countDevices(ctx context.Context, o *importOptions, g *globalOptions, path 
 	var n int64
 	for ctx.Err() == nil {
 		if _, err := src.Next(); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				m.SetTotal(n)
 			}
 			return

@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 			var recs []manifest.Record
 			for {
 				rec, err := r.Next()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {

@@ -44,7 +44,7 @@ func Collect[D any](next func() (D, error)) ([]D, error) {
 	var out []D
 	for {
 		d, err := next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -124,7 +124,7 @@ func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords 
 	t.Helper()
 	for n := 0; ; n++ {
 		d, err := next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {
