@@ -183,16 +183,16 @@ func Sample(t testing.TB, name string) string {
 	return path
 }
 
-// AddSample adds the sample manifest name, cut to max bytes if max > 0,
+// AddSample adds the sample manifest name, cut to limit bytes if limit > 0,
 // to the fuzz corpus if the shared fixtures are there.
-func AddSample(f *testing.F, name string, max int) {
+func AddSample(f *testing.F, name string, limit int) {
 	f.Helper()
 	b, err := os.ReadFile(SamplePath(f, name))
 	if err != nil {
 		return
 	}
-	if max > 0 {
-		b = b[:min(len(b), max)]
+	if limit > 0 {
+		b = b[:min(len(b), limit)]
 	}
 	f.Add(b)
 }
