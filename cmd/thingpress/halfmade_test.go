@@ -66,7 +66,7 @@ func TestImportNameTakenCostsNoCertificate(t *testing.T) {
 	}
 	for _, c := range certs.Certificates {
 		if c.Status != "ACTIVE" || !imported[c.CertificateArn] {
-			t.Errorf("certificate %s (%s) belongs to no imported device", c.CertificateId, c.Status)
+			t.Errorf("certificate %s (%s) belongs to no imported device", c.CertificateID, c.Status)
 		}
 	}
 	// The other Thing is untouched; without it, the rest is complete.

@@ -192,7 +192,11 @@ func awsIoT(t *testing.T, endpoint string, v any, args ...string) {
 
 // awsCertificates is what "aws iot list-certificates" answers.
 type awsCertificates struct {
-	Certificates []struct{ CertificateArn, CertificateId, Status string }
+	Certificates []struct {
+		CertificateArn string
+		CertificateID  string `json:"certificateId"`
+		Status         string
+	}
 }
 
 // assertWithAWSCLI checks with a third-party client (boto3, in one run), as

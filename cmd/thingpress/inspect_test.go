@@ -263,15 +263,21 @@ func TestInspectNoVerifyChain(t *testing.T) {
 func TestInspectUnusable(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.bin")
-	os.WriteFile(garbage, []byte("this is no manifest"), 0o644)
+	if err := os.WriteFile(garbage, []byte("this is no manifest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	truncated := filepath.Join(dir, "truncated.7z")
 	data, err := os.ReadFile("testdata/mini-reel.7z")
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	if err := os.WriteFile(truncated, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badXML := filepath.Join(dir, "bad.xml")
-	os.WriteFile(badXML, []byte(`<CertificateManifest><Device chipId="A"><Certificate>`), 0o644)
+	if err := os.WriteFile(badXML, []byte(`<CertificateManifest><Device chipId="A"><Certificate>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string

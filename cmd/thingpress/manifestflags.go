@@ -57,7 +57,7 @@ func (o *manifestOptions) check() error {
 		return usageError{fmt.Errorf("--vendor: %w", err)}
 	}
 	// --format xml with --vendor infineon is Infineon's XML manifest.
-	if f != format.Auto && v != format.Auto && !(f == format.XML && v == format.InfineonAny) && f.Vendor() != v.Vendor() {
+	if f != format.Auto && v != format.Auto && (f != format.XML || v != format.InfineonAny) && f.Vendor() != v.Vendor() {
 		return usageError{fmt.Errorf("--format %s and --vendor %s disagree (--format is a deprecated alias of --vendor)", o.format, o.vendor)}
 	}
 	return nil

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, context.Canceled):
 		why := "interrupted"
 		// A signal's cause says which one (and is also context.Canceled).
-		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 			why += " (" + cause.Error() + ")"
 		}
 		fmt.Fprintf(stderr, "thingpress: %s: %s\n", why, oneLine(err.Error()))

@@ -18,7 +18,7 @@ func FromValidated(d *validate.Device) Device {
 		BatchID:        d.BatchID,
 		ThingName:      d.ThingName,
 		CertificatePEM: d.PEM(),
-		Extra:          d.Record.Attributes,
+		Extra:          d.Attributes,
 	}
 }
 

@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +71,7 @@ func TestRunTable(t *testing.T) {
 		src = append(src, manifest.Record{Entry: fmt.Sprintf("BAD%03d_E0E0.pem", i), ChipID: fmt.Sprintf("BAD%03d", i), Slot: "E0E0", Data: []byte("junk")})
 	}
 	var out bytes.Buffer
-	sum, err := Run(context.Background(), &src, &out, Options{Output: Table, Summary: Summary{File: "f.7z", Format: "infineon"}})
+	sum, err := Run(t.Context(), &src, &out, Options{Output: Table, Summary: Summary{File: "f.7z", Format: "infineon"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func TestCappedReader(t *testing.T) {
 				t.Errorf("read %d bytes, want %d", n, tt.read)
 			}
 			if tt.want == nil {
-				if err != io.EOF || c.Err() != nil || c.Exceeded() != "" {
+				if !errors.Is(err, io.EOF) || c.Err() != nil || c.Exceeded() != "" {
 					t.Errorf("error %v, Err %v, Exceeded %q; want io.EOF only", err, c.Err(), c.Exceeded())
 				}
 				return
@@ -73,13 +73,13 @@ func TestCappedReader(t *testing.T) {
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %v, want %v containing %q", err, tt.want, tt.msg)
 			}
-			if k, again := c.Read(buf); k != 0 || again != err || c.Err() != err {
+			if k, again := c.Read(buf); k != 0 || !errors.Is(again, err) || !errors.Is(c.Err(), err) {
 				t.Errorf("Read after the error: %d, %v; Err %v; want the same error", k, again, c.Err())
 			}
 			if got := c.InputErr() != nil; got != tt.inputErr {
 				t.Errorf("InputErr %v", c.InputErr())
 			}
-			if tt.want == ErrTooLarge && !strings.HasSuffix(tt.msg, c.Exceeded()) || tt.want != ErrTooLarge && c.Exceeded() != "" {
+			if errors.Is(tt.want, ErrTooLarge) && !strings.HasSuffix(tt.msg, c.Exceeded()) || !errors.Is(tt.want, ErrTooLarge) && c.Exceeded() != "" {
 				t.Errorf("Exceeded %q", c.Exceeded())
 			}
 		})
@@ -119,7 +119,7 @@ func FuzzCappedReader(f *testing.F) {
 				t.Fatalf("read %d bytes that are not the input's start within %d", len(out), totalCap)
 			}
 			switch {
-			case err == io.EOF:
+			case errors.Is(err, io.EOF):
 				if len(out) != len(in) || c.Err() != nil {
 					t.Fatalf("io.EOF after %d of %d bytes, Err %v", len(out), len(in), c.Err())
 				}

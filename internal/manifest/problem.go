@@ -1,13 +1,16 @@
 package manifest
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Problemf returns an error for Record.Problem: err's message and the
 // details after it. errors.Is finds err, a reader's sentinel, and
 // ErrMalformed unless err is ErrTooLarge.
 func Problemf(err error, format string, args ...any) error {
 	kind := ErrMalformed
-	if err == ErrTooLarge {
+	if errors.Is(err, ErrTooLarge) {
 		kind = nil
 	}
 	return NewProblem(err, kind, format, args...)

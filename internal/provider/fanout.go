@@ -98,7 +98,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 		}
 		dev, err := json.Marshal(stack.Device{
 			ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID, ThingName: d.ThingName,
-			CertificateID: d.CertificateID, CertificatePEM: d.PEM(), Attributes: d.Record.Attributes,
+			CertificateID: d.CertificateID, CertificatePEM: d.PEM(), Attributes: d.Attributes,
 		})
 		if err != nil {
 			return err

@@ -1,7 +1,7 @@
 package validate_test
 
 import (
-	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +47,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 			var recs []manifest.Record
 			for {
 				rec, err := r.Next()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {
@@ -60,7 +60,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 			n := 0
 			start, cpu := time.Now(), cpuTime()
 			for b.Loop() {
-				err := validate.Run(context.Background(), &sliceSource{recs: recs}, opts, func(d *validate.Device) error {
+				err := validate.Run(b.Context(), &sliceSource{recs: recs}, opts, func(d *validate.Device) error {
 					if !d.OK() {
 						b.Fatalf("%s: %v", d.Entry, d.Err)
 					}

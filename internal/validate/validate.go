@@ -135,7 +135,7 @@ func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Devi
 		seq := 0
 		for {
 			rec, err := src.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				readErr <- nil
 				return
 			}

@@ -262,7 +262,7 @@ func TestRunReasons(t *testing.T) {
 				opts.Trust = nil
 			}
 			var got []*validate.Device
-			err := validate.Run(context.Background(), &sliceSource{recs: tt.records}, opts, func(d *validate.Device) error {
+			err := validate.Run(t.Context(), &sliceSource{recs: tt.records}, opts, func(d *validate.Device) error {
 				got = append(got, d)
 				return nil
 			})
@@ -304,7 +304,7 @@ func TestPrivateKeyNeverInError(t *testing.T) {
 	key := l.KeyPEM()
 	data := append(testpki.PEM(l.Cert), key...)
 	var got *validate.Device
-	err := validate.Run(context.Background(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Device) error {
+	err := validate.Run(t.Context(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Device) error {
 		got = d
 		return nil
 	})
@@ -333,7 +333,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	}
 	t.Run("order kept", func(t *testing.T) {
 		var chips []string
-		err := validate.Run(context.Background(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Device) error {
 			chips = append(chips, d.ChipID)
 			return nil
 		})
@@ -349,7 +349,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("source error", func(t *testing.T) {
 		boom := errors.New("boom")
 		n := 0
-		err := validate.Run(context.Background(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Device) error {
 			n++
 			return nil
 		})
@@ -360,7 +360,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("emit error stops", func(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
-		err := validate.Run(context.Background(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
 			n++
 			if n == 3 {
 				return stop
@@ -372,7 +372,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
 		err := validate.Run(ctx, &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
 			n++

@@ -1,7 +1,6 @@
 package validate_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ func TestVendorThingName(t *testing.T) {
 		named("A3", "0123ABCD", c),
 	}}
 	var got []*validate.Device
-	err := validate.Run(context.Background(), src, validate.Options{File: "m", Trust: p.store}, func(d *validate.Device) error {
+	err := validate.Run(t.Context(), src, validate.Options{File: "m", Trust: p.store}, func(d *validate.Device) error {
 		got = append(got, d)
 		return nil
 	})

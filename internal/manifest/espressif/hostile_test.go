@@ -36,8 +36,8 @@ func TestHostileInput(t *testing.T) {
 			if !errors.As(err, &me) || !errors.Is(err, manifest.ErrTooLarge) || !strings.Contains(err.Error(), "a CSV record longer than 131072 bytes") {
 				t.Fatalf("error %v", err)
 			}
-			if max := int64(rowFactor*manifest.DefaultLimits.MaxEntryBytes + 2*readAhead + 16); tt.in.N > max {
-				t.Errorf("read %d bytes, want at most %d", tt.in.N, max)
+			if limit := int64(rowFactor*manifest.DefaultLimits.MaxEntryBytes + 2*readAhead + 16); tt.in.N > limit {
+				t.Errorf("read %d bytes, want at most %d", tt.in.N, limit)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > tt.maxAlloc {
 				t.Errorf("allocated %d bytes", alloc)

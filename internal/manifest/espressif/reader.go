@@ -149,7 +149,7 @@ func (r *Reader) read() ([]string, error) {
 // header reads the header row and finds the columns.
 func (r *Reader) header() error {
 	rec, err := r.read()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return r.fatal(manifest.ErrMalformed, "empty file: want a header %s,%s,%s", colMAC, colCN, colCert)
 	}
 	if err != nil {
@@ -249,7 +249,7 @@ func (r *Reader) where() string {
 func (r *Reader) fail(err error) error {
 	var pe *csv.ParseError
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return io.EOF
 	case r.in.Exceeded() != "":
 		return r.fatal(manifest.ErrTooLarge, "%s", r.in.Exceeded())

@@ -91,7 +91,7 @@ func TestRows(t *testing.T) {
 			if !errors.Is(d.Problem, tt.want) || d.Problem.Error() != tt.reason {
 				t.Errorf("Problem %v, want %q", d.Problem, tt.reason)
 			}
-			if tt.want != manifest.ErrTooLarge && !errors.Is(d.Problem, manifest.ErrMalformed) {
+			if !errors.Is(tt.want, manifest.ErrTooLarge) && !errors.Is(d.Problem, manifest.ErrMalformed) {
 				t.Errorf("Problem %v does not wrap manifest.ErrMalformed", d.Problem)
 			}
 			if d.ChipID != tt.chipID || d.Data != nil {

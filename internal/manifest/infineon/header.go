@@ -218,8 +218,8 @@ func (w *walker) bad(format string, a ...any) {
 	panic(hdrError{fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed)})
 }
 
-func (w *walker) tooMany(what string, max uint64) {
-	panic(hdrError{fmt.Errorf("7z header: more than %d %s: %w", max, what, manifest.ErrTooLarge)})
+func (w *walker) tooMany(what string, limit uint64) {
+	panic(hdrError{fmt.Errorf("7z header: more than %d %s: %w", limit, what, manifest.ErrTooLarge)})
 }
 
 func (w *walker) byte() byte {
@@ -244,15 +244,15 @@ func (w *walker) num() uint64 {
 }
 
 // count reads a number that the library sizes a slice by and checks it
-// against max; it is not 0, or the library stops, but neither may the
+// against limit; it is not 0, or the library stops, but neither may the
 // walker loop on it.
-func (w *walker) count(what string, max uint64) uint64 {
+func (w *walker) count(what string, limit uint64) uint64 {
 	v := w.num()
 	if v == 0 {
 		w.bad("0 %s", what)
 	}
-	if v > max {
-		w.tooMany(what, max)
+	if v > limit {
+		w.tooMany(what, limit)
 	}
 	return v
 }

@@ -20,17 +20,15 @@ import (
 // the header, with correct CRCs, as an attacker can.
 func archive7z(t *testing.T, packed, header []byte) []byte {
 	t.Helper()
-	var sh bytes.Buffer
-	binary.Write(&sh, binary.LittleEndian, uint64(len(packed)))
-	binary.Write(&sh, binary.LittleEndian, uint64(len(header)))
-	binary.Write(&sh, binary.LittleEndian, crc32.ChecksumIEEE(header))
-	var b bytes.Buffer
-	b.Write([]byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C, 0, 4})
-	binary.Write(&b, binary.LittleEndian, crc32.ChecksumIEEE(sh.Bytes()))
-	b.Write(sh.Bytes())
-	b.Write(packed)
-	b.Write(header)
-	return b.Bytes()
+	var sh []byte
+	sh = binary.LittleEndian.AppendUint64(sh, uint64(len(packed)))
+	sh = binary.LittleEndian.AppendUint64(sh, uint64(len(header)))
+	sh = binary.LittleEndian.AppendUint32(sh, crc32.ChecksumIEEE(header))
+	b := []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C, 0, 4}
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(sh))
+	b = append(b, sh...)
+	b = append(b, packed...)
+	return append(b, header...)
 }
 
 // lzmaRaw compresses b as a 7z LZMA coder stores it: the 5 property
@@ -42,7 +40,9 @@ func lzmaRaw(t *testing.T, b []byte) (props, stream []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

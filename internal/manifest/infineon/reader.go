@@ -214,21 +214,21 @@ func (r *Reader) warn(entry, reason string) {
 	r.log.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
 }
 
-// openArchive checks the header of an archive of at most max members
+// openArchive checks the header of an archive of at most limit members
 // (see checkHeader) and opens it with the 7z library.
-func (r *Reader) openArchive(ra io.ReaderAt, size int64, max int) (zr *sevenzip.Reader, err error) {
+func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
 	lim := r.opts.Limits
-	lim.MaxEntries = max
+	lim.MaxEntries = limit
 	if err := checkHeader(ra, size, lim); err != nil {
 		return nil, err
 	}
 	if zr, err = sevenzip.NewReader(ra, size); err != nil {
 		return nil, libError("reading the archive header", err)
 	}
-	if len(zr.File) > max {
+	if len(zr.File) > limit {
 		return nil, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
-			len(zr.File), max, manifest.ErrTooLarge)
+			len(zr.File), limit, manifest.ErrTooLarge)
 	}
 	return zr, nil
 }
@@ -285,10 +285,10 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 // stops, within a buffer's worth, when ctx is done.
 func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
 	lim := r.opts.Limits
-	max := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
-	if f.UncompressedSize > uint64(max) {
+	limit := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
+	if f.UncompressedSize > uint64(limit) {
 		return 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
-			f.UncompressedSize, max, manifest.ErrTooLarge)
+			f.UncompressedSize, limit, manifest.ErrTooLarge)
 	}
 	defer recoverLib(&err)
 	defer func() {
@@ -301,7 +301,7 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, max+1)}
+	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, limit+1)}
 	var head [32]byte
 	n, err := io.ReadFull(src, head[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -319,8 +319,8 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
 		return 0, libError("spooling the inner archive", err)
 	}
-	if copied > max {
-		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
+	if copied > limit {
+		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", limit, manifest.ErrTooLarge)
 	}
 	return copied, checkData("inner archive", copied, h.Sum32(), f)
 }
@@ -398,15 +398,15 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 		Encoding: manifest.PEM,
 		Vendor:   manifest.VendorInfineon,
 	}
-	max := r.opts.Limits.MaxEntryBytes
-	if f.UncompressedSize > uint64(max) {
+	limit := r.opts.Limits.MaxEntryBytes
+	if f.UncompressedSize > uint64(limit) {
 		// Not read at all: the library skips it on the way to the
 		// next member read.
 		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
-			f.UncompressedSize, max, manifest.ErrTooLarge)
+			f.UncompressedSize, limit, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
-	data, err := read(f, max)
+	data, err := read(f, limit)
 	if err != nil {
 		return rec, false, err
 	}
@@ -415,30 +415,30 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 		return rec, false, fmt.Errorf("more than the limit of %d bytes in all: %w",
 			r.opts.Limits.MaxTotalBytes, manifest.ErrTooLarge)
 	}
-	if int64(len(data)) > max { // the header lied about the size
-		rec.Problem = fmt.Errorf("entry exceeds the limit of %d bytes: %w", max, manifest.ErrTooLarge)
+	if int64(len(data)) > limit { // the header lied about the size
+		rec.Problem = fmt.Errorf("entry exceeds the limit of %d bytes: %w", limit, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
 	rec.Data = data
 	return rec, true, nil
 }
 
-// read reads member f, at most max+1 bytes of it, and checks it against
+// read reads member f, at most limit+1 bytes of it, and checks it against
 // its header. It reads to the member's end so that the library's
 // decompressor is left at the start of the next member.
-func read(f *sevenzip.File, max int64) (data []byte, err error) {
+func read(f *sevenzip.File, limit int64) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
 		return nil, libError("opening", err)
 	}
-	data, err = io.ReadAll(io.LimitReader(rc, max+1))
+	data, err = io.ReadAll(io.LimitReader(rc, limit+1))
 	cerr := rc.Close()
 	if err != nil {
 		return nil, libError("decompressing", err)
 	}
-	if int64(len(data)) > max {
-		return data[:max+1], nil
+	if int64(len(data)) > limit {
+		return data[:limit+1], nil
 	}
 	if err := checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f); err != nil {
 		return nil, err

@@ -224,10 +224,10 @@ func TestCoderChains(t *testing.T) {
 func TestLimits(t *testing.T) {
 	files := testFiles(t)
 	path := bundleOf(t, files, "-mf=BCJ", "-ms=3f")
-	over := func(max int) int { // records over max bytes
+	over := func(limit int) int { // records over limit bytes
 		n := 0
 		for _, f := range files {
-			if pemName.MatchString(filepath.Base(f.Name)) && strings.Contains(f.Name, "E0E0") && len(f.Data) > max {
+			if pemName.MatchString(filepath.Base(f.Name)) && strings.Contains(f.Name, "E0E0") && len(f.Data) > limit {
 				n++
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -70,14 +71,15 @@ func benchManifest(b *testing.B, s *testSigner) string {
 	}
 	defer os.Remove(f.Name())
 	w := bufio.NewWriter(f)
-	w.WriteString("[\n")
+	// A bufio.Writer keeps its first error; Flush returns it.
+	_, _ = w.WriteString("[\n")
 	for i, e := range entries {
 		if i > 0 {
-			w.WriteString(",\n")
+			_, _ = w.WriteString(",\n")
 		}
-		w.WriteString(e)
+		_, _ = w.WriteString(e)
 	}
-	w.WriteString("\n]\n")
+	_, _ = w.WriteString("\n]\n")
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func BenchmarkRead100k(b *testing.B) {
 		n := 0
 		for {
 			d, err := r.NextDevice()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

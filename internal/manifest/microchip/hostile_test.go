@@ -35,8 +35,8 @@ func TestHostileInput(t *testing.T) {
 			_, err := readAll(t, tt.in, manifest.Options{}, DefaultSigners())
 			runtime.ReadMemStats(&after)
 			manifesttest.CheckFatal(t, err, "test.json", tt.want, tt.entry, tt.msg)
-			if max := int64(elemFactor*manifest.DefaultLimits.MaxEntryBytes + 2*maxRead + 16); tt.in.N > max {
-				t.Errorf("read %d bytes, want at most %d", tt.in.N, max)
+			if limit := int64(elemFactor*manifest.DefaultLimits.MaxEntryBytes + 2*maxRead + 16); tt.in.N > limit {
+				t.Errorf("read %d bytes, want at most %d", tt.in.N, limit)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 				t.Errorf("allocated %d bytes", alloc)

@@ -209,7 +209,7 @@ func (r *Reader) fail(err error) error {
 			entry = r.entryName()
 		}
 		return &manifest.Error{File: r.file, Entry: entry, Err: fmt.Errorf("read: %w", err)}
-	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return r.fatal(manifest.ErrMalformed, "file ends inside the array")
 	default:
 		return r.fatal(manifest.ErrMalformed, "%v", err)
@@ -429,7 +429,7 @@ func validUniqueID(s string) bool {
 // newProblem returns an entry's problem wrapping err and, except for
 // ErrTooLarge and ErrNoCertificate, manifest.ErrMalformed.
 func newProblem(err error, format string, args ...any) error {
-	if err == ErrNoCertificate {
+	if errors.Is(err, ErrNoCertificate) {
 		return manifest.NewProblem(err, nil, format, args...)
 	}
 	return manifest.Problemf(err, format, args...)

@@ -307,7 +307,7 @@ func TestEntries(t *testing.T) {
 			if !errors.Is(d.Problem, tt.want) {
 				t.Errorf("Problem %q does not wrap %v", d.Problem, tt.want)
 			}
-			if malformed := tt.want != ErrNoCertificate; errors.Is(d.Problem, manifest.ErrMalformed) != malformed {
+			if malformed := !errors.Is(tt.want, ErrNoCertificate); errors.Is(d.Problem, manifest.ErrMalformed) != malformed {
 				t.Errorf("Problem %q: wraps manifest.ErrMalformed is %t, want %t", d.Problem, !malformed, malformed)
 			}
 			if got := d.Problem.Error(); got != tt.reason {
@@ -316,7 +316,7 @@ func TestEntries(t *testing.T) {
 			if d.Data != nil {
 				t.Errorf("a device with a Problem has %d bytes of Data", len(d.Data))
 			}
-			if (tt.want == ErrSignature || tt.want == ErrUnknownSigner) && (d.ThingName != "" || d.Signer != nil) {
+			if (errors.Is(tt.want, ErrSignature) || errors.Is(tt.want, ErrUnknownSigner)) && (d.ThingName != "" || d.Signer != nil) {
 				t.Errorf("an entry that does not verify has ThingName %q, Signer %v", d.ThingName, d.Signer)
 			}
 		})

@@ -3,6 +3,7 @@ package xmlmanifest
 import (
 	"bufio"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,7 +108,7 @@ func BenchmarkRead100k(b *testing.B) {
 				n := 0
 				for {
 					rec, err := r.Next()
-					if err == io.EOF {
+					if errors.Is(err, io.EOF) {
 						break
 					}
 					if err != nil {

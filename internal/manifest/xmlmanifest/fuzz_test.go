@@ -76,7 +76,7 @@ func FuzzReader(f *testing.F) {
 			}
 			checkFuzzRecord(t, rec, n, opts)
 		}
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			var me *manifest.Error
 			if !errors.As(err, &me) || me.File != "fuzz.xml" {
 				t.Fatalf("error %q (%T) is not a *manifest.Error naming the file", err, err)
@@ -85,7 +85,7 @@ func FuzzReader(f *testing.F) {
 				!errors.Is(err, manifest.ErrUnsupported) {
 				t.Fatalf("error %q is of no known kind", err)
 			}
-			if _, err2 := r.Next(); err2 != err {
+			if _, err2 := r.Next(); !errors.Is(err2, err) {
 				t.Fatalf("Next after error %q returned %v", err, err2)
 			}
 			return

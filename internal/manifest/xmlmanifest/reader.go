@@ -155,7 +155,7 @@ func (r *Reader) Next() (manifest.Record, error) {
 func (r *Reader) next() (manifest.Record, error) {
 	for {
 		tok, err := r.token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if !r.rootSeen {
 				return manifest.Record{}, r.fatal(manifest.ErrMalformed, "no root element")
 			}

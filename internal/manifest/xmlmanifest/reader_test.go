@@ -75,7 +75,7 @@ func readAll(t testing.TB, doc io.Reader, opts manifest.Options) ([]manifest.Rec
 	var recs []manifest.Record
 	for {
 		rec, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return recs, nil
 		}
 		if err != nil {
@@ -732,13 +732,13 @@ func TestErrorIsSticky(t *testing.T) {
 	}
 	_, err1 := r.Next()
 	_, err2 := r.Next()
-	if err1 == nil || err1 != err2 {
+	if err1 == nil || !errors.Is(err1, err2) {
 		t.Errorf("errors %v then %v, want the same error twice", err1, err2)
 	}
 
 	r = NewReader(strings.NewReader(`<CertificateManifest/>`), "test.xml", manifest.Options{})
 	for i := range 3 {
-		if _, err := r.Next(); err != io.EOF {
+		if _, err := r.Next(); !errors.Is(err, io.EOF) {
 			t.Errorf("Next %d: %v, want io.EOF", i, err)
 		}
 	}
@@ -746,7 +746,7 @@ func TestErrorIsSticky(t *testing.T) {
 
 func TestReelAndBatchID(t *testing.T) {
 	r := NewReader(strings.NewReader(`<CertificateManifest reelId=" 78211223032C7EFA " batchId="b41425b9-b42b-47fd-95c2-f981b4c61561"/>`), "test.xml", manifest.Options{})
-	if _, err := r.Next(); err != io.EOF {
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next: %v, want io.EOF", err)
 	}
 	if got, want := r.ReelID(), "78211223032C7EFA"; got != want {
@@ -809,7 +809,7 @@ func TestOpen(t *testing.T) {
 		if err := r.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
 		}
-		if _, err := r.Next(); err == nil || err == io.EOF {
+		if _, err := r.Next(); err == nil || errors.Is(err, io.EOF) {
 			t.Errorf("Next after Close: %v, want an error", err)
 		}
 	})

@@ -26,18 +26,18 @@ const reasonDoc = `<CertificateManifest reelId="0123456789ABCDEF">
 
 // encodeUTF16 returns s in UTF-16, big-endian if be, after bom.
 func encodeUTF16(s string, be bool, bom bool) []byte {
-	var b bytes.Buffer
-	order := binary.ByteOrder(binary.LittleEndian)
+	var b []byte
+	order := binary.AppendByteOrder(binary.LittleEndian)
 	if be {
 		order = binary.BigEndian
 	}
 	if bom {
-		binary.Write(&b, order, uint16(0xFEFF))
+		b = order.AppendUint16(b, 0xFEFF)
 	}
 	for _, u := range utf16.Encode([]rune(s)) {
-		binary.Write(&b, order, u)
+		b = order.AppendUint16(b, u)
 	}
-	return b.Bytes()
+	return b
 }
 
 // reasonCases are the manifests of testdata/reasons, each with what the

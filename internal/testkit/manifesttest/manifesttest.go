@@ -44,7 +44,7 @@ func Collect[D any](next func() (D, error)) ([]D, error) {
 	var out []D
 	for {
 		d, err := next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -124,7 +124,7 @@ func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords 
 	t.Helper()
 	for n := 0; ; n++ {
 		d, err := next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {
@@ -183,16 +183,16 @@ func Sample(t testing.TB, name string) string {
 	return path
 }
 
-// AddSample adds the sample manifest name, cut to max bytes if max > 0,
+// AddSample adds the sample manifest name, cut to limit bytes if limit > 0,
 // to the fuzz corpus if the shared fixtures are there.
-func AddSample(f *testing.F, name string, max int) {
+func AddSample(f *testing.F, name string, limit int) {
 	f.Helper()
 	b, err := os.ReadFile(SamplePath(f, name))
 	if err != nil {
 		return
 	}
-	if max > 0 {
-		b = b[:min(len(b), max)]
+	if limit > 0 {
+		b = b[:min(len(b), limit)]
 	}
 	f.Add(b)
 }
