@@ -119,18 +119,25 @@ type Limits struct {
 	// MaxMembers caps the members of an outer archive (a reel bundle has
 	// five), checked before any member is decompressed.
 	MaxMembers int
+	// MaxInnerMembers caps the members of an inner 7z archive, which the
+	// 7z library lists in memory (some 500 bytes each at its peak), so
+	// that a hostile archive of tiny members cannot exhaust the machine.
+	MaxInnerMembers int
 	// MaxDepth caps XML element nesting.
 	MaxDepth int
 }
 
-// DefaultLimits fit a reel of up to ten million chips.
+// DefaultLimits fit an XML manifest of up to ten million devices and a reel
+// of up to two million chips (real reels hold a few thousand): the inner
+// archive's listing then stays under about 1 GiB.
 var DefaultLimits = Limits{
-	MaxEntryBytes: 64 << 10,
-	MaxInnerBytes: 8 << 30,
-	MaxTotalBytes: 32 << 30,
-	MaxEntries:    10_000_000,
-	MaxMembers:    4096,
-	MaxDepth:      32,
+	MaxEntryBytes:   64 << 10,
+	MaxInnerBytes:   8 << 30,
+	MaxTotalBytes:   32 << 30,
+	MaxEntries:      10_000_000,
+	MaxMembers:      4096,
+	MaxInnerMembers: 2_000_000,
+	MaxDepth:        32,
 }
 
 // WithDefaults returns l with every zero field set from DefaultLimits.
@@ -150,6 +157,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxMembers > 0 {
 		d.MaxMembers = l.MaxMembers
+	}
+	if l.MaxInnerMembers > 0 {
+		d.MaxInnerMembers = l.MaxInnerMembers
 	}
 	if l.MaxDepth > 0 {
 		d.MaxDepth = l.MaxDepth

@@ -58,8 +58,8 @@ var _ manifest.Counted = (*Reader)(nil)
 // *manifest.Error naming path, wrapping manifest.ErrBadSlot,
 // ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
 // ErrEncrypted, ErrUnsupported (a 7z method the importer does not read)
-// or ErrTooLarge (also: more than Limits.MaxMembers
-// members in the outer archive), or an I/O error.
+// or ErrTooLarge (also: more than Limits.MaxMembers members in the outer
+// archive, or Limits.MaxInnerMembers in the inner one), or an I/O error.
 func Open(path string, opts manifest.Options) (*Reader, error) {
 	return OpenContext(context.Background(), path, opts)
 }
@@ -120,7 +120,7 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	inner, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, opts.Limits.MaxEntries)
+	inner, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}

@@ -189,6 +189,8 @@ func TestOpenErrors(t *testing.T) {
 		{name: "encrypted outer archive", path: spec("encouter.7z", encOuter), want: manifest.ErrEncrypted},
 		{name: "more members than MaxEntries", path: full,
 			opts: manifest.Options{Limits: manifest.Limits{MaxEntries: 2}}, want: manifest.ErrTooLarge},
+		{name: "more inner members than MaxInnerMembers", path: full,
+			opts: manifest.Options{Limits: manifest.Limits{MaxInnerMembers: 2}}, want: manifest.ErrTooLarge},
 		{name: "inner archive over MaxInnerBytes", path: full,
 			opts: manifest.Options{Limits: manifest.Limits{MaxInnerBytes: 100}}, want: manifest.ErrTooLarge},
 		{name: "members over MaxTotalBytes", path: spec("big.7z", big),
