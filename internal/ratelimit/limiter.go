@@ -43,7 +43,7 @@ const (
 	// its own window, half in the next, a quarter in the one after. That
 	// is about three windows' worth of calls, which cuts the noise of
 	// small windows by √3; without it a quota is tracked with a sawtooth
-	// that crosses 15% above it.
+	// (see BENCHMARKS.md).
 	Smoothing = 0.5
 	// Probe is the share of the ceiling per second, per second of
 	// throttle-free time before the window, that the rate gains on top of
@@ -141,30 +141,24 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 //
 //   - Throttling that does not depend on the rate: the fraction stays
 //     where it is whatever the rate, so below Tolerance the rate drifts up
-//     to the ceiling and stays there but for noise. With 10% of calls
-//     throttled at random and calls offered at a 10 TPS ceiling it
-//     averages 96% of the ceiling (85% in the worst of 100 simulated
-//     runs); at 100 TPS, 99%.
+//     to the ceiling and stays there but for noise.
 //   - A quota q below the ceiling: sending at r it throttles 1 − q/r of
 //     the calls, which is Tolerance at r = q/(1−Tolerance) ≈ 1.12q; above
 //     that the rate falls and below it rises. Near it each window removes
 //     Gain·(1−Tolerance) ≈ 22% of the distance, and a first window with
-//     more than a third throttled meets the storm bound, so a ceiling of 10
-//     over a quota of 5 settles in [5.55, 5.75] within 3 to 9 s, and a
-//     ceiling of 15 over a quota of 10 (throttling a third) in about 11 s.
-//   - A storm: 90% throttled cuts the rate to 15% within one window.
+//     more than a third throttled meets the storm bound.
+//   - A storm: 90% throttled cuts the rate to (1+StormHeadroom)·10% of
+//     what it was within one window.
 //   - Recovery: without throttles the rate grows by Gain·Tolerance ≈ 2.75%
-//     a second, plus a probe that grows with the throttle-free time, so it
-//     climbs from the floor to 95% of the ceiling in about 9 s, from half
-//     the ceiling in about 6.
+//     a second, plus a probe that grows with the throttle-free time.
 //   - A single throttle in a window of its own, the common case for a
 //     rarely called operation, costs at most Gain·(1−Tolerance) ≈ 22% of
 //     the rate: StormMin keeps one call from looking like a storm.
 //
 // The fraction alone cannot tell rate-independent throttling above
-// Tolerance from a quota: at 15% random throttling the rate averages 60% of
-// the ceiling, at 20% 40%. And a quota so low that a window holds only a
-// few calls (2 TPS) is tracked about 25% above it, peaks near 40%.
+// Tolerance from a quota, and a quota so low that a window holds only a
+// few calls is tracked further above it. BENCHMARKS.md ("Rate limiter")
+// has the simulated figures for each case.
 type Limiter struct {
 	name    string
 	ceiling float64

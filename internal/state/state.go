@@ -57,9 +57,8 @@ const (
 	// batchDelay is how long Update waits for other updates to share its
 	// commit (bbolt's MaxBatchDelay). bbolt's default of 10 ms would cost
 	// a lone writer 10 ms per step; under load batches fill anyway, since
-	// writers queue up while the previous commit syncs. Measured with
-	// BenchmarkUpdate: 1 ms gave the best throughput at 1 to 128 writers
-	// on a disk with 0.2 ms fsync; 5 ms gave less than half of it.
+	// writers queue up while the previous commit syncs. 1 ms was chosen
+	// with BenchmarkUpdate (figures in BENCHMARKS.md).
 	batchDelay = time.Millisecond
 	// forEachChunk is how many records ForEach reads per transaction.
 	forEachChunk = 256
