@@ -39,7 +39,7 @@ const maxNamespaceDecls = 256
 
 // tokenCap returns the most bytes the reader lets encoding/xml consume
 // for one token under limits l (defaults filled in): max(2*MaxEntryBytes,
-// 256 KiB). See the package documentation for why.
+// 256 KiB). docs/design.md ("The XML manifest form") says why.
 func tokenCap(l manifest.Limits) int64 {
 	return max(2*l.MaxEntryBytes, minTokenCap)
 }
