@@ -4,6 +4,6 @@
 //
 // Untrusted input is capped per token, per device, in depth and in total,
 // entities are never expanded, and only UTF-8 is read; every fatal error is
-// a *manifest.Error naming the file and device. docs/design.md ("The XML
-// manifest form") describes the form and each limit.
+// a *manifest.Error naming the file (and the device it lies in, if any).
+// docs/design.md ("The XML manifest form") describes the form and limits.
 package xmlmanifest
