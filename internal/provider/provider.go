@@ -241,11 +241,18 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if err := h.putSummary(ctx, obj, sum); err != nil {
 			return err
 		}
-		src, _, err := format.Open(path, format.Auto, manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log})
+		src, f, err := format.Open(path, format.Auto, manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log})
 		if err != nil {
 			return classifyManifestErr(renameFile(err, path, obj.Key))
 		}
 		defer src.Close()
+		if f != format.Infineon && f != format.XML {
+			// Its trust is not Infineon's CAs: checked against them, every
+			// device would come out untrusted.
+			return permanent(&manifest.Error{File: obj.Key, Err: fmt.Errorf(
+				"%w: vendor %s: this stack reads Infineon reel bundles and XML manifests; import it with thingpress import",
+				manifest.ErrUnsupported, f)})
+		}
 		return renameFile(h.fanOut(ctx, src, obj, etag, &sum, log), path, obj.Key)
 	}
 	err := run()
@@ -304,7 +311,7 @@ func renameFile(err error, from, to string) error {
 // not.
 func classifyManifestErr(err error) error {
 	for _, e := range []error{manifest.ErrFormat, manifest.ErrMalformed, manifest.ErrTooLarge,
-		manifest.ErrEncrypted, manifest.ErrSlotMissing, manifest.ErrBadSlot} {
+		manifest.ErrEncrypted, manifest.ErrUnsupported, manifest.ErrSlotMissing, manifest.ErrBadSlot} {
 		if errors.Is(err, e) {
 			return permanent(err)
 		}

@@ -163,6 +163,12 @@ func TestProcessFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.s.Put(t, "junk.7z", notManifest)
+	csv := filepath.Join(t.TempDir(), "esp.csv")
+	if err := os.WriteFile(csv, []byte("MAC,cn,cert\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.Put(t, "esp.csv", csv)
+	f.s.Put(t, "deflate64.7z", filepath.Join("..", "manifest", "infineon", "testdata", "reasons", "inner-deflate64.7z"))
 	tests := []struct {
 		name      string
 		key       string
@@ -171,6 +177,8 @@ func TestProcessFailures(t *testing.T) {
 		wantErr   string // in the summary
 	}{
 		{name: "not a manifest", key: "junk.7z", wantErr: "junk.7z: unknown manifest format"},
+		{name: "another vendor's manifest", key: "esp.csv", wantErr: "esp.csv: not supported: vendor espressif: this stack reads Infineon"},
+		{name: "unsupported 7z method", key: "deflate64.7z", wantErr: "not supported"},
 		{name: "over the size limit", key: xmlKey, edit: func(c *provider.Config) { c.MaxManifestBytes = 100 }, wantErr: "MAX_MANIFEST_BYTES=100"},
 		{name: "object gone", key: "gone.xml", wantErr: "no longer exists"},
 		{name: "preflight: missing policy", key: xmlKey, wantRetry: true, wantErr: `missing in AWS IoT: policy "no-such-policy"`,
