@@ -109,7 +109,7 @@ manifest or a damaged state file (nothing imported).`,
 	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the manifest's SHA-256, slot, region and endpoint)")
-	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file")
+	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output; the summary for a person then goes to standard error)")
 	f.Float64Var(&o.rate, "rate", 10, "RegisterCertificateWithoutCA calls per second (AWS default quota 10); the other operations follow as needed")
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
@@ -144,6 +144,9 @@ func (o *importOptions) check() error {
 	default:
 		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
 	}
+	if o.workers < 0 {
+		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
+	}
 	_, err := o.quotaTable()
 	return err
 }
@@ -154,10 +157,14 @@ func (o *importOptions) quotaTable() (map[string]float64, error) {
 	for _, kv := range o.quotas {
 		op, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil || !(n > 0) {
+		if !ok || err != nil || !(n > 0) || math.IsInf(n, 0) {
 			return nil, usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
 		}
-		q[op] = n
+		name, known := ratelimit.Operation(op)
+		if !known {
+			return nil, usageError{fmt.Errorf("--quota %q: unknown operation %q (want one of %s)", kv, op, strings.Join(ratelimit.Operations(), ", "))}
+		}
+		q[name] = n
 	}
 	return q, nil
 }
@@ -178,6 +185,11 @@ func (o *importOptions) target() awsiot.Target {
 func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path string) error {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	reportOut := stdout
+	if o.reportPath == report.Stdout {
+		// The report owns standard output; the person reads standard error.
+		stdout = stderr
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -234,7 +246,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	im := importer.New(importer.Config{API: client, Target: o.target(), Limits: limits, State: st, Logger: g.logger})
 
 	var rw *report.Writer
-	if o.reportPath != "" {
+	switch o.reportPath {
+	case "":
+	case report.Stdout:
+		rw = report.New(reportOut)
+	default:
 		if rw, err = report.Create(o.reportPath); err != nil {
 			return err
 		}
@@ -251,6 +267,9 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 
 	var summary report.Summary
 	summary.State, summary.Report = statePath, o.reportPath
+	if o.reportPath == report.Stdout {
+		summary.Report = "the report on standard output"
+	}
 	var writeErr error
 	started := time.Now()
 	if meter != nil {

@@ -147,6 +147,28 @@ func TestImportEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("report to standard output", func(t *testing.T) {
+		out, stderr, code := runCLI(t, append(args, "--report", "-")...)
+		if code != exitSomeDevices {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 12+len(res.Bad)+1 || !strings.HasPrefix(lines[len(lines)-1], `{"summary":`) {
+			t.Fatalf("standard output holds %d lines, want %d devices and the summary:\n%s", len(lines), 12+len(res.Bad), out)
+		}
+		for _, l := range lines {
+			if !json.Valid([]byte(l)) {
+				t.Errorf("not a JSON line: %q", l)
+			}
+		}
+		if !strings.Contains(stderr, "Devices ") || strings.Contains(out, "Devices ") {
+			t.Errorf("the summary for a person belongs on standard error:\n%s", stderr)
+		}
+		if _, err := os.Stat("-"); err == nil {
+			t.Error(`--report - wrote a file named "-"`)
+		}
+	})
+
 	t.Run("rerun with a new state file finds everything there", func(t *testing.T) {
 		out, stderr, code := runCLI(t, append(args, "--state", filepath.Join(t.TempDir(), "other.state"))...)
 		if code != exitSomeDevices {
@@ -238,6 +260,9 @@ func TestImportPreflightAndArguments(t *testing.T) {
 		{name: "no policy flag", args: []string{"import", "--endpoint-url", e.Proxy.URL(), path}, wantErr: "--policy is required"},
 		{name: "bad rate", args: []string{"import", "--policy", "p", "--rate", "0", path}, wantErr: "--rate"},
 		{name: "bad quota", args: []string{"import", "--policy", "p", "--quota", "CreateThing", path}, wantErr: "--quota"},
+		{name: "unknown quota operation", args: []string{"import", "--policy", "p", "--quota", "Foo=3", path}, wantErr: `--quota "Foo=3": unknown operation "Foo"`},
+		{name: "negative workers", args: []string{"import", "--policy", "p", "--workers", "-3", path}, wantErr: "--workers -3: want a positive count"},
+		{name: "unknown log level", args: []string{"--log-level", "loud", "import", "--policy", "p", path}, wantErr: `--log-level "loud": want debug, info, warn or error`},
 		{name: "bad group name", args: []string{"import", "--policy", "p", "--thing-group", "a b", path}, wantErr: `"a b"`},
 		{name: "unreadable manifest", args: []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", iottest.Policy, filepath.Join(t.TempDir(), "none.7z")}, wantErr: "none.7z"},
 	}

@@ -53,6 +53,11 @@ func TestInspectGoldenJSON(t *testing.T) {
 			if out != string(want) {
 				t.Errorf("output differs from %s (run go test -update):\n%s", golden, out)
 			}
+			// The slot is taken in any letter case.
+			lower, stderr, code := runCLI(t, "inspect", "--output", "json", "--cert-type", strings.ToLower(slot), "testdata/mini-reel.7z")
+			if code != exitOK || lower != out {
+				t.Errorf("--cert-type %s: exit %d, output differs from --cert-type %s: %s", strings.ToLower(slot), code, slot, stderr)
+			}
 		})
 	}
 }

@@ -42,6 +42,7 @@ func (o *manifestOptions) bind(fs *pflag.FlagSet) {
 
 // check validates the flag values that need no manifest.
 func (o *manifestOptions) check() error {
+	o.certType = strings.ToUpper(o.certType)
 	if !manifest.ValidSlot(o.certType) {
 		return usageError{fmt.Errorf("--cert-type %q: %w (want one of %s)", o.certType, manifest.ErrBadSlot, strings.Join(manifest.Slots, ", "))}
 	}

@@ -38,7 +38,7 @@ registered and active.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-				return usageError{fmt.Errorf("--log-level: %w", err)}
+				return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)}
 			}
 			g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			return nil

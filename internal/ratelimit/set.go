@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -27,6 +28,22 @@ const (
 // quotas nor DefaultQuotas name: the lowest default quota in the table, so
 // a forgotten entry makes an import slow rather than throttled.
 const UnknownOpRate = 10
+
+// Operations lists the operations DefaultQuotas names, sorted.
+func Operations() []string {
+	return slices.Sorted(maps.Keys(DefaultQuotas()))
+}
+
+// Operation returns the operation name that s spells, in any letter case,
+// and whether it is one of Operations.
+func Operation(s string) (string, bool) {
+	for _, op := range Operations() {
+		if strings.EqualFold(op, s) {
+			return op, true
+		}
+	}
+	return "", false
+}
 
 // DefaultQuotas returns AWS IoT's default per-account, per-region quotas in
 // requests per second for the operations an import uses. The map is a new

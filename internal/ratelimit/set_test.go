@@ -245,3 +245,26 @@ func TestWorkers(t *testing.T) {
 		})
 	}
 }
+
+func TestOperation(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{name: "exact", in: "AttachPolicy", want: "AttachPolicy", ok: true},
+		{name: "any case", in: "registercertificatewithoutca", want: ratelimit.OpRegisterCertificateWithoutCA, ok: true},
+		{name: "unknown", in: "Foo", ok: false},
+		{name: "empty", in: "", ok: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ratelimit.Operation(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("Operation(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	if ops := ratelimit.Operations(); len(ops) != len(ratelimit.DefaultQuotas()) || !slices.IsSorted(ops) {
+		t.Errorf("Operations() = %v", ops)
+	}
+}

@@ -136,16 +136,27 @@ type Writer struct {
 	enc *json.Encoder
 }
 
+// Stdout is the report path that means standard output.
+const Stdout = "-"
+
 // Create creates the report file at path.
 func Create(path string) (*Writer, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	bw := bufio.NewWriter(f)
+	w := New(f)
+	w.f = f
+	return w, nil
+}
+
+// New returns a Writer that writes the report to w, which Close leaves
+// open (standard output, for --report -).
+func New(w io.Writer) *Writer {
+	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &Writer{f: f, bw: bw, enc: enc}, nil
+	return &Writer{bw: bw, enc: enc}
 }
 
 // Write adds one device. Lines reach the file at once, so a report of an
@@ -168,6 +179,9 @@ func (w *Writer) Close(s *Summary) error {
 	}{s})
 	if ferr := w.bw.Flush(); err == nil {
 		err = ferr
+	}
+	if w.f == nil {
+		return err
 	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr

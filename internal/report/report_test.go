@@ -96,3 +96,21 @@ func TestSummaryAndWriter(t *testing.T) {
 		}
 	}
 }
+
+func TestNewWritesToWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := New(&buf)
+	if err := w.Write(importer.Result{ChipID: "A", Status: importer.Imported}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"chip_id":"A"`) {
+		t.Errorf("a line did not reach the writer at once: %q", buf.String())
+	}
+	if err := w.Close(&Summary{Total: 1, Imported: 1}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], `{"summary":`) {
+		t.Errorf("report %q, want one device line and the summary", buf.String())
+	}
+}
