@@ -279,6 +279,10 @@ func TestInspectUnusable(t *testing.T) {
 	if err := os.WriteFile(truncated, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(dir, "empty.7z")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badXML := filepath.Join(dir, "bad.xml")
 	if err := os.WriteFile(badXML, []byte(`<CertificateManifest><Device chipId="A"><Certificate>`), 0o644); err != nil {
 		t.Fatal(err)
@@ -292,7 +296,9 @@ func TestInspectUnusable(t *testing.T) {
 		{name: "garbage", args: []string{"inspect", garbage}, wantErr: "garbage.bin: unknown manifest format"},
 		{name: "truncated 7z", args: []string{"inspect", truncated}, wantErr: "truncated.7z"},
 		{name: "malformed XML", args: []string{"inspect", badXML}, wantErr: "bad.xml"},
-		{name: "forced wrong format", args: []string{"inspect", "--format", "xml", "testdata/mini-reel.7z"}, wantErr: "mini-reel.7z"},
+		{name: "forced wrong format", args: []string{"inspect", "--format", "xml", "testdata/mini-reel.7z"}, wantErr: "mini-reel.7z: unknown manifest format: the file is a 7z archive, which the xml reader does not read"},
+		{name: "empty file", args: []string{"inspect", empty}, wantErr: "empty.7z: unknown manifest format: the file is empty"},
+		{name: "empty file, vendor forced", args: []string{"inspect", "--vendor", "infineon", empty}, wantErr: "empty.7z: unknown manifest format: the file is empty"},
 		{name: "bad slot", args: []string{"inspect", "--cert-type", "E0E9", "testdata/mini-reel.7z"}, wantErr: "--cert-type"},
 		{name: "bad format flag", args: []string{"inspect", "--format", "csv", "testdata/mini-reel.7z"}, wantErr: "--format"},
 		{name: "bad output", args: []string{"inspect", "--output", "yaml", "testdata/mini-reel.7z"}, wantErr: "yaml"},

@@ -179,6 +179,9 @@ func Detect(path string) (Format, error) {
 		return "", &manifest.Error{File: path, Err: err}
 	}
 	head = head[:n]
+	if n == 0 {
+		return "", &manifest.Error{File: path, Err: ErrEmpty}
+	}
 	if t := bytes.TrimLeft(bytes.TrimPrefix(head, bom), " \t\r\n"); len(t) > 0 && t[0] == '[' && n == 512 {
 		more, err := io.ReadAll(io.LimitReader(f, jsonHead-512))
 		if err != nil {
@@ -192,6 +195,9 @@ func Detect(path string) (Format, error) {
 	}
 	return ft, nil
 }
+
+// ErrEmpty is a manifest file of no bytes.
+var ErrEmpty = fmt.Errorf("%w: the file is empty", manifest.ErrFormat)
 
 // Config holds what some readers need beyond manifest.Options.
 type Config struct {
@@ -230,6 +236,17 @@ func Resolve(path string, f Format) (Format, error) {
 
 // OpenConfig is OpenContext with the readers' Config.
 func OpenConfig(ctx context.Context, path string, f Format, opts manifest.Options, cfg Config) (manifest.Source, Format, error) {
+	if f != Auto && f != "" {
+		// A forced reader must not meet an empty file or another kind of
+		// file and quote its bytes back: say what the content is.
+		d, err := Detect(path)
+		if errors.Is(err, ErrEmpty) {
+			return nil, f, err
+		}
+		if err == nil && d == Infineon && f != Infineon && f != InfineonAny {
+			return nil, f, &manifest.Error{File: path, Err: fmt.Errorf("%w: the file is a 7z archive, which the %s reader does not read (drop --vendor/--format, or give the right file)", manifest.ErrFormat, f)}
+		}
+	}
 	f, err := Resolve(path, f)
 	if err != nil {
 		return nil, "", err
