@@ -3,6 +3,8 @@ package awsiot
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
@@ -110,6 +112,10 @@ func Message(err error) string {
 			return api.ErrorCode() + ": " + m
 		}
 		return api.ErrorCode()
+	}
+	var dial *net.OpError
+	if errors.As(err, &dial) && dial.Op == "dial" {
+		return fmt.Sprintf("cannot connect to %s (%v): check the endpoint URL and region, and the network", dial.Addr, dial.Err)
 	}
 	return err.Error()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,5 +64,18 @@ func TestAlreadyExistsAndMessage(t *testing.T) {
 	}
 	if got := Code(err); got != "ResourceAlreadyExistsException" {
 		t.Errorf("Code = %q", got)
+	}
+}
+
+func TestMessageUnreachableEndpoint(t *testing.T) {
+	var d net.Dialer
+	conn, err := d.DialContext(t.Context(), "tcp", "127.0.0.1:1")
+	if err == nil {
+		conn.Close()
+		t.Skip("something listens on 127.0.0.1:1")
+	}
+	got := Message(fmt.Errorf("operation error IoT: GetPolicy, exceeded maximum number of attempts: %w", err))
+	if !strings.Contains(got, "cannot connect to 127.0.0.1:1") || !strings.Contains(got, "endpoint URL and region") {
+		t.Errorf("Message = %q, want it to name the address and what to check", got)
 	}
 }
