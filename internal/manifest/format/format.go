@@ -219,34 +219,29 @@ func OpenContext(ctx context.Context, path string, f Format, opts manifest.Optio
 }
 
 // Resolve is the format Open would use for the manifest at path: f, or
-// the detected one when f is Auto or InfineonAny.
+// the detected one when f is Auto or InfineonAny. A forced f still meets the
+// content once: an empty file, or a 7z archive forced to another reader, is
+// an error that says what the file is instead of a reader quoting its bytes.
 func Resolve(path string, f Format) (Format, error) {
-	switch f {
-	case Auto, "":
-		return Detect(path)
-	case InfineonAny:
-		d, err := Detect(path)
+	d, err := Detect(path)
+	switch {
+	case errors.Is(err, ErrEmpty):
+		return "", err
+	case f == Auto || f == "":
+		return d, err
+	case f == InfineonAny:
 		if err == nil && d == XML {
 			return XML, nil
 		}
 		return Infineon, nil // the bundle reader says what is wrong
+	case err == nil && d == Infineon && f != Infineon:
+		return "", &manifest.Error{File: path, Err: fmt.Errorf("%w: the file is a 7z archive, which the %s reader does not read (drop --vendor/--format, or give the right file)", manifest.ErrFormat, f)}
 	}
 	return f, nil
 }
 
 // OpenConfig is OpenContext with the readers' Config.
 func OpenConfig(ctx context.Context, path string, f Format, opts manifest.Options, cfg Config) (manifest.Source, Format, error) {
-	if f != Auto && f != "" {
-		// A forced reader must not meet an empty file or another kind of
-		// file and quote its bytes back: say what the content is.
-		d, err := Detect(path)
-		if errors.Is(err, ErrEmpty) {
-			return nil, f, err
-		}
-		if err == nil && d == Infineon && f != Infineon && f != InfineonAny {
-			return nil, f, &manifest.Error{File: path, Err: fmt.Errorf("%w: the file is a 7z archive, which the %s reader does not read (drop --vendor/--format, or give the right file)", manifest.ErrFormat, f)}
-		}
-	}
 	f, err := Resolve(path, f)
 	if err != nil {
 		return nil, "", err
