@@ -55,7 +55,7 @@ func TestImportKillResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		err = st.ForEach(func(certID string, d state.Device) error {
+		err = st.ForEach(func(certID string, d state.Progress) error {
 			thing := thingOf[certID]
 			for _, step := range d.Done {
 				switch step {

@@ -141,8 +141,8 @@ type Leftover struct {
 // that survives a crash) and *state.Memory (for the Lambda importer)
 // satisfy it.
 type Journal interface {
-	Get(key string) (state.Device, bool, error)
-	Update(key string, fn func(*state.Device) error) error
+	Get(key string) (state.Progress, bool, error)
+	Update(key string, fn func(*state.Progress) error) error
 }
 
 // Config configures an Importer.
@@ -298,7 +298,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if step == state.StepThing && !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
 			st.RegisterIntent = time.Now().UTC()
 		}
-		err = im.cfg.State.Update(d.Key, func(s *state.Device) error {
+		err = im.cfg.State.Update(d.Key, func(s *state.Progress) error {
 			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
 			s.RegisterIntent = st.RegisterIntent
 			s.MarkDone(step)
@@ -397,7 +397,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case err != nil:
 		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
 		res.Left = im.leftover(d, st, doneNow)
-		if uerr := im.cfg.State.Update(d.Key, func(s *state.Device) error {
+		if uerr := im.cfg.State.Update(d.Key, func(s *state.Progress) error {
 			s.Status, s.Error = string(Failed), res.Error
 			return nil
 		}); uerr != nil {
@@ -410,7 +410,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 }
 
 // leftover describes what st's done steps left in AWS, or nil if none.
-func (im *Importer) leftover(d *Device, st state.Device, doneNow []string) *Leftover {
+func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Leftover {
 	if len(st.Done) == 0 {
 		return nil
 	}
@@ -468,7 +468,7 @@ func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, sin
 	return !created.Before(since.Add(-ClockSkew)), nil
 }
 
-func (im *Importer) complete(s *state.Device) bool {
+func (im *Importer) complete(s *state.Progress) bool {
 	for _, step := range im.Steps() {
 		if !s.Has(step) {
 			return false
@@ -477,7 +477,7 @@ func (im *Importer) complete(s *state.Device) bool {
 	return true
 }
 
-func statusOf(s state.Device) Status {
+func statusOf(s state.Progress) Status {
 	if s.Existed {
 		return Exists
 	}

@@ -216,7 +216,7 @@ func TestImportStatusAfterLostRegistration(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Update(d.Key, func(s *state.Device) error {
+		if err := st.Update(d.Key, func(s *state.Progress) error {
 			s.MarkDone(state.StepThing)
 			s.RegisterIntent = intent
 			return nil

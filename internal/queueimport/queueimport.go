@@ -386,7 +386,7 @@ func seed(journal *state.Memory, d stack.Device) error {
 	if d.CertificateARN != "" {
 		id = d.CertificateARN[strings.LastIndex(d.CertificateARN, "/")+1:]
 	}
-	return journal.Update(d.CertificateID, func(s *state.Device) error {
+	return journal.Update(d.CertificateID, func(s *state.Progress) error {
 		s.CertificateID, s.CertificateARN, s.Existed = id, d.CertificateARN, d.Existed
 		for _, step := range d.Done {
 			s.MarkDone(step)

@@ -30,7 +30,7 @@ func BenchmarkUpdate(b *testing.B) {
 							return
 						}
 						key := fmt.Sprintf("%064x", n)
-						if err := s.Update(key, func(d *state.Device) error {
+						if err := s.Update(key, func(d *state.Progress) error {
 							d.CertificateID = key
 							d.MarkDone(state.StepRegister)
 							d.Status = "registered"

@@ -59,7 +59,7 @@ func crashChild(path, round string) int {
 			for i := 0; time.Now().Before(deadline); i++ {
 				key := fmt.Sprintf("r%s-w%d-%06d", round, w, i)
 				for _, step := range crashSteps {
-					if err := s.Update(key, func(d *state.Device) error {
+					if err := s.Update(key, func(d *state.Progress) error {
 						if step == state.StepRegister {
 							d.CertificateID = key
 						}
@@ -79,7 +79,7 @@ func crashChild(path, round string) int {
 	wg.Go(func() {
 		for i := 0; time.Now().Before(deadline); i++ {
 			step := fmt.Sprintf("r%s-%d", round, i)
-			if err := s.Update("shared", func(d *state.Device) error { d.MarkDone(step); return nil }); err != nil {
+			if err := s.Update("shared", func(d *state.Progress) error { d.MarkDone(step); return nil }); err != nil {
 				fmt.Fprintln(os.Stderr, "child:", err)
 				os.Exit(3)
 			}
@@ -197,7 +197,7 @@ func checkAcks(t *testing.T, s *state.Store, acks [][2]string) {
 			t.Fatalf("acknowledged %s %s lost: done %v", a[0], a[1], d.Done)
 		}
 	}
-	err := s.ForEach(func(key string, d state.Device) error {
+	err := s.ForEach(func(key string, d state.Progress) error {
 		if key == "shared" {
 			return nil
 		}

@@ -195,7 +195,7 @@ func TestDamageRecoveredByBolt(t *testing.T) {
 			}
 			s := openStore(t, p, testMeta())
 			n := 0
-			if err := s.ForEach(func(string, state.Device) error { n++; return nil }); err != nil {
+			if err := s.ForEach(func(string, state.Progress) error { n++; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			if n != tc.want {
@@ -240,11 +240,11 @@ func TestDamageWhileOpen(t *testing.T) {
 			f.Close()
 			_, _, err = s.Get(key)
 			checkDamageError(t, p, err)
-			err = s.ForEach(func(string, state.Device) error { return nil })
+			err = s.ForEach(func(string, state.Progress) error { return nil })
 			checkDamageError(t, p, err)
 			_, err = s.Counts()
 			checkDamageError(t, p, err)
-			err = s.Update(key, func(d *state.Device) error { d.Status = "x"; return nil })
+			err = s.Update(key, func(d *state.Progress) error { d.Status = "x"; return nil })
 			checkDamageError(t, p, err)
 		})
 	}
@@ -319,7 +319,7 @@ func readWhole(path string) error {
 		return err
 	}
 	defer s.Close()
-	if err := s.ForEach(func(string, state.Device) error { return nil }); err != nil {
+	if err := s.ForEach(func(string, state.Progress) error { return nil }); err != nil {
 		return err
 	}
 	_, err = s.Counts()

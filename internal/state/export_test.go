@@ -33,7 +33,7 @@ func Fill(s *Store, n int) error {
 			b := tx.Bucket(bucketDevices)
 			for i := lo; i < lo+50_000 && i <= n; i++ {
 				key := fmt.Sprintf("%064x", i)
-				d := Device{
+				d := Progress{
 					CertificateID:  key,
 					CertificateARN: "arn:aws:iot:eu-central-1:123456789012:cert/" + key,
 					Done:           []string{StepRegister, StepThing, StepPrincipal, PolicyStep("DevicePolicy"), GroupStep("fleet")},

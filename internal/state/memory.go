@@ -13,16 +13,16 @@ import (
 // calls.
 type Memory struct {
 	mu sync.Mutex
-	m  map[string]Device
+	m  map[string]Progress
 }
 
 // NewMemory returns an empty Memory.
-func NewMemory() *Memory { return &Memory{m: map[string]Device{}} }
+func NewMemory() *Memory { return &Memory{m: map[string]Progress{}} }
 
-// Get returns the device stored under key.
-func (s *Memory) Get(key string) (Device, bool, error) {
+// Get returns the progress stored under key.
+func (s *Memory) Get(key string) (Progress, bool, error) {
 	if key == "" {
-		return Device{}, false, ErrEmptyKey
+		return Progress{}, false, ErrEmptyKey
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -31,9 +31,9 @@ func (s *Memory) Get(key string) (Device, bool, error) {
 	return d, ok, nil
 }
 
-// Update applies fn to the device stored under key and keeps the result
+// Update applies fn to the progress stored under key and keeps the result
 // unless fn fails.
-func (s *Memory) Update(key string, fn func(*Device) error) error {
+func (s *Memory) Update(key string, fn func(*Progress) error) error {
 	if key == "" {
 		return ErrEmptyKey
 	}

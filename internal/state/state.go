@@ -34,7 +34,7 @@ var (
 	ErrCorrupt = errors.New("state file is damaged")
 )
 
-// Step names recorded in Device.Done. Policy and group steps carry the
+// Step names recorded in Progress.Done. Policy and group steps carry the
 // name of the policy or group, so a rerun with another list of policies or
 // groups still knows which of them are done.
 const (
@@ -86,8 +86,9 @@ type Meta struct {
 	Created        time.Time `json:"created"` // when the file was first made
 }
 
-// Device is the state of one device's import. It is stored as JSON.
-type Device struct {
+// Progress is what a state file keeps of one device: the steps done, the
+// registered certificate and the last outcome. It is stored as JSON.
+type Progress struct {
 	CertificateID  string    `json:"certificate_id,omitempty"`
 	CertificateARN string    `json:"certificate_arn,omitempty"`
 	Existed        bool      `json:"existed,omitempty"` // the certificate was registered before this import
@@ -104,10 +105,10 @@ type Device struct {
 }
 
 // Has reports whether step is done.
-func (d *Device) Has(step string) bool { return slices.Contains(d.Done, step) }
+func (d *Progress) Has(step string) bool { return slices.Contains(d.Done, step) }
 
 // MarkDone records step as done; marking it again changes nothing.
-func (d *Device) MarkDone(step string) {
+func (d *Progress) MarkDone(step string) {
 	if !d.Has(step) {
 		d.Done = append(d.Done, step)
 	}
@@ -394,11 +395,11 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Meta() Meta { return cloneMeta(s.meta) }
 
 // Get returns the record of key and whether there is one.
-func (s *Store) Get(key string) (Device, bool, error) {
+func (s *Store) Get(key string) (Progress, bool, error) {
 	if key == "" {
-		return Device{}, false, fmt.Errorf("get device state: %w", ErrEmptyKey)
+		return Progress{}, false, fmt.Errorf("get device state: %w", ErrEmptyKey)
 	}
-	var d Device
+	var d Progress
 	var found bool
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketDevices).Get([]byte(key))
@@ -409,7 +410,7 @@ func (s *Store) Get(key string) (Device, bool, error) {
 		return s.decodeDevice(key, v, &d)
 	})
 	if err != nil {
-		return Device{}, false, s.wrap(err)
+		return Progress{}, false, s.wrap(err)
 	}
 	return d, found, nil
 }
@@ -422,7 +423,7 @@ func (s *Store) wrap(err error) error {
 	return fmt.Errorf("state file %s: %w", s.path, err)
 }
 
-// Update reads the record of key (the zero Device if there is none), lets
+// Update reads the record of key (the zero Progress if there is none), lets
 // fn change it, stores it with Updated set to the current time, and returns
 // once the change is committed and synced to disk. Concurrent Updates share
 // a transaction and an fsync.
@@ -430,8 +431,8 @@ func (s *Store) wrap(err error) error {
 // If fn returns an error, nothing is stored and Update returns that error
 // unchanged. fn may be called more than once for one Update (when a shared
 // transaction has to be retried), each time with a fresh copy of the
-// record, so it must not have effects outside the Device it is given.
-func (s *Store) Update(key string, fn func(*Device) error) (err error) {
+// record, so it must not have effects outside the Progress it is given.
+func (s *Store) Update(key string, fn func(*Progress) error) (err error) {
 	if key == "" {
 		return fmt.Errorf("update device state: %w", ErrEmptyKey)
 	}
@@ -444,7 +445,7 @@ func (s *Store) Update(key string, fn func(*Device) error) (err error) {
 	err = s.db.Batch(func(tx *bolt.Tx) error {
 		fnErr = nil
 		b := tx.Bucket(bucketDevices)
-		var d Device
+		var d Progress
 		if v := b.Get(k); v != nil {
 			if err := s.decodeDevice(key, v, &d); err != nil {
 				return err
@@ -476,10 +477,10 @@ func (s *Store) Update(key string, fn func(*Device) error) (err error) {
 // read transaction, and calls fn outside them, so fn may call Update; a
 // record added or changed during the walk is seen if its key comes after
 // the current one.
-func (s *Store) ForEach(fn func(key string, d Device) error) error {
+func (s *Store) ForEach(fn func(key string, d Progress) error) error {
 	type entry struct {
 		key string
-		d   Device
+		d   Progress
 	}
 	var after []byte
 	chunk := make([]entry, 0, forEachChunk)
@@ -547,7 +548,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) decodeDevice(key string, v []byte, d *Device) error {
+func (s *Store) decodeDevice(key string, v []byte, d *Progress) error {
 	if err := decodeStrict(v, d); err != nil {
 		return s.corrupt(fmt.Sprintf("record of device %q: %v", key, err))
 	}

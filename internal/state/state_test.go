@@ -38,7 +38,7 @@ func openStore(t testing.TB, path string, meta state.Meta) *state.Store {
 	return s
 }
 
-func mustGet(t testing.TB, s *state.Store, key string) state.Device {
+func mustGet(t testing.TB, s *state.Store, key string) state.Progress {
 	t.Helper()
 	d, ok, err := s.Get(key)
 	if err != nil {
@@ -50,7 +50,7 @@ func mustGet(t testing.TB, s *state.Store, key string) state.Device {
 	return d
 }
 
-func mustUpdate(t testing.TB, s *state.Store, key string, fn func(*state.Device) error) {
+func mustUpdate(t testing.TB, s *state.Store, key string, fn func(*state.Progress) error) {
 	t.Helper()
 	if err := s.Update(key, fn); err != nil {
 		t.Fatalf("Update(%q): %v", key, err)
@@ -61,7 +61,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := openStore(t, filepath.Join(t.TempDir(), "a.state"), testMeta())
 	before := time.Now()
-	mustUpdate(t, s, "k1", func(d *state.Device) error {
+	mustUpdate(t, s, "k1", func(d *state.Progress) error {
 		d.CertificateID = "abc"
 		d.CertificateARN = "arn:aws:iot:eu-central-1:123456789012:cert/abc"
 		d.Existed = true
@@ -72,7 +72,7 @@ func TestRoundTrip(t *testing.T) {
 		return nil
 	})
 	got := mustGet(t, s, "k1")
-	want := state.Device{
+	want := state.Progress{
 		CertificateID:  "abc",
 		CertificateARN: "arn:aws:iot:eu-central-1:123456789012:cert/abc",
 		Existed:        true,
@@ -96,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func devicesEqual(a, b state.Device) bool {
+func devicesEqual(a, b state.Progress) bool {
 	return a.CertificateID == b.CertificateID && a.CertificateARN == b.CertificateARN &&
 		a.Existed == b.Existed && slices.Equal(a.Done, b.Done) && a.Status == b.Status &&
 		a.Error == b.Error && a.Updated.Equal(b.Updated)
@@ -122,7 +122,7 @@ func TestDeviceSteps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := state.Device{Done: slices.Clone(tt.done)}
+			d := state.Progress{Done: slices.Clone(tt.done)}
 			for _, s := range tt.mark {
 				d.MarkDone(s)
 			}
@@ -141,13 +141,13 @@ var errTest = errors.New("test refusal")
 func TestUpdateFnErrorStoresNothing(t *testing.T) {
 	t.Parallel()
 	s := openStore(t, filepath.Join(t.TempDir(), "a.state"), testMeta())
-	mustUpdate(t, s, "k", func(d *state.Device) error { d.Status = "registered"; return nil })
+	mustUpdate(t, s, "k", func(d *state.Progress) error { d.Status = "registered"; return nil })
 
 	var wg sync.WaitGroup
 	errs := make([]error, 16)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = s.Update(fmt.Sprint("k", i%2), func(d *state.Device) error {
+			errs[i] = s.Update(fmt.Sprint("k", i%2), func(d *state.Progress) error {
 				if i%2 == 0 {
 					d.Status = "changed"
 					return errTest
@@ -187,7 +187,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		wg.Go(func() {
 			key := fmt.Sprintf("dev-%02d", w)
 			for i, step := range steps {
-				if err := s.Update(key, func(d *state.Device) error {
+				if err := s.Update(key, func(d *state.Progress) error {
 					if len(d.Done) != i {
 						return fmt.Errorf("%s before %s: done %v", key, step, d.Done)
 					}
@@ -200,7 +200,7 @@ func TestConcurrentUpdates(t *testing.T) {
 				// Every writer also appends to one shared record: no
 				// update may be lost to another's.
 				if i < sharedPerWriter {
-					if err := s.Update("shared", func(d *state.Device) error {
+					if err := s.Update("shared", func(d *state.Progress) error {
 						d.MarkDone(fmt.Sprintf("w%02d-%d", w, i))
 						return nil
 					}); err != nil {
@@ -248,7 +248,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := s.Meta().Created
-	mustUpdate(t, s, "k", func(d *state.Device) error {
+	mustUpdate(t, s, "k", func(d *state.Progress) error {
 		d.MarkDone(state.StepRegister)
 		d.Status = "registered"
 		return nil
@@ -410,7 +410,7 @@ func TestEmptyKey(t *testing.T) {
 	if _, _, err := s.Get(""); !errors.Is(err, state.ErrEmptyKey) {
 		t.Errorf("Get(\"\") = %v, want ErrEmptyKey", err)
 	}
-	if err := s.Update("", func(*state.Device) error { return nil }); !errors.Is(err, state.ErrEmptyKey) {
+	if err := s.Update("", func(*state.Progress) error { return nil }); !errors.Is(err, state.ErrEmptyKey) {
 		t.Errorf("Update(\"\") = %v, want ErrEmptyKey", err)
 	}
 }
@@ -433,18 +433,18 @@ func TestForEach(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range tt.n {
 				wg.Go(func() {
-					mustUpdate(t, s, fmt.Sprintf("%04d", i), func(d *state.Device) error { d.Status = "pending"; return nil })
+					mustUpdate(t, s, fmt.Sprintf("%04d", i), func(d *state.Progress) error { d.Status = "pending"; return nil })
 				})
 			}
 			wg.Wait()
 			// fn may update records during the walk.
 			var seen []string
-			err := s.ForEach(func(key string, d state.Device) error {
+			err := s.ForEach(func(key string, d state.Progress) error {
 				if d.Status != "pending" {
 					return fmt.Errorf("%s status %q", key, d.Status)
 				}
 				seen = append(seen, key)
-				return s.Update(key, func(d *state.Device) error { d.Status = "done"; return nil })
+				return s.Update(key, func(d *state.Progress) error { d.Status = "done"; return nil })
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -461,7 +461,7 @@ func TestForEach(t *testing.T) {
 			}
 			stop := errors.New("stop")
 			calls := 0
-			if err := s.ForEach(func(string, state.Device) error { calls++; return stop }); tt.n > 0 && (!errors.Is(err, stop) || calls != 1) {
+			if err := s.ForEach(func(string, state.Progress) error { calls++; return stop }); tt.n > 0 && (!errors.Is(err, stop) || calls != 1) {
 				t.Errorf("ForEach stopping at once = %v after %d calls, want stop after 1", err, calls)
 			}
 		})
@@ -476,7 +476,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUpdate(t, s, "k", func(d *state.Device) error { d.MarkDone(state.StepRegister); d.Status = "partial"; return nil })
+	mustUpdate(t, s, "k", func(d *state.Progress) error { d.MarkDone(state.StepRegister); d.Status = "partial"; return nil })
 
 	// While an import holds the file, a dry run is refused.
 	start := time.Now()
@@ -514,7 +514,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if c, err := ro2.Counts(); err != nil || c["partial"] != 1 {
 		t.Errorf("Counts() = %v, %v", c, err)
 	}
-	if err := ro1.Update("k", func(d *state.Device) error { d.Status = "x"; return nil }); err == nil {
+	if err := ro1.Update("k", func(d *state.Progress) error { d.Status = "x"; return nil }); err == nil {
 		t.Error("Update on a read-only store succeeded")
 	}
 	// An import waits for readers too.
