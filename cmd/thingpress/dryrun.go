@@ -37,7 +37,7 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	steps := importer.Steps(o.target())
 	var valid, invalid, done, calls int
 	shown := 0
-	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Device) error {
+	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
 		if !d.OK() {
 			invalid++
 			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))

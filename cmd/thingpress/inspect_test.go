@@ -63,12 +63,12 @@ func TestInspectGoldenJSON(t *testing.T) {
 }
 
 // readJSONL parses inspect's JSON Lines output.
-func readJSONL(t *testing.T, out string) []inspect.Record {
+func readJSONL(t *testing.T, out string) []inspect.Line {
 	t.Helper()
-	var recs []inspect.Record
+	var recs []inspect.Line
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		var r inspect.Record
+		var r inspect.Line
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
 		}

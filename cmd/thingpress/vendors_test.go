@@ -49,7 +49,7 @@ func sample(t *testing.T, name string) string {
 
 // statuses counts inspect's JSON records by status and collects the
 // invalid ones' reasons.
-func statuses(t *testing.T, out string) (ok, invalid int, reasons []string, recs []inspect.Record) {
+func statuses(t *testing.T, out string) (ok, invalid int, reasons []string, recs []inspect.Line) {
 	t.Helper()
 	recs = readJSONL(t, out)
 	for _, r := range recs {

@@ -10,7 +10,7 @@ import (
 )
 
 // FromValidated returns the import form of a valid device.
-func FromValidated(d *validate.Device) Device {
+func FromValidated(d *validate.Checked) Device {
 	return Device{
 		Key:            d.CertificateID,
 		ChipID:         d.ChipID,
@@ -81,7 +81,7 @@ func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o R
 			}
 		}()
 	}
-	verr := validate.Run(runCtx, src, o.Validate, func(d *validate.Device) error {
+	verr := validate.Run(runCtx, src, o.Validate, func(d *validate.Checked) error {
 		if !d.OK() {
 			report(Result{
 				Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName,

@@ -39,8 +39,8 @@ func ParseOutput(s string) (Output, error) {
 	return "", fmt.Errorf("%w %q (want table or json)", ErrOutput, s)
 }
 
-// Record is the JSON form of one device.
-type Record struct {
+// Line is the JSON form of one checked device, one line of --output json.
+type Line struct {
 	Vendor        string `json:"vendor,omitempty"`
 	ChipID        string `json:"chip_id"`
 	Slot          string `json:"slot"`
@@ -57,15 +57,15 @@ type Record struct {
 	Entry         string `json:"entry"`
 }
 
-// Status values of a Record.
+// Status values of a Line.
 const (
 	StatusOK      = "ok"
 	StatusInvalid = "invalid"
 )
 
-// NewRecord describes a validated device.
-func NewRecord(d *validate.Device) Record {
-	r := Record{
+// NewLine describes a checked device.
+func NewLine(d *validate.Checked) Line {
+	r := Line{
 		Vendor:        d.Vendor,
 		ChipID:        d.ChipID,
 		Slot:          d.Slot,
@@ -181,7 +181,7 @@ func (s *Summary) addName(list *[]string, kind, v string) {
 }
 
 // Add counts one device.
-func (s *Summary) Add(d *validate.Device) {
+func (s *Summary) Add(d *validate.Checked) {
 	if s.Issuers == nil {
 		s.Issuers = map[string]int{}
 		s.Reasons = map[string]int{}
@@ -239,9 +239,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		bw := bufio.NewWriter(out)
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		err := validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
+		err := validate.Run(ctx, src, opts.Validate, func(d *validate.Checked) error {
 			sum.Add(d)
-			return enc.Encode(NewRecord(d))
+			return enc.Encode(NewLine(d))
 		})
 		if ferr := bw.Flush(); err == nil {
 			err = ferr
@@ -258,7 +258,7 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		defer spool.Close()
 		sw := bufio.NewWriter(spool)
 		widths := [2]int{len("ENTRY"), len("CHIP")}
-		err = validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
+		err = validate.Run(ctx, src, opts.Validate, func(d *validate.Checked) error {
 			sum.Add(d)
 			if d.OK() {
 				return nil

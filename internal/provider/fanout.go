@@ -75,7 +75,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 			return context.Cause(ctx)
 		}
 	}
-	invalid := func(d *validate.Device) {
+	invalid := func(d *validate.Checked) {
 		sum.Invalid++
 		kind := inspect.Label(d.Err)
 		if sum.Reasons == nil {
@@ -88,7 +88,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 			"kind", kind, "reason", manifest.Reason(d.Err))
 	}
 	vopts := validate.Options{File: obj.Key, Trust: h.cfg.Trust, Workers: h.cfg.Validators}
-	verr := validate.Run(ctx, src, vopts, func(d *validate.Device) error {
+	verr := validate.Run(ctx, src, vopts, func(d *validate.Checked) error {
 		sum.Devices++
 		sum.ReelIDs = addDistinct(sum.ReelIDs, d.ReelID)
 		sum.BatchIDs = addDistinct(sum.BatchIDs, d.BatchID)

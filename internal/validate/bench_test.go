@@ -60,7 +60,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 			n := 0
 			start, cpu := time.Now(), cpuTime()
 			for b.Loop() {
-				err := validate.Run(b.Context(), &sliceSource{recs: recs}, opts, func(d *validate.Device) error {
+				err := validate.Run(b.Context(), &sliceSource{recs: recs}, opts, func(d *validate.Checked) error {
 					if !d.OK() {
 						b.Fatalf("%s: %v", d.Entry, d.Err)
 					}

@@ -215,7 +215,7 @@ func infineonChipID(s string) bool {
 
 // checkAttributes checks the values a Thing gets as attributes (see
 // importer.Device.Attributes) and the chip ID's form for its vendor.
-func checkAttributes(d *Device) error {
+func checkAttributes(d *Checked) error {
 	for _, a := range []struct{ name, value string }{
 		{"chip_id", d.ChipID}, {"reel_id", d.ReelID}, {"batch_id", d.BatchID},
 	} {

@@ -147,23 +147,23 @@ func TestAttributes(t *testing.T) {
 	long := strings.Repeat("A", 5000)
 	tests := []struct {
 		name    string
-		d       Device
+		d       Checked
 		wantErr error
 		wantMsg string
 	}{
-		{name: "Infineon chip", d: Device{Record: manifest.Record{ChipID: "0A091B5C001500070063", ReelID: "78211223032C7EFA", BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Vendor: manifest.VendorInfineon}}},
-		{name: "no chip ID", d: Device{Record: manifest.Record{Vendor: manifest.VendorInfineon}}},
-		{name: "other vendor, short ID", d: Device{Record: manifest.Record{ChipID: "A1"}}},
-		{name: "chip ID of 800", d: Device{Record: manifest.Record{ChipID: long[:800]}}},
-		{name: "chip ID of 801", d: Device{Record: manifest.Record{ChipID: long[:801]}}, wantErr: ErrAttribute, wantMsg: "chip_id of 801 characters"},
-		{name: "chip ID of 5000", d: Device{Record: manifest.Record{ChipID: long, Vendor: manifest.VendorInfineon}}, wantErr: ErrAttribute, wantMsg: "chip_id of 5000 characters"},
-		{name: "chip ID with space", d: Device{Record: manifest.Record{ChipID: "A B"}}, wantErr: ErrAttribute, wantMsg: `chip_id "A B"`},
-		{name: "reel ID with quote", d: Device{Record: manifest.Record{ReelID: `a"b`}}, wantErr: ErrAttribute, wantMsg: "reel_id"},
-		{name: "batch ID with newline", d: Device{Record: manifest.Record{BatchID: "a\nb"}}, wantErr: ErrAttribute, wantMsg: `batch_id "a\nb"`},
-		{name: "path traversal, Infineon", d: Device{Record: manifest.Record{ChipID: "../../etc/passwd", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID, wantMsg: `"../../etc/passwd"`},
-		{name: "21 hex, Infineon", d: Device{Record: manifest.Record{ChipID: "0A091B5C0015000700631", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID},
-		{name: "19 hex, Infineon", d: Device{Record: manifest.Record{ChipID: "0A091B5C00150007006", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID},
-		{name: "lower-case hex, Infineon", d: Device{Record: manifest.Record{ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon}}},
+		{name: "Infineon chip", d: Checked{Record: manifest.Record{ChipID: "0A091B5C001500070063", ReelID: "78211223032C7EFA", BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Vendor: manifest.VendorInfineon}}},
+		{name: "no chip ID", d: Checked{Record: manifest.Record{Vendor: manifest.VendorInfineon}}},
+		{name: "other vendor, short ID", d: Checked{Record: manifest.Record{ChipID: "A1"}}},
+		{name: "chip ID of 800", d: Checked{Record: manifest.Record{ChipID: long[:800]}}},
+		{name: "chip ID of 801", d: Checked{Record: manifest.Record{ChipID: long[:801]}}, wantErr: ErrAttribute, wantMsg: "chip_id of 801 characters"},
+		{name: "chip ID of 5000", d: Checked{Record: manifest.Record{ChipID: long, Vendor: manifest.VendorInfineon}}, wantErr: ErrAttribute, wantMsg: "chip_id of 5000 characters"},
+		{name: "chip ID with space", d: Checked{Record: manifest.Record{ChipID: "A B"}}, wantErr: ErrAttribute, wantMsg: `chip_id "A B"`},
+		{name: "reel ID with quote", d: Checked{Record: manifest.Record{ReelID: `a"b`}}, wantErr: ErrAttribute, wantMsg: "reel_id"},
+		{name: "batch ID with newline", d: Checked{Record: manifest.Record{BatchID: "a\nb"}}, wantErr: ErrAttribute, wantMsg: `batch_id "a\nb"`},
+		{name: "path traversal, Infineon", d: Checked{Record: manifest.Record{ChipID: "../../etc/passwd", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID, wantMsg: `"../../etc/passwd"`},
+		{name: "21 hex, Infineon", d: Checked{Record: manifest.Record{ChipID: "0A091B5C0015000700631", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID},
+		{name: "19 hex, Infineon", d: Checked{Record: manifest.Record{ChipID: "0A091B5C00150007006", Vendor: manifest.VendorInfineon}}, wantErr: ErrChipID},
+		{name: "lower-case hex, Infineon", d: Checked{Record: manifest.Record{ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
-// Reasons a device is invalid. A Device's Err wraps exactly one of them,
+// Reasons a device is invalid. A Checked device's Err wraps exactly one of them,
 // of the device certificate profile (profile.go) or of trust (each wraps
 // trust.ErrUntrusted) in a *manifest.Error.
 var (
@@ -44,8 +44,9 @@ var thingNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 // ValidThingName reports whether s is a valid AWS IoT thing name.
 func ValidThingName(s string) bool { return thingNameRE.MatchString(s) }
 
-// Device is one manifest entry after validation.
-type Device struct {
+// Checked is one manifest record after the checks, with their verdict:
+// Err is nil for a device that may be imported, else the reason it may not.
+type Checked struct {
 	// Seq is the entry's 1-based position among the manifest's records.
 	Seq int
 	// Record is the entry as read; its Data is dropped after parsing.
@@ -68,10 +69,10 @@ type Device struct {
 }
 
 // OK reports whether the device may be imported.
-func (d *Device) OK() bool { return d.Err == nil }
+func (d *Checked) OK() bool { return d.Err == nil }
 
 // PEM returns the certificate as PEM, as AWS IoT takes it.
-func (d *Device) PEM() string {
+func (d *Checked) PEM() string {
 	if d.DER == nil {
 		return ""
 	}
@@ -94,7 +95,7 @@ type Options struct {
 // Run reads every record of src, validates it and calls emit with the
 // devices in manifest order. It stops at the first error from src, from
 // emit or of ctx.
-func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Device) error) error {
+func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Checked) error) error {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -109,7 +110,7 @@ func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Devi
 	defer cancel(nil)
 
 	type job struct {
-		d    *Device
+		d    *Checked
 		done chan struct{}
 	}
 	jobs := make(chan job, workers*4)
@@ -144,7 +145,7 @@ func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Devi
 				return
 			}
 			seq++
-			j := job{d: &Device{Seq: seq, Record: rec}, done: make(chan struct{})}
+			j := job{d: &Checked{Seq: seq, Record: rec}, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-ctx.Done():
@@ -190,7 +191,7 @@ func Run(ctx context.Context, src manifest.Source, opts Options, emit func(*Devi
 }
 
 // fail sets the device's reason, naming file, entry and device.
-func fail(d *Device, file string, err error) {
+func fail(d *Checked, file string, err error) {
 	name := d.ChipID
 	if name == "" {
 		name = d.ThingName
@@ -202,7 +203,7 @@ func fail(d *Device, file string, err error) {
 }
 
 // check runs the checks that need no other device.
-func check(d *Device, opts Options, at time.Time) {
+func check(d *Checked, opts Options, at time.Time) {
 	data := d.Data
 	d.Data = nil
 	if d.Problem != nil {
@@ -337,7 +338,7 @@ func fingerprint(b []byte) uint64 {
 // check flags a valid device whose certificate, chip ID or thing name an
 // earlier valid device already has; the first occurrence stays valid. A
 // chip seen again with the same certificate is a duplicate certificate.
-func (u *dedup) check(d *Device, file string) {
+func (u *dedup) check(d *Checked, file string) {
 	if !d.OK() {
 		return
 	}

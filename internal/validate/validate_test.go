@@ -261,8 +261,8 @@ func TestRunReasons(t *testing.T) {
 			if tt.noTrust {
 				opts.Trust = nil
 			}
-			var got []*validate.Device
-			err := validate.Run(t.Context(), &sliceSource{recs: tt.records}, opts, func(d *validate.Device) error {
+			var got []*validate.Checked
+			err := validate.Run(t.Context(), &sliceSource{recs: tt.records}, opts, func(d *validate.Checked) error {
 				got = append(got, d)
 				return nil
 			})
@@ -303,8 +303,8 @@ func TestPrivateKeyNeverInError(t *testing.T) {
 	l := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "k"})
 	key := l.KeyPEM()
 	data := append(testpki.PEM(l.Cert), key...)
-	var got *validate.Device
-	err := validate.Run(t.Context(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Device) error {
+	var got *validate.Checked
+	err := validate.Run(t.Context(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Checked) error {
 		got = d
 		return nil
 	})
@@ -333,7 +333,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	}
 	t.Run("order kept", func(t *testing.T) {
 		var chips []string
-		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Checked) error {
 			chips = append(chips, d.ChipID)
 			return nil
 		})
@@ -349,7 +349,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("source error", func(t *testing.T) {
 		boom := errors.New("boom")
 		n := 0
-		err := validate.Run(t.Context(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			return nil
 		})
@@ -360,7 +360,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("emit error stops", func(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
-		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
+		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			if n == 3 {
 				return stop
@@ -374,7 +374,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
-		err := validate.Run(ctx, &sliceSource{recs: recs}, validate.Options{}, func(*validate.Device) error {
+		err := validate.Run(ctx, &sliceSource{recs: recs}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			if n == 2 {
 				cancel()

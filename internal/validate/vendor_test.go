@@ -30,7 +30,7 @@ func TestVendorAttributes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Device{Record: manifest.Record{ChipID: "0123", Attributes: tt.attrs}}
+			d := Checked{Record: manifest.Record{ChipID: "0123", Attributes: tt.attrs}}
 			err := checkAttributes(&d)
 			if tt.wantMsg == "" {
 				if err != nil {

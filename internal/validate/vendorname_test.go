@@ -27,8 +27,8 @@ func TestVendorThingName(t *testing.T) {
 		named("A2", "has space", b),
 		named("A3", "0123ABCD", c),
 	}}
-	var got []*validate.Device
-	err := validate.Run(t.Context(), src, validate.Options{File: "m", Trust: p.store}, func(d *validate.Device) error {
+	var got []*validate.Checked
+	err := validate.Run(t.Context(), src, validate.Options{File: "m", Trust: p.store}, func(d *validate.Checked) error {
 		got = append(got, d)
 		return nil
 	})
