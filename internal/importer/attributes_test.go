@@ -15,11 +15,11 @@ func TestAttributesFor(t *testing.T) {
 	}{
 		{name: "infineon", dev: Device{ChipID: "C", ReelID: "R", BatchID: "B"},
 			want: map[string]string{"chip_id": "C", "reel_id": "R", "batch_id": "B"}},
-		{name: "microchip without thing type keeps 3, by name", dev: Device{ChipID: "C", Extra: mchp},
+		{name: "microchip without thing type keeps 3, by name", dev: Device{ChipID: "C", Attributes: mchp},
 			want: map[string]string{"chip_id": "C", "groupId": "G1", "partNumber": "ATECC608C-TNGTLSU-B"}},
-		{name: "microchip with thing type keeps all", dev: Device{ChipID: "C", Extra: mchp}, thingType: true,
+		{name: "microchip with thing type keeps all", dev: Device{ChipID: "C", Attributes: mchp}, thingType: true,
 			want: map[string]string{"chip_id": "C", "groupId": "G1", "partNumber": "ATECC608C-TNGTLSU-B", "provisioningTimestamp": "2023-01-01T00:00:00Z"}},
-		{name: "extra never overrides chip_id", dev: Device{ChipID: "C", Extra: map[string]string{"chip_id": "X"}},
+		{name: "extra never overrides chip_id", dev: Device{ChipID: "C", Attributes: map[string]string{"chip_id": "X"}},
 			want: map[string]string{"chip_id": "C"}},
 	}
 	for _, tt := range tests {

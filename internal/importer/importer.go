@@ -19,6 +19,7 @@ import (
 	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/validate"
 )
 
 // Operation names, as AWS calls them and as the rate limits are keyed.
@@ -43,16 +44,34 @@ const (
 	Failed   Status = "failed"   // an AWS call failed permanently
 )
 
-// Device is what the importer needs of one valid device.
+// Device is one valid device, ready for the import steps: what the CLI
+// makes of a validate.Checked (FromChecked) and what an import queue
+// message carries (its JSON, in stack.QueuedDevice).
 type Device struct {
-	Key            string // state key: hex SHA-256 of the certificate DER
-	ChipID         string
-	ReelID         string
-	BatchID        string
-	ThingName      string
-	CertificatePEM string
-	// Extra are the vendor's attributes (manifest.Record.Attributes).
-	Extra map[string]string
+	ChipID    string `json:"chip_id,omitempty"`
+	ReelID    string `json:"reel_id,omitempty"`
+	BatchID   string `json:"batch_id,omitempty"`
+	ThingName string `json:"thing_name"`
+	// CertificateID is the hex SHA-256 of the certificate's DER (AWS IoT
+	// names the certificate so), the device's key in the Journal.
+	CertificateID  string `json:"certificate_id"`
+	CertificatePEM string `json:"certificate_pem"`
+	// Attributes are the vendor's Thing attributes beyond the chip, reel
+	// and batch IDs (manifest.Record.Attributes).
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// FromChecked returns the device to import of a valid checked device.
+func FromChecked(c *validate.Checked) Device {
+	return Device{
+		ChipID:         c.ChipID,
+		ReelID:         c.ReelID,
+		BatchID:        c.BatchID,
+		ThingName:      c.ThingName,
+		CertificateID:  c.CertificateID,
+		CertificatePEM: c.PEM(),
+		Attributes:     c.Attributes,
+	}
 }
 
 // Thing attribute limits (API reference, AttributePayload).
@@ -61,13 +80,9 @@ const (
 	MaxAttributesWithType = 50 // of a Thing with one
 )
 
-// Attributes returns the Thing attributes recorded for d without a thing
-// type: AttributesFor(false).
-func (d *Device) Attributes() map[string]string { return d.AttributesFor(false) }
-
 // AttributesFor returns the Thing attributes recorded for d: the facts a
 // person can trace back to the chip and its reel (chip, reel and batch
-// ID), then the vendor's Extra by name, as many as a Thing takes (3
+// ID), then the vendor's Attributes by name, as many as a Thing takes (3
 // without a thing type, 50 with one); the rest are left out.
 func (d *Device) AttributesFor(thingType bool) map[string]string {
 	limit := MaxAttributes
@@ -84,12 +99,12 @@ func (d *Device) AttributesFor(thingType bool) map[string]string {
 	if d.BatchID != "" {
 		a["batch_id"] = d.BatchID
 	}
-	for _, k := range slices.Sorted(maps.Keys(d.Extra)) {
+	for _, k := range slices.Sorted(maps.Keys(d.Attributes)) {
 		if len(a) >= limit {
 			break
 		}
 		if _, taken := a[k]; !taken {
-			a[k] = d.Extra[k]
+			a[k] = d.Attributes[k]
 		}
 	}
 	return a
@@ -247,8 +262,8 @@ var ErrInterrupted = errors.New("interrupted")
 // sent is finished first, and its outcome recorded, so a later run
 // resumes after it.
 func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
-	res := Result{Key: d.Key, ChipID: d.ChipID, ThingName: d.ThingName}
-	st, _, err := im.cfg.State.Get(d.Key)
+	res := Result{Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName}
+	st, _, err := im.cfg.State.Get(d.CertificateID)
 	if err != nil {
 		return res, fmt.Errorf("state: %w", err)
 	}
@@ -298,7 +313,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if step == state.StepThing && !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
 			st.RegisterIntent = time.Now().UTC()
 		}
-		err = im.cfg.State.Update(d.Key, func(s *state.Progress) error {
+		err = im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
 			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
 			s.RegisterIntent = st.RegisterIntent
 			s.MarkDone(step)
@@ -397,7 +412,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case err != nil:
 		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
 		res.Left = im.leftover(d, st, doneNow)
-		if uerr := im.cfg.State.Update(d.Key, func(s *state.Progress) error {
+		if uerr := im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
 			s.Status, s.Error = string(Failed), res.Error
 			return nil
 		}); uerr != nil {

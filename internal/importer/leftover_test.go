@@ -33,7 +33,7 @@ func device(t *testing.T, root *testpki.CA, seed, chipID string) importer.Device
 	}
 	sum := sha256.Sum256(l.Cert.Raw)
 	return importer.Device{
-		Key: hex.EncodeToString(sum[:]), ChipID: chipID, ReelID: "78211223032C7EFA",
+		CertificateID: hex.EncodeToString(sum[:]), ChipID: chipID, ReelID: "78211223032C7EFA",
 		ThingName: l.Cert.Subject.CommonName, CertificatePEM: string(testpki.PEM(l.Cert)),
 	}
 }
@@ -80,8 +80,8 @@ func TestImportRefusedAttributeRegistersNothing(t *testing.T) {
 		}
 	}
 	certs := certificates(t, e)
-	if len(certs) != 1 || aws.ToString(certs[0].CertificateId) != good.Key {
-		t.Errorf("moto holds certificates %v, want only the good device's %s", certs, good.Key)
+	if len(certs) != 1 || aws.ToString(certs[0].CertificateId) != good.CertificateID {
+		t.Errorf("moto holds certificates %v, want only the good device's %s", certs, good.CertificateID)
 	}
 	if n := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; n != 1 {
 		t.Errorf("%d registrations, want 1", n)
@@ -144,8 +144,8 @@ func TestImportLeftover(t *testing.T) {
 			want.Thing = d.ThingName
 			if want.CertificateStatus != "" {
 				want.CertificateID, want.CertificateARN = res.CertificateID, res.CertificateARN
-				if !strings.HasSuffix(l.CertificateARN, "cert/"+d.Key) {
-					t.Errorf("certificate ARN %q does not name %s", l.CertificateARN, d.Key)
+				if !strings.HasSuffix(l.CertificateARN, "cert/"+d.CertificateID) {
+					t.Errorf("certificate ARN %q does not name %s", l.CertificateARN, d.CertificateID)
 				}
 			}
 			if l.CertificateID != want.CertificateID || l.CertificateARN != want.CertificateARN || l.CertificateStatus != want.CertificateStatus ||
@@ -212,11 +212,11 @@ func TestImportStatusAfterLostRegistration(t *testing.T) {
 		t.Helper()
 		if _, err := e.Direct.CreateThing(ctx, &iot.CreateThingInput{
 			ThingName: aws.String(d.ThingName), ThingTypeName: aws.String(testType),
-			AttributePayload: &types.AttributePayload{Attributes: d.Attributes()},
+			AttributePayload: &types.AttributePayload{Attributes: d.AttributesFor(false)},
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Update(d.Key, func(s *state.Progress) error {
+		if err := st.Update(d.CertificateID, func(s *state.Progress) error {
 			s.MarkDone(state.StepThing)
 			s.RegisterIntent = intent
 			return nil
@@ -244,7 +244,7 @@ func TestImportStatusAfterLostRegistration(t *testing.T) {
 		if res.Status != want[d.ChipID] || res.Error != "" {
 			t.Errorf("%s: %+v, want %s", d.ChipID, res, want[d.ChipID])
 		}
-		rec, _, err := st.Get(d.Key)
+		rec, _, err := st.Get(d.CertificateID)
 		if err != nil || rec.Status != string(want[d.ChipID]) {
 			t.Errorf("%s: state %+v %v, want status %s", d.ChipID, rec, err, want[d.ChipID])
 		}

@@ -9,19 +9,6 @@ import (
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
-// FromValidated returns the import form of a valid device.
-func FromValidated(d *validate.Checked) Device {
-	return Device{
-		Key:            d.CertificateID,
-		ChipID:         d.ChipID,
-		ReelID:         d.ReelID,
-		BatchID:        d.BatchID,
-		ThingName:      d.ThingName,
-		CertificatePEM: d.PEM(),
-		Extra:          d.Attributes,
-	}
-}
-
 // RunOptions configure ImportManifest.
 type RunOptions struct {
 	Validate validate.Options
@@ -90,7 +77,7 @@ func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o R
 			return nil
 		}
 		select {
-		case work <- FromValidated(d):
+		case work <- FromChecked(d):
 			return nil
 		case <-runCtx.Done():
 			return runCtx.Err()

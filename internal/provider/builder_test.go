@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/stack"
 )
 
 func TestBuilder(t *testing.T) {
 	dev := func(i, pad int) []byte {
-		b, _ := json.Marshal(stack.Device{ThingName: fmt.Sprintf("t%d", i), CertificateID: "c", CertificatePEM: strings.Repeat("x", pad)})
+		b, _ := json.Marshal(importer.Device{ThingName: fmt.Sprintf("t%d", i), CertificateID: "c", CertificatePEM: strings.Repeat("x", pad)})
 		return b
 	}
 	tests := []struct {

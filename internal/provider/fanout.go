@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/thingpress/thingpress/internal/backoff"
+	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -96,10 +97,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 			invalid(d)
 			return nil
 		}
-		dev, err := json.Marshal(stack.Device{
-			ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID, ThingName: d.ThingName,
-			CertificateID: d.CertificateID, CertificatePEM: d.PEM(), Attributes: d.Attributes,
-		})
+		dev, err := json.Marshal(importer.FromChecked(d))
 		if err != nil {
 			return err
 		}

@@ -150,8 +150,8 @@ type message struct {
 	m    stack.Message
 	bad  error // the body is not a usable message
 	mu   sync.Mutex
-	back []stack.Device // to send back to the queue
-	gave bool           // a device's retries ran out
+	back []stack.QueuedDevice // to send back to the queue
+	gave bool                 // a device's retries ran out
 }
 
 // counts are one manifest's numbers in this invocation.
@@ -164,7 +164,7 @@ type counts struct {
 type job struct {
 	msg *message
 	c   *counts // of the message's manifest
-	dev stack.Device
+	dev stack.QueuedDevice
 }
 
 // Handle imports the devices of a batch of import queue messages and
@@ -300,10 +300,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // importOne imports one device and files its outcome.
 func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync.Mutex, j job) {
 	d, c := j.dev, j.c
-	res, err := c.im.Import(ctx, &importer.Device{
-		Key: d.CertificateID, ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID,
-		ThingName: d.ThingName, CertificatePEM: d.CertificatePEM, Extra: d.Attributes,
-	})
+	res, err := c.im.Import(ctx, &d.Device)
 	log := h.log.With("manifest", j.msg.m.Manifest, "message_id", j.msg.rec.MessageId, "chip", d.ChipID, "thing", d.ThingName)
 	switch {
 	case err != nil:
@@ -340,7 +337,7 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 	}
 }
 
-func (m *message) sendBack(d stack.Device, gaveUp bool) {
+func (m *message) sendBack(d stack.QueuedDevice, gaveUp bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.back = append(m.back, d)
@@ -360,7 +357,7 @@ func decode(body string, m *stack.Message) error {
 }
 
 // checkDevice rejects a device that cannot be imported as it stands.
-func checkDevice(d stack.Device) error {
+func checkDevice(d stack.QueuedDevice) error {
 	if !validate.ValidThingName(d.ThingName) {
 		return fmt.Errorf("thing name %q is not valid", d.ThingName)
 	}
@@ -375,7 +372,7 @@ func checkDevice(d stack.Device) error {
 
 // seed puts the steps a device came back with into the journal, so that
 // Import resumes after them.
-func seed(journal *state.Memory, d stack.Device) error {
+func seed(journal *state.Memory, d stack.QueuedDevice) error {
 	if len(d.Done) == 0 {
 		return nil
 	}
@@ -396,7 +393,7 @@ func seed(journal *state.Memory, d stack.Device) error {
 }
 
 // withProgress returns d with the steps the journal recorded for it.
-func withProgress(journal *state.Memory, d stack.Device) stack.Device {
+func withProgress(journal *state.Memory, d stack.QueuedDevice) stack.QueuedDevice {
 	st, ok, err := journal.Get(d.CertificateID)
 	if err != nil || !ok || len(st.Done) == 0 || st.Has(state.StepRegister) && st.CertificateARN == "" {
 		return d
@@ -450,7 +447,7 @@ func (h *Handler) delay(attempt int) time.Duration {
 }
 
 // split encodes devs as messages of at most limit bytes each.
-func split(head stack.Message, devs []stack.Device, limit int) ([]string, error) {
+func split(head stack.Message, devs []stack.QueuedDevice, limit int) ([]string, error) {
 	head.Devices = devs
 	b, err := json.Marshal(head)
 	if err != nil {

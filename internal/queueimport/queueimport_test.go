@@ -22,6 +22,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/stack"
@@ -83,28 +84,28 @@ func TestShareQuotas(t *testing.T) {
 }
 
 // devices issues n device certificates as the provider queues them.
-func devices(t *testing.T, n int) []stack.Device {
+func devices(t *testing.T, n int) []stack.QueuedDevice {
 	t.Helper()
 	ca, err := testpki.NewRoot("queueimport test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]stack.Device, n)
+	out := make([]stack.QueuedDevice, n)
 	for i := range out {
 		leaf, err := ca.Issue(testpki.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(leaf.Cert.Raw)
-		out[i] = stack.Device{
+		out[i] = stack.QueuedDevice{Device: importer.Device{
 			ChipID: fmt.Sprintf("CHIP%04d", i), ReelID: "REEL", ThingName: leaf.Cert.Subject.CommonName,
 			CertificateID: hex.EncodeToString(sum[:]), CertificatePEM: string(testpki.PEM(leaf.Cert)),
-		}
+		}}
 	}
 	return out
 }
 
-func expected(devs []stack.Device) []iottest.Device {
+func expected(devs []stack.QueuedDevice) []iottest.Device {
 	out := make([]iottest.Device, len(devs))
 	for i, d := range devs {
 		out[i] = iottest.Device{ThingName: d.ThingName, ChipID: d.ChipID, ReelID: d.ReelID}
@@ -114,7 +115,7 @@ func expected(devs []stack.Device) []iottest.Device {
 
 const manifest = "s3://tp-infineon/reels/reel a+b.7z"
 
-func body(t *testing.T, attempt int, devs []stack.Device) string {
+func body(t *testing.T, attempt int, devs []stack.QueuedDevice) string {
 	t.Helper()
 	b, err := json.Marshal(stack.Message{Manifest: manifest, ManifestETag: "e1", Attempt: attempt, Devices: devs})
 	if err != nil {
@@ -187,7 +188,7 @@ func TestHandleImportsAndReportsMalformed(t *testing.T) {
 		body(t, 0, devs[:2]),
 		"not json",
 		`{"manifest":"`+manifest+`","devices":[]}`,
-		body(t, 0, []stack.Device{devs[2], devs[3], badName}),
+		body(t, 0, []stack.QueuedDevice{devs[2], devs[3], badName}),
 		`{"devices":[{"thing_name":"x"}]}`,
 	))
 	if err != nil {

@@ -1,5 +1,7 @@
 package stack
 
+import "github.com/thingpress/thingpress/internal/importer"
+
 // Environment variables set by template.yaml and read by the functions.
 const (
 	// EnvImportQueueURL is the import queue (provider sends, importer
@@ -101,24 +103,16 @@ type Message struct {
 	ManifestETag string `json:"manifest_etag,omitempty"`
 	// Attempt counts how often the importer sent these devices back to
 	// the queue because their retries ran out (0 from the provider).
-	Attempt int      `json:"attempt,omitempty"`
-	Devices []Device `json:"devices"`
+	Attempt int            `json:"attempt,omitempty"`
+	Devices []QueuedDevice `json:"devices"`
 }
 
-// Device is one valid device to import.
-type Device struct {
-	ChipID         string `json:"chip_id,omitempty"`
-	ReelID         string `json:"reel_id,omitempty"`
-	BatchID        string `json:"batch_id,omitempty"`
-	ThingName      string `json:"thing_name"`
-	CertificateID  string `json:"certificate_id"` // hex SHA-256 of the DER
-	CertificatePEM string `json:"certificate_pem"`
-	// Attributes are the vendor's Thing attributes beyond the chip, reel
-	// and batch IDs (manifest.Record.Attributes).
-	Attributes map[string]string `json:"attributes,omitempty"`
-	// The importer fills in the rest when it sends a device back to the
-	// queue: the steps already done (as internal/state names them), the
-	// registered certificate's ARN, and whether it was registered before.
+// QueuedDevice is one device of an import queue message: the device to
+// import and, when the importer sent it back to the queue, the steps it
+// already made (as internal/state names them), the registered
+// certificate's ARN, and whether that certificate was registered before.
+type QueuedDevice struct {
+	importer.Device
 	CertificateARN string   `json:"certificate_arn,omitempty"`
 	Existed        bool     `json:"existed,omitempty"`
 	Done           []string `json:"done,omitempty"`
