@@ -16,6 +16,7 @@ import (
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/progress"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/report"
@@ -275,7 +276,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	if meter != nil {
 		meter.Start()
 	}
-	runErr := im.ImportManifest(ctx, src, importer.RunOptions{
+	runErr := pipeline.Run(ctx, im, src, pipeline.Options{
 		Validate: o.manifest.validateOptions(path, store),
 		Workers:  workers,
 		OnResult: func(r importer.Result) {

@@ -1,7 +1,10 @@
-// Package importer makes every valid device of a manifest a complete Thing
-// in AWS IoT Core in the fewest calls the job allows (CreateThing,
+// Package importer makes one device (a Device) a complete Thing in AWS IoT
+// Core in the fewest calls the job allows (CreateThing,
 // RegisterCertificateWithoutCA, AttachThingPrincipal, then one call per
-// policy and group), recording each step in the state file so that a
-// killed run resumes without repeating one. The CLI and the Lambda
-// importer share it; docs/design.md ("Import") explains the order.
+// policy and group), recording each step in a Journal (state.Progress per
+// device) so that a killed run resumes without repeating one. Its retry
+// loop tells a lost answer from a refusal, and a failed device's Result
+// says what it left in AWS (Leftover). The CLI (through package pipeline)
+// and the Lambda importer (package queueimport) share it; docs/design.md
+// ("Import") explains the order.
 package importer

@@ -12,6 +12,7 @@ import (
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
@@ -119,7 +120,7 @@ func (f *fleet) source() manifest.Source {
 func run(t testing.TB, ctx context.Context, im *importer.Importer, f *fleet, workers int) (map[string]importer.Result, error) {
 	t.Helper()
 	results := map[string]importer.Result{}
-	err := im.ImportManifest(ctx, f.source(), importer.RunOptions{
+	err := pipeline.Run(ctx, im, f.source(), pipeline.Options{
 		Validate: validate.Options{File: "test", Trust: f.store},
 		Workers:  workers,
 		OnResult: func(r importer.Result) {

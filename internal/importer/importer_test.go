@@ -13,6 +13,7 @@ import (
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -132,7 +133,7 @@ func TestImportInterruptResumes(t *testing.T) {
 	im, st := newImporter(t, e, path, fastQuotas(), target)
 	ctx, cancel := context.WithCancel(t.Context())
 	var seen atomic.Int32
-	err := im.ImportManifest(ctx, f.source(), importer.RunOptions{
+	err := pipeline.Run(ctx, im, f.source(), pipeline.Options{
 		Validate: validate.Options{File: "test", Trust: f.store},
 		Workers:  4,
 		OnResult: func(importer.Result) {

@@ -1,40 +1,42 @@
-package importer
+package pipeline
 
 import (
 	"context"
 	"errors"
 	"sync"
 
+	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
-// RunOptions configure ImportManifest.
-type RunOptions struct {
+// Options configure Run.
+type Options struct {
 	Validate validate.Options
 	// Workers is the number of devices imported at once.
 	Workers int
 	// OnResult receives every device's result, one call at a time.
-	OnResult func(Result)
+	OnResult func(importer.Result)
 }
 
-// ImportManifest validates the devices of src and imports the valid ones
-// with workers goroutines. Invalid devices are reported as Skipped with
-// their reason. It returns ErrInterrupted when ctx was cancelled before
-// every device was done (the results of those done are reported).
-func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o RunOptions) error {
+// Run validates the devices of src and imports the valid ones with im,
+// o.Workers at once. Invalid devices are reported as importer.Skipped
+// with their reason. It returns importer.ErrInterrupted when ctx was
+// cancelled before every device was done (the results of those done are
+// reported).
+func Run(ctx context.Context, im *importer.Importer, src manifest.Source, o Options) error {
 	if o.Workers <= 0 {
 		o.Workers = 16
 	}
 	var mu sync.Mutex
-	report := func(r Result) {
+	report := func(r importer.Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		if o.OnResult != nil {
 			o.OnResult(r)
 		}
 	}
-	work := make(chan Device)
+	work := make(chan importer.Device)
 	var wg sync.WaitGroup
 	var interrupted, fatal error
 	var errMu sync.Mutex
@@ -54,7 +56,7 @@ func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o R
 			for d := range work {
 				res, err := im.Import(runCtx, &d)
 				switch {
-				case errors.Is(err, ErrInterrupted):
+				case errors.Is(err, importer.ErrInterrupted):
 					setErr(&interrupted, err)
 					continue
 				case err != nil:
@@ -70,14 +72,14 @@ func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o R
 	}
 	verr := validate.Run(runCtx, src, o.Validate, func(d *validate.Checked) error {
 		if !d.OK() {
-			report(Result{
+			report(importer.Result{
 				Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName,
-				CertificateID: d.CertificateID, Status: Skipped, Error: manifest.Reason(d.Err),
+				CertificateID: d.CertificateID, Status: importer.Skipped, Error: manifest.Reason(d.Err),
 			})
 			return nil
 		}
 		select {
-		case work <- FromChecked(d):
+		case work <- importer.FromChecked(d):
 			return nil
 		case <-runCtx.Done():
 			return runCtx.Err()
@@ -89,7 +91,7 @@ func (im *Importer) ImportManifest(ctx context.Context, src manifest.Source, o R
 	case fatal != nil:
 		return fatal
 	case ctx.Err() != nil || interrupted != nil:
-		return ErrInterrupted
+		return importer.ErrInterrupted
 	}
 	return verr
 }
