@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -89,47 +88,6 @@ func NewLine(d *validate.Checked) Line {
 	return r
 }
 
-// labels name the reasons in the summary, most specific first.
-var labels = []struct {
-	err   error
-	label string
-}{
-	{validate.ErrPrivateKey, "private key in entry"},
-	{validate.ErrEntry, "unreadable entry"},
-	{validate.ErrNoCertificate, "no certificate"},
-	{validate.ErrMultipleCertificates, "several certificates"},
-	{validate.ErrParse, "unparsable certificate"},
-	{validate.ErrAttribute, "invalid attribute"},
-	{validate.ErrChipID, "invalid chip ID"},
-	{validate.ErrExpired, "expired"},
-	{validate.ErrNotYetValid, "not yet valid"},
-	{validate.ErrSignatureAlgorithm, "signature algorithm"},
-	{validate.ErrKeyAlgorithm, "key type"},
-	{validate.ErrWeakKey, "weak key"},
-	{validate.ErrCA, "CA certificate"},
-	{validate.ErrKeyUsage, "key usage"},
-	{validate.ErrExtKeyUsage, "extended key usage"},
-	{validate.ErrMultipleCommonNames, "several CNs"},
-	{trust.ErrIssuerNotValid, "issuer expired"},
-	{trust.ErrIssuerNotCA, "issuer not a CA"},
-	{trust.ErrUntrusted, "untrusted chain"},
-	{validate.ErrNoCommonName, "no CN"},
-	{validate.ErrThingName, "invalid thing name"},
-	{validate.ErrDuplicateCertificate, "duplicate certificate"},
-	{validate.ErrDuplicateChipID, "duplicate chip ID"},
-	{validate.ErrDuplicateThingName, "duplicate thing name"},
-}
-
-// Label names the kind of a device error in a word or two.
-func Label(err error) string {
-	for _, l := range labels {
-		if errors.Is(err, l.err) {
-			return l.label
-		}
-	}
-	return "other"
-}
-
 // maxDistinct caps the distinct reel, batch and issuer names a summary
 // keeps, so a hostile manifest cannot grow it without bound.
 const maxDistinct = 16
@@ -197,7 +155,7 @@ func (s *Summary) Add(d *validate.Checked) {
 	}
 	if !d.OK() {
 		s.Invalid++
-		s.Reasons[Label(d.Err)]++
+		s.Reasons[validate.Label(d.Err)]++
 		if errors.Is(d.Err, validate.ErrPrivateKey) {
 			s.PrivateKeys++
 		}

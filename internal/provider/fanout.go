@@ -18,7 +18,6 @@ import (
 
 	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/importer"
-	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/stack"
@@ -78,7 +77,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 	}
 	invalid := func(d *validate.Checked) {
 		sum.Invalid++
-		kind := inspect.Label(d.Err)
+		kind := validate.Label(d.Err)
 		if sum.Reasons == nil {
 			sum.Reasons = map[string]int{}
 		}
