@@ -280,7 +280,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		Validate: o.manifest.validateOptions(path, store),
 		Workers:  workers,
 		OnResult: func(r importer.Result) {
-			summary.Add(r)
+			summary.Import(r)
 			if meter != nil {
 				if r.Resumed {
 					meter.AddResumed(1)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -110,18 +111,15 @@ type Summary struct {
 	Anchors  []string
 	// Refused names the trust file's certificates that are not trusted
 	// to issue devices (trust.Store.Rejected).
-	Refused     []string
-	Reels       []string
-	Batches     []string
-	Issuers     map[string]int
-	Total       int
-	OK          int
-	Invalid     int
-	Reasons     map[string]int
-	PrivateKeys int
-	NotBefore   time.Time // earliest of the valid devices
-	NotAfter    time.Time // latest of the valid devices
-	more        map[string]bool
+	Refused []string
+	Reels   []string
+	Batches []string
+	Issuers map[string]int
+	// Counts counts the devices after the checks.
+	outcome.Counts
+	NotBefore time.Time // earliest of the valid devices
+	NotAfter  time.Time // latest of the valid devices
+	more      map[string]bool
 }
 
 func (s *Summary) addName(list *[]string, kind, v string) {
@@ -142,9 +140,7 @@ func (s *Summary) addName(list *[]string, kind, v string) {
 func (s *Summary) Add(d *validate.Checked) {
 	if s.Issuers == nil {
 		s.Issuers = map[string]int{}
-		s.Reasons = map[string]int{}
 	}
-	s.Total++
 	if s.Vendor == "" {
 		s.Vendor = d.Vendor
 	}
@@ -153,15 +149,10 @@ func (s *Summary) Add(d *validate.Checked) {
 	if s.Slot == "" {
 		s.Slot = d.Slot
 	}
+	s.Check(d)
 	if !d.OK() {
-		s.Invalid++
-		s.Reasons[validate.Label(d.Err)]++
-		if errors.Is(d.Err, validate.ErrPrivateKey) {
-			s.PrivateKeys++
-		}
 		return
 	}
-	s.OK++
 	if _, ok := s.Issuers[d.Issuer]; ok || len(s.Issuers) < maxDistinct {
 		s.Issuers[d.Issuer]++
 	} else {
@@ -298,7 +289,7 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	}
 	slices.Sort(issuers)
 	row("Issuers", orNone(strings.Join(issuers, ", ")))
-	row("Devices", fmt.Sprintf("%d: %d ok, %d invalid", s.Total, s.OK, s.Invalid))
+	row("Devices", fmt.Sprintf("%d: %d ok, %d invalid", s.Total, s.Valid, s.Invalid))
 	if s.ValidAt != "" {
 		row("Valid at", s.ValidAt+" (--valid-at), not now")
 	}

@@ -46,7 +46,7 @@ func TestRunTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.OK != 3 || sum.Invalid != 500 || sum.Reasons["no certificate"] != 500 {
+	if sum.Valid != 3 || sum.Invalid != 500 || sum.Reasons["no certificate"] != 500 {
 		t.Errorf("summary %+v", sum)
 	}
 	text := out.String()

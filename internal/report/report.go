@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/outcome"
 )
 
 // Line is the JSON form of one device's result.
@@ -27,51 +28,22 @@ type Line struct {
 	LeftInAWS *importer.Leftover `json:"left_in_aws,omitempty"`
 }
 
-// Summary counts the results of a run.
+// Summary is the closing line of a run's report: its devices' counts
+// and the run's calls and time.
 type Summary struct {
-	Total    int `json:"total"`
-	Imported int `json:"imported"`
-	Exists   int `json:"exists"`
-	Skipped  int `json:"skipped"`
-	Failed   int `json:"failed"`
-	// LeftHalfMade counts the failed devices with a left_in_aws line.
-	LeftHalfMade int              `json:"left_half_made"`
-	Resumed      int              `json:"resumed"`
-	Interrupted  bool             `json:"interrupted"`
-	Calls        map[string]int64 `json:"calls"`
-	Throttled    int64            `json:"throttled"`
-	Retried      int64            `json:"retried"`
-	Seconds      float64          `json:"seconds"`
-	State        string           `json:"state,omitempty"`
+	outcome.Counts
+	Interrupted bool             `json:"interrupted"`
+	Calls       map[string]int64 `json:"calls"`
+	Throttled   int64            `json:"throttled"`
+	Retried     int64            `json:"retried"`
+	Seconds     float64          `json:"seconds"`
+	State       string           `json:"state,omitempty"`
 	// Report is the report file's path, for Print.
 	Report string `json:"-"`
 }
 
-// Add counts one result.
-func (s *Summary) Add(r importer.Result) {
-	s.Total++
-	switch r.Status {
-	case importer.Imported:
-		s.Imported++
-	case importer.Exists:
-		s.Exists++
-	case importer.Skipped:
-		s.Skipped++
-	case importer.Failed:
-		s.Failed++
-	}
-	if r.Resumed {
-		s.Resumed++
-	}
-	if r.Left != nil {
-		s.LeftHalfMade++
-	}
-}
-
 // OK reports whether every device is imported or already there.
-func (s *Summary) OK() bool {
-	return s.Skipped == 0 && s.Failed == 0 && s.LeftHalfMade == 0 && !s.Interrupted
-}
+func (s *Summary) OK() bool { return s.Done() && !s.Interrupted }
 
 // TotalCalls is the number of AWS calls of the run.
 func (s *Summary) TotalCalls() int64 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/outcome"
 )
 
 func TestSummaryAndWriter(t *testing.T) {
@@ -30,7 +31,7 @@ func TestSummaryAndWriter(t *testing.T) {
 	}
 	var s Summary
 	for _, r := range results {
-		s.Add(r)
+		s.Import(r)
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
 		}
@@ -106,11 +107,29 @@ func TestNewWritesToWriter(t *testing.T) {
 	if !strings.Contains(buf.String(), `"chip_id":"A"`) {
 		t.Errorf("a line did not reach the writer at once: %q", buf.String())
 	}
-	if err := w.Close(&Summary{Total: 1, Imported: 1}); err != nil {
+	if err := w.Close(&Summary{Counts: outcome.Counts{Total: 1, Imported: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], `{"summary":`) {
 		t.Errorf("report %q, want one device line and the summary", buf.String())
+	}
+}
+
+// TestSummaryJSON pins the summary line's bytes: scripts read it.
+func TestSummaryJSON(t *testing.T) {
+	s := Summary{
+		Counts: outcome.Counts{Total: 4, Imported: 1, Exists: 1, Skipped: 1, Failed: 1, LeftHalfMade: 1},
+		Calls:  map[string]int64{"CreateThing": 3}, Throttled: 2, Seconds: 1.5, State: "s.db",
+	}
+	var buf bytes.Buffer
+	w := New(&buf)
+	if err := w.Close(&s); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"summary":{"total":4,"imported":1,"exists":1,"skipped":1,"failed":1,"left_half_made":1,"resumed":0,` +
+		`"interrupted":false,"calls":{"CreateThing":3},"throttled":2,"retried":0,"seconds":1.5,"state":"s.db"}}` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("summary line\n got %s\nwant %s", got, want)
 	}
 }
