@@ -75,38 +75,29 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 			return context.Cause(ctx)
 		}
 	}
-	invalid := func(d *validate.Checked) {
-		sum.Invalid++
-		kind := validate.Label(d.Err)
-		if sum.Reasons == nil {
-			sum.Reasons = map[string]int{}
-		}
-		sum.Reasons[kind]++
-		// The reason names the entry and the problem, never the
-		// certificate's content or key material.
-		log.Warn("invalid device", "entry", d.Entry, "chip", d.ChipID, "thing", d.ThingName,
-			"kind", kind, "reason", manifest.Reason(d.Err))
-	}
 	vopts := validate.Options{File: obj.Key, Trust: h.cfg.Trust, Workers: h.cfg.Validators}
 	verr := validate.Run(ctx, src, vopts, func(d *validate.Checked) error {
-		sum.Devices++
 		sum.ReelIDs = addDistinct(sum.ReelIDs, d.ReelID)
 		sum.BatchIDs = addDistinct(sum.BatchIDs, d.BatchID)
+		var b [][]byte
+		if d.OK() {
+			dev, err := json.Marshal(importer.FromChecked(d))
+			if err != nil {
+				return err
+			}
+			b, err = bld.add(dev)
+			if errors.Is(err, errDeviceTooLarge) {
+				d.Err = &manifest.Error{File: obj.Key, Entry: d.Entry, Device: d.ChipID, Err: err}
+			}
+		}
+		sum.Check(d)
 		if !d.OK() {
-			invalid(d)
+			// The reason names the entry and the problem, never the
+			// certificate's content or key material.
+			log.Warn("invalid device", "entry", d.Entry, "chip", d.ChipID, "thing", d.ThingName,
+				"kind", validate.Label(d.Err), "reason", manifest.Reason(d.Err))
 			return nil
 		}
-		dev, err := json.Marshal(importer.FromChecked(d))
-		if err != nil {
-			return err
-		}
-		b, err := bld.add(dev)
-		if errors.Is(err, errDeviceTooLarge) {
-			d.Err = &manifest.Error{File: obj.Key, Entry: d.Entry, Device: d.ChipID, Err: err}
-			invalid(d)
-			return nil
-		}
-		sum.Valid++
 		return push(b)
 	})
 	if verr == nil {

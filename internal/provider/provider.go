@@ -281,7 +281,7 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		log.Error("metrics not written", "err", merr)
 	}
 	if err == nil {
-		log.Info("manifest done", "devices", sum.Devices, "valid", sum.Valid, "invalid", sum.Invalid,
+		log.Info("manifest done", "devices", sum.Total, "valid", sum.Valid, "invalid", sum.Invalid,
 			"reasons", sum.Reasons, "messages", sum.Messages, "reels", sum.ReelIDs, "batches", sum.BatchIDs)
 	}
 	if !retry {

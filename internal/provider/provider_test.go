@@ -90,7 +90,7 @@ func TestHandleQueuesValidDevices(t *testing.T) {
 	}
 	sum := f.s.Summary(t, xmlKey)
 	bad := len(testbundle.BadCases)
-	if sum.Devices != good+bad || sum.Valid != good || sum.Invalid != bad || sum.Messages != 3 || sum.Error != "" ||
+	if sum.Total != good+bad || sum.Valid != good || sum.Invalid != bad || sum.Messages != 3 || sum.Error != "" ||
 		sum.Finished == "" || sum.ETag == "" || sum.Slot != "E0E0" || sum.Manifest != "s3://"+f.s.Bucket+"/"+xmlKey {
 		t.Errorf("summary %+v", sum)
 	}

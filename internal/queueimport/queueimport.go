@@ -22,6 +22,7 @@ import (
 	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/lambdarun"
+	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/state"
@@ -156,9 +157,8 @@ type message struct {
 
 // counts are one manifest's numbers in this invocation.
 type counts struct {
-	imported, existing, failed, requeued int
-	halfMade                             int // failed with a certificate or Thing left in AWS
-	im                                   *importer.Importer
+	outcome.Counts
+	im *importer.Importer
 }
 
 type job struct {
@@ -198,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		for _, d := range m.m.Devices {
 			if err := checkDevice(d); err != nil {
-				c.failed++
+				c.Import(importer.Result{ChipID: d.ChipID, ThingName: d.ThingName, Status: importer.Failed, Error: err.Error()})
 				h.log.Warn("device failed", "manifest", m.m.Manifest, "message_id", rec.MessageId,
 					"chip", d.ChipID, "thing", d.ThingName, "reason", err.Error())
 				continue
@@ -264,7 +264,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		if m.bad == nil {
 			err := h.requeue(ctx, m)
 			if err == nil { // the workers are done: no lock needed
-				perManifest[m.m.Manifest].requeued += len(m.back)
+				perManifest[m.m.Manifest].Requeued += len(m.back)
 				continue
 			}
 			h.log.Error("devices not sent back; message reported failed", "manifest", m.m.Manifest,
@@ -273,26 +273,22 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.rec.MessageId})
 	}
 
-	total := counts{}
+	var total outcome.Counts
 	for uri, c := range perManifest {
 		throttled := c.im.Throttled()
 		if err := h.cfg.Metrics.Emit(map[string]string{stack.MetricDimensionManifest: lambdarun.ManifestKey(uri)},
-			emf.Metric{Name: stack.MetricDevicesImported, Value: float64(c.imported)},
-			emf.Metric{Name: stack.MetricDevicesExisting, Value: float64(c.existing)},
-			emf.Metric{Name: stack.MetricDevicesFailed, Value: float64(c.failed)},
+			emf.Metric{Name: stack.MetricDevicesImported, Value: float64(c.Imported)},
+			emf.Metric{Name: stack.MetricDevicesExisting, Value: float64(c.Exists)},
+			emf.Metric{Name: stack.MetricDevicesFailed, Value: float64(c.Failed)},
 			emf.Metric{Name: stack.MetricThrottledRetries, Value: float64(throttled)},
-			emf.Metric{Name: stack.MetricDevicesRequeued, Value: float64(c.requeued)},
+			emf.Metric{Name: stack.MetricDevicesRequeued, Value: float64(c.Requeued)},
 		); err != nil {
 			h.log.Error("metrics not written", "err", err)
 		}
-		total.imported += c.imported
-		total.existing += c.existing
-		total.failed += c.failed
-		total.requeued += c.requeued
-		total.halfMade += c.halfMade
+		total.Merge(c.Counts)
 	}
-	h.log.Info("batch done", "messages", len(msgs), "devices", len(jobs), "imported", total.imported,
-		"existing", total.existing, "failed", total.failed, "left_half_made", total.halfMade, "requeued", total.requeued,
+	h.log.Info("batch done", "messages", len(msgs), "devices", len(jobs), "imported", total.Imported,
+		"existing", total.Exists, "failed", total.Failed, "left_half_made", total.LeftHalfMade, "requeued", total.Requeued,
 		"failed_messages", len(resp.BatchItemFailures), "seconds", time.Since(started).Seconds())
 	return resp, nil
 }
@@ -316,17 +312,14 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	c.Import(res)
 	switch res.Status {
 	case importer.Imported:
-		c.imported++
 		log.Debug("device imported", "certificate_id", res.CertificateID)
 	case importer.Exists:
-		c.existing++
 		log.Debug("device was already registered; now complete", "certificate_id", res.CertificateID)
 	default:
-		c.failed++
 		if l := res.Left; l != nil {
-			c.halfMade++
 			log.Warn("device failed half-made", "reason", res.Error,
 				slog.Group("left_in_aws", "certificate_arn", l.CertificateARN, "certificate_status", l.CertificateStatus,
 					"certificate_existed", l.CertificateExisted, "thing", l.Thing, "thing_created", l.ThingCreated,

@@ -1,6 +1,11 @@
 package stack
 
-import "github.com/thingpress/thingpress/internal/importer"
+import (
+	"encoding/json"
+
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/outcome"
+)
 
 // Environment variables set by template.yaml and read by the functions.
 const (
@@ -125,9 +130,25 @@ func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey
 // Summary is what the provider writes, as JSON, to
 // SummaryKey(SummaryPrefix, manifest key) when it has read a manifest.
 type Summary struct {
+	Manifest string
+	ETag     string
+	Started  string // RFC 3339
+	Finished string
+	Slot     string
+	ReelIDs  []string
+	BatchIDs []string
+	// Counts are the devices after the checks; the JSON holds Total (as
+	// "devices"), Valid, Invalid and Reasons.
+	outcome.Counts
+	Messages int
+	Error    string
+}
+
+// summaryJSON is the form of a Summary in the bucket.
+type summaryJSON struct {
 	Manifest string         `json:"manifest"`
 	ETag     string         `json:"etag,omitempty"`
-	Started  string         `json:"started"` // RFC 3339
+	Started  string         `json:"started"`
 	Finished string         `json:"finished"`
 	Slot     string         `json:"slot"`
 	ReelIDs  []string       `json:"reel_ids,omitempty"`
@@ -138,4 +159,29 @@ type Summary struct {
 	Reasons  map[string]int `json:"reasons,omitempty"`
 	Messages int            `json:"messages"`
 	Error    string         `json:"error,omitempty"`
+}
+
+// MarshalJSON writes s in the bucket's form.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	return json.Marshal(summaryJSON{
+		Manifest: s.Manifest, ETag: s.ETag, Started: s.Started, Finished: s.Finished, Slot: s.Slot,
+		ReelIDs: s.ReelIDs, BatchIDs: s.BatchIDs,
+		Devices: s.Total, Valid: s.Valid, Invalid: s.Invalid, Reasons: s.Reasons,
+		Messages: s.Messages, Error: s.Error,
+	})
+}
+
+// UnmarshalJSON reads s in the bucket's form.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	var j summaryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Summary{
+		Manifest: j.Manifest, ETag: j.ETag, Started: j.Started, Finished: j.Finished, Slot: j.Slot,
+		ReelIDs: j.ReelIDs, BatchIDs: j.BatchIDs,
+		Counts:   outcome.Counts{Total: j.Devices, Valid: j.Valid, Invalid: j.Invalid, Reasons: j.Reasons},
+		Messages: j.Messages, Error: j.Error,
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func (s *Status) WriteText(w io.Writer) error {
 		tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "MANIFEST\tSTATE\tDEVICES\tVALID\tINVALID\tMESSAGES\tUPDATED")
 		for _, m := range s.Summaries {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Key, m.State(), m.Summary.Devices, m.Summary.Valid,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Key, m.State(), m.Summary.Total, m.Summary.Valid,
 				m.Summary.Invalid, m.Summary.Messages, m.LastModified.UTC().Format(time.RFC3339))
 		}
 		tw.Flush()

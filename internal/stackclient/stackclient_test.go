@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver"
@@ -137,7 +138,7 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	putSummary("old/reel 1.7z", stack.Summary{Manifest: "s3://b/old/reel 1.7z", Started: "2026-01-01T00:00:00Z", Finished: "2026-01-01T00:01:00Z",
-		Devices: 12, Valid: 10, Invalid: 2, Reasons: map[string]int{"expired": 2}, Messages: 1})
+		Counts: outcome.Counts{Total: 12, Valid: 10, Invalid: 2, Reasons: map[string]int{"expired": 2}}, Messages: 1})
 	time.Sleep(1100 * time.Millisecond) // S3's LastModified counts seconds
 	putSummary("bad.7z", stack.Summary{Manifest: "s3://b/bad.7z", Started: "2026-01-02T00:00:00Z", Finished: "2026-01-02T00:00:01Z",
 		Error: "bad.7z: malformed manifest:\nnot a 7z archive"})

@@ -119,7 +119,7 @@ func BenchmarkProvider(b *testing.B) {
 				b.Errorf("queue got %d messages, summary says %d sent", d.Visible-queued, sum.Messages)
 			}
 		}
-		devices += sum.Devices
+		devices += sum.Total
 		messages += sum.Messages
 	}
 	b.ReportMetric(float64(devices)/elapsed.Seconds(), "devices/s")

@@ -65,7 +65,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	sum := s.Summary(t, key)
 	wantMessages := (good + 6) / 7
-	if sum.Valid != good || sum.Invalid != len(res.Bad) || sum.Devices != good+len(res.Bad) || sum.Messages != wantMessages || sum.Error != "" || sum.Finished == "" {
+	if sum.Valid != good || sum.Invalid != len(res.Bad) || sum.Total != good+len(res.Bad) || sum.Messages != wantMessages || sum.Error != "" || sum.Finished == "" {
 		t.Fatalf("summary %+v, want %d valid, %d invalid, %d messages", sum, good, len(res.Bad), wantMessages)
 	}
 	if sum.Manifest != "s3://"+s.Bucket+"/"+key || len(sum.ReelIDs) != 1 || sum.ReelIDs[0] != res.ReelID {
