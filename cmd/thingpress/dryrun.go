@@ -9,6 +9,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -35,15 +36,14 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	}
 	defer src.Close()
 	steps := importer.Steps(o.target())
-	var valid, invalid, done, calls int
-	shown := 0
+	var counts outcome.Counts
+	var done, calls, shown int
 	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
+		counts.Check(d)
 		if !d.OK() {
-			invalid++
 			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))
 			return nil
 		}
-		valid++
 		pending := steps
 		if st != nil {
 			rec, _, err := st.Get(d.CertificateID)
@@ -71,17 +71,17 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	if err != nil {
 		return err
 	}
-	if more := valid - done - shown; more > 0 {
+	if more := counts.Valid - done - shown; more > 0 {
 		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
 	}
 	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
 	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
 		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
-	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
+	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", counts.Valid, done, counts.Invalid)
 	rate := o.rate
-	fmt.Fprintf(out, "Would make %d calls; at %.0f registrations/s about %s\n", calls, rate, estimate(valid-done, rate))
+	fmt.Fprintf(out, "Would make %d calls; at %.0f registrations/s about %s\n", calls, rate, estimate(counts.Valid-done, rate))
 	fmt.Fprintf(out, "State      %s\n", statePath)
-	if invalid > 0 {
+	if counts.Invalid > 0 {
 		return errSomeDevices
 	}
 	return nil
