@@ -1,10 +1,8 @@
 package importer_test
 
 import (
-	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,11 +10,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
-	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
-	"github.com/thingpress/thingpress/internal/validate"
 )
 
 func TestImportComplete(t *testing.T) {
@@ -125,51 +119,6 @@ func TestImportFaults(t *testing.T) {
 	}
 }
 
-func TestImportInterruptResumes(t *testing.T) {
-	const n = 30
-	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), Latency: 20e6})
-	f := newFleet(t, n)
-	path := statePath(t)
-	im, st := newImporter(t, e, path, fastQuotas(), target)
-	ctx, cancel := context.WithCancel(t.Context())
-	var seen atomic.Int32
-	err := pipeline.Run(ctx, im, f.source(), pipeline.Options{
-		Validate: validate.Options{File: "test", Trust: f.store},
-		Workers:  4,
-		OnResult: func(importer.Result) {
-			if seen.Add(1) == 5 {
-				cancel()
-			}
-		},
-	})
-	if !errors.Is(err, importer.ErrInterrupted) {
-		t.Fatalf("err = %v, want ErrInterrupted", err)
-	}
-	if got := int(seen.Load()); got >= n {
-		t.Fatalf("interrupt came too late: %d devices done", got)
-	}
-	st.Close()
-	first := e.Calls.Counts()
-	e.Calls.Reset()
-
-	im, _ = newImporter(t, e, path, fastQuotas(), target)
-	results, err := run(t, t.Context(), im, f, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(results) != n {
-		t.Fatalf("%d results, want %d", len(results), n)
-	}
-	assertComplete(t, e, f)
-	// A clean interrupt finishes and records the calls in flight, so no
-	// call of the first run is made again.
-	for key := range e.Calls.Counts() {
-		if first[key] > 0 {
-			t.Errorf("%s repeated after resume", key)
-		}
-	}
-}
-
 func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), StrictCreateThing: true})
 	f := newFleet(t, 3)
@@ -231,31 +180,6 @@ func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
 	}
 	if c := e.Proxy.Counts()["CreateThing"]; c != 4 {
 		t.Errorf("CreateThing called %d times, want 4 (a permanent error is not retried)", c)
-	}
-}
-
-func TestImportSkipsInvalid(t *testing.T) {
-	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
-	f := newFleet(t, 2)
-	l, err := testpki.NewRoot("stranger")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := l.Issue(testpki.LeafOptions{Seed: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: testpki.PEM(leaf.Cert)})
-	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, t.Context(), im, f, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := results["X"]; r.Status != importer.Skipped || !strings.Contains(r.Error, "does not chain") {
-		t.Errorf("untrusted device: %+v", r)
-	}
-	if c := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; c != 2 {
-		t.Errorf("%d registrations, want 2", c)
 	}
 }
 
