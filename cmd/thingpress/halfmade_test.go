@@ -48,7 +48,7 @@ func TestImportNameTakenCostsNoCertificate(t *testing.T) {
 	imported := map[string]bool{}
 	for _, l := range lines {
 		if l.ThingName == taken.ThingName {
-			if l.Status != "failed" || !strings.Contains(l.Error, "exists with other settings") || l.LeftInAWS != nil || l.CertificateARN != "" {
+			if l.Status != "failed" || !strings.Contains(l.Error, "exists with other settings") || l.Left != nil || l.CertificateARN != "" {
 				t.Errorf("the device whose name is taken: %+v, want failed, nothing left", l)
 			}
 			continue
@@ -119,7 +119,7 @@ func TestImportHalfMadeReported(t *testing.T) {
 	}
 	left := map[string]bool{}
 	for _, l := range lines {
-		lf := l.LeftInAWS
+		lf := l.Left
 		if l.Status != "failed" || !strings.Contains(l.Error, "AddThingToThingGroup: ResourceNotFoundException") || lf == nil {
 			t.Errorf("%s: %+v, want failed with left_in_aws", l.ChipID, l)
 			continue

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
@@ -23,14 +24,14 @@ func importArgs(e *iottest.Env, extra ...string) []string {
 	return append(args, extra...)
 }
 
-func readReport(t *testing.T, path string) ([]report.Line, report.Summary) {
+func readReport(t *testing.T, path string) ([]importer.Result, report.Summary) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []report.Line
+	var lines []importer.Result
 	var sum struct{ Summary *report.Summary }
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -40,7 +41,7 @@ func readReport(t *testing.T, path string) ([]report.Line, report.Summary) {
 			}
 			continue
 		}
-		var l report.Line
+		var l importer.Result
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("report line %q: %v", sc.Text(), err)
 		}

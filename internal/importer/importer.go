@@ -110,23 +110,25 @@ func (d *Device) AttributesFor(thingType bool) map[string]string {
 	return a
 }
 
-// Result is the outcome for one device.
+// Result is the outcome for one device. Its JSON is the device's line in
+// the import report.
 type Result struct {
-	Key            string
-	ChipID         string
-	ThingName      string
-	CertificateID  string
-	CertificateARN string
-	Status         Status
-	Error          string
+	Key            string `json:"-"`
+	ChipID         string `json:"chip_id"`
+	ThingName      string `json:"thing_name"`
+	CertificateID  string `json:"certificate_id"`
+	CertificateARN string `json:"certificate_arn"`
+	Status         Status `json:"status"`
+	Error          string `json:"error"`
 	// Resumed is set when every step was already recorded as done.
-	Resumed bool
+	Resumed bool `json:"-"`
 	// Retryable is set on a failure that only throttling or transient
 	// faults caused (the retries ran out): trying later may succeed.
-	Retryable bool
+	Retryable bool `json:"-"`
 	// Left is set on a failed device that has steps done: what it left
-	// in AWS.
-	Left *Leftover
+	// in AWS (its certificate, ACTIVE; its Thing; the steps done and
+	// missing).
+	Left *Leftover `json:"left_in_aws,omitempty"`
 }
 
 // Leftover is what a failed device left in AWS: the steps done before the

@@ -15,19 +15,6 @@ import (
 	"github.com/thingpress/thingpress/internal/outcome"
 )
 
-// Line is the JSON form of one device's result.
-type Line struct {
-	ChipID         string `json:"chip_id"`
-	ThingName      string `json:"thing_name"`
-	CertificateID  string `json:"certificate_id"`
-	CertificateARN string `json:"certificate_arn"`
-	Status         string `json:"status"`
-	Error          string `json:"error"`
-	// LeftInAWS is only on a failed device that left something in AWS:
-	// its certificate (ACTIVE), its Thing, the steps done and missing.
-	LeftInAWS *importer.Leftover `json:"left_in_aws,omitempty"`
-}
-
 // Summary is the closing line of a run's report: its devices' counts
 // and the run's calls and time.
 type Summary struct {
@@ -131,13 +118,10 @@ func New(w io.Writer) *Writer {
 	return &Writer{bw: bw, enc: enc}
 }
 
-// Write adds one device. Lines reach the file at once, so a report of an
+// Write adds one device's line. Lines reach the file at once, so a report of an
 // interrupted run still lists what was done.
 func (w *Writer) Write(r importer.Result) error {
-	if err := w.enc.Encode(Line{
-		ChipID: r.ChipID, ThingName: r.ThingName, CertificateID: r.CertificateID,
-		CertificateARN: r.CertificateARN, Status: string(r.Status), Error: r.Error, LeftInAWS: r.Left,
-	}); err != nil {
+	if err := w.enc.Encode(r); err != nil {
 		return err
 	}
 	return w.bw.Flush()

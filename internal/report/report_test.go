@@ -133,3 +133,26 @@ func TestSummaryJSON(t *testing.T) {
 		t.Errorf("summary line\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestLineJSON pins a device line's bytes: scripts read them (jq).
+func TestLineJSON(t *testing.T) {
+	var buf bytes.Buffer
+	w := New(&buf)
+	for _, r := range []importer.Result{
+		{Key: "k1", ChipID: "A", ThingName: "a", CertificateID: "1", CertificateARN: "arn:1", Status: importer.Imported, Resumed: true},
+		{Key: "k2", ChipID: "B", ThingName: "b", CertificateID: "2", Status: importer.Failed, Error: "AttachPolicy: y", Retryable: true,
+			Left: &importer.Leftover{CertificateID: "2", CertificateARN: "arn:2", CertificateStatus: "ACTIVE", Thing: "b", ThingCreated: "this run",
+				Done: []string{"thing", "register", "principal"}, Missing: []string{"policy:p"}}},
+	} {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `{"chip_id":"A","thing_name":"a","certificate_id":"1","certificate_arn":"arn:1","status":"imported","error":""}` + "\n" +
+		`{"chip_id":"B","thing_name":"b","certificate_id":"2","certificate_arn":"","status":"failed","error":"AttachPolicy: y",` +
+		`"left_in_aws":{"certificate_id":"2","certificate_arn":"arn:2","certificate_status":"ACTIVE","thing":"b","thing_created":"this run",` +
+		`"done":["thing","register","principal"],"missing":["policy:p"]}}` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("lines\n got %s\nwant %s", got, want)
+	}
+}
