@@ -113,7 +113,6 @@ func (d *Device) AttributesFor(thingType bool) map[string]string {
 // Result is the outcome for one device. Its JSON is the device's line in
 // the import report.
 type Result struct {
-	Key            string `json:"-"`
 	ChipID         string `json:"chip_id"`
 	ThingName      string `json:"thing_name"`
 	CertificateID  string `json:"certificate_id"`
@@ -264,7 +263,7 @@ var ErrInterrupted = errors.New("interrupted")
 // sent is finished first, and its outcome recorded, so a later run
 // resumes after it.
 func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
-	res := Result{Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName}
+	res := Result{ChipID: d.ChipID, ThingName: d.ThingName}
 	st, _, err := im.cfg.State.Get(d.CertificateID)
 	if err != nil {
 		return res, fmt.Errorf("state: %w", err)

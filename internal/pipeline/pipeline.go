@@ -73,7 +73,7 @@ func Run(ctx context.Context, im *importer.Importer, src manifest.Source, o Opti
 	verr := validate.Run(runCtx, src, o.Validate, func(d *validate.Checked) error {
 		if !d.OK() {
 			report(importer.Result{
-				Key: d.CertificateID, ChipID: d.ChipID, ThingName: d.ThingName,
+				ChipID: d.ChipID, ThingName: d.ThingName,
 				CertificateID: d.CertificateID, Status: importer.Skipped, Error: manifest.Reason(d.Err),
 			})
 			return nil

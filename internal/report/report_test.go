@@ -139,8 +139,8 @@ func TestLineJSON(t *testing.T) {
 	var buf bytes.Buffer
 	w := New(&buf)
 	for _, r := range []importer.Result{
-		{Key: "k1", ChipID: "A", ThingName: "a", CertificateID: "1", CertificateARN: "arn:1", Status: importer.Imported, Resumed: true},
-		{Key: "k2", ChipID: "B", ThingName: "b", CertificateID: "2", Status: importer.Failed, Error: "AttachPolicy: y", Retryable: true,
+		{ChipID: "A", ThingName: "a", CertificateID: "1", CertificateARN: "arn:1", Status: importer.Imported, Resumed: true},
+		{ChipID: "B", ThingName: "b", CertificateID: "2", Status: importer.Failed, Error: "AttachPolicy: y", Retryable: true,
 			Left: &importer.Leftover{CertificateID: "2", CertificateARN: "arn:2", CertificateStatus: "ACTIVE", Thing: "b", ThingCreated: "this run",
 				Done: []string{"thing", "register", "principal"}, Missing: []string{"policy:p"}}},
 	} {
