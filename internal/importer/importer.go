@@ -44,6 +44,9 @@ const (
 	// Registered: with Config.RegisterOnly, the certificate is registered
 	// by thingpress and nothing else was made.
 	Registered Status = "registered"
+	// Bound: bind made the device complete around a certificate
+	// registered before.
+	Bound Status = "bound"
 )
 
 // Device is what the importer needs of one valid device.
