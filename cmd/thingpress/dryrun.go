@@ -35,9 +35,12 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	}
 	defer src.Close()
 	steps := importer.Steps(o.target())
+	if o.registerOnly {
+		steps = []string{state.StepRegister}
+	}
 	var valid, invalid, done, calls int
 	shown := 0
-	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Device) error {
+	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Device) error {
 		if !d.OK() {
 			invalid++
 			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))
