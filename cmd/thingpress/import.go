@@ -194,19 +194,24 @@ func (o *importOptions) check() error {
 // quotaTable is the rate per operation: --rate, then every --quota.
 func (o *importOptions) quotaTable() (map[string]float64, error) {
 	q := ratelimit.ForRegistrationRate(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
-	for _, kv := range o.quotas {
+	return q, applyQuotas(q, o.quotas)
+}
+
+// applyQuotas sets the rate of each --quota OPERATION=RATE in q.
+func applyQuotas(q map[string]float64, quotas []string) error {
+	for _, kv := range quotas {
 		op, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseFloat(v, 64)
 		if !ok || err != nil || !(n > 0) || math.IsInf(n, 0) {
-			return nil, usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
+			return usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
 		}
 		name, known := ratelimit.Operation(op)
 		if !known {
-			return nil, usageError{fmt.Errorf("--quota %q: unknown operation %q (want one of %s)", kv, op, strings.Join(ratelimit.Operations(), ", "))}
+			return usageError{fmt.Errorf("--quota %q: unknown operation %q (want one of %s)", kv, op, strings.Join(ratelimit.Operations(), ", "))}
 		}
 		q[name] = n
 	}
-	return q, nil
+	return nil
 }
 
 // workerCount is --workers, or enough to keep the registration rate busy
@@ -396,8 +401,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 }
 
 // meter returns the progress display the flags and stderr call for.
-func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
-	mode := o.progress
+func (o *importOptions) meter(stderr io.Writer) *progress.Meter { return newMeter(o.progress, stderr) }
+
+// newMeter returns the progress display --progress mode and stderr call
+// for.
+func newMeter(mode string, stderr io.Writer) *progress.Meter {
 	if mode == "auto" {
 		mode = "log"
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
