@@ -47,7 +47,7 @@ func ParseNameTemplate(s string) (*NameTemplate, error) {
 	rest := s
 	for rest != "" {
 		open := strings.IndexByte(rest, '{')
-		if close := strings.IndexByte(rest, '}'); close >= 0 && (open < 0 || close < open) {
+		if end := strings.IndexByte(rest, '}'); end >= 0 && (open < 0 || end < open) {
 			return nil, fmt.Errorf("%w %q: a } without its {", ErrNameTemplate, s)
 		}
 		lit := rest

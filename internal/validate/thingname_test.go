@@ -50,7 +50,10 @@ func TestThingNameTemplate(t *testing.T) {
 	p := newPKI(t)
 	a := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "a"})
 	b := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "b"})
-	withReel := func(r manifest.Record, reel string) manifest.Record { r.ReelID, r.Vendor = reel, manifest.VendorGenerated; return r }
+	withReel := func(r manifest.Record, reel string) manifest.Record {
+		r.ReelID, r.Vendor = reel, manifest.VendorGenerated
+		return r
+	}
 	recs := func() []manifest.Record {
 		return []manifest.Record{
 			withReel(rec("A1", testpki.PEM(a.Cert)), "R1"),
