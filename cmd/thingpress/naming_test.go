@@ -108,3 +108,29 @@ func TestImportRegisterOnlyArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectThingName shows the names a template gives, as import would
+// make them, and refuses an unknown field.
+func TestInspectThingName(t *testing.T) {
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	out, stderr, code := runCLI(t, "inspect", "--trust", trustFile, "--thing-name", "tp-{chip_id}", "-o", "json", path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	recs := readJSONL(t, out)
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for _, r := range recs {
+		if r.ThingName != "tp-"+r.ChipID {
+			t.Errorf("%s: thing name %q", r.ChipID, r.ThingName)
+		}
+	}
+	out, _, code = runCLI(t, "inspect", "--trust", trustFile, "--thing-name", "{reel_id}", "-o", "json", path)
+	if code != exitSomeDevices || strings.Count(out, "duplicate thing name") != 2 {
+		t.Errorf("a template giving one name to all: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := runCLI(t, "inspect", "--thing-name", "{nope}", path); code != exitFatal || !strings.Contains(stderr, "unknown field {nope}") {
+		t.Errorf("unknown field: exit %d, %q", code, stderr)
+	}
+}
