@@ -15,7 +15,7 @@ import (
 //go:generate go run ../../tools/genmanifest -corpus testdata/corpus
 
 type inspectOptions struct {
-	manifest manifestOptions
+	manifest  manifestOptions
 	output    string
 	validAt   string
 	thingName string
