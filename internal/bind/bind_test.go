@@ -271,3 +271,35 @@ func TestBindExclusive(t *testing.T) {
 		t.Errorf("second thing for an exclusive certificate: %+v, want failed by AttachThingPrincipal, half-made", r)
 	}
 }
+
+// TestBindFaults binds through a proxy that throttles, answers 5xx and
+// drops connections before and after forwarding: every device must end
+// complete, each exactly once.
+func TestBindFaults(t *testing.T) {
+	q := ratelimit.DefaultQuotas()
+	for k := range q {
+		q[k] *= 3
+	}
+	e := iottest.New(t, iotproxy.Config{Quotas: q, FaultRate: 0.15, DropRate: 0.1, DropAfterForward: 0.5, Seed: 7, StrictCreateThing: true})
+	const n = 12
+	fps := registered(t, e, n, types.CertificateStatusInactive)
+	var devs []device
+	var want []iottest.Device
+	for i, fp := range fps {
+		id, chip := fmt.Sprintf("f-%02d", i), fmt.Sprintf("C%02d", i)
+		devs = append(devs, device{CertFingerprint: fp, DeviceID: id, DeviceType: iottest.ThingType, Attributes: map[string]string{"chip_id": chip, "line": "L1"}})
+		want = append(want, iottest.Device{ThingName: id, ChipID: chip})
+	}
+	b, im, _ := newBinder(t, e, filepath.Join(t.TempDir(), "s"), target, false)
+	got := runBind(t, b, infos(t, devs))
+	for _, d := range devs {
+		if r := got[d.DeviceID]; r.Status != importer.Bound {
+			t.Errorf("%s: %+v", d.DeviceID, r)
+		}
+	}
+	if im.Retried() == 0 {
+		t.Errorf("no call was retried: the faults did not happen")
+	}
+	checkComplete(t, e, want, n)
+	t.Logf("retried %d, throttled %d, calls %v", im.Retried(), im.Throttled(), im.Calls())
+}
