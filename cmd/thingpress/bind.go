@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +39,7 @@ type bindOptions struct {
 	quotas      []string
 	workers     int
 	progress    string
+	dryRun      bool
 }
 
 var errExactlyOneDevicesFile = errors.New("expected exactly one DEVICES.json argument")
@@ -78,7 +81,8 @@ UpdateCertificate 10/s are the ceiling); raise --rate after a quota increase.
 Every step is recorded in a state file (by default under
 $XDG_STATE_HOME/thingpress, named after the file's SHA-256, the region and the
 endpoint), so after a crash or Ctrl-C the same command finishes the rest, and
-running it again over bound devices makes no call.
+running it again over bound devices makes no call. --dry-run checks the file,
+runs the preflight and prints what would be done, changing nothing.
 
 The caller needs iot:DescribeCertificate, iot:UpdateCertificate, iot:CreateThing,
 iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup, and for the
@@ -111,6 +115,7 @@ unreadable device-infos file or a damaged state file.`,
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices bound at once (default: enough to keep the slowest quota busy at 100 ms latency)")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, log or none")
+	f.BoolVar(&o.dryRun, "dry-run", false, "check the file, run the preflight and print what would be done, without any change in AWS")
 	return cmd
 }
 
@@ -212,6 +217,9 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 			return err
 		}
 	}
+	if o.dryRun {
+		return runBindDryRun(o, path, rd, statePath, stdout)
+	}
 	st, err := state.Open(statePath, meta)
 	if err != nil {
 		return err
@@ -291,6 +299,70 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	case writeErr != nil:
 		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
 	case !summary.OK():
+		return errSomeDevices
+	}
+	return nil
+}
+
+// runBindDryRun checks every entry and prints what bind would do, reading
+// the state file if there is one but changing nothing.
+func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
+	var st *state.Store
+	if _, err := os.Stat(statePath); err == nil {
+		s, err := state.OpenReadOnly(statePath)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		st = s
+	}
+	steps := bind.Steps(o.target())
+	var valid, invalid, done, calls, shown int
+	b := bind.New(bind.Config{Target: o.target()})
+	err := b.Walk(rd, path, func(d bind.Device) error {
+		if d.Err != nil {
+			invalid++
+			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Name(), d.DeviceID, manifest.Reason(d.Err))
+			return nil
+		}
+		valid++
+		pending := steps
+		if st != nil {
+			rec, _, err := st.Get(d.Fingerprint)
+			if err != nil {
+				return err
+			}
+			pending = nil
+			for _, s := range steps {
+				if !rec.Has(s) {
+					pending = append(pending, s)
+				}
+			}
+		}
+		if len(pending) == 0 {
+			done++
+			return nil
+		}
+		calls += len(pending)
+		if shown < dryRunShown {
+			shown++
+			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.Name(), d.DeviceID, d.Fingerprint[:16], strings.Join(pending, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if more := valid - done - shown; more > 0 {
+		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
+	}
+	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
+	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
+		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
+	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
+	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.rate, estimate(valid-done, o.rate))
+	fmt.Fprintf(out, "State      %s\n", statePath)
+	if invalid > 0 {
 		return errSomeDevices
 	}
 	return nil

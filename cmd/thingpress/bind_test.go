@@ -105,6 +105,19 @@ func TestBindAfterRegisterOnly(t *testing.T) {
 	infosPath := writeInfos(t, infos)
 	reportPath := filepath.Join(t.TempDir(), "bind.jsonl")
 	args := bindArgs(e, "--report", reportPath, "--rate", "100", infosPath)
+	t.Run("dry run changes nothing", func(t *testing.T) {
+		e.Proxy.ResetStats()
+		out, stderr, code := runCLI(t, append(args, "--dry-run")...)
+		if code != exitOK || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, fmt.Sprintf("%d valid", n)) ||
+			!strings.Contains(out, "steps register, thing, principal, policy:"+iottest.Policy+", group:"+iottest.Group+", activate") {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		for op, c := range e.Proxy.Counts() {
+			if op != "GetPolicy" && op != "DescribeThingGroup" {
+				t.Errorf("dry run called %s %d times", op, c)
+			}
+		}
+	})
 	e.Proxy.ResetStats()
 	out, stderr, code := runCLI(t, args...)
 	if code != exitOK {

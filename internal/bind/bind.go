@@ -300,6 +300,49 @@ func reason(err error) string {
 	return awsiot.Message(err)
 }
 
+var errStopped = errors.New("stopped")
+
+// Walk reads every entry of rd, checks it (Check) and calls fn with it;
+// a later entry with the deviceId or fingerprint of an earlier valid one
+// gets a duplicate reason. It stops at the first error of rd or fn.
+func (b *Binder) Walk(rd *Reader, file string, fn func(Device) error) error {
+	seenDevice, seenCert := map[string]int{}, map[string]int{}
+	for {
+		e, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d := b.Check(e, file)
+		if d.Err == nil {
+			if first, dup := seenDevice[d.DeviceID]; dup {
+				d.Err = &manifest.Error{File: file, Entry: e.Name(), Device: d.DeviceID, Err: fmt.Errorf("%w: devices[%d] has it too", ErrDuplicateDevice, first)}
+			} else if first, dup := seenCert[d.Fingerprint]; dup {
+				d.Err = &manifest.Error{File: file, Entry: e.Name(), Device: d.DeviceID, Err: fmt.Errorf("%w: devices[%d] has it too", ErrDuplicateCert, first)}
+			} else {
+				seenDevice[d.DeviceID], seenCert[d.Fingerprint] = e.Index, e.Index
+			}
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+}
+
+// Steps lists the steps that make a device complete, in the order they
+// are made: the register step stands for finding the certificate.
+func Steps(t awsiot.Target) []string {
+	steps := []string{state.StepRegister}
+	for _, st := range importer.Steps(t) {
+		if st != state.StepRegister {
+			steps = append(steps, st)
+		}
+	}
+	return append(steps, StepActivate)
+}
+
 // RunOptions configure Run.
 type RunOptions struct {
 	// File names the device-infos file in reasons.
@@ -358,37 +401,20 @@ func (b *Binder) Run(ctx context.Context, rd *Reader, o RunOptions) error {
 			}
 		}()
 	}
-	seenDevice, seenCert := map[string]int{}, map[string]int{}
-	var readErr error
-	for {
-		e, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			readErr = err
-			break
-		}
-		d := b.Check(e, o.File)
-		if d.Err == nil {
-			if first, dup := seenDevice[d.DeviceID]; dup {
-				d.Err = &manifest.Error{File: o.File, Entry: e.Name(), Device: d.DeviceID, Err: fmt.Errorf("%w: devices[%d] has it too", ErrDuplicateDevice, first)}
-			} else if first, dup := seenCert[d.Fingerprint]; dup {
-				d.Err = &manifest.Error{File: o.File, Entry: e.Name(), Device: d.DeviceID, Err: fmt.Errorf("%w: devices[%d] has it too", ErrDuplicateCert, first)}
-			} else {
-				seenDevice[d.DeviceID], seenCert[d.Fingerprint] = e.Index, e.Index
-			}
-		}
+	readErr := b.Walk(rd, o.File, func(d Device) error {
 		if d.Err != nil {
 			report(d.result(importer.Skipped, manifest.Reason(d.Err)))
-			continue
+			return nil
 		}
 		select {
 		case work <- d:
-			continue
+			return nil
 		case <-runCtx.Done():
+			return errStopped
 		}
-		break
+	})
+	if errors.Is(readErr, errStopped) {
+		readErr = nil
 	}
 	close(work)
 	wg.Wait()
