@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/espressif/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/manifest/generated/
 	$(GO) test -run '^$$' -fuzz FuzzSniff -fuzztime 60s ./internal/manifest/format/
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./internal/bind/
 
 clean:
 	rm -rf $(BIN)

@@ -36,9 +36,12 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	}
 	defer src.Close()
 	steps := importer.Steps(o.target())
+	if o.registerOnly {
+		steps = []string{state.StepRegister}
+	}
 	var counts outcome.Counts
 	var done, calls, shown int
-	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
+	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Checked) error {
 		counts.Check(d)
 		if !d.OK() {
 			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -39,6 +41,13 @@ type importOptions struct {
 	workers     int
 	dryRun      bool
 	progress    string
+
+	registerOnly bool
+	inactive     bool
+	exclusive    bool
+	thingName    string
+	// nameTemplate is thingName parsed, by check.
+	nameTemplate *validate.NameTemplate
 }
 
 func newImportCmd(g *globalOptions) *cobra.Command {
@@ -70,6 +79,20 @@ To list them:
 
 Running the same command again, once the cause is fixed, finishes them.
 
+--thing-name TEMPLATE names each Thing from fields of the device: {cn} (the
+subject CN), {chip_id}, {reel_id}, {batch_id}, {slot} and {vendor}, with
+literal text between them, e.g. --thing-name '{vendor}-{chip_id}'. Before
+anything is imported the manifest is read once more to check every name the
+template gives against AWS's thing-name rules and for duplicates; if any
+breaks them, nothing is imported (exit status 2) and the first devices are
+named. --exclusive attaches each certificate with EXCLUSIVE_THING: AWS then
+refuses to attach it to any other Thing.
+
+Two-phase provisioning: --register-only registers the certificates (ACTIVE,
+or INACTIVE with --inactive) and makes nothing else: one call per device, no
+--policy needed. "thingpress bind" later makes the devices complete from a
+device-infos file that names each one by its certificate's fingerprint.
+
 Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
 10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
 Throttling, 5xx answers and broken connections are retried with jittered backoff.
@@ -90,7 +113,8 @@ iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 Exit status: 0 when every device is imported or already there; 1 when any device
 was skipped (invalid), failed (half-made ones included), or the run was
 interrupted (Ctrl-C, SIGTERM); 2 for argument or preflight errors, an unreadable
-manifest or a damaged state file (nothing imported).`,
+manifest, a --thing-name template that gives invalid or duplicate names, or a
+damaged state file (nothing imported).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errExactlyOneManifest}
@@ -115,6 +139,10 @@ manifest or a damaged state file (nothing imported).`,
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
+	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
+	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind activates them)")
+	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
+	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none; the total is shown where the manifest declares it (an Infineon bundle's archive header), else done and rate only")
 	return cmd
 }
@@ -123,7 +151,19 @@ func (o *importOptions) check() error {
 	if err := o.manifest.check(); err != nil {
 		return err
 	}
-	if len(o.policies) == 0 {
+	if o.thingName != "" && o.nameTemplate == nil {
+		t, err := validate.ParseNameTemplate(o.thingName)
+		if err != nil {
+			return usageError{fmt.Errorf("--thing-name: %w", err)}
+		}
+		o.nameTemplate = t
+	}
+	switch {
+	case o.inactive && !o.registerOnly:
+		return usageError{errors.New("--inactive applies to --register-only (bind activates the certificates)")}
+	case o.registerOnly && (len(o.policies) > 0 || o.thingType != "" || len(o.thingGroups) > 0 || o.exclusive || o.thingName != ""):
+		return usageError{errors.New("--register-only registers the certificates only: --policy, --thing-type, --thing-group, --exclusive and --thing-name belong to bind")}
+	case len(o.policies) == 0 && !o.registerOnly:
 		return usageError{errors.New("--policy is required")}
 	}
 	if len(o.policies) > 10 {
@@ -155,19 +195,24 @@ func (o *importOptions) check() error {
 // quotaTable is the rate per operation: --rate, then every --quota.
 func (o *importOptions) quotaTable() (map[string]float64, error) {
 	q := ratelimit.ForRegistrationRate(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
-	for _, kv := range o.quotas {
+	return q, applyQuotas(q, o.quotas)
+}
+
+// applyQuotas sets the rate of each --quota OPERATION=RATE in q.
+func applyQuotas(q map[string]float64, quotas []string) error {
+	for _, kv := range quotas {
 		op, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseFloat(v, 64)
 		if !ok || err != nil || !(n > 0) || math.IsInf(n, 0) {
-			return nil, usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
+			return usageError{fmt.Errorf("--quota %q: want OPERATION=RATE with a positive rate", kv)}
 		}
 		name, known := ratelimit.Operation(op)
 		if !known {
-			return nil, usageError{fmt.Errorf("--quota %q: unknown operation %q (want one of %s)", kv, op, strings.Join(ratelimit.Operations(), ", "))}
+			return usageError{fmt.Errorf("--quota %q: unknown operation %q (want one of %s)", kv, op, strings.Join(ratelimit.Operations(), ", "))}
 		}
 		q[name] = n
 	}
-	return q, nil
+	return nil
 }
 
 // workerCount is --workers, or enough to keep the registration rate busy
@@ -181,6 +226,28 @@ func (o *importOptions) workerCount() int {
 
 func (o *importOptions) target() awsiot.Target {
 	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
+}
+
+// validateOptions are the validation settings for the manifest at path,
+// with the --thing-name template.
+func (o *importOptions) validateOptions(path string, store *trust.Store) validate.Options {
+	v := o.manifest.validateOptions(path, store)
+	v.ThingName = o.nameTemplate
+	return v
+}
+
+// checkNames reads the manifest once to check the names --thing-name
+// gives, before anything is imported (see validate.CheckNames).
+func (o *importOptions) checkNames(ctx context.Context, g *globalOptions, path string, store *trust.Store) error {
+	if o.nameTemplate == nil {
+		return nil
+	}
+	src, _, err := o.manifest.open(ctx, path, g)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return validate.CheckNames(ctx, src, o.validateOptions(path, store))
 }
 
 func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path string) error {
@@ -201,6 +268,9 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	}
 	if o.manifest.noVerifyChain {
 		fmt.Fprintln(stderr, "warning: --no-verify-chain: certificates are imported without checking who issued them")
+	}
+	if err := o.checkNames(ctx, g, path, store); err != nil {
+		return err
 	}
 	workers := o.workerCount()
 	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
@@ -244,7 +314,10 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	if err != nil {
 		return usageError{err}
 	}
-	im := importer.New(importer.Config{API: client, Target: o.target(), Limits: limits, State: st, Logger: g.logger})
+	im := importer.New(importer.Config{
+		API: client, Target: o.target(), Limits: limits, State: st, Logger: g.logger,
+		RegisterOnly: o.registerOnly, Inactive: o.inactive, Exclusive: o.exclusive,
+	})
 
 	var rw *report.Writer
 	switch o.reportPath {
@@ -329,8 +402,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 }
 
 // meter returns the progress display the flags and stderr call for.
-func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
-	mode := o.progress
+func (o *importOptions) meter(stderr io.Writer) *progress.Meter { return newMeter(o.progress, stderr) }
+
+// newMeter returns the progress display --progress mode and stderr call
+// for.
+func newMeter(mode string, stderr io.Writer) *progress.Meter {
 	if mode == "auto" {
 		mode = "log"
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

@@ -15,9 +15,10 @@ import (
 //go:generate go run ../../tools/genmanifest -corpus testdata/corpus
 
 type inspectOptions struct {
-	manifest manifestOptions
-	output   string
-	validAt  string
+	manifest  manifestOptions
+	output    string
+	validAt   string
+	thingName string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -48,8 +49,9 @@ period, is a device certificate AWS IoT accepts (not a CA; key usage allowing
 digitalSignature and extended key usage allowing clientAuth, if present; one
 subject CN; RSA >= 2048 bits or ECDSA P-256/P-384/P-521; no SHA-1 or MD5
 signature) and chains to the trust anchors; its thing name (the vendor's, or the
-CN) is valid; its attributes are valid Thing attributes; and no earlier device
-has the same certificate, chip ID or thing name.
+CN, or what --thing-name TEMPLATE gives, as import would name it) is valid; its
+attributes are valid Thing attributes; and no earlier device has the same
+certificate, chip ID or thing name.
 
 Exit status: 0 when every device is ok, 1 when any device is invalid (the output
 is still complete) or the run was interrupted (Ctrl-C, SIGTERM), 2 when the
@@ -66,6 +68,7 @@ manifest cannot be read or the arguments are wrong.`,
 	}
 	o.manifest.bind(cmd.Flags())
 	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
+	cmd.Flags().StringVar(&o.thingName, "thing-name", "", "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
 	return cmd
 }
@@ -79,6 +82,11 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		return usageError{err}
 	}
 	vopts := validate.Options{}
+	if o.thingName != "" {
+		if vopts.ThingName, err = validate.ParseNameTemplate(o.thingName); err != nil {
+			return usageError{fmt.Errorf("--thing-name: %w", err)}
+		}
+	}
 	if o.validAt != "" {
 		at, err := time.Parse(time.RFC3339, o.validAt)
 		if err != nil {
@@ -105,7 +113,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:   out,
-		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now},
+		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now, ThingName: vopts.ThingName},
 		Summary:  sum,
 	})
 	if err != nil {

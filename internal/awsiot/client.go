@@ -19,9 +19,13 @@ type API interface {
 	AttachThingPrincipal(ctx context.Context, in *iot.AttachThingPrincipalInput, optFns ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
 	AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, optFns ...func(*iot.Options)) (*iot.AttachPolicyOutput, error)
 	AddThingToThingGroup(ctx context.Context, in *iot.AddThingToThingGroupInput, optFns ...func(*iot.Options)) (*iot.AddThingToThingGroupOutput, error)
-	// DescribeCertificate is only called to tell whether a certificate
-	// that is already registered is this import's own (see importer).
+	// DescribeCertificate tells whether a certificate that is already
+	// registered is this import's own (see importer), and finds the
+	// certificate of a device to bind.
 	DescribeCertificate(ctx context.Context, in *iot.DescribeCertificateInput, optFns ...func(*iot.Options)) (*iot.DescribeCertificateOutput, error)
+	// UpdateCertificate activates a certificate registered INACTIVE
+	// (bind).
+	UpdateCertificate(ctx context.Context, in *iot.UpdateCertificateInput, optFns ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 	PreflightAPI
 }
 

@@ -42,6 +42,12 @@ const (
 	Exists   Status = "exists"   // certificate was already registered; now complete
 	Skipped  Status = "skipped"  // invalid in the manifest, not imported
 	Failed   Status = "failed"   // an AWS call failed permanently
+	// Registered: with Config.RegisterOnly, the certificate is registered
+	// by thingpress and nothing else was made.
+	Registered Status = "registered"
+	// Bound: bind made the device complete around a certificate
+	// registered before.
+	Bound Status = "bound"
 )
 
 // Device is one valid device, ready for the import steps: what the CLI
@@ -59,6 +65,9 @@ type Device struct {
 	// Attributes are the vendor's Thing attributes beyond the chip, reel
 	// and batch IDs (manifest.Record.Attributes).
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// ThingType, if set, is the Thing's type instead of the Config's
+	// Target.ThingType (bind gives each device its own).
+	ThingType string `json:"thing_type,omitempty"`
 }
 
 // FromChecked returns the device to import of a valid checked device.
@@ -175,6 +184,14 @@ type Config struct {
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	Logger      *slog.Logger
+	// RegisterOnly registers each certificate and makes nothing else: the
+	// first phase of two-phase provisioning, which bind completes.
+	RegisterOnly bool
+	// Inactive registers the certificates INACTIVE instead of ACTIVE.
+	Inactive bool
+	// Exclusive attaches each certificate to its Thing with
+	// EXCLUSIVE_THING: AWS then refuses to attach it to another Thing.
+	Exclusive bool
 }
 
 // Importer imports devices. Its methods are safe for concurrent use.
@@ -223,8 +240,24 @@ func Steps(t awsiot.Target) []string {
 	return steps
 }
 
-// Steps lists the steps that make a device complete for the target.
-func (im *Importer) Steps() []string { return Steps(im.cfg.Target) }
+// Steps lists the steps that make a device complete for the target:
+// only the register step with RegisterOnly.
+func (im *Importer) Steps() []string {
+	if im.cfg.RegisterOnly {
+		return []string{state.StepRegister}
+	}
+	return Steps(im.cfg.Target)
+}
+
+// Call makes one AWS call of operation op as the device steps do: under
+// op's rate limit, retrying throttles and transient failures. It returns
+// ErrInterrupted if ctx ends before the call is sent or while it waits
+// to retry, and an error wrapping ErrGaveUp when the retries run out. A
+// call already sent is finished whatever ctx does.
+func (im *Importer) Call(ctx context.Context, op string, fn func(context.Context) error) error {
+	_, err := im.call(ctx, context.WithoutCancel(ctx), op, fn)
+	return err
+}
 
 // Calls returns the number of calls made per operation, retries included.
 func (im *Importer) Calls() map[string]int64 {
@@ -276,7 +309,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		}
 	}
 	if pending == 0 {
-		res.Status = statusOf(st)
+		res.Status = im.statusOf(st)
 		res.Resumed = true
 		return res, nil
 	}
@@ -320,7 +353,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			s.MarkDone(step)
 			st.Done = s.Done
 			if im.complete(s) {
-				s.Status = string(statusOf(*s))
+				s.Status = string(im.statusOf(*s))
 				s.Error = ""
 			}
 			return nil
@@ -331,24 +364,44 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		return err
 	}
 
-	err = do(state.StepThing, OpThing, func(ctx context.Context) error {
-		in := &iot.CreateThingInput{
-			ThingName:        aws.String(d.ThingName),
-			AttributePayload: &types.AttributePayload{Attributes: d.AttributesFor(im.cfg.Target.ThingType != "")},
+	thingType := im.cfg.Target.ThingType
+	if d.ThingType != "" {
+		thingType = d.ThingType
+	}
+	if !im.cfg.RegisterOnly {
+		err = do(state.StepThing, OpThing, func(ctx context.Context) error {
+			in := &iot.CreateThingInput{
+				ThingName:        aws.String(d.ThingName),
+				AttributePayload: &types.AttributePayload{Attributes: d.AttributesFor(thingType != "")},
+			}
+			if thingType != "" {
+				in.ThingTypeName = aws.String(thingType)
+			}
+			_, err := im.cfg.API.CreateThing(ctx, in)
+			return err
+		}, func(err error, maybeDone bool) error {
+			return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
+		})
+	} else if !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
+		// No thing step records the intent: record it on its own.
+		st.RegisterIntent = time.Now().UTC()
+		err = im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
+			s.RegisterIntent = st.RegisterIntent
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("state: %w", err)
 		}
-		if im.cfg.Target.ThingType != "" {
-			in.ThingTypeName = aws.String(im.cfg.Target.ThingType)
-		}
-		_, err := im.cfg.API.CreateThing(ctx, in)
-		return err
-	}, func(err error, maybeDone bool) error {
-		return fmt.Errorf("a thing named %s exists with other settings (type or attributes); not overwritten: %s", d.ThingName, awsiot.Message(err))
-	})
+	}
+	registerStatus := types.CertificateStatusActive
+	if im.cfg.Inactive {
+		registerStatus = types.CertificateStatusInactive
+	}
 	if err == nil {
 		err = do(state.StepRegister, OpRegister, func(ctx context.Context) error {
 			out, err := im.cfg.API.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
 				CertificatePem: aws.String(d.CertificatePEM),
-				Status:         types.CertificateStatusActive,
+				Status:         registerStatus,
 			})
 			if err == nil {
 				st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
@@ -377,17 +430,21 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	if err == nil {
 		res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
 	}
-	if err == nil {
+	if err == nil && !im.cfg.RegisterOnly {
 		err = do(state.StepPrincipal, OpPrincipal, func(ctx context.Context) error {
-			_, err := im.cfg.API.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{
+			in := &iot.AttachThingPrincipalInput{
 				ThingName: aws.String(d.ThingName),
 				Principal: aws.String(st.CertificateARN),
-			})
+			}
+			if im.cfg.Exclusive {
+				in.ThingPrincipalType = types.ThingPrincipalTypeExclusiveThing
+			}
+			_, err := im.cfg.API.AttachThingPrincipal(ctx, in)
 			return err
 		}, nil)
 	}
 	for _, p := range im.cfg.Target.Policies {
-		if err != nil {
+		if err != nil || im.cfg.RegisterOnly {
 			break
 		}
 		err = do(state.PolicyStep(p), OpPolicy, func(ctx context.Context) error {
@@ -396,7 +453,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		}, nil)
 	}
 	for _, g := range im.cfg.Target.ThingGroups {
-		if err != nil {
+		if err != nil || im.cfg.RegisterOnly {
 			break
 		}
 		err = do(state.GroupStep(g), OpGroup, func(ctx context.Context) error {
@@ -421,7 +478,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		}
 		return res, nil
 	}
-	res.Status = statusOf(st)
+	res.Status = im.statusOf(st)
 	return res, nil
 }
 
@@ -440,6 +497,9 @@ func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Le
 		l.CertificateID, l.CertificateARN, l.CertificateExisted = st.CertificateID, st.CertificateARN, st.Existed
 		if !st.Existed {
 			l.CertificateStatus = string(types.CertificateStatusActive)
+			if im.cfg.Inactive {
+				l.CertificateStatus = string(types.CertificateStatusInactive)
+			}
 		}
 	}
 	if st.Has(state.StepThing) {
@@ -491,6 +551,15 @@ func (im *Importer) complete(s *state.Progress) bool {
 		}
 	}
 	return true
+}
+
+// statusOf is s's status once complete: Registered for a certificate
+// this import registered with RegisterOnly, else as statusOf says.
+func (im *Importer) statusOf(s state.Progress) Status {
+	if im.cfg.RegisterOnly && !s.Existed {
+		return Registered
+	}
+	return statusOf(s)
 }
 
 func statusOf(s state.Progress) Status {

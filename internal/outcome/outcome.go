@@ -29,6 +29,10 @@ type Counts struct {
 	Exists   int `json:"exists"`
 	Skipped  int `json:"skipped"`
 	Failed   int `json:"failed"`
+	// Registered counts the certificates an import --register-only
+	// registered; Bound the devices bind made complete.
+	Registered int `json:"registered,omitempty"`
+	Bound      int `json:"bound,omitempty"`
 	// LeftHalfMade counts the failed devices that left something in AWS
 	// (importer.Result.Left).
 	LeftHalfMade int `json:"left_half_made"`
@@ -68,6 +72,10 @@ func (c *Counts) Import(r importer.Result) {
 		c.Skipped++
 	case importer.Failed:
 		c.Failed++
+	case importer.Registered:
+		c.Registered++
+	case importer.Bound:
+		c.Bound++
 	}
 	if r.Resumed {
 		c.Resumed++
@@ -93,6 +101,8 @@ func (c *Counts) Merge(o Counts) {
 	c.Exists += o.Exists
 	c.Skipped += o.Skipped
 	c.Failed += o.Failed
+	c.Registered += o.Registered
+	c.Bound += o.Bound
 	c.LeftHalfMade += o.LeftHalfMade
 	c.Resumed += o.Resumed
 	c.Requeued += o.Requeued

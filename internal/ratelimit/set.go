@@ -22,6 +22,7 @@ const (
 	OpDescribeThing                = "DescribeThing"
 	OpDescribeThingGroup           = "DescribeThingGroup"
 	OpDescribeThingType            = "DescribeThingType"
+	OpUpdateCertificate            = "UpdateCertificate"
 )
 
 // UnknownOpRate is the ceiling of an operation that neither the Set's
@@ -60,6 +61,7 @@ func DefaultQuotas() map[string]float64 {
 		OpDescribeThing:                350,
 		OpDescribeThingGroup:           100,
 		OpDescribeThingType:            100,
+		OpUpdateCertificate:            10,
 	}
 }
 
@@ -100,8 +102,9 @@ func Workers(rate float64, per PerDevice, most int) int {
 //   - CreateThing and AttachThingPrincipal run at max(100, n), and
 //     AddThingToThingGroup at max(100, n*per.Groups): they only move above
 //     their default when registration alone would outpace them.
-//   - Everything else (DescribeCertificate, the preflight Get/Describe
-//     calls) keeps its default: an import does not call them per device.
+//   - Everything else (DescribeCertificate, UpdateCertificate, the
+//     preflight Get/Describe calls) keeps its default: an import does not
+//     call them per device.
 //
 // A non-positive, NaN or infinite n returns DefaultQuotas unchanged.
 func ForRegistrationRate(n float64, per PerDevice) map[string]float64 {

@@ -147,6 +147,7 @@ func TestDefaultQuotas(t *testing.T) {
 		"DescribeThing":                350,
 		"DescribeThingGroup":           100,
 		"DescribeThingType":            100,
+		"UpdateCertificate":            10,
 	}
 	q := ratelimit.DefaultQuotas()
 	if !maps.Equal(q, want) {

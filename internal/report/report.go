@@ -43,8 +43,15 @@ func (s *Summary) TotalCalls() int64 {
 
 // Print writes the summary for a person.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "Devices    %d: %d imported, %d already there, %d skipped, %d failed\n",
-		s.Total, s.Imported, s.Exists, s.Skipped, s.Failed)
+	made := fmt.Sprintf("%d imported", s.Imported)
+	switch {
+	case s.Registered > 0:
+		made = fmt.Sprintf("%d registered", s.Registered)
+	case s.Bound > 0:
+		made = fmt.Sprintf("%d bound", s.Bound)
+	}
+	fmt.Fprintf(w, "Devices    %d: %s, %d already there, %d skipped, %d failed\n",
+		s.Total, made, s.Exists, s.Skipped, s.Failed)
 	if s.LeftHalfMade > 0 {
 		where := "run again with --report FILE to list them"
 		if s.Report != "" {
@@ -55,7 +62,7 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "Resumed    %d devices were complete from an earlier run (no calls)\n", s.Resumed)
 	}
-	done := s.Imported + s.Exists - s.Resumed
+	done := s.Imported + s.Registered + s.Bound + s.Exists - s.Resumed
 	rate := 0.0
 	if s.Seconds > 0 {
 		rate = float64(done) / s.Seconds

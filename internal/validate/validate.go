@@ -90,6 +90,9 @@ type Options struct {
 	// Workers is the number of records parsed and verified at once; 0
 	// means GOMAXPROCS.
 	Workers int
+	// ThingName, if set, names each Thing instead of the manifest's name
+	// or the subject CN.
+	ThingName *NameTemplate
 }
 
 // Run reads every record of src, validates it and calls emit with the
@@ -247,7 +250,12 @@ func check(d *Checked, opts Options, at time.Time) {
 	if d.Record.ThingName != "" {
 		name, from = d.Record.ThingName, "manifest's thing name"
 	}
-	if ValidThingName(name) {
+	emptyField := ""
+	if opts.ThingName != nil {
+		name, emptyField = opts.ThingName.name(d, cn)
+		from = fmt.Sprintf("name the template %q gives", opts.ThingName)
+	}
+	if emptyField == "" && ValidThingName(name) {
 		d.ThingName = name
 	}
 	switch {
@@ -272,7 +280,10 @@ func check(d *Checked, opts Options, at time.Time) {
 	}
 	if d.ThingName == "" {
 		err := fmt.Errorf("%w: %q must match [a-zA-Z0-9:_-]{1,128}", ErrThingName, truncate(name, 140))
-		if d.Record.ThingName != "" {
+		switch {
+		case emptyField != "":
+			err = namedError{fmt.Sprintf("the template %q gives no thing name: this device has no %s", opts.ThingName, emptyField), ErrThingName}
+		case opts.ThingName != nil || d.Record.ThingName != "":
 			err = namedError{fmt.Sprintf("the %s %q is not a valid AWS IoT thing name: it must match [a-zA-Z0-9:_-]{1,128}", from, truncate(name, 140)), ErrThingName}
 		}
 		fail(d, opts.File, err)

@@ -67,6 +67,15 @@ type Config struct {
 	// (at most 800) is answered 400 InvalidRequestException, and the Thing
 	// is not made.
 	StrictAttributes bool
+	// StrictExclusive gives AttachThingPrincipal's thingPrincipalType
+	// EXCLUSIVE_THING its meaning, which moto ignores: a certificate
+	// attached exclusively to one Thing is refused for another, and an
+	// exclusive attachment is refused for a certificate attached to
+	// another Thing, with 400 InvalidRequestException (AWS documents no
+	// error for this; the type is the one AttachThingPrincipal lists for
+	// a request it refuses). Attaching again to the same Thing succeeds.
+	// Only attachments made through the proxy are known.
+	StrictExclusive bool
 	// Observe, if set, sees every request that is forwarded (dropped
 	// after forwarding included), with its body, before it is forwarded.
 	Observe func(op string, r *http.Request, body []byte)
@@ -87,6 +96,7 @@ type OpStats struct {
 	DroppedAfterForward int64 // the part of Dropped that reached the backend
 	Conflicts           int64 // CreateThing answered 409 under StrictCreateThing
 	Invalid             int64 // CreateThing answered 400 under StrictAttributes
+	Refused             int64 // AttachThingPrincipal answered 400 under StrictExclusive
 }
 
 func (s *OpStats) add(o OpStats) {
@@ -98,6 +108,7 @@ func (s *OpStats) add(o OpStats) {
 	s.DroppedAfterForward += o.DroppedAfterForward
 	s.Conflicts += o.Conflicts
 	s.Invalid += o.Invalid
+	s.Refused += o.Refused
 }
 
 // Proxy is a fault-injecting reverse proxy; it is an http.Handler.
@@ -112,6 +123,9 @@ type Proxy struct {
 	buckets map[string]*bucket
 	rng     *mrand.Rand
 	things  map[string]string // CreateThing settings by name, for StrictCreateThing
+	// attached is, by principal, the Things it is attached to and the one
+	// it is attached to exclusively, for StrictExclusive.
+	attached map[string]*attachment
 
 	statsMu sync.Mutex
 	stats   map[string]*OpStats
@@ -123,7 +137,7 @@ type Proxy struct {
 // New returns a proxy that forwards to target (scheme and host; a path
 // prefix is kept).
 func New(target *url.URL, cfg Config) *Proxy {
-	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats), things: map[string]string{}}
+	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats), things: map[string]string{}, attached: map[string]*attachment{}}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256 // benchmarks run many calls at once
 	p.rp = &httputil.ReverseProxy{
@@ -288,8 +302,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answered.
 func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool {
 	p.mu.Lock()
-	observe, strict, strictAttrs := p.cfg.Observe, p.cfg.StrictCreateThing, p.cfg.StrictAttributes
+	observe, strict, strictAttrs, strictExcl := p.cfg.Observe, p.cfg.StrictCreateThing, p.cfg.StrictAttributes, p.cfg.StrictExclusive
 	p.mu.Unlock()
+	if strictExcl && op == "AttachThingPrincipal" && p.refuseAttach(r, w) {
+		return true
+	}
 	createThing := op == "CreateThing" && (strict || strictAttrs)
 	if observe == nil && !createThing {
 		return false
@@ -339,6 +356,47 @@ func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool
 		observe(op, r, body)
 	}
 	return false
+}
+
+// attachment is what StrictExclusive knows of one principal.
+type attachment struct {
+	things    map[string]bool
+	exclusive string // the Thing it is attached to exclusively, or ""
+}
+
+// refuseAttach answers an AttachThingPrincipal that breaks an exclusive
+// attachment as StrictExclusive says, and records the others. It reports
+// whether it answered.
+func (p *Proxy) refuseAttach(r *http.Request, w http.ResponseWriter) bool {
+	path, _ := url.PathUnescape(r.URL.EscapedPath())
+	thing := strings.TrimSuffix(strings.TrimPrefix(path, "/things/"), "/principals")
+	principal := r.Header.Get("x-amzn-principal")
+	exclusive := r.URL.Query().Get("thingPrincipalType") == "EXCLUSIVE_THING"
+	p.mu.Lock()
+	a := p.attached[principal]
+	if a == nil {
+		a = &attachment{things: map[string]bool{}}
+		p.attached[principal] = a
+	}
+	var msg string
+	switch {
+	case a.exclusive != "" && a.exclusive != thing:
+		msg = fmt.Sprintf("Principal %s is exclusively attached to thing %s", principal, a.exclusive)
+	case exclusive && (len(a.things) > 1 || len(a.things) == 1 && !a.things[thing]):
+		msg = fmt.Sprintf("Principal %s is attached to another thing; it cannot be attached exclusively to thing %s", principal, thing)
+	default:
+		a.things[thing] = true
+		if exclusive {
+			a.exclusive = thing
+		}
+	}
+	p.mu.Unlock()
+	if msg == "" {
+		return false
+	}
+	p.count("AttachThingPrincipal", OpStats{Refused: 1})
+	writeError(w, http.StatusBadRequest, "InvalidRequestException", msg)
+	return true
 }
 
 var (

@@ -222,3 +222,69 @@ func TestStrictCreateThing(t *testing.T) {
 		}
 	})
 }
+
+// TestStrictExclusive checks that a certificate attached with
+// EXCLUSIVE_THING is refused for a second Thing, as AWS refuses it, and
+// that without StrictExclusive moto accepts the parameter and ignores it.
+func TestStrictExclusive(t *testing.T) {
+	for _, strict := range []bool{true, false} {
+		t.Run(map[bool]string{true: "strict", false: "moto alone"}[strict], func(t *testing.T) {
+			p, client := motoBehindProxy(t, Config{StrictExclusive: strict})
+			c := client(1)
+			ctx := t.Context()
+			root, err := testpki.NewRoot("Exclusive Root")
+			if err != nil {
+				t.Fatal(err)
+			}
+			register := func(seed string) string {
+				t.Helper()
+				l, err := root.Issue(testpki.LeafOptions{Seed: seed})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := c.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
+					CertificatePem: aws.String(string(testpki.PEM(l.Cert))), Status: types.CertificateStatusActive,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return aws.ToString(out.CertificateArn)
+			}
+			for _, n := range []string{"a", "b"} {
+				if _, err := c.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(n)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			attach := func(thing, arn string, kind types.ThingPrincipalType) error {
+				_, err := c.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(arn), ThingPrincipalType: kind})
+				return err
+			}
+			excl, shared := register(t.Name()+"-1"), register(t.Name()+"-2")
+			want := func(err error, refused bool) {
+				t.Helper()
+				switch {
+				case refused && errorCode(err) != "InvalidRequestException":
+					t.Errorf("got %v, want InvalidRequestException", err)
+				case !refused && err != nil:
+					t.Errorf("got %v, want success", err)
+				}
+			}
+			want(attach("a", excl, types.ThingPrincipalTypeExclusiveThing), false)
+			want(attach("a", excl, types.ThingPrincipalTypeExclusiveThing), false) // again: idempotent
+			want(attach("b", excl, ""), strict)
+			want(attach("b", excl, types.ThingPrincipalTypeExclusiveThing), strict)
+			want(attach("a", shared, ""), false)
+			want(attach("b", shared, types.ThingPrincipalTypeExclusiveThing), strict)
+			things, err := c.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(excl)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantN := map[bool]int{true: 1, false: 2}[strict]; len(things.Things) != wantN {
+				t.Errorf("exclusive certificate attached to %v, want %d things", things.Things, wantN)
+			}
+			if n, wantN := p.Stats()["AttachThingPrincipal"].Refused, map[bool]int64{true: 3, false: 0}[strict]; n != wantN {
+				t.Errorf("%d refused, want %d", n, wantN)
+			}
+		})
+	}
+}

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/bind"
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/report"
+	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// bindSlot stands for the slot in a bind's state meta: a device-infos
+// file has none, and bind's state must not be an import's.
+const bindSlot = "bind"
+
+type bindOptions struct {
+	policies    []string
+	thingType   string
+	thingGroups []string
+	exclusive   bool
+	region      string
+	profile     string
+	endpointURL string
+	statePath   string
+	reportPath  string
+	rate        float64
+	quotas      []string
+	workers     int
+	progress    string
+	dryRun      bool
+}
+
+var errExactlyOneDevicesFile = errors.New("expected exactly one DEVICES.json argument")
+
+func newBindCmd(g *globalOptions) *cobra.Command {
+	o := &bindOptions{}
+	cmd := &cobra.Command{
+		Use:   "bind --policy NAME [flags] DEVICES.json",
+		Short: "Make devices complete around certificates registered before (import --register-only)",
+		Long: `bind is the second phase of two-phase provisioning. "thingpress import
+--register-only [--inactive]" registers a reel's certificates and nothing else;
+later, when the manufacturing line knows which chip went into which device, bind
+reads its device-infos file,
+
+  {"batchId": "...", "devices": [{"certFingerprint": "<hex SHA-256 of the DER>",
+    "deviceId": "...", "deviceType": "<thing type>", "attributes": {...}}]}
+
+and makes each device complete: it finds the certificate by its fingerprint (AWS
+IoT's certificate ID is the SHA-256 of the DER; DescribeCertificate), creates the
+Thing named deviceId with the thing type (deviceType, else --thing-type) and the
+attributes, attaches the certificate to it (EXCLUSIVE_THING with --exclusive),
+attaches each --policy to the certificate, adds the Thing to each --thing-group,
+and activates the certificate last (UpdateCertificate) if it is not ACTIVE, so
+that a device left half-made never has an ACTIVE certificate it did not have
+before. That is 5 calls plus one per policy and group for an INACTIVE
+certificate, one fewer for an ACTIVE one.
+
+Every entry is checked before any call: the fingerprint is 64 hex digits, deviceId
+and deviceType are valid AWS IoT names, the attributes keep AWS's limits (at most
+50 with a thing type, 3 without; names [a-zA-Z0-9_.,@/:#-]{1,128}, values
+[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}), and no deviceId or fingerprint comes twice.
+An entry that breaks a rule is skipped with its reason; an unknown fingerprint,
+a REVOKED certificate or a missing thing type fails the device with its reason.
+The file is read as a stream, at most 2 GiB, 64 KiB per entry and 5,000,000
+devices.
+
+Calls are paced per operation at AWS's default quotas (DescribeCertificate and
+UpdateCertificate 10/s are the ceiling); raise --rate after a quota increase.
+Every step is recorded in a state file (by default under
+$XDG_STATE_HOME/thingpress, named after the file's SHA-256, the region and the
+endpoint), so after a crash or Ctrl-C the same command finishes the rest, and
+running it again over bound devices makes no call. --dry-run checks the file,
+runs the preflight and prints what would be done, changing nothing.
+
+The caller needs iot:DescribeCertificate, iot:UpdateCertificate, iot:CreateThing,
+iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup, and for the
+preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
+
+Exit status: 0 when every device is bound; 1 when any device was skipped or
+failed, or the run was interrupted; 2 for argument or preflight errors, an
+unreadable device-infos file or a damaged state file.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errExactlyOneDevicesFile}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBind(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy to attach to each certificate (required; repeatable)")
+	f.StringVar(&o.thingType, "thing-type", "", "thing type of the Things whose entry names no deviceType")
+	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group to add each Thing to (repeatable)")
+	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
+	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
+	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
+	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the file's SHA-256, region and endpoint)")
+	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output)")
+	f.Float64Var(&o.rate, "rate", 10, "DescribeCertificate and UpdateCertificate calls per second (AWS default quota 10); the other operations follow as needed")
+	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
+	f.IntVar(&o.workers, "workers", 0, "devices bound at once (default: enough to keep the slowest quota busy at 100 ms latency)")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, log or none")
+	f.BoolVar(&o.dryRun, "dry-run", false, "check the file, run the preflight and print what would be done, without any change in AWS")
+	return cmd
+}
+
+func (o *bindOptions) check() error {
+	if len(o.policies) == 0 {
+		return usageError{errors.New("--policy is required")}
+	}
+	if len(o.policies) > 10 {
+		return usageError{errors.New("at most 10 policies per certificate (an AWS IoT limit)")}
+	}
+	if len(o.thingGroups) > 10 {
+		return usageError{errors.New("a thing can be in at most 10 thing groups (an AWS IoT limit)")}
+	}
+	for _, n := range append([]string{o.thingType}, o.thingGroups...) {
+		if n != "" && !validate.ValidThingName(n) {
+			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
+		}
+	}
+	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
+		return usageError{fmt.Errorf("--rate must be a positive number")}
+	}
+	switch o.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
+	}
+	if o.workers < 0 {
+		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
+	}
+	_, err := o.quotaTable()
+	return err
+}
+
+func (o *bindOptions) perDevice() ratelimit.PerDevice {
+	return ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}
+}
+
+// quotaTable is import's table for --rate, with DescribeCertificate and
+// UpdateCertificate at --rate too, then every --quota.
+func (o *bindOptions) quotaTable() (map[string]float64, error) {
+	q := ratelimit.ForRegistrationRate(o.rate, o.perDevice())
+	q[ratelimit.OpDescribeCertificate] = o.rate
+	q[ratelimit.OpUpdateCertificate] = o.rate
+	return q, applyQuotas(q, o.quotas)
+}
+
+func (o *bindOptions) target() awsiot.Target {
+	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
+}
+
+func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) error {
+	ctx := cmd.Context()
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	reportOut := stdout
+	if o.reportPath == report.Stdout {
+		stdout = stderr
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	quotas, _ := o.quotaTable()
+	file, err := os.Open(path)
+	if err != nil {
+		return &manifest.Error{File: path, Err: err}
+	}
+	defer file.Close()
+	rd, err := bind.NewReader(file, path, bind.DefaultLimits)
+	if err != nil {
+		return err
+	}
+	workers := o.workers
+	if workers == 0 {
+		workers = ratelimit.Workers(o.rate, o.perDevice(), 512)
+	}
+	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
+		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: workers,
+	})
+	if err != nil {
+		return err
+	}
+	endpoint := o.endpointURL
+	if endpoint == "" && awsCfg.BaseEndpoint != nil {
+		endpoint = *awsCfg.BaseEndpoint
+	}
+	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
+		return err
+	}
+	sum, err := state.HashFile(path)
+	if err != nil {
+		return &manifest.Error{File: path, Err: err}
+	}
+	meta := state.Meta{
+		ManifestSHA256: sum, Slot: bindSlot, Region: awsCfg.Region, Endpoint: endpoint,
+		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
+	}
+	statePath := o.statePath
+	if statePath == "" {
+		if statePath, err = state.DefaultPath(meta); err != nil {
+			return err
+		}
+	}
+	if o.dryRun {
+		return runBindDryRun(o, path, rd, statePath, stdout)
+	}
+	st, err := state.Open(statePath, meta)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(ratelimit.DefaultMargin))
+	if err != nil {
+		return usageError{err}
+	}
+	target := o.target()
+	im := importer.New(importer.Config{API: client, Target: target, Limits: limits, State: st, Logger: g.logger, Exclusive: o.exclusive})
+	b := bind.New(bind.Config{Importer: im, API: client, State: st, Target: target, Logger: g.logger})
+
+	var rw *report.Writer
+	switch o.reportPath {
+	case "":
+	case report.Stdout:
+		rw = report.New(reportOut)
+	default:
+		if rw, err = report.Create(o.reportPath); err != nil {
+			return err
+		}
+	}
+	meter := newMeter(o.progress, stderr)
+	var summary report.Summary
+	summary.State, summary.Report = statePath, o.reportPath
+	if o.reportPath == report.Stdout {
+		summary.Report = "the report on standard output"
+	}
+	var writeErr error
+	started := time.Now()
+	if meter != nil {
+		meter.Start()
+	}
+	runErr := b.Run(ctx, rd, bind.RunOptions{
+		File: path, Workers: workers,
+		OnResult: func(r importer.Result) {
+			summary.Import(r)
+			if meter != nil {
+				if r.Resumed {
+					meter.AddResumed(1)
+				} else {
+					meter.Add(1)
+				}
+			}
+			switch {
+			case r.Left != nil:
+				g.logger.Warn("device failed half-made", "device", r.ThingName, "reason", r.Error,
+					"certificate_arn", r.Left.CertificateARN, "done", r.Left.Done, "missing", r.Left.Missing)
+			case r.Status == importer.Failed || r.Status == importer.Skipped:
+				g.logger.Warn("device not bound", "device", r.ThingName, "status", r.Status, "reason", r.Error)
+			}
+			if rw != nil && writeErr == nil {
+				writeErr = rw.Write(r)
+			}
+		},
+	})
+	if meter != nil {
+		meter.Stop()
+	}
+	summary.Seconds = time.Since(started).Seconds()
+	summary.Calls = im.Calls()
+	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
+	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
+	if rw != nil {
+		if err := rw.Close(&summary); writeErr == nil {
+			writeErr = err
+		}
+	}
+	summary.Print(stdout)
+	switch {
+	case summary.Interrupted:
+		fmt.Fprintf(stdout, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
+		return errSomeDevices
+	case runErr != nil:
+		return runErr
+	case writeErr != nil:
+		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
+	case !summary.OK():
+		return errSomeDevices
+	}
+	return nil
+}
+
+// runBindDryRun checks every entry and prints what bind would do, reading
+// the state file if there is one but changing nothing.
+func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
+	var st *state.Store
+	if _, err := os.Stat(statePath); err == nil {
+		s, err := state.OpenReadOnly(statePath)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		st = s
+	}
+	steps := bind.Steps(o.target())
+	var valid, invalid, done, calls, shown int
+	b := bind.New(bind.Config{Target: o.target()})
+	err := b.Walk(rd, path, func(d bind.Device) error {
+		if d.Err != nil {
+			invalid++
+			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Name(), d.DeviceID, manifest.Reason(d.Err))
+			return nil
+		}
+		valid++
+		pending := steps
+		if st != nil {
+			rec, _, err := st.Get(d.Fingerprint)
+			if err != nil {
+				return err
+			}
+			pending = nil
+			for _, s := range steps {
+				if !rec.Has(s) {
+					pending = append(pending, s)
+				}
+			}
+		}
+		if len(pending) == 0 {
+			done++
+			return nil
+		}
+		calls += len(pending)
+		if shown < dryRunShown {
+			shown++
+			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.Name(), d.DeviceID, d.Fingerprint[:16], strings.Join(pending, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if more := valid - done - shown; more > 0 {
+		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
+	}
+	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
+	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
+		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
+	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
+	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.rate, estimate(valid-done, o.rate))
+	fmt.Fprintf(out, "State      %s\n", statePath)
+	if invalid > 0 {
+		return errSomeDevices
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/testbundle"
+)
+
+// TestImportThingName imports with a --thing-name template and checks the
+// names in moto; a template that gives duplicate or invalid names, or has
+// an unknown field, is refused before any call that changes AWS.
+func TestImportThingName(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 4, false)
+	devs := devicesOf(t, path, trustFile)
+
+	refused := []struct {
+		name     string
+		template string
+		wantErr  string
+	}{
+		{name: "duplicates", template: "reel-{reel_id}", wantErr: "thing name template gives invalid or duplicate names (template \"reel-{reel_id}\"): 3 devices, nothing imported: " + path},
+		{name: "too long", template: "{cn}-{cn}-{cn}-{cn}-{cn}", wantErr: "is not a valid AWS IoT thing name"},
+		{name: "unknown field", template: "{serial}", wantErr: "--thing-name: invalid thing name template \"{serial}\": unknown field {serial}"},
+		{name: "bad literal", template: "a b-{cn}", wantErr: `literal text "a b-"`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			e.Proxy.ResetStats()
+			_, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--thing-name", tt.template, path)...)
+			if code != exitFatal || !strings.Contains(stderr, tt.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want 2 with %q", code, stderr, tt.wantErr)
+			}
+			for op, n := range e.Proxy.Counts() {
+				t.Errorf("a refused template called %s %d times", op, n)
+			}
+		})
+	}
+
+	t.Run("template", func(t *testing.T) {
+		e.Proxy.ResetStats()
+		out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--rate", "100", "--thing-name", "{vendor}_{reel_id}-{chip_id}", path)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
+		for i := range devs {
+			devs[i].ThingName = "Infineon_" + devs[i].ReelID + "-" + devs[i].ChipID
+		}
+		e.AssertComplete(t, devs)
+	})
+}
+
+// TestImportExclusive imports with --exclusive behind a proxy that gives
+// EXCLUSIVE_THING AWS's meaning: every device is complete, and AWS then
+// refuses each certificate for a second Thing.
+func TestImportExclusive(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{StrictExclusive: true})
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	devs := devicesOf(t, path, trustFile)
+	reportPath := filepath.Join(t.TempDir(), "r.jsonl")
+	if out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--exclusive", "--report", reportPath, path)...); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	e.AssertComplete(t, devs)
+	lines, _ := readReport(t, reportPath)
+	ctx := context.WithoutCancel(t.Context())
+	if _, err := e.Via.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("second")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		_, err := e.Via.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("second"), Principal: aws.String(l.CertificateARN)})
+		if awsiot.Code(err) != "InvalidRequestException" {
+			t.Errorf("%s: second thing: %v, want InvalidRequestException", l.ChipID, err)
+		}
+	}
+}
+
+func TestImportRegisterOnlyArguments(t *testing.T) {
+	isolateAWS(t)
+	path := filepath.Join(t.TempDir(), "m.xml")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "inactive alone", args: []string{"import", "--policy", "p", "--inactive", path}, wantErr: "--inactive applies to --register-only"},
+		{name: "register-only with policy", args: []string{"import", "--register-only", "--policy", "p", path}, wantErr: "--policy, --thing-type, --thing-group, --exclusive and --thing-name belong to bind"},
+		{name: "register-only with exclusive", args: []string{"import", "--register-only", "--exclusive", path}, wantErr: "belong to bind"},
+		{name: "register-only with thing name", args: []string{"import", "--register-only", "--thing-name", "{cn}", path}, wantErr: "belong to bind"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tt.args...)
+			if code != exitFatal || !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want 2 with %q", code, stderr, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestInspectThingName shows the names a template gives, as import would
+// make them, and refuses an unknown field.
+func TestInspectThingName(t *testing.T) {
+	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	out, stderr, code := runCLI(t, "inspect", "--trust", trustFile, "--thing-name", "tp-{chip_id}", "-o", "json", path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	recs := readJSONL(t, out)
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for _, r := range recs {
+		if r.ThingName != "tp-"+r.ChipID {
+			t.Errorf("%s: thing name %q", r.ChipID, r.ThingName)
+		}
+	}
+	out, _, code = runCLI(t, "inspect", "--trust", trustFile, "--thing-name", "{reel_id}", "-o", "json", path)
+	if code != exitSomeDevices || strings.Count(out, "duplicate thing name") != 2 {
+		t.Errorf("a template giving one name to all: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := runCLI(t, "inspect", "--thing-name", "{nope}", path); code != exitFatal || !strings.Contains(stderr, "unknown field {nope}") {
+		t.Errorf("unknown field: exit %d, %q", code, stderr)
+	}
+}
