@@ -104,8 +104,10 @@ func (c *Caller) Calls() map[string]int64 {
 // Throttled is the number of calls AWS answered with throttling.
 func (c *Caller) Throttled() int64 { return c.throttled.Load() }
 
-// NotFound reports whether err is AWS's ResourceNotFoundException.
+// NotFound reports whether err is AWS's ResourceNotFoundException, by
+// its code: the SDK models it for some operations only (not DetachPolicy,
+// for one), and gives the others a generic API error.
 func NotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
-	return errors.As(err, &nf)
+	return errors.As(err, &nf) || Code(err) == "ResourceNotFoundException"
 }
