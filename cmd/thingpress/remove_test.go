@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -78,6 +79,21 @@ func readRemoveReport(t *testing.T, path string) ([]remove.Result, removeSummary
 	return lines, *sum.Summary
 }
 
+// runCLIInput is runCLI with stdin reading text, which is not a terminal
+// (whatever the test's own standard input is).
+func runCLIInput(t *testing.T, text string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb strings.Builder
+	cmd := newRootCmd(&out, &errb)
+	cmd.SetIn(strings.NewReader(text))
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(t.Context())
+	if err != nil {
+		errb.WriteString(err.Error())
+	}
+	return out.String(), errb.String(), exitCode(err)
+}
+
 // mutating are the calls remove makes that change AWS.
 var mutating = []string{"DetachPolicy", "RemoveThingFromThingGroup", "DetachThingPrincipal", "UpdateCertificate", "DeleteCertificate", "DeleteThing"}
 
@@ -95,7 +111,7 @@ func TestRemoveEndToEnd(t *testing.T) {
 
 	t.Run("refuses without --yes and a terminal", func(t *testing.T) {
 		e.Proxy.ResetStats()
-		out, stderr, code := runCLI(t, args...)
+		out, stderr, code := runCLIInput(t, "yes\n", args...)
 		if code != exitFatal || !strings.Contains(stderr, "--yes") || !strings.Contains(out, "for each of its 8 valid devices") {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
@@ -313,4 +329,46 @@ func TestRemoveKillResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d kills over %d devices", kills, len(devs))
+}
+
+// TestRemoveAsksOnATerminal runs remove without --yes on a terminal (a
+// pseudo-terminal that script(1) makes): it asks, and only "yes" removes.
+func TestRemoveAsksOnATerminal(t *testing.T) {
+	isolateAWS(t)
+	requireTool(t, "script")
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, devs := importForTest(t, e, 2)
+	argv, _ := json.Marshal(targetArgs(e, "remove", "--trust", trustFile, path))
+	answer := func(t *testing.T, text string) (string, int) {
+		t.Helper()
+		cmd := exec.Command("script", "-qec", os.Args[0], "/dev/null")
+		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &ee):
+			return string(out), ee.ExitCode()
+		}
+		t.Fatalf("script: %v\n%s", err, out)
+		return "", 0
+	}
+	out, code := answer(t, "no\n")
+	if code != exitFatal || !strings.Contains(out, `Type "yes" to remove them`) || !strings.Contains(out, "nothing removed") {
+		t.Fatalf("answered no: exit %d\n%s", code, out)
+	}
+	for _, op := range mutating {
+		if c := e.Proxy.Counts()[op]; c != 0 {
+			t.Errorf("answered no, yet %s was called %d times", op, c)
+		}
+	}
+	out, code = answer(t, "yes\n")
+	if code != exitOK || !strings.Contains(out, "Removed    2 devices") {
+		t.Fatalf("answered yes: exit %d\n%s", code, out)
+	}
+	if th := botoState(t, e.Moto.URL, iottest.Group).Things; len(th) != 0 {
+		t.Errorf("after yes, things left: %v (devices %s, %s)", slices.Sorted(maps.Keys(th)), devs[0].ThingName, devs[1].ThingName)
+	}
 }

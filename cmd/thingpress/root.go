@@ -31,7 +31,8 @@ Microchip Trust&GO/TrustFLEX/TrustCUSTOM JSON manifests, Espressif CSV manifests
 and generated manifests of base64 PEM lines), checks every certificate (against
 Infineon's CAs, a Microchip manifest's signatures, or the CAs given with --trust),
 and imports each chip into AWS IoT Core as a Thing with its certificate
-registered and active.`,
+registered and active. verify checks an import in AWS without changing
+anything; remove undoes it.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
