@@ -69,7 +69,8 @@ Every step is recorded in the import's state file (the same default path, or
 --state) before the next, so after a crash or Ctrl-C the same command finishes
 the rest; a removed device's record is emptied, so a later import starts it
 afresh. --report writes one JSON line per device (status removed, absent,
-refused or failed; what became of the Thing; the steps done) and a summary.
+refused, failed, or skipped for a device invalid in the manifest; what became
+of the Thing; the steps done) and a summary.
 
 Exit status: 0 when every device whose certificate was in AWS is removed; 1
 when any was refused or failed, or the run was interrupted; 2 for argument or
@@ -87,7 +88,7 @@ not confirmed.`,
 	}
 	f := cmd.Flags()
 	o.manifest.bind(f)
-	o.aws.bind(f, "detach or leave")
+	o.aws.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of")
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")
@@ -170,10 +171,11 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		return err
 	}
 	var devices []remove.Device
-	invalid := 0
+	var skipped []remove.Result
 	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Device) error {
 		if !d.OK() {
-			invalid++
+			skipped = append(skipped, remove.Result{ChipID: d.ChipID, ThingName: d.ThingName, CertificateID: d.CertificateID,
+				Status: remove.Skipped, Done: []string{}, Error: manifest.Reason(d.Err)})
 			return nil
 		}
 		devices = append(devices, remove.Device{ChipID: d.ChipID, ThingName: d.ThingName, CertificateID: d.CertificateID})
@@ -213,7 +215,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		return nil
 	}
 	if o.dryRun {
-		return removeDryRun(cmd, o, devices, invalid, client, caller, statePath, emitAll)
+		return removeDryRun(cmd, o, devices, len(skipped), client, caller, statePath, emitAll)
 	}
 	if !o.yes {
 		fmt.Fprintf(out, "remove will undo the import of %s in region %s%s:\n", path, region, orEmpty(" at ", endpoint))
@@ -247,8 +249,13 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		enc = json.NewEncoder(rw)
 	}
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller, State: st, Logger: g.logger})
-	s := removeSummary{Invalid: invalid, State: statePath}
+	s := removeSummary{Invalid: len(skipped), State: statePath}
 	var writeErr error
+	for _, r := range skipped {
+		if enc != nil && writeErr == nil {
+			writeErr = enc.Encode(r)
+		}
+	}
 	started := time.Now()
 	runErr := rm.RemoveAll(ctx, o.aws.workers, emitAll, func(r remove.Result) {
 		s.add(r)

@@ -147,11 +147,20 @@ func TestRemoveEndToEnd(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
 		lines, sum := readRemoveReport(t, reportPath)
-		if len(lines) != n || sum.Removed != n || sum.ThingsDeleted != n || sum.Invalid == 0 {
+		if len(lines) != n+sum.Invalid || sum.Removed != n || sum.ThingsDeleted != n || sum.Invalid == 0 {
 			t.Errorf("%d lines, summary %+v", len(lines), sum)
 		}
 		for _, l := range lines {
-			if l.Status != remove.Removed || l.Thing != remove.ThingDeleted || len(l.Done) != 6 {
+			switch l.Status {
+			case remove.Skipped:
+				if l.Error == "" {
+					t.Errorf("%s skipped without a reason", l.ChipID)
+				}
+			case remove.Removed:
+				if l.Thing != remove.ThingDeleted || len(l.Done) != 6 {
+					t.Errorf("%s: %+v", l.ThingName, l)
+				}
+			default:
 				t.Errorf("%s: %+v", l.ThingName, l)
 			}
 		}
@@ -305,7 +314,7 @@ func TestRemoveKillResume(t *testing.T) {
 		t.Fatal("no run was killed: the removal finished too fast to test")
 	}
 	lines, sum := readRemoveReport(t, reportPath)
-	if len(lines) != n || sum.Removed+sum.Absent != n || sum.Failed != 0 || sum.Refused != 0 {
+	if len(lines) != n+sum.Invalid || sum.Removed+sum.Absent != n || sum.Failed != 0 || sum.Refused != 0 {
 		t.Errorf("final report: %d lines, summary %+v", len(lines), sum)
 	}
 	s := botoState(t, e.Moto.URL, iottest.Group)

@@ -26,10 +26,12 @@ type targetOptions struct {
 	workers     int
 }
 
-func (o *targetOptions) bind(f *pflag.FlagSet, verb string) {
-	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy the import attached to each certificate, to "+verb+" (repeatable)")
-	f.StringVar(&o.thingType, "thing-type", "", "thing type the import gave each Thing, to "+verb)
-	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group the import added each Thing to, to "+verb+" (repeatable)")
+// bind binds the flags; the help of each flag says what the command does
+// with it.
+func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) {
+	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy the import attached to each certificate: "+policy+" (repeatable)")
+	f.StringVar(&o.thingType, "thing-type", "", "thing type the import gave each Thing: "+thingType)
+	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group the import added each Thing to: "+group+" (repeatable)")
 	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
 	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")

@@ -62,7 +62,7 @@ manifest, or an AWS call that failed for good.`,
 	}
 	f := cmd.Flags()
 	o.manifest.bind(f)
-	o.aws.bind(f, "check")
+	o.aws.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing")
 	f.StringVar(&o.output, "output", "table", "output format: table or json (one line per device)")
 	return cmd
 }

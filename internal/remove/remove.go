@@ -51,6 +51,7 @@ const (
 	Absent  Status = "absent"  // its certificate is not in AWS: nothing to do
 	Refused Status = "refused" // its certificate is attached to another device's Thing
 	Failed  Status = "failed"  // an AWS call failed; running again goes on
+	Skipped Status = "skipped" // invalid in the manifest: not looked at
 )
 
 // What became of a device's Thing.
