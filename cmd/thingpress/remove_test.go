@@ -381,3 +381,39 @@ func TestRemoveAsksOnATerminal(t *testing.T) {
 		t.Errorf("after yes, things left: %v (devices %s, %s)", slices.Sorted(maps.Keys(th)), devs[0].ThingName, devs[1].ThingName)
 	}
 }
+
+// TestRemoveFaults removes through a proxy that answers 5xx, drops
+// connections (half of them after the call took effect) and throttles at
+// AWS's quotas: every device still ends removed, each lost answer's step
+// taken as done when it is sent again.
+func TestRemoveFaults(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	const n = 12
+	path, trustFile, _ := importForTest(t, e, n)
+	foreignThing(t, e, "foreign-thing")
+	e.Proxy.SetConfig(iotproxy.Config{Quotas: iotproxy.DefaultQuotas(), FaultRate: 0.05, DropRate: 0.08, DropAfterForward: 0.5, Seed: 7})
+	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
+	out, stderr, code := runCLI(t, targetArgs(e, "remove", "--trust", trustFile, "--yes", "--report", reportPath, path)...)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	if _, sum := readRemoveReport(t, reportPath); sum.Removed != n {
+		t.Errorf("summary %+v, want %d removed", sum, n)
+	}
+	var faults, lost int64
+	for op, s := range e.Proxy.Stats() {
+		faults += s.Faults + s.Dropped
+		if slices.Contains(mutating, op) {
+			lost += s.DroppedAfterForward
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("no change took effect with its answer lost (%d faults): nothing tested", faults)
+	}
+	t.Logf("%d faults, %d changes whose answer was lost", faults, lost)
+	s := botoState(t, e.Moto.URL, iottest.Group)
+	if names := slices.Sorted(maps.Keys(s.Things)); !slices.Equal(names, []string{"foreign-thing"}) || len(s.Certificates) != 1 {
+		t.Errorf("after %d faults: things %v, certificates %v", faults, names, s.Certificates)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -208,4 +209,34 @@ func TestVerifyAfterImport(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+// TestVerifyWithinQuotas verifies through a proxy that throttles at AWS's
+// default quotas: two calls per device, none throttled, at about the 10/s
+// of the per-device calls.
+func TestVerifyWithinQuotas(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	const n = 30
+	path, trustFile, _ := importForTest(t, e, n)
+	e.Proxy.SetConfig(iotproxy.Config{Quotas: iotproxy.DefaultQuotas(), Latency: 20 * time.Millisecond})
+	e.Proxy.ResetStats()
+	started := time.Now()
+	out, stderr, code := runCLI(t, targetArgs(e, "verify", "--trust", trustFile, path)...)
+	took := time.Since(started)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	total := e.Proxy.Total()
+	if total.Throttled != 0 {
+		t.Errorf("%d calls throttled: %v", total.Throttled, e.Proxy.Counts())
+	}
+	if perDevice := float64(total.Calls-6) / n; perDevice != 2 {
+		t.Errorf("%.2f calls per device, want 2 (%v)", perDevice, e.Proxy.Counts())
+	}
+	// 30 DescribeCertificate at 10/s with a burst of 9: at least 2 s.
+	if took < 2*time.Second || took > 20*time.Second {
+		t.Errorf("took %v for %d devices at 10/s", took, n)
+	}
+	t.Logf("%d devices in %v", n, took)
 }
