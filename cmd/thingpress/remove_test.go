@@ -417,3 +417,38 @@ func TestRemoveFaults(t *testing.T) {
 		t.Errorf("after %d faults: things %v, certificates %v", faults, names, s.Certificates)
 	}
 }
+
+// TestRemoveWithoutThePolicy removes without --policy: AWS refuses to
+// delete a certificate with a policy attached, and the device fails at
+// once, saying so, instead of waiting out the retries; given the policy,
+// the same command then finishes it.
+func TestRemoveWithoutThePolicy(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := importForTest(t, e, 2)
+	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
+	started := time.Now()
+	args := []string{"remove", "--endpoint-url", e.Proxy.URL(), "--thing-group", iottest.Group, "--trust", trustFile, "--yes", "--report", reportPath, path}
+	out, stderr, code := runCLI(t, args...)
+	if code != exitSomeDevices {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, stderr)
+	}
+	if took := time.Since(started); took > 10*time.Second {
+		t.Errorf("took %v: waited on a conflict no wait resolves", took)
+	}
+	lines, sum := readRemoveReport(t, reportPath)
+	if sum.Failed != 2 {
+		t.Errorf("summary %+v, want 2 failed", sum)
+	}
+	for _, l := range lines {
+		if l.Status == remove.Failed && !strings.Contains(l.Error, "--policy") {
+			t.Errorf("%s: error %q does not point at --policy", l.ThingName, l.Error)
+		}
+	}
+	if out, stderr, code := runCLI(t, targetArgs(e, "remove", "--trust", trustFile, "--yes", "--report", reportPath, path)...); code != exitOK {
+		t.Fatalf("with --policy: exit %d\n%s%s", code, out, stderr)
+	}
+	if s := botoState(t, e.Moto.URL, iottest.Group); len(s.Things) != 0 || len(s.Certificates) != 0 {
+		t.Errorf("left: things %v, certificates %v", slices.Sorted(maps.Keys(s.Things)), s.Certificates)
+	}
+}

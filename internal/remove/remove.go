@@ -191,6 +191,10 @@ func New(cfg Config) *Remover {
 	return &Remover{cfg: cfg}
 }
 
+// ErrPolicyLeft means AWS refused to delete a certificate because a policy
+// the target does not name is attached to it.
+var ErrPolicyLeft = errors.New("a policy not given with --policy is attached to the certificate")
+
 // ErrInterrupted means the run stopped before the device was done; its
 // completed steps are recorded.
 var ErrInterrupted = errors.New("interrupted")
@@ -352,6 +356,9 @@ func (r *Remover) fail(ctx context.Context, res Result, step string, err error) 
 		return res, ErrInterrupted
 	}
 	res.Status, res.Error = Failed, step+": "+awsiot.Message(err)
+	if errors.Is(err, ErrPolicyLeft) {
+		res.Error += " (" + ErrPolicyLeft.Error() + ")"
+	}
 	if uerr := r.cfg.State.Update(res.CertificateID, func(s *state.Device) error {
 		if s.Has(StepLook) {
 			s.Error = res.Error
@@ -418,6 +425,11 @@ func (r *Remover) deleteCertificate(ctx context.Context, id string) error {
 		})
 		if awsiot.Code(err) != "DeleteConflictException" || time.Now().After(deadline) {
 			return err
+		}
+		// A policy still attached is one the target does not name: no
+		// wait helps.
+		if strings.Contains(strings.ToLower(awsiot.Message(err)), "polic") {
+			return fmt.Errorf("%w: %w", ErrPolicyLeft, err)
 		}
 		r.cfg.Logger.Debug("certificate still attached; retrying its deletion", "certificate_id", id, "err", awsiot.Message(err))
 		if !backoff.Sleep(ctx, backoff.Equal(500*time.Millisecond, 5*time.Second, attempt)) {
