@@ -8,7 +8,7 @@ import (
 	"github.com/thingpress/thingpress/internal/state"
 )
 
-func TestSteps(t *testing.T) {
+func TestRemoveSteps(t *testing.T) {
 	tg := awsiot.Target{Policies: []string{"p1", "p2"}, ThingType: "typ", ThingGroups: []string{"g"}}
 	const arn = "arn:aws:iot:us-east-1:1:cert/x"
 	tests := []struct {
@@ -44,9 +44,9 @@ func TestSteps(t *testing.T) {
 	}
 }
 
-// TestPlanRoundTrip checks that the markers a look records give back its
+// TestRemovePlanRoundTrip checks that the markers a look records give back its
 // plan, as a resumed run reads it.
-func TestPlanRoundTrip(t *testing.T) {
+func TestRemovePlanRoundTrip(t *testing.T) {
 	for _, p := range []Plan{
 		{CertFound: true, CertARN: "a", Active: true, OwnsThing: true},
 		{CertFound: true, CertARN: "a", OwnsThing: true, Shared: true},
@@ -65,7 +65,7 @@ func TestPlanRoundTrip(t *testing.T) {
 	}
 }
 
-func TestUndoes(t *testing.T) {
+func TestRemoveUndoes(t *testing.T) {
 	tests := []struct {
 		step string
 		want []string

@@ -27,7 +27,7 @@ func fullIndex() *Index {
 	}
 }
 
-func TestJudge(t *testing.T) {
+func TestVerifyJudge(t *testing.T) {
 	dev := Device{ChipID: "c", ThingName: "t", CertificateID: "abc"}
 	good := Facts{CertFound: true, CertStatus: "ACTIVE", CertARN: arn, Attached: []string{"t"}}
 	tests := []struct {
@@ -86,7 +86,7 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestNeedDescribe(t *testing.T) {
+func TestVerifyNeedDescribe(t *testing.T) {
 	tests := []struct {
 		name     string
 		attached []string
@@ -130,7 +130,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestWriteTable(t *testing.T) {
+func TestVerifyWriteTable(t *testing.T) {
 	calls := map[string]int64{"DescribeCertificate": 4, "ListPrincipalThings": 3, "DescribeThing": 2, "ListThingsInThingGroup": 1, "ListTargetsForPolicy": 1, "ListThings": 1}
 	t.Run("some not complete", func(t *testing.T) {
 		s := Summary{Target: target, Invalid: 2, Calls: calls, Seconds: 1.25}
