@@ -452,3 +452,40 @@ func TestRemoveWithoutThePolicy(t *testing.T) {
 		t.Errorf("left: things %v, certificates %v", slices.Sorted(maps.Keys(s.Things)), s.Certificates)
 	}
 }
+
+// TestRemoveCtrlC stops a removal with SIGINT, as Ctrl-C does: it stops
+// cleanly with exit status 1 and says how to resume, and the same command
+// then finishes the rest.
+func TestRemoveCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
+	path, trustFile, _ := importForTest(t, e, 40)
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", path)
+	argv, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
+		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
+		t.Errorf("output does not say how to resume:\n%s", out.String())
+	}
+	if _, stderr, code := runCLI(t, args...); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	if s := botoState(t, e.Moto.URL, iottest.Group); len(s.Things) != 0 || len(s.Certificates) != 0 {
+		t.Errorf("left after the resume: things %v, certificates %v", slices.Sorted(maps.Keys(s.Things)), s.Certificates)
+	}
+}
