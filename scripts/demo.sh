@@ -2,7 +2,8 @@
 # The main job end to end on this machine: start a local AWS IoT (moto),
 # create a policy, a thing type and a thing group, inspect and import a reel
 # bundle, show the resulting Things with the AWS CLI, import again to show
-# that nothing is created twice, and clean up.
+# that nothing is created twice, verify that every device is complete, and
+# remove them all with thingpress remove.
 #
 # Usage: scripts/demo.sh [BUNDLE]   (default: the real sample bundle in
 # ../shared if present, else cmd/thingpress/testdata/mini-reel.7z, 4 real
@@ -86,5 +87,15 @@ step "thingpress import again: resumes from the state file, nothing created twic
 "$tp" import --endpoint-url "$endpoint" --policy demo-policy --thing-type optiga-trust-m \
   --thing-group reel-demo "$bundle"
 echo "certificates in IoT: $(iot list-certificates --query 'certificates[].certificateId' --output text | wc -w)"
+
+step "thingpress verify: every device complete, checked with read-only calls"
+"$tp" verify --endpoint-url "$endpoint" --policy demo-policy --thing-type optiga-trust-m \
+  --thing-group reel-demo "$bundle"
+
+step "thingpress remove --yes: undo the import"
+"$tp" remove --endpoint-url "$endpoint" --policy demo-policy --thing-type optiga-trust-m \
+  --thing-group reel-demo --yes "$bundle"
+echo "things in IoT: $(iot list-things --query 'things[].thingName' --output text | wc -w)," \
+  "certificates: $(iot list-certificates --query 'certificates[].certificateId' --output text | wc -w)"
 
 step "done: moto stopped, temporary files removed"

@@ -31,7 +31,8 @@ Microchip Trust&GO/TrustFLEX/TrustCUSTOM JSON manifests, Espressif CSV manifests
 and generated manifests of base64 PEM lines), checks every certificate (against
 Infineon's CAs, a Microchip manifest's signatures, or the CAs given with --trust),
 and imports each chip into AWS IoT Core as a Thing with its certificate
-registered and active.`,
+registered and active. verify checks an import in AWS without changing
+anything; remove undoes it.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -48,7 +49,7 @@ registered and active.`,
 	cmd.SetErr(stderr)
 	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newBindCmd(g), newUploadCmd(g), newStatusCmd(g))
+	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newBindCmd(g), newVerifyCmd(g), newRemoveCmd(g), newUploadCmd(g), newStatusCmd(g))
 	return cmd
 }
 

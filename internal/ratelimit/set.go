@@ -22,7 +22,19 @@ const (
 	OpDescribeThing                = "DescribeThing"
 	OpDescribeThingGroup           = "DescribeThingGroup"
 	OpDescribeThingType            = "DescribeThingType"
-	OpUpdateCertificate            = "UpdateCertificate"
+
+	// The calls of verify and remove.
+	OpListThings                = "ListThings"
+	OpListThingsInThingGroup    = "ListThingsInThingGroup"
+	OpListTargetsForPolicy      = "ListTargetsForPolicy"
+	OpListPrincipalThings       = "ListPrincipalThings"
+	OpListThingPrincipals       = "ListThingPrincipals"
+	OpDetachPolicy              = "DetachPolicy"
+	OpRemoveThingFromThingGroup = "RemoveThingFromThingGroup"
+	OpDetachThingPrincipal      = "DetachThingPrincipal"
+	OpUpdateCertificate         = "UpdateCertificate"
+	OpDeleteCertificate         = "DeleteCertificate"
+	OpDeleteThing               = "DeleteThing"
 )
 
 // UnknownOpRate is the ceiling of an operation that neither the Set's
@@ -47,8 +59,9 @@ func Operation(s string) (string, bool) {
 }
 
 // DefaultQuotas returns AWS IoT's default per-account, per-region quotas in
-// requests per second for the operations an import uses. The map is a new
-// copy each call.
+// requests per second for the operations an import, verify and remove use
+// (AWS IoT Core endpoints and quotas, API throttling limits). The map is a
+// new copy each call.
 func DefaultQuotas() map[string]float64 {
 	return map[string]float64{
 		OpRegisterCertificateWithoutCA: 10,
@@ -61,7 +74,17 @@ func DefaultQuotas() map[string]float64 {
 		OpDescribeThing:                350,
 		OpDescribeThingGroup:           100,
 		OpDescribeThingType:            100,
+		OpListThings:                   10,
+		OpListThingsInThingGroup:       25,
+		OpListTargetsForPolicy:         10,
+		OpListPrincipalThings:          10,
+		OpListThingPrincipals:          10,
+		OpDetachPolicy:                 15,
+		OpRemoveThingFromThingGroup:    100,
+		OpDetachThingPrincipal:         100,
 		OpUpdateCertificate:            10,
+		OpDeleteCertificate:            10,
+		OpDeleteThing:                  100,
 	}
 }
 

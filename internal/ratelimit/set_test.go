@@ -147,7 +147,17 @@ func TestDefaultQuotas(t *testing.T) {
 		"DescribeThing":                350,
 		"DescribeThingGroup":           100,
 		"DescribeThingType":            100,
+		"ListThings":                   10,
+		"ListThingsInThingGroup":       25,
+		"ListTargetsForPolicy":         10,
+		"ListPrincipalThings":          10,
+		"ListThingPrincipals":          10,
+		"DetachPolicy":                 15,
+		"RemoveThingFromThingGroup":    100,
+		"DetachThingPrincipal":         100,
 		"UpdateCertificate":            10,
+		"DeleteCertificate":            10,
+		"DeleteThing":                  100,
 	}
 	q := ratelimit.DefaultQuotas()
 	if !maps.Equal(q, want) {

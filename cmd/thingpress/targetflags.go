@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/spf13/pflag"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/validate"
+)
+
+// targetOptions are the flags of verify and remove that name what an
+// import made (policies, thing type, groups) and where (account, region,
+// endpoint).
+type targetOptions struct {
+	policies    []string
+	thingType   string
+	thingGroups []string
+	region      string
+	profile     string
+	endpointURL string
+	workers     int
+}
+
+// bind binds the flags; the help of each flag says what the command does
+// with it.
+func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) {
+	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy the import attached to each certificate: "+policy+" (repeatable)")
+	f.StringVar(&o.thingType, "thing-type", "", "thing type the import gave each Thing: "+thingType)
+	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group the import added each Thing to: "+group+" (repeatable)")
+	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
+	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
+	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	f.IntVar(&o.workers, "workers", 16, "devices handled at once")
+}
+
+func (o *targetOptions) check() error {
+	if len(o.policies) > 10 {
+		return usageError{errors.New("at most 10 policies per certificate (an AWS IoT limit)")}
+	}
+	if len(o.thingGroups) > 10 {
+		return usageError{errors.New("a thing can be in at most 10 thing groups (an AWS IoT limit)")}
+	}
+	for _, n := range append([]string{o.thingType}, o.thingGroups...) {
+		if n != "" && !validate.ValidThingName(n) {
+			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
+		}
+	}
+	if o.workers <= 0 {
+		return usageError{fmt.Errorf("--workers %d: want a positive count", o.workers)}
+	}
+	return nil
+}
+
+func (o *targetOptions) target() awsiot.Target {
+	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
+}
+
+// connect returns the IoT client, its region and endpoint, after the
+// preflight has found every policy, the thing type and every group.
+func (o *targetOptions) connect(ctx context.Context) (*iot.Client, string, string, error) {
+	client, cfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
+		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: o.workers,
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	endpoint := o.endpointURL
+	if endpoint == "" && cfg.BaseEndpoint != nil {
+		endpoint = aws.ToString(cfg.BaseEndpoint)
+	}
+	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
+		return nil, "", "", err
+	}
+	return client, cfg.Region, endpoint, nil
+}

@@ -1,0 +1,87 @@
+package remove
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/state"
+)
+
+func TestRemoveSteps(t *testing.T) {
+	tg := awsiot.Target{Policies: []string{"p1", "p2"}, ThingType: "typ", ThingGroups: []string{"g"}}
+	const arn = "arn:aws:iot:us-east-1:1:cert/x"
+	tests := []struct {
+		name  string
+		plan  Plan
+		want  []string
+		thing string
+	}{
+		{name: "certificate not in AWS", plan: Plan{}, want: nil, thing: ThingNotOurs},
+		{name: "attached to another device's thing", plan: Plan{CertFound: true, CertARN: arn, Active: true, OwnsThing: true, Foreign: []string{"x"}}, want: nil, thing: ThingDeleted},
+		{name: "complete import", plan: Plan{CertFound: true, CertARN: arn, Active: true, OwnsThing: true},
+			want:  []string{"rm:policy:p1", "rm:policy:p2", "rm:group:g", StepPrincipal, StepInactive, StepCert, StepThing},
+			thing: ThingDeleted},
+		{name: "thing with another principal keeps its groups", plan: Plan{CertFound: true, CertARN: arn, Active: true, OwnsThing: true, Shared: true},
+			want:  []string{"rm:policy:p1", "rm:policy:p2", StepPrincipal, StepInactive, StepCert},
+			thing: ThingKept},
+		{name: "certificate on no thing", plan: Plan{CertFound: true, CertARN: arn, Active: true},
+			want:  []string{"rm:policy:p1", "rm:policy:p2", StepInactive, StepCert},
+			thing: ThingNotOurs},
+		{name: "already inactive", plan: Plan{CertFound: true, CertARN: arn, OwnsThing: true},
+			want:  []string{"rm:policy:p1", "rm:policy:p2", "rm:group:g", StepPrincipal, StepCert, StepThing},
+			thing: ThingDeleted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Steps(tg, tt.plan); !slices.Equal(got, tt.want) {
+				t.Errorf("Steps = %q, want %q", got, tt.want)
+			}
+			if got := thingFate(tt.plan); got != tt.thing {
+				t.Errorf("thingFate = %q, want %q", got, tt.thing)
+			}
+		})
+	}
+}
+
+// TestRemovePlanRoundTrip checks that the markers a look records give back its
+// plan, as a resumed run reads it.
+func TestRemovePlanRoundTrip(t *testing.T) {
+	for _, p := range []Plan{
+		{CertFound: true, CertARN: "a", Active: true, OwnsThing: true},
+		{CertFound: true, CertARN: "a", OwnsThing: true, Shared: true},
+		{CertFound: true, CertARN: "a"},
+	} {
+		rec := state.Progress{CertificateARN: p.CertARN}
+		rec.MarkDone(StepLook)
+		for mark, on := range map[string]bool{markOwnsThing: p.OwnsThing, markShared: p.Shared, markActive: p.Active} {
+			if on {
+				rec.MarkDone(mark)
+			}
+		}
+		if got := planOf(rec); got.CertARN != p.CertARN || got.Active != p.Active || got.OwnsThing != p.OwnsThing || got.Shared != p.Shared || !got.CertFound {
+			t.Errorf("planOf(%v) = %+v, want %+v", rec.Done, got, p)
+		}
+	}
+}
+
+func TestRemoveUndoes(t *testing.T) {
+	tests := []struct {
+		step string
+		want []string
+	}{
+		{PolicyStep("p"), []string{state.PolicyStep("p")}},
+		{GroupStep("g"), []string{state.GroupStep("g")}},
+		{StepPrincipal, []string{state.StepPrincipal}},
+		{StepInactive, nil},
+		{StepCert, []string{state.StepRegister}},
+		{StepThing, []string{state.StepThing}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			if got := undoes(tt.step); !slices.Equal(got, tt.want) {
+				t.Errorf("undoes(%s) = %q, want %q", tt.step, got, tt.want)
+			}
+		})
+	}
+}
