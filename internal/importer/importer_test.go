@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -236,15 +236,15 @@ func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
 func TestImportSkipsInvalid(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
 	f := newFleet(t, 2)
-	l, err := testpki.NewRoot("stranger")
+	l, err := generate.NewRoot("stranger")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := l.Issue(testpki.LeafOptions{Seed: "x"})
+	leaf, err := l.Issue(generate.LeafOptions{Seed: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: testpki.PEM(leaf.Cert)})
+	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: generate.PEM(leaf.Cert)})
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
 	results, err := run(t, t.Context(), im, f, 2)
 	if err != nil {

@@ -20,11 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
@@ -59,7 +59,7 @@ func BenchmarkProvider(b *testing.B) {
 	path := os.Getenv("THINGPRESS_MEASURE_MANIFEST")
 	if path == "" {
 		path = filepath.Join(b.TempDir(), "reel.7z")
-		res, err := testbundle.Generate(path, testbundle.Options{N: 10_000, Slots: []string{"E0E0"}})
+		res, err := generate.Write(path, generate.Options{N: 10_000, Slots: []string{"E0E0"}})
 		if err != nil {
 			b.Fatal(err)
 		}

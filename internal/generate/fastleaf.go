@@ -1,4 +1,4 @@
-package testbundle
+package generate
 
 import (
 	"bytes"
@@ -11,19 +11,17 @@ import (
 	"math/big"
 	"strings"
 	"sync/atomic"
-
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // fastIssuer signs many good device certificates quickly. It makes one
-// certificate with testpki's shared leaf key, then for each device patches
+// certificate with the shared leaf key (see Issue), then for each device patches
 // the serial number and CN of that TBSCertificate in place (both have a
 // fixed length: 4 bytes, as Infineon's, and 64 hex characters) and signs
 // it. That skips x509.CreateCertificate's template encoding and its check
 // of the fresh signature, which would cost three times the signing itself.
-// Certificates that must differ in more (the bad cases) use testpki.Issue.
+// Certificates that must differ in more (the bad cases) use Issue.
 type fastIssuer struct {
-	ca        *testpki.CA
+	ca        *CA
 	hash      crypto.Hash
 	tbs       []byte
 	sigAlg    []byte
@@ -38,9 +36,9 @@ const (
 	serialTemplate = 0x7E5A5A5A
 )
 
-func newFastIssuer(ca *testpki.CA) (*fastIssuer, error) {
+func newFastIssuer(ca *CA) (*fastIssuer, error) {
 	placeholder := strings.Repeat("Z", cnLen)
-	leaf, err := ca.Issue(testpki.LeafOptions{CommonName: placeholder})
+	leaf, err := ca.Issue(LeafOptions{CommonName: placeholder})
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package testbundle
+package generate
 
 import (
 	"bufio"
@@ -24,10 +24,9 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
-// Formats Generate can write.
+// Formats Write can write.
 const (
 	FormatInfineon = "infineon" // the 7z reel bundle
 	FormatXML      = "xml"      // the documented XML manifest
@@ -120,20 +119,20 @@ type Options struct {
 // certificates, with two intermediates of the root that may not issue
 // devices, for the bad cases.
 type PKI struct {
-	Root, Intermediate *testpki.CA
+	Root, Intermediate *CA
 	// Expired expired yesterday; NotCA lacks BasicConstraints CA:TRUE.
-	Expired, NotCA *testpki.CA
+	Expired, NotCA *CA
 }
 
-// NewPKI makes a fresh root and intermediate, on P-256. Generate adds
+// NewPKI makes a fresh root and intermediate, on P-256. Write adds
 // the refused intermediates when it makes bad devices.
 func NewPKI() (*PKI, error) { return NewPKIOn(nil) }
 
 // NewPKIOn makes a fresh root and intermediate whose keys are on curve
 // (nil: P-256).
 func NewPKIOn(curve elliptic.Curve) (*PKI, error) {
-	o := testpki.CAOptions{Curve: curve}
-	root, err := testpki.NewRootWith("thingpress test root CA", o)
+	o := CAOptions{Curve: curve}
+	root, err := NewRootWith("thingpress test root CA", o)
 	if err != nil {
 		return nil, err
 	}
@@ -154,13 +153,13 @@ func (p *PKI) addRefused() error {
 	now := time.Now()
 	if p.Expired == nil {
 		p.Expired, err = p.Root.NewIntermediateWith("thingpress test expired CA",
-			testpki.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
+			CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
 		if err != nil {
 			return err
 		}
 	}
 	if p.NotCA == nil {
-		p.NotCA, err = p.Root.NewIntermediateWith("thingpress test non-CA issuer", testpki.CAOptions{NotCA: true})
+		p.NotCA, err = p.Root.NewIntermediateWith("thingpress test non-CA issuer", CAOptions{NotCA: true})
 	}
 	return err
 }
@@ -170,7 +169,7 @@ func (p *PKI) addRefused() error {
 // as anchors, but names when a device they issued is checked).
 func (p *PKI) PEM() []byte {
 	var b bytes.Buffer
-	for _, ca := range []*testpki.CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
+	for _, ca := range []*CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
 		if ca != nil {
 			_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}) // a bytes.Buffer does not fail
 		}
@@ -209,8 +208,8 @@ func CommonName(reelID, chipID, slot string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Generate writes a synthetic manifest of o.N devices to path.
-func Generate(path string, o Options) (*Result, error) {
+// Write writes a synthetic manifest of o.N devices to path.
+func Write(path string, o Options) (*Result, error) {
 	if o.N < 0 || o.N > 100_000_000 {
 		return nil, fmt.Errorf("device count %d out of range", o.N)
 	}
@@ -334,7 +333,7 @@ func (g *generator) bad() ([]device, error) {
 	if !g.o.Bad {
 		return nil, nil
 	}
-	unknown, err := testpki.NewRoot("thingpress unknown CA")
+	unknown, err := NewRoot("thingpress unknown CA")
 	if err != nil {
 		return nil, err
 	}
@@ -372,90 +371,90 @@ func (g *generator) bad() ([]device, error) {
 }
 
 // badEntry makes the entry of bad chip d in slot s (index si) for case c.
-func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *testpki.CA) ([]byte, error) {
+func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *CA) ([]byte, error) {
 	first := g.first
 	im := g.o.CA.Intermediate
 	now := time.Now()
 	xml := g.o.Format == FormatXML
 	// Names derive from the chip's own number, whatever its ID.
 	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+slices.Index(g.o.Cases, c)), s)
-	leaf := func(ca *testpki.CA, lo testpki.LeafOptions) (*testpki.Leaf, error) {
+	leaf := func(ca *CA, lo LeafOptions) (*Leaf, error) {
 		if lo.CommonName == "" {
 			lo.CommonName = cn
 		}
 		return ca.Issue(lo)
 	}
-	issue := func(ca *testpki.CA, lo testpki.LeafOptions) ([]byte, error) {
+	issue := func(ca *CA, lo LeafOptions) ([]byte, error) {
 		l, err := leaf(ca, lo)
 		if err != nil {
 			return nil, err
 		}
-		return testpki.PEM(l.Cert), nil
+		return PEM(l.Cert), nil
 	}
 	// withKey returns the certificate's PEM and the key's DER.
-	withKey := func(kind string) ([]byte, []byte, *testpki.Leaf, error) {
-		l, err := leaf(im, testpki.LeafOptions{Key: kind})
+	withKey := func(kind string) ([]byte, []byte, *Leaf, error) {
+		l, err := leaf(im, LeafOptions{Key: kind})
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return testpki.PEM(l.Cert), l.KeyDER(), l, nil
+		return PEM(l.Cert), l.KeyDER(), l, nil
 	}
 	keyBlock := func(typ string, der []byte) []byte {
 		return crlf(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 	}
 	switch c {
 	case BadTwoCerts:
-		a, err := issue(im, testpki.LeafOptions{})
+		a, err := issue(im, LeafOptions{})
 		if err != nil {
 			return nil, err
 		}
-		b, err := issue(im, testpki.LeafOptions{CommonName: cn[:63] + "x"})
+		b, err := issue(im, LeafOptions{CommonName: cn[:63] + "x"})
 		if err != nil {
 			return nil, err
 		}
 		return append(a, b...), nil
 	case BadPrivateKey:
-		l, err := im.Issue(testpki.LeafOptions{CommonName: cn})
+		l, err := im.Issue(LeafOptions{CommonName: cn})
 		if err != nil {
 			return nil, err
 		}
-		return append(testpki.PEM(l.Cert), crlf(l.KeyPEM())...), nil
+		return append(PEM(l.Cert), crlf(l.KeyPEM())...), nil
 	case BadExpired:
-		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
 	case BadNotYetValid:
-		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(10, 0, 0), NotAfter: now.AddDate(30, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: now.AddDate(10, 0, 0), NotAfter: now.AddDate(30, 0, 0)})
 	case BadUnknownCA:
-		return issue(unknown, testpki.LeafOptions{})
+		return issue(unknown, LeafOptions{})
 	case BadNoCN:
-		return issue(im, testpki.LeafOptions{CommonName: "-"})
+		return issue(im, LeafOptions{CommonName: "-"})
 	case BadCNSpace:
-		return issue(im, testpki.LeafOptions{CommonName: "bad thing " + cn[:16]})
+		return issue(im, LeafOptions{CommonName: "bad thing " + cn[:16]})
 	case BadCNTooLong:
-		return issue(im, testpki.LeafOptions{CommonName: cn + cn + "x"})
+		return issue(im, LeafOptions{CommonName: cn + cn + "x"})
 	case BadDuplicateCert:
-		return testpki.PEM(mustParse(first.entries[si])), nil
+		return PEM(mustParse(first.entries[si])), nil
 	case BadDuplicateName:
-		return issue(im, testpki.LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
+		return issue(im, LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
 	case BadCACertificate:
-		return issue(im, testpki.LeafOptions{IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign})
+		return issue(im, LeafOptions{IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign})
 	case BadKeyCertSignOnly:
-		return issue(im, testpki.LeafOptions{KeyUsage: x509.KeyUsageCertSign})
+		return issue(im, LeafOptions{KeyUsage: x509.KeyUsageCertSign})
 	case BadCodeSigningEKU:
-		return issue(im, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+		return issue(im, LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
 	case BadTwoCNs:
-		return issue(im, testpki.LeafOptions{SecondCN: cn[:32]})
+		return issue(im, LeafOptions{SecondCN: cn[:32]})
 	case BadEd25519Key:
-		return issue(im, testpki.LeafOptions{Key: "ed25519"})
+		return issue(im, LeafOptions{Key: "ed25519"})
 	case BadRSA1024Key:
-		return issue(im, testpki.LeafOptions{Key: "rsa1024"})
+		return issue(im, LeafOptions{Key: "rsa1024"})
 	case BadSHA1Signature:
-		return issue(im, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1})
+		return issue(im, LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1})
 	case BadExpiredIntermediate:
-		return issue(g.o.CA.Expired, testpki.LeafOptions{})
+		return issue(g.o.CA.Expired, LeafOptions{})
 	case BadNonCAIntermediate:
-		return issue(g.o.CA.NotCA, testpki.LeafOptions{})
+		return issue(g.o.CA.NotCA, LeafOptions{})
 	case BadChipIDTooLong, BadChipID, BadDuplicateChipID:
-		return issue(im, testpki.LeafOptions{})
+		return issue(im, LeafOptions{})
 	case BadKeyLowerCase:
 		cert, key, _, err := withKey("")
 		return append(cert, keyBlock("ec private key", key)...), err
@@ -619,7 +618,7 @@ func (g *generator) infineon(path string) error {
 	if tmpDir == "" {
 		tmpDir = fastTempDir(int64(g.o.N+len(g.o.Cases)) * int64(len(g.o.Slots)) * 1200)
 	}
-	tmp, err := os.MkdirTemp(tmpDir, "genmanifest-*")
+	tmp, err := os.MkdirTemp(tmpDir, "thingpress-generate-*")
 	if err != nil {
 		return err
 	}
@@ -754,7 +753,7 @@ func fakeKey(chipID string) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:16]))
 }
 
-const readme = "Synthetic reel bundle made by thingpress genmanifest for tests.\r\n" +
+const readme = "Synthetic reel bundle made by thingpress generate.\r\n" +
 	"Its certificates are signed by a throw-away test CA: they are not Infineon's.\r\n" +
 	"Layout as Infineon's: reelID_GUID_E0E0_Certs.7z, _E0E1_, _E0E2_, reelID_GUID_keys.7z.\r\n"
 
