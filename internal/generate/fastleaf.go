@@ -27,16 +27,18 @@ type fastIssuer struct {
 	sigAlg    []byte
 	serialOff int
 	cnOff     int
+	cnLen     int
+	pub       any
 	serial    atomic.Uint32
 }
 
 const (
-	cnLen          = 64
+	cnLen          = 64         // the CNs of Infineon's device certificates
 	serialBase     = 0x10000000 // 4-byte serials with the top bit clear
 	serialTemplate = 0x7E5A5A5A
 )
 
-func newFastIssuer(ca *CA) (*fastIssuer, error) {
+func newFastIssuer(ca *CA, cnLen int) (*fastIssuer, error) {
 	placeholder := strings.Repeat("Z", cnLen)
 	leaf, err := ca.Issue(LeafOptions{CommonName: placeholder})
 	if err != nil {
@@ -90,14 +92,16 @@ func newFastIssuer(ca *CA) (*fastIssuer, error) {
 		sigAlg:    outer.SigAlg.FullBytes,
 		serialOff: serialOff + 2,
 		cnOff:     cnOff,
+		cnLen:     cnLen,
+		pub:       leaf.Key.Public(),
 	}, nil
 }
 
 // issue returns the DER of a certificate with subject C=DE, CN=cn, where cn
-// has 64 characters.
+// has the length the issuer was made for.
 func (f *fastIssuer) issue(cn string) ([]byte, error) {
-	if len(cn) != cnLen {
-		return nil, fmt.Errorf("fast issuer: CN must have %d characters", cnLen)
+	if len(cn) != f.cnLen {
+		return nil, fmt.Errorf("fast issuer: CN must have %d characters", f.cnLen)
 	}
 	s := serialBase + f.serial.Add(1)
 	if s >= 0x80000000 {
@@ -125,3 +129,6 @@ func (f *fastIssuer) issue(cn string) ([]byte, error) {
 		Sig:    asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
 	})
 }
+
+// publicKey returns the key of the certificates the issuer makes.
+func (f *fastIssuer) publicKey() any { return f.pub }

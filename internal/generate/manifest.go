@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +29,15 @@ import (
 
 // Formats Write can write.
 const (
-	FormatInfineon = "infineon" // the 7z reel bundle
-	FormatXML      = "xml"      // the documented XML manifest
+	FormatInfineon  = "infineon"  // the 7z reel bundle
+	FormatXML       = "xml"       // the documented XML manifest
+	FormatMicrochip = "microchip" // a JSON array of JWS entries signed by a test signer
+	FormatEspressif = "espressif" // a CSV of MAC,cn,cert
+	FormatGenerated = "generated" // one base64 PEM text per line
 )
+
+// Formats lists the formats Write can write.
+var Formats = []string{FormatInfineon, FormatXML, FormatMicrochip, FormatEspressif, FormatGenerated}
 
 // BadCase names a way a device of a generated manifest is wrong.
 type BadCase string
@@ -81,7 +88,8 @@ const (
 	BadKeyAttribute BadCase = "private-key-attribute" // XML: a Device attribute; Infineon: a PEM header of the certificate block
 )
 
-// BadCases lists every BadCase in the order the bad chips are added.
+// BadCases lists every BadCase of the Infineon formats (FormatInfineon and
+// FormatXML) in the order the bad chips are added.
 var BadCases = []BadCase{
 	BadTwoCerts, BadPrivateKey, BadExpired, BadNotYetValid, BadUnknownCA,
 	BadNoCN, BadCNSpace, BadCNTooLong, BadDuplicateCert, BadDuplicateName,
@@ -94,13 +102,20 @@ var BadCases = []BadCase{
 // Options shape a generated manifest.
 type Options struct {
 	N      int      // good devices
-	Format string   // FormatInfineon (default) or FormatXML
-	Slots  []string // certificate slots; nil means manifest.Slots
-	Bad    bool     // add one bad device per BadCase after the good ones
-	// Cases, when set with Bad, are the bad cases to add instead of all.
-	Cases   []BadCase
-	ReelID  string // 16 hex characters; empty means random
-	BatchID string // a UUID; empty means random
+	Format string   // one of Formats; empty means FormatInfineon
+	Slots  []string // Infineon only: certificate slots; nil means manifest.Slots
+	// Bad adds one bad device per case of CasesFor(Format) after the good
+	// ones.
+	Bad bool
+	// Cases, when set with Bad, are the bad cases to add instead, in this
+	// order; a case may come more than once.
+	Cases []BadCase
+	// Seed, when set, makes the reel and batch IDs, and so every chip ID,
+	// MAC, uniqueId and CN, the same from run to run; the keys and
+	// signatures still differ.
+	Seed    string
+	ReelID  string // 16 hex characters; empty means random (or from Seed)
+	BatchID string // a UUID; empty means random (or from Seed)
 	// Level is the 7z compression level; 0 means 5 up to 10,000 devices
 	// and 1 (fast) above.
 	Level int
@@ -111,6 +126,8 @@ type Options struct {
 	TempDir string
 	// CA signs the good devices; nil means a fresh root and intermediate.
 	CA *PKI
+	// Signer signs a Microchip manifest's entries; nil means a fresh one.
+	Signer *Signer
 	// Progress, if set, receives a line per step with its time.
 	Progress io.Writer
 }
@@ -177,6 +194,22 @@ func (p *PKI) PEM() []byte {
 	return b.Bytes()
 }
 
+// Fixed validity periods of the expired and the not yet valid devices, so
+// that what inspect says of them does not change from day to day.
+var (
+	expiredFrom  = time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
+	expiredUntil = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	futureFrom   = time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC)
+	futureUntil  = time.Date(2110, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Errors of Write's options.
+var (
+	ErrFormat       = errors.New("unknown format")
+	ErrCase         = errors.New("bad case not made")
+	ErrNoGoodDevice = errors.New("bad devices need at least one good device")
+)
+
 // BadDevice says which chip carries which bad case.
 type BadDevice struct {
 	ChipID string
@@ -191,6 +224,7 @@ type Result struct {
 	Slots   []string
 	ChipIDs int // good and bad chips
 	PKI     *PKI
+	Signer  *Signer // Microchip only
 	Bad     []BadDevice
 }
 
@@ -214,10 +248,23 @@ func Write(path string, o Options) (*Result, error) {
 		return nil, fmt.Errorf("device count %d out of range", o.N)
 	}
 	if o.Bad && o.N < 1 {
-		return nil, errors.New("bad devices need at least one good device")
+		return nil, ErrNoGoodDevice
 	}
 	if o.Format == "" {
 		o.Format = FormatInfineon
+	}
+	if !slices.Contains(Formats, o.Format) {
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrFormat, o.Format, strings.Join(Formats, ", "))
+	}
+	if o.Bad {
+		if o.Cases == nil {
+			o.Cases = CasesFor(o.Format)
+		}
+		for _, c := range o.Cases {
+			if !slices.Contains(CasesFor(o.Format), c) {
+				return nil, fmt.Errorf("%w: %s for the %s format", ErrCase, c, o.Format)
+			}
+		}
 	}
 	if o.Slots == nil {
 		o.Slots = manifest.Slots
@@ -228,10 +275,10 @@ func Write(path string, o Options) (*Result, error) {
 		}
 	}
 	if o.ReelID == "" {
-		o.ReelID = strings.ToUpper(randHex(8))
+		o.ReelID = strings.ToUpper(seedHex(o.Seed, "reel", 8))
 	}
 	if o.BatchID == "" {
-		u := randHex(16)
+		u := seedHex(o.Seed, "batch", 16)
 		o.BatchID = u[:8] + "-" + u[8:12] + "-4" + u[13:16] + "-a" + u[17:20] + "-" + u[20:]
 	}
 	if o.Level == 0 {
@@ -250,17 +297,14 @@ func Write(path string, o Options) (*Result, error) {
 		}
 		o.CA = p
 	}
-	if o.Bad {
+	if o.Bad && (o.Format == FormatInfineon || o.Format == FormatXML) {
 		if err := o.CA.addRefused(); err != nil {
 			return nil, err
-		}
-		if o.Cases == nil {
-			o.Cases = BadCases
 		}
 	}
 	g := &generator{start: time.Now(), o: o, res: &Result{Path: path, ReelID: o.ReelID, BatchID: o.BatchID, Slots: o.Slots, PKI: o.CA}}
 	var err error
-	if g.fast, err = newFastIssuer(o.CA.Intermediate); err != nil {
+	if g.fast, err = newFastIssuer(o.CA.Intermediate, cnLen); err != nil {
 		return nil, err
 	}
 	switch o.Format {
@@ -268,8 +312,12 @@ func Write(path string, o Options) (*Result, error) {
 		err = g.infineon(path)
 	case FormatXML:
 		err = g.xml(path)
-	default:
-		err = fmt.Errorf("unknown format %q (want %s or %s)", o.Format, FormatInfineon, FormatXML)
+	case FormatMicrochip:
+		err = g.microchip(path)
+	case FormatEspressif:
+		err = g.espressif(path)
+	case FormatGenerated:
+		err = g.generated(path)
 	}
 	if err != nil {
 		return nil, err
@@ -283,9 +331,16 @@ func (g *generator) progress(format string, a ...any) {
 	}
 }
 
-func randHex(n int) string {
+// seedHex returns 2n hex characters: random when seed is empty, else
+// derived from seed and label.
+func seedHex(seed, label string, n int) string {
 	b := make([]byte, n)
-	rand.Read(b)
+	if seed == "" {
+		rand.Read(b)
+	} else {
+		sum := sha256.Sum256([]byte("thingpress generate/" + seed + "/" + label))
+		copy(b, sum[:])
+	}
 	return hex.EncodeToString(b)
 }
 
@@ -356,9 +411,12 @@ func (g *generator) bad() ([]device, error) {
 		case BadDuplicateChipID:
 			d.chipID = g.first.chipID
 			d.dir = "again"
+			if k != slices.Index(g.o.Cases, c) {
+				d.dir += strconv.Itoa(k)
+			}
 		}
 		for si, s := range g.o.Slots {
-			e, err := g.badEntry(c, &d, si, s, unknown)
+			e, err := g.badEntry(c, &d, k, si, s, unknown)
 			if err != nil {
 				return nil, fmt.Errorf("bad case %s: %w", c, err)
 			}
@@ -370,14 +428,14 @@ func (g *generator) bad() ([]device, error) {
 	return out, nil
 }
 
-// badEntry makes the entry of bad chip d in slot s (index si) for case c.
-func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *CA) ([]byte, error) {
+// badEntry makes the entry of bad chip d, the k-th bad one, in slot s
+// (index si) for case c.
+func (g *generator) badEntry(c BadCase, d *device, k, si int, s string, unknown *CA) ([]byte, error) {
 	first := g.first
 	im := g.o.CA.Intermediate
-	now := time.Now()
 	xml := g.o.Format == FormatXML
 	// Names derive from the chip's own number, whatever its ID.
-	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+slices.Index(g.o.Cases, c)), s)
+	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+k), s)
 	leaf := func(ca *CA, lo LeafOptions) (*Leaf, error) {
 		if lo.CommonName == "" {
 			lo.CommonName = cn
@@ -420,9 +478,9 @@ func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *CA
 		}
 		return append(PEM(l.Cert), crlf(l.KeyPEM())...), nil
 	case BadExpired:
-		return issue(im, LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: expiredFrom, NotAfter: expiredUntil})
 	case BadNotYetValid:
-		return issue(im, LeafOptions{NotBefore: now.AddDate(10, 0, 0), NotAfter: now.AddDate(30, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: futureFrom, NotAfter: futureUntil})
 	case BadUnknownCA:
 		return issue(unknown, LeafOptions{})
 	case BadNoCN:
