@@ -67,7 +67,7 @@ const (
 	BadSHA1Signature   BadCase = "sha1-signature"   // signed ECDSA with SHA-1 (crypto/x509 still signs it; it only refuses to verify it)
 
 	// Issuers in the CA file that may not issue.
-	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired yesterday
+	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired in 2021
 	BadNonCAIntermediate   BadCase = "non-ca-intermediate"  // issued by PKI.NotCA, which has no CA:TRUE
 
 	// Chip IDs. The Infineon format takes chip IDs from member names of 1
@@ -137,7 +137,7 @@ type Options struct {
 // devices, for the bad cases.
 type PKI struct {
 	Root, Intermediate *CA
-	// Expired expired yesterday; NotCA lacks BasicConstraints CA:TRUE.
+	// Expired expired on 2021-01-01; NotCA lacks BasicConstraints CA:TRUE.
 	Expired, NotCA *CA
 }
 
@@ -167,10 +167,9 @@ func (p *PKI) addRefused() error {
 	refusedMu.Lock()
 	defer refusedMu.Unlock()
 	var err error
-	now := time.Now()
 	if p.Expired == nil {
 		p.Expired, err = p.Root.NewIntermediateWith("thingpress test expired CA",
-			CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
+			CAOptions{NotBefore: expiredFrom, NotAfter: expiredUntil})
 		if err != nil {
 			return err
 		}
