@@ -22,6 +22,7 @@ ceiling() {
   bin/microchip.test -test.run '^$' -test.bench 'TwoP256Verifications' -test.benchtime 3s |
     awk '/entries\/s/ { for (i = 1; i < NF; i++) if ($(i+1) == "entries/s") printf "ceiling (two P-256 verifications, one core): %d devices/s\n", $i }'
 }
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ceiling
 # inspect ARGS...: one run of inspect with its time, CPU and peak RSS.
 inspect() {
