@@ -204,3 +204,17 @@ func TestGenerateHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: "/tmp/out/ca.pem", want: "/tmp/out/ca.pem"},
+		{in: "my dir/ca.pem", want: "'my dir/ca.pem'"},
+		{in: "it's", want: `'it'\''s'`},
+		{in: "", want: "''"},
+	}
+	for _, tt := range tests {
+		if got := shellQuote(tt.in); got != tt.want {
+			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
