@@ -14,7 +14,7 @@ import (
 
 // corpusDir holds one manifest per bad case and format, made by
 // generate.WriteCorpus (go generate ./cmd/thingpress, which runs
-// TestInspectCorpus with -write-corpus).
+// TestInspectCorpus with -write-corpus -update to rewrite its reasons).
 var corpusDir = filepath.Join("testdata", "corpus")
 
 var writeCorpus = flag.Bool("write-corpus", false, "rewrite testdata/corpus (generate.WriteCorpus) before TestInspectCorpus checks it")

@@ -26,9 +26,8 @@ type generateOptions struct {
 	curve   string
 }
 
-// maxGenerate caps --devices: a manifest this large is already over
-// what one reader takes (manifest.DefaultLimits).
-const maxGenerate = 10_000_000
+// maxGenerate caps --devices at the entries a reader takes by default.
+var maxGenerate = manifest.DefaultLimits.MaxEntries
 
 // generateFiles names the manifest generate writes for each vendor.
 var generateFiles = map[string]string{
@@ -62,7 +61,7 @@ replaces the embedded Infineon CAs, which did not issue these certificates);
 Microchip needs --signer DIR/signer.pem too.
 
 --invalid K makes the last K of the --devices N devices invalid, each for another
-reason, in turn: for Infineon expired, not yet valid, unknown CA, private key,
+reason, in turn: for Infineon (bundle and XML) expired, not yet valid, unknown CA, private key,
 duplicates, bad chip IDs and the other cases inspect refuses; for Microchip a
 tampered payload, an unknown signer, a wrong CA, an expired certificate, a
 private key, a duplicate uniqueId...; for Espressif a bad MAC, an expired
