@@ -4,12 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
@@ -26,19 +29,6 @@ var unstable = []struct {
 }{
 	{regexp.MustCompile(`\(line \d+\)`), "(line N)"},
 	{regexp.MustCompile(`for kid \S+ and x5t#S256 \S+`), "for kid KID and x5t#S256 X5T"},
-}
-
-// inspectCommand returns the arguments of the inspect command generate
-// printed.
-func inspectCommand(t *testing.T, out string) []string {
-	t.Helper()
-	for _, line := range strings.Split(out, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "thingpress inspect "); ok {
-			return append([]string{"inspect"}, strings.Fields(rest)...)
-		}
-	}
-	t.Fatalf("generate printed no inspect command:\n%s", out)
-	return nil
 }
 
 // TestGenerateInspect generates each format with invalid devices and runs
@@ -81,7 +71,7 @@ func TestGenerateInspect(t *testing.T) {
 			if !strings.Contains(out, strconv.Itoa(tt.devices)+" devices ("+strconv.Itoa(tt.devices-tt.invalid)+" valid, "+strconv.Itoa(tt.invalid)+" invalid)") {
 				t.Errorf("generate's summary does not give the counts:\n%s", out)
 			}
-			cmd := inspectCommand(t, out)
+			cmd := printedCommand(t, out, "inspect")
 			table, stderr, code := runCLI(t, cmd...)
 			if code != exitSomeDevices {
 				t.Fatalf("%v: exit %d, want %d\n%s%s", cmd, code, exitSomeDevices, table, stderr)
@@ -216,5 +206,68 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(tt.in); got != tt.want {
 			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// printedCommand returns the arguments of the thingpress command line
+// generate printed that starts with name.
+func printedCommand(t *testing.T, out, name string) []string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "thingpress "+name+" "); ok {
+			return append([]string{name}, strings.Fields(rest)...)
+		}
+	}
+	t.Fatalf("generate printed no %s command:\n%s", name, out)
+	return nil
+}
+
+// TestGenerateImport runs the import command generate prints, against
+// moto behind the proxy: every valid device becomes a complete Thing and
+// every invalid one is skipped, in every format.
+func TestGenerateImport(t *testing.T) {
+	for _, vendor := range generate.Formats {
+		t.Run(vendor, func(t *testing.T) {
+			extra := []string{}
+			if vendor == generate.FormatInfineon {
+				testbundle.Require7z(t)
+				extra = []string{"--slots", "E0E0"}
+			}
+			isolateAWS(t)
+			e := iottest.New(t, iotproxy.Config{})
+			dir := filepath.Join(t.TempDir(), "out")
+			out, stderr, code := runCLI(t, append([]string{"generate", "--vendor", vendor, "--devices", "8", "--invalid", "3", "--out", dir}, extra...)...)
+			if code != exitOK {
+				t.Fatalf("generate: exit %d\n%s", code, stderr)
+			}
+			inspectArgs := printedCommand(t, out, "inspect")
+			js, _, _ := runCLI(t, append(inspectArgs[:len(inspectArgs)-1:len(inspectArgs)-1], "--output", "json", inspectArgs[len(inspectArgs)-1])...)
+			var devs []iottest.Device
+			for _, r := range readJSONL(t, js) {
+				if r.Status == inspect.StatusOK {
+					devs = append(devs, iottest.Device{ThingName: r.ThingName, ChipID: r.ChipID, ReelID: r.ReelID})
+				}
+			}
+			if len(devs) != 5 {
+				t.Fatalf("%d valid devices, want 5", len(devs))
+			}
+			args := printedCommand(t, out, "import")
+			if i := slices.Index(args, "POLICY"); i < 0 {
+				t.Fatalf("import command %v has no POLICY placeholder", args)
+			} else {
+				args[i] = iottest.Policy
+			}
+			reportPath := filepath.Join(t.TempDir(), "report.jsonl")
+			args = append(args[:1:1], append([]string{"--endpoint-url", e.Proxy.URL(), "--thing-type", iottest.ThingType,
+				"--thing-group", iottest.Group, "--progress", "none", "--report", reportPath}, args[1:]...)...)
+			out, stderr, code = runCLI(t, args...)
+			if code != exitSomeDevices {
+				t.Fatalf("import: exit %d, want %d (3 skipped)\n%s%s", code, exitSomeDevices, out, stderr)
+			}
+			if _, sum := readReport(t, reportPath); sum.Imported != 5 || sum.Skipped != 3 || sum.Failed != 0 {
+				t.Errorf("summary %+v, want 5 imported, 3 skipped", sum)
+			}
+			e.AssertComplete(t, devs)
+		})
 	}
 }
