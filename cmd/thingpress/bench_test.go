@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
@@ -20,20 +21,20 @@ import (
 // made once under os.TempDir() and reused by later runs.
 func benchManifest(b *testing.B, format string, n int) (path, trustFile string) {
 	b.Helper()
-	if format == testbundle.FormatInfineon {
+	if format == generate.FormatInfineon {
 		testbundle.Require7z(b)
 	}
 	dir := filepath.Join(os.TempDir(), "thingpress-bench")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	ext := map[string]string{testbundle.FormatInfineon: ".7z", testbundle.FormatXML: ".xml"}[format]
+	ext := map[string]string{generate.FormatInfineon: ".7z", generate.FormatXML: ".xml"}[format]
 	path = filepath.Join(dir, fmt.Sprintf("cli-%s-%d-v1%s", format, n, ext))
 	trustFile = path + ".ca.pem"
 	if _, err := os.Stat(trustFile); err == nil {
 		return path, trustFile
 	}
-	res, err := testbundle.Generate(path, testbundle.Options{N: n, Format: format, Slots: []string{"E0E0"}, TempDir: dir})
+	res, err := generate.Write(path, generate.Options{N: n, Format: format, Slots: []string{"E0E0"}, TempDir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func benchManifest(b *testing.B, format string, n int) (path, trustFile string) 
 //
 //	go test -run '^$' -bench BenchmarkInspect -benchtime 3x ./cmd/thingpress/
 func BenchmarkInspect(b *testing.B) {
-	for _, format := range []string{testbundle.FormatInfineon, testbundle.FormatXML} {
+	for _, format := range []string{generate.FormatInfineon, generate.FormatXML} {
 		b.Run(format, func(b *testing.B) {
 			const n = 10_000
 			path, trustFile := benchManifest(b, format, n)
@@ -83,7 +84,7 @@ func BenchmarkImportDefaultQuotas(b *testing.B) {
 	const n = 300
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			path, trustFile := benchManifest(b, testbundle.FormatXML, n)
+			path, trustFile := benchManifest(b, generate.FormatXML, n)
 			for b.Loop() {
 				b.StopTimer()
 				cfg := c.cfg

@@ -14,10 +14,10 @@ import (
 	"math/rand/v2"
 
 	"github.com/thingpress/thingpress/internal/bind"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // deviceInfo is one entry of a device-infos file, as a line writes it.
@@ -34,7 +34,7 @@ type deviceInfo struct {
 // "dev-<chip>") and the devices as they must end up.
 func registerOnly(t *testing.T, e *iottest.Env, n int) ([]deviceInfo, []iottest.Device) {
 	t.Helper()
-	path, trustFile, _ := generate(t, testbundle.FormatXML, n, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, n, false)
 	reportPath := filepath.Join(t.TempDir(), "register.jsonl")
 	out, stderr, code := runCLI(t, "import", "--endpoint-url", e.Proxy.URL(), "--register-only", "--inactive", "--progress", "none",
 		"--trust", trustFile, "--rate", "100", "--report", reportPath, path)

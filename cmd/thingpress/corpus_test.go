@@ -1,24 +1,35 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // corpusDir holds one manifest per bad case and format, made by
-// genmanifest -corpus (go generate ./cmd/thingpress).
+// generate.WriteCorpus (go generate ./cmd/thingpress, which runs
+// TestInspectCorpus with -write-corpus -update to rewrite its reasons).
 var corpusDir = filepath.Join("testdata", "corpus")
+
+var writeCorpus = flag.Bool("write-corpus", false, "rewrite testdata/corpus (generate.WriteCorpus) before TestInspectCorpus checks it")
 
 // TestInspectCorpus runs inspect over each manifest of the corpus: one
 // good chip and one bad. It must exit 1 with the good chip ok and the bad
 // one invalid with the reason of the golden file, which must say what the
 // case is (reasons).
 func TestInspectCorpus(t *testing.T) {
+	if *writeCorpus {
+		testbundle.Require7z(t)
+		if _, err := generate.WriteCorpus(corpusDir, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	trustFile := filepath.Join(corpusDir, "ca.pem")
 	golden := filepath.Join(corpusDir, "reasons.golden")
 	want := map[string]string{}
@@ -36,8 +47,8 @@ func TestInspectCorpus(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, c := range testbundle.BadCases {
-		for _, f := range []struct{ format, ext string }{{testbundle.FormatXML, ".xml"}, {testbundle.FormatInfineon, ".7z"}} {
+	for _, c := range generate.BadCases {
+		for _, f := range []struct{ format, ext string }{{generate.FormatXML, ".xml"}, {generate.FormatInfineon, ".7z"}} {
 			file := string(c) + f.ext
 			t.Run(file, func(t *testing.T) {
 				path := filepath.Join(corpusDir, file)
@@ -87,8 +98,8 @@ func TestInspectCorpus(t *testing.T) {
 		}
 		return
 	}
-	if len(want) != 2*len(testbundle.BadCases) {
-		t.Errorf("%s has %d reasons, want %d", golden, len(want), 2*len(testbundle.BadCases))
+	if len(want) != 2*len(generate.BadCases) {
+		t.Errorf("%s has %d reasons, want %d", golden, len(want), 2*len(generate.BadCases))
 	}
 }
 

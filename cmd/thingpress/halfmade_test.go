@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestImportNameTakenCostsNoCertificate: a Thing of one device's name
@@ -26,7 +26,7 @@ func TestImportNameTakenCostsNoCertificate(t *testing.T) {
 	isolateAWS(t)
 	requireTool(t, "aws")
 	e := iottest.New(t, iotproxy.Config{StrictCreateThing: true})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 4, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 4, false)
 	devs := devicesOf(t, path, trustFile)
 	if len(devs) != 4 {
 		t.Fatalf("%d devices, want 4", len(devs))
@@ -102,7 +102,7 @@ func TestImportHalfMadeReported(t *testing.T) {
 	}})
 	direct.Store(e.Direct)
 	const n = 4
-	path, trustFile, _ := generate(t, testbundle.FormatXML, n, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, n, false)
 	devs := devicesOf(t, path, trustFile)
 	reportPath := filepath.Join(t.TempDir(), "report.jsonl")
 	args := importArgs(e, "--trust", trustFile, "--rate", "100", "--report", reportPath, path)

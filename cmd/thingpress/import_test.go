@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // importArgs are the flags that aim an import at env's resources.
@@ -70,7 +70,7 @@ func devicesOf(t *testing.T, path, trustFile string) []iottest.Device {
 func TestImportEndToEnd(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{})
-	path, trustFile, res := generate(t, testbundle.FormatInfineon, 12, true)
+	path, trustFile, res := writeTestManifest(t, generate.FormatInfineon, 12, true)
 	devs := devicesOf(t, path, trustFile)
 	if len(devs) != 12 {
 		t.Fatalf("%d good devices, want 12", len(devs))
@@ -250,7 +250,7 @@ func assertWithAWSCLI(t *testing.T, e *iottest.Env, devs []iottest.Device) {
 func TestImportPreflightAndArguments(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 2, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 2, false)
 	tests := []struct {
 		name    string
 		args    []string
@@ -287,7 +287,7 @@ func TestImportPreflightAndArguments(t *testing.T) {
 func TestImportEndpointFromEnvironment(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 2, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 2, false)
 	for _, name := range []string{"AWS_ENDPOINT_URL_IOT", "AWS_ENDPOINT_URL"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, e.Proxy.URL())

@@ -12,7 +12,7 @@ import (
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
-//go:generate go run ../../tools/genmanifest -corpus testdata/corpus
+//go:generate go test -run ^TestInspectCorpus$ -write-corpus -update
 
 type inspectOptions struct {
 	manifest  manifestOptions

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
@@ -132,61 +133,61 @@ func TestInspectRealSample(t *testing.T) {
 
 // reasons says what inspect must report for each generated bad case; an
 // entry of xmlReasons replaces it for the XML form.
-var reasons = map[testbundle.BadCase]string{
-	testbundle.BadTwoCerts:            "more than one certificate in entry: 2 certificates",
-	testbundle.BadPrivateKey:          "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadExpired:             "certificate expired on",
-	testbundle.BadNotYetValid:         "certificate not yet valid until",
-	testbundle.BadUnknownCA:           `certificate does not chain to a trusted CA: unknown issuer "CN=thingpress unknown CA,O=thingpress test,C=DE"`,
-	testbundle.BadNoCN:                "subject has no CN",
-	testbundle.BadCNSpace:             "not a valid AWS IoT thing name",
-	testbundle.BadCNTooLong:           "not a valid AWS IoT thing name",
-	testbundle.BadDuplicateCert:       "duplicate certificate: same certificate as entry #1",
-	testbundle.BadDuplicateName:       "duplicate thing name",
-	testbundle.BadCACertificate:       "certificate is a CA certificate (BasicConstraints CA:TRUE), not a device certificate",
-	testbundle.BadKeyCertSignOnly:     "key usage does not allow digitalSignature (TLS client authentication): keyCertSign",
-	testbundle.BadCodeSigningEKU:      "extended key usage does not allow TLS client authentication: codeSigning",
-	testbundle.BadTwoCNs:              "subject has more than one CN: 2",
-	testbundle.BadEd25519Key:          "key type is not one AWS IoT accepts (RSA of at least 2048 bits, ECDSA on P-256, P-384 or P-521): Ed25519",
-	testbundle.BadRSA1024Key:          "key is too weak for AWS IoT: RSA key of 1024 bits (at least 2048)",
-	testbundle.BadSHA1Signature:       "signature algorithm is not one AWS IoT accepts: ECDSA-SHA1",
-	testbundle.BadExpiredIntermediate: `issuing CA is outside its validity period: "thingpress test expired CA" expired on`,
-	testbundle.BadNonCAIntermediate:   `issuer is not a CA: "thingpress test non-CA issuer" has no BasicConstraints CA:TRUE`,
-	testbundle.BadChipIDTooLong:       "chip ID is not an Infineon chip ID (20 hexadecimal characters)",
-	testbundle.BadChipID:              "chip ID is not an Infineon chip ID (20 hexadecimal characters)",
-	testbundle.BadDuplicateChipID:     "duplicate chip ID with another certificate: chip ",
-	testbundle.BadKeyLowerCase:        "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyPKCS8:            "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyRSA:              "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyEncrypted:        "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyBase64:           "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyDER:              "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyElsewhere:        "PRIVATE KEY MATERIAL in entry",
-	testbundle.BadKeyAttribute:        "PRIVATE KEY MATERIAL in entry",
+var reasons = map[generate.BadCase]string{
+	generate.BadTwoCerts:            "more than one certificate in entry: 2 certificates",
+	generate.BadPrivateKey:          "PRIVATE KEY MATERIAL in entry",
+	generate.BadExpired:             "certificate expired on",
+	generate.BadNotYetValid:         "certificate not yet valid until",
+	generate.BadUnknownCA:           `certificate does not chain to a trusted CA: unknown issuer "CN=thingpress unknown CA,O=thingpress test,C=DE"`,
+	generate.BadNoCN:                "subject has no CN",
+	generate.BadCNSpace:             "not a valid AWS IoT thing name",
+	generate.BadCNTooLong:           "not a valid AWS IoT thing name",
+	generate.BadDuplicateCert:       "duplicate certificate: same certificate as entry #1",
+	generate.BadDuplicateName:       "duplicate thing name",
+	generate.BadCACertificate:       "certificate is a CA certificate (BasicConstraints CA:TRUE), not a device certificate",
+	generate.BadKeyCertSignOnly:     "key usage does not allow digitalSignature (TLS client authentication): keyCertSign",
+	generate.BadCodeSigningEKU:      "extended key usage does not allow TLS client authentication: codeSigning",
+	generate.BadTwoCNs:              "subject has more than one CN: 2",
+	generate.BadEd25519Key:          "key type is not one AWS IoT accepts (RSA of at least 2048 bits, ECDSA on P-256, P-384 or P-521): Ed25519",
+	generate.BadRSA1024Key:          "key is too weak for AWS IoT: RSA key of 1024 bits (at least 2048)",
+	generate.BadSHA1Signature:       "signature algorithm is not one AWS IoT accepts: ECDSA-SHA1",
+	generate.BadExpiredIntermediate: `issuing CA is outside its validity period: "thingpress test expired CA" expired on`,
+	generate.BadNonCAIntermediate:   `issuer is not a CA: "thingpress test non-CA issuer" has no BasicConstraints CA:TRUE`,
+	generate.BadChipIDTooLong:       "chip ID is not an Infineon chip ID (20 hexadecimal characters)",
+	generate.BadChipID:              "chip ID is not an Infineon chip ID (20 hexadecimal characters)",
+	generate.BadDuplicateChipID:     "duplicate chip ID with another certificate: chip ",
+	generate.BadKeyLowerCase:        "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyPKCS8:            "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyRSA:              "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyEncrypted:        "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyBase64:           "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyDER:              "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyElsewhere:        "PRIVATE KEY MATERIAL in entry",
+	generate.BadKeyAttribute:        "PRIVATE KEY MATERIAL in entry",
 }
 
-var xmlReasons = map[testbundle.BadCase]string{
-	testbundle.BadChipIDTooLong: "value is not a valid AWS IoT thing attribute: chip_id of 5000 characters (at most 800)",
-	testbundle.BadChipID:        `chip ID is not an Infineon chip ID (20 hexadecimal characters): "../../etc/passwd"`,
+var xmlReasons = map[generate.BadCase]string{
+	generate.BadChipIDTooLong: "value is not a valid AWS IoT thing attribute: chip_id of 5000 characters (at most 800)",
+	generate.BadChipID:        `chip ID is not an Infineon chip ID (20 hexadecimal characters): "../../etc/passwd"`,
 }
 
 // reasonFor returns what inspect must report for case c in format.
-func reasonFor(c testbundle.BadCase, format string) string {
-	if r, ok := xmlReasons[c]; ok && format == testbundle.FormatXML {
+func reasonFor(c generate.BadCase, format string) string {
+	if r, ok := xmlReasons[c]; ok && format == generate.FormatXML {
 		return r
 	}
 	return reasons[c]
 }
 
-// generate writes a manifest with good and bad devices and its trust file.
-func generate(t *testing.T, format string, n int, bad bool) (path, trustFile string, res *testbundle.Result) {
+// writeTestManifest writes a manifest with good and bad devices and its trust file.
+func writeTestManifest(t *testing.T, format string, n int, bad bool) (path, trustFile string, res *generate.Result) {
 	t.Helper()
-	if format == testbundle.FormatInfineon {
+	if format == generate.FormatInfineon {
 		testbundle.Require7z(t)
 	}
 	dir := t.TempDir()
-	ext := map[string]string{testbundle.FormatInfineon: ".7z", testbundle.FormatXML: ".xml"}[format]
-	res, err := testbundle.Generate(filepath.Join(dir, "reel"+ext), testbundle.Options{N: n, Format: format, Bad: bad, TempDir: dir})
+	ext := map[string]string{generate.FormatInfineon: ".7z", generate.FormatXML: ".xml"}[format]
+	res, err := generate.Write(filepath.Join(dir, "reel"+ext), generate.Options{N: n, Format: format, Bad: bad, TempDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +199,12 @@ func generate(t *testing.T, format string, n int, bad bool) (path, trustFile str
 }
 
 func TestInspectBadDevices(t *testing.T) {
-	for _, format := range []string{testbundle.FormatInfineon, testbundle.FormatXML} {
+	for _, format := range []string{generate.FormatInfineon, generate.FormatXML} {
 		t.Run(format, func(t *testing.T) {
-			path, trustFile, res := generate(t, format, 5, true)
-			badBy := map[string]testbundle.BadCase{}
+			path, trustFile, res := writeTestManifest(t, format, 5, true)
+			badBy := map[string]generate.BadCase{}
 			for _, b := range res.Bad {
-				if b.Case != testbundle.BadDuplicateChipID {
+				if b.Case != generate.BadDuplicateChipID {
 					badBy[b.ChipID] = b.Case
 				}
 			}
@@ -213,14 +214,14 @@ func TestInspectBadDevices(t *testing.T) {
 				t.Fatalf("exit %d, want %d: %s", code, exitSomeDevices, stderr)
 			}
 			recs := readJSONL(t, out)
-			if len(recs) != 5+len(testbundle.BadCases) {
-				t.Fatalf("%d devices, want %d", len(recs), 5+len(testbundle.BadCases))
+			if len(recs) != 5+len(generate.BadCases) {
+				t.Fatalf("%d devices, want %d", len(recs), 5+len(generate.BadCases))
 			}
 			for _, r := range recs {
 				c, isBad := badBy[r.ChipID]
 				if seen[r.ChipID] {
 					// The chip seen again: the duplicate chip ID.
-					c, isBad = testbundle.BadDuplicateChipID, true
+					c, isBad = generate.BadDuplicateChipID, true
 				}
 				seen[r.ChipID] = true
 				switch {
@@ -254,7 +255,7 @@ func TestInspectBadDevices(t *testing.T) {
 }
 
 func TestInspectNoVerifyChain(t *testing.T) {
-	path, _, _ := generate(t, testbundle.FormatXML, 3, false)
+	path, _, _ := writeTestManifest(t, generate.FormatXML, 3, false)
 	out, stderr, code := runCLI(t, "inspect", path)
 	if code != exitSomeDevices || !strings.Contains(out, "does not chain") {
 		t.Fatalf("with the Infineon anchors a test CA must not verify: exit %d\n%s%s", code, out, stderr)
@@ -323,7 +324,7 @@ func TestInspectUnusable(t *testing.T) {
 func TestInspectMissingSlot(t *testing.T) {
 	testbundle.Require7z(t)
 	dir := t.TempDir()
-	res, err := testbundle.Generate(filepath.Join(dir, "reel.7z"), testbundle.Options{N: 2, Slots: []string{"E0E0", "E0E2"}, TempDir: dir})
+	res, err := generate.Write(filepath.Join(dir, "reel.7z"), generate.Options{N: 2, Slots: []string{"E0E0", "E0E2"}, TempDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestImportKillResume kills thingpress with SIGKILL at random moments,
@@ -30,7 +30,7 @@ func TestImportKillResume(t *testing.T) {
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 60, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 60, false)
 	devs := devicesOf(t, path, trustFile)
 	thingOf := map[string]string{} // certificate ID -> thing name
 	out, _, _ := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
@@ -147,7 +147,7 @@ func TestImportCtrlC(t *testing.T) {
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 40, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 40, false)
 	devs := devicesOf(t, path, trustFile)
 	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
 	args := importArgs(e, "--trust", trustFile, "--rate", "5", "--state", statePath, path)

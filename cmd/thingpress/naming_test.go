@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestImportThingName imports with a --thing-name template and checks the
@@ -21,7 +21,7 @@ import (
 func TestImportThingName(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 4, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 4, false)
 	devs := devicesOf(t, path, trustFile)
 
 	refused := []struct {
@@ -66,7 +66,7 @@ func TestImportThingName(t *testing.T) {
 func TestImportExclusive(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{StrictExclusive: true})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 3, false)
 	devs := devicesOf(t, path, trustFile)
 	reportPath := filepath.Join(t.TempDir(), "r.jsonl")
 	if out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--exclusive", "--report", reportPath, path)...); code != exitOK {
@@ -112,7 +112,7 @@ func TestImportRegisterOnlyArguments(t *testing.T) {
 // TestInspectThingName shows the names a template gives, as import would
 // make them, and refuses an unknown field.
 func TestInspectThingName(t *testing.T) {
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 3, false)
 	out, stderr, code := runCLI(t, "inspect", "--trust", trustFile, "--thing-name", "tp-{chip_id}", "-o", "json", path)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
 
 // TestInspectReasons runs inspect on the manifests of the readers'
@@ -66,7 +66,7 @@ func TestInspectReasons(t *testing.T) {
 func TestImportDamagedState(t *testing.T) {
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{})
-	path, trustFile, _ := generate(t, testbundle.FormatXML, 3, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 3, false)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.state")
 	if _, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--state", good, path)...); code != exitOK {

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // The chip makers' samples, under ../shared/fixtures.
@@ -299,18 +299,18 @@ func botoState(t *testing.T, endpoint, group string) awsState {
 // the base64 of the leaf's PEM and its CA's) and the CA's PEM file.
 func generatedManifest(t *testing.T, n int) (path, trustFile string, names []string) {
 	t.Helper()
-	ca, err := testpki.NewRoot("thingpress generated test CA")
+	ca, err := generate.NewRoot("thingpress generated test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
 	for i := range n {
 		name := fmt.Sprintf("gen-device-%03d", i)
-		leaf, err := ca.Issue(testpki.LeafOptions{CommonName: name})
+		leaf, err := ca.Issue(generate.LeafOptions{CommonName: name})
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := append(testpki.PEM(leaf.Cert), testpki.PEM(ca.Cert)...)
+		text := append(generate.PEM(leaf.Cert), generate.PEM(ca.Cert)...)
 		b.WriteString(base64.StdEncoding.EncodeToString(text) + "\n")
 		names = append(names, name)
 	}
@@ -319,7 +319,7 @@ func generatedManifest(t *testing.T, n int) (path, trustFile string, names []str
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(trustFile, testpki.PEM(ca.Cert), 0o644); err != nil {
+	if err := os.WriteFile(trustFile, generate.PEM(ca.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path, trustFile, names

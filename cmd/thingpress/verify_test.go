@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/verify"
 )
 
@@ -48,7 +48,7 @@ func readVerdicts(t *testing.T, out string) map[string]verify.Result {
 // imported devices' report lines.
 func importForTest(t *testing.T, e *iottest.Env, n int) (path, trustFile string, imported []importer.Result) {
 	t.Helper()
-	path, trustFile, _ = generate(t, testbundle.FormatXML, n, true)
+	path, trustFile, _ = writeTestManifest(t, generate.FormatXML, n, true)
 	reportPath := filepath.Join(t.TempDir(), "import.jsonl")
 	if out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--rate", "100", "--report", reportPath, path)...); code != exitSomeDevices {
 		t.Fatalf("import: exit %d, want 1 (bad devices skipped)\n%s%s", code, out, stderr)

@@ -15,12 +15,12 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/bind"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 var target = awsiot.Target{Policies: []string{iottest.Policy}, ThingGroups: []string{iottest.Group}}
@@ -29,18 +29,18 @@ var target = awsiot.Target{Policies: []string{iottest.Policy}, ThingGroups: []st
 // returns their fingerprints.
 func registered(t *testing.T, e *iottest.Env, n int, st types.CertificateStatus) []string {
 	t.Helper()
-	root, err := testpki.NewRoot("Bind Root")
+	root, err := generate.NewRoot("Bind Root")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fps []string
 	for i := range n {
-		l, err := root.Issue(testpki.LeafOptions{Seed: fmt.Sprintf("%s-%s-%d", t.Name(), st, i)})
+		l, err := root.Issue(generate.LeafOptions{Seed: fmt.Sprintf("%s-%s-%d", t.Name(), st, i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Direct.RegisterCertificateWithoutCA(t.Context(), &iot.RegisterCertificateWithoutCAInput{
-			CertificatePem: aws.String(string(testpki.PEM(l.Cert))), Status: st,
+			CertificatePem: aws.String(string(generate.PEM(l.Cert))), Status: st,
 		}); err != nil {
 			t.Fatal(err)
 		}

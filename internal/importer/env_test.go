@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
@@ -17,7 +18,6 @@ import (
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -71,24 +71,24 @@ type fleet struct {
 
 func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
-	root, err := testpki.NewRoot("Fleet Root")
+	root, err := generate.NewRoot("Fleet Root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := trust.FromPEM(testpki.PEM(root.Cert))
+	store, err := trust.FromPEM(generate.PEM(root.Cert))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fleet{store: store}
 	for i := range n {
-		l, err := root.Issue(testpki.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
+		l, err := root.Issue(generate.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		chip := fmt.Sprintf("0A091B5C00150007%04X", i)
 		f.recs = append(f.recs, manifest.Record{
 			Entry: chip + "_E0E0.pem", ChipID: chip, Slot: "E0E0", ReelID: "78211223032C7EFA",
-			BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Data: testpki.PEM(l.Cert),
+			BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Data: generate.PEM(l.Cert),
 		})
 		f.names = append(f.names, l.Cert.Subject.CommonName)
 	}

@@ -16,31 +16,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // device is one device in the importer's form, for tests that call
 // Import directly.
-func device(t *testing.T, root *testpki.CA, seed, chipID string) importer.Device {
+func device(t *testing.T, root *generate.CA, seed, chipID string) importer.Device {
 	t.Helper()
-	l, err := root.Issue(testpki.LeafOptions{Seed: seed})
+	l, err := root.Issue(generate.LeafOptions{Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(l.Cert.Raw)
 	return importer.Device{
 		CertificateID: hex.EncodeToString(sum[:]), ChipID: chipID, ReelID: "78211223032C7EFA",
-		ThingName: l.Cert.Subject.CommonName, CertificatePEM: string(testpki.PEM(l.Cert)),
+		ThingName: l.Cert.Subject.CommonName, CertificatePEM: string(generate.PEM(l.Cert)),
 	}
 }
 
-func newRoot(t *testing.T) *testpki.CA {
+func newRoot(t *testing.T) *generate.CA {
 	t.Helper()
-	root, err := testpki.NewRoot("Leftover Root")
+	root, err := generate.NewRoot("Leftover Root")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 type recs []manifest.Record
@@ -26,17 +26,17 @@ func (r *recs) Close() error { return nil }
 // TestRunTable checks the table's summary and that the invalid devices are
 // listed after it, aligned, even when there are many of them.
 func TestRunTable(t *testing.T) {
-	root, err := testpki.NewRoot("R")
+	root, err := generate.NewRoot("R")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var src recs
 	for i := range 3 {
-		l, err := root.Issue(testpki.LeafOptions{Seed: fmt.Sprint(i)})
+		l, err := root.Issue(generate.LeafOptions{Seed: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		src = append(src, manifest.Record{Entry: fmt.Sprintf("C%d_E0E0.pem", i), ChipID: fmt.Sprintf("C%d", i), Slot: "E0E0", ReelID: "R1", Data: testpki.PEM(l.Cert)})
+		src = append(src, manifest.Record{Entry: fmt.Sprintf("C%d_E0E0.pem", i), ChipID: fmt.Sprintf("C%d", i), Slot: "E0E0", ReelID: "R1", Data: generate.PEM(l.Cert)})
 	}
 	for i := range 500 {
 		src = append(src, manifest.Record{Entry: fmt.Sprintf("BAD%03d_E0E0.pem", i), ChipID: fmt.Sprintf("BAD%03d", i), Slot: "E0E0", Data: []byte("junk")})

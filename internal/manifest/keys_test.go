@@ -12,20 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func TestHasPrivateKey(t *testing.T) {
-	ca, err := testpki.NewRoot("keys test CA")
+	ca, err := generate.NewRoot("keys test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "keys"})
+	leaf, err := ca.Issue(generate.LeafOptions{Seed: "keys"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaLeaf, err := ca.Issue(testpki.LeafOptions{Seed: "keys rsa", Key: "rsa2048"})
+	rsaLeaf, err := ca.Issue(generate.LeafOptions{Seed: "keys rsa", Key: "rsa2048"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestHasPrivateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkcs1 := x509.MarshalPKCS1PrivateKey(rsaLeaf.Key.(*rsa.PrivateKey))
-	edLeaf, err := ca.Issue(testpki.LeafOptions{Seed: "keys ed", Key: "ed25519"})
+	edLeaf, err := ca.Issue(generate.LeafOptions{Seed: "keys ed", Key: "ed25519"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestHasPrivateKey(t *testing.T) {
 		want bool
 	}{
 		{name: "certificate", data: cert},
-		{name: "certificate CRLF", data: testpki.PEM(leaf.Cert)},
+		{name: "certificate CRLF", data: generate.PEM(leaf.Cert)},
 		{name: "two certificates", data: cat(cert, cert)},
 		{name: "certificate base64 alone", data: wrapped(leaf.Cert.Raw)},
 		{name: "certificate DER", data: leaf.Cert.Raw},
@@ -126,17 +126,17 @@ func TestHasPrivateKey(t *testing.T) {
 // FuzzScanPEM checks that no input makes the key search panic and that
 // the two entry points agree.
 func FuzzScanPEM(f *testing.F) {
-	ca, err := testpki.NewRoot("keys fuzz CA")
+	ca, err := generate.NewRoot("keys fuzz CA")
 	if err != nil {
 		f.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "fuzz"})
+	leaf, err := ca.Issue(generate.LeafOptions{Seed: "fuzz"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(testpki.PEM(leaf.Cert))
-	f.Add(append(testpki.PEM(leaf.Cert), leaf.KeyPEM()...))
-	f.Add(append(testpki.PEM(leaf.Cert), leaf.KeyDER()...))
+	f.Add(generate.PEM(leaf.Cert))
+	f.Add(append(generate.PEM(leaf.Cert), leaf.KeyPEM()...))
+	f.Add(append(generate.PEM(leaf.Cert), leaf.KeyDER()...))
 	f.Add([]byte("-----BEGIN X-----\nKey: AAAA\n\nAAAA\n-----END X-----\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		certs, key := manifest.ScanPEM(bytes.Clone(b))

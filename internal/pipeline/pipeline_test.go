@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
@@ -19,7 +20,6 @@ import (
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -72,15 +72,15 @@ func TestRunInterruptResumes(t *testing.T) {
 func TestRunSkipsInvalid(t *testing.T) {
 	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
 	f := newFleet(t, 2)
-	l, err := testpki.NewRoot("stranger")
+	l, err := generate.NewRoot("stranger")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := l.Issue(testpki.LeafOptions{Seed: "x"})
+	leaf, err := l.Issue(generate.LeafOptions{Seed: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: testpki.PEM(leaf.Cert)})
+	f.recs = append(f.recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: generate.PEM(leaf.Cert)})
 	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
 	results, err := run(t, t.Context(), im, f, 2)
 	if err != nil {
@@ -145,24 +145,24 @@ type fleet struct {
 
 func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
-	root, err := testpki.NewRoot("Fleet Root")
+	root, err := generate.NewRoot("Fleet Root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := trust.FromPEM(testpki.PEM(root.Cert))
+	store, err := trust.FromPEM(generate.PEM(root.Cert))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fleet{store: store}
 	for i := range n {
-		l, err := root.Issue(testpki.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
+		l, err := root.Issue(generate.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		chip := fmt.Sprintf("0A091B5C00150007%04X", i)
 		f.recs = append(f.recs, manifest.Record{
 			Entry: chip + "_E0E0.pem", ChipID: chip, Slot: "E0E0", ReelID: "78211223032C7EFA",
-			BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Data: testpki.PEM(l.Cert),
+			BatchID: "b41425b9-b42b-47fd-95c2-f981b4c61561", Data: generate.PEM(l.Cert),
 		})
 		f.names = append(f.names, l.Cert.Subject.CommonName)
 	}

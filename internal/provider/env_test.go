@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func TestConfigFromEnv(t *testing.T) {
-	root, err := testpki.NewRoot("env test root")
+	root, err := generate.NewRoot("env test root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestConfigFromEnv(t *testing.T) {
 		}},
 		{name: "everything set", env: with(stack.EnvCertificateType, "e0e2", stack.EnvThingType, "t", stack.EnvThingGroups, "g1,g2",
 			stack.EnvDevicesPerMessage, "10", stack.EnvSummaryPrefix, "s/", stack.EnvMaxManifestBytes, "1000",
-			stack.EnvTrustAnchorsPEM, string(testpki.PEM(root.Cert))), check: func(t *testing.T, c provider.Config) {
+			stack.EnvTrustAnchorsPEM, string(generate.PEM(root.Cert))), check: func(t *testing.T, c provider.Config) {
 			if c.Slot != "E0E2" || c.DevicesPerMessage != 10 || c.SummaryPrefix != "s/" || c.MaxManifestBytes != 1000 ||
 				c.Target.ThingType != "t" || strings.Join(c.Target.ThingGroups, ",") != "g1,g2" {
 				t.Errorf("config %+v", c)

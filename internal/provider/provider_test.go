@@ -12,11 +12,11 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
@@ -26,7 +26,7 @@ var target = awsiot.Target{Policies: []string{iottest.Policy}, ThingType: iottes
 // devices uploaded as "reels/reel a+b.xml".
 type fixture struct {
 	s       *stacktest.Stack
-	res     *testbundle.Result
+	res     *generate.Result
 	anchors *trust.Store
 }
 
@@ -36,7 +36,7 @@ func newFixture(t *testing.T, good int) *fixture {
 	t.Helper()
 	s := stacktest.New(t, "tp-provider", stacktest.Options{})
 	dir := t.TempDir()
-	res, err := testbundle.Generate(filepath.Join(dir, "reel.xml"), testbundle.Options{N: good, Format: testbundle.FormatXML, Bad: true})
+	res, err := generate.Write(filepath.Join(dir, "reel.xml"), generate.Options{N: good, Format: generate.FormatXML, Bad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestHandleQueuesValidDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := f.s.Summary(t, xmlKey)
-	bad := len(testbundle.BadCases)
+	bad := len(generate.BadCases)
 	if sum.Total != good+bad || sum.Valid != good || sum.Invalid != bad || sum.Messages != 3 || sum.Error != "" ||
 		sum.Finished == "" || sum.ETag == "" || sum.Slot != "E0E0" || sum.Manifest != "s3://"+f.s.Bucket+"/"+xmlKey {
 		t.Errorf("summary %+v", sum)

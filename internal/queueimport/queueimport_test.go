@@ -22,6 +22,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -30,7 +31,6 @@ import (
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 var target = awsiot.Target{Policies: []string{iottest.Policy}, ThingType: iottest.ThingType, ThingGroups: []string{iottest.Group}}
@@ -86,20 +86,20 @@ func TestShareQuotas(t *testing.T) {
 // devices issues n device certificates as the provider queues them.
 func devices(t *testing.T, n int) []stack.QueuedDevice {
 	t.Helper()
-	ca, err := testpki.NewRoot("queueimport test CA")
+	ca, err := generate.NewRoot("queueimport test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := make([]stack.QueuedDevice, n)
 	for i := range out {
-		leaf, err := ca.Issue(testpki.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
+		leaf, err := ca.Issue(generate.LeafOptions{Seed: fmt.Sprintf("%s-%d", t.Name(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(leaf.Cert.Raw)
 		out[i] = stack.QueuedDevice{Device: importer.Device{
 			ChipID: fmt.Sprintf("CHIP%04d", i), ReelID: "REEL", ThingName: leaf.Cert.Subject.CommonName,
-			CertificateID: hex.EncodeToString(sum[:]), CertificatePEM: string(testpki.PEM(leaf.Cert)),
+			CertificateID: hex.EncodeToString(sum[:]), CertificatePEM: string(generate.PEM(leaf.Cert)),
 		}}
 	}
 	return out

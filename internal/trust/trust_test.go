@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
@@ -65,7 +65,7 @@ func TestInfineonVerifiesRealSample(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	root, err := testpki.NewRoot("Test Root")
+	root, err := generate.NewRoot("Test Root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherRoot, err := testpki.NewRoot("Other Root")
+	otherRoot, err := generate.NewRoot("Other Root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +82,16 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	expiredInter, err := root.NewIntermediateWith("Expired Intermediate", testpki.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
+	expiredInter, err := root.NewIntermediateWith("Expired Intermediate", generate.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	notCA, err := root.NewIntermediateWith("Not A CA", testpki.CAOptions{NotCA: true})
+	notCA, err := root.NewIntermediateWith("Not A CA", generate.CAOptions{NotCA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A root that ends before its intermediate does.
-	shortRoot, err := testpki.NewRootWith("Short Root", testpki.CAOptions{NotAfter: now.AddDate(2, 0, 0)})
+	shortRoot, err := generate.NewRootWith("Short Root", generate.CAOptions{NotAfter: now.AddDate(2, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +104,14 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bundle []byte
-	for _, c := range []*testpki.CA{root, inter, expiredInter, notCA, shortRoot, longInter, strayInter} {
-		bundle = append(bundle, testpki.PEM(c.Cert)...)
+	for _, c := range []*generate.CA{root, inter, expiredInter, notCA, shortRoot, longInter, strayInter} {
+		bundle = append(bundle, generate.PEM(c.Cert)...)
 	}
 	store, err := trust.FromPEM(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(ca *testpki.CA, o testpki.LeafOptions) *x509.Certificate {
+	issue := func(ca *generate.CA, o generate.LeafOptions) *x509.Certificate {
 		t.Helper()
 		o.Seed = t.Name()
 		o.NotBefore = now.AddDate(0, 0, -1)
@@ -123,13 +123,13 @@ func TestVerify(t *testing.T) {
 		return l.Cert
 	}
 	// x509 refuses a critical extension it does not know.
-	critical := issue(inter, testpki.LeafOptions{})
+	critical := issue(inter, generate.LeafOptions{})
 	critical.UnhandledCriticalExtensions = []asn1.ObjectIdentifier{{1, 2, 3, 4}}
 	notCATwin, err := otherRoot.NewIntermediate("Not A CA") // same name as the refused one, other key
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiredLeaf, err := inter.Issue(testpki.LeafOptions{Seed: "expired", NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+	expiredLeaf, err := inter.Issue(generate.LeafOptions{Seed: "expired", NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,16 +141,16 @@ func TestVerify(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{name: "through intermediate", leaf: issue(inter, testpki.LeafOptions{}), now: now, wantCA: "Test Intermediate"},
-		{name: "directly by root", leaf: issue(root, testpki.LeafOptions{}), now: now, wantCA: "Test Root"},
-		{name: "unknown CA", leaf: issue(otherRoot, testpki.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: `unknown issuer "CN=Other Root`},
-		{name: "same issuer name, other key", leaf: issue(otherInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrBadSignature, wantMsg: `"Test Intermediate"`},
-		{name: "issuer expired", leaf: issue(inter, testpki.LeafOptions{}), now: now.AddDate(30, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Test Intermediate" expired on`},
-		{name: "intermediate expired before now", leaf: issue(expiredInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotValid, wantMsg: `"Expired Intermediate" expired on`},
-		{name: "issuer is not a CA", leaf: issue(notCA, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
-		{name: "name of a refused issuer, other key", leaf: issue(notCATwin, testpki.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: "Not A CA"},
-		{name: "root above the issuer expired", leaf: issue(longInter, testpki.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
-		{name: "issuer without its root", leaf: issue(strayInter, testpki.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
+		{name: "through intermediate", leaf: issue(inter, generate.LeafOptions{}), now: now, wantCA: "Test Intermediate"},
+		{name: "directly by root", leaf: issue(root, generate.LeafOptions{}), now: now, wantCA: "Test Root"},
+		{name: "unknown CA", leaf: issue(otherRoot, generate.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: `unknown issuer "CN=Other Root`},
+		{name: "same issuer name, other key", leaf: issue(otherInter, generate.LeafOptions{}), now: now, wantErr: trust.ErrBadSignature, wantMsg: `"Test Intermediate"`},
+		{name: "issuer expired", leaf: issue(inter, generate.LeafOptions{}), now: now.AddDate(30, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Test Intermediate" expired on`},
+		{name: "intermediate expired before now", leaf: issue(expiredInter, generate.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotValid, wantMsg: `"Expired Intermediate" expired on`},
+		{name: "issuer is not a CA", leaf: issue(notCA, generate.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotCA, wantMsg: `"Not A CA" has no BasicConstraints CA:TRUE`},
+		{name: "name of a refused issuer, other key", leaf: issue(notCATwin, generate.LeafOptions{}), now: now, wantErr: trust.ErrUnknownIssuer, wantMsg: "Not A CA"},
+		{name: "root above the issuer expired", leaf: issue(longInter, generate.LeafOptions{}), now: now.AddDate(3, 0, 0), wantErr: trust.ErrIssuerNotValid, wantMsg: `"Short Root", above issuer "Long Intermediate", expired on`},
+		{name: "issuer without its root", leaf: issue(strayInter, generate.LeafOptions{}), now: now, wantErr: trust.ErrIssuerNotTrusted, wantMsg: `"Stray Intermediate" is not issued by a root of the trust file`},
 		{name: "the leaf itself expired", leaf: expiredLeaf.Cert, now: now, wantErr: trust.ErrChain, wantMsg: "certificate expired on"},
 		{name: "the anchor itself", leaf: inter.Cert, now: now, wantErr: trust.ErrIsAnchor},
 		{name: "critical extension", leaf: critical, now: now, wantErr: trust.ErrCriticalExtension, wantMsg: "1.2.3.4"},
@@ -206,7 +206,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 func TestFromPEM(t *testing.T) {
-	root, err := testpki.NewRoot("Test Root")
+	root, err := generate.NewRoot("Test Root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestFromPEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stray, err := testpki.NewRoot("Stray Root")
+	stray, err := generate.NewRoot("Stray Root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,11 +222,11 @@ func TestFromPEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notCARoot, err := testpki.NewRootWith("Self-signed non-CA", testpki.CAOptions{NotCA: true})
+	notCARoot, err := generate.NewRootWith("Self-signed non-CA", generate.CAOptions{NotCA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	notCAInter, err := root.NewIntermediateWith("Non-CA Intermediate", testpki.CAOptions{NotCA: true})
+	notCAInter, err := root.NewIntermediateWith("Non-CA Intermediate", generate.CAOptions{NotCA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,11 +237,11 @@ func TestFromPEM(t *testing.T) {
 		wantAnchors  int
 		wantRejected int
 	}{
-		{name: "root and intermediate", pem: append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), wantAnchors: 2},
-		{name: "intermediate only", pem: testpki.PEM(inter.Cert), wantErr: trust.ErrNoRoot},
-		{name: "self-signed non-CA only", pem: testpki.PEM(notCARoot.Cert), wantErr: trust.ErrNoRoot},
-		{name: "root, intermediate and a non-CA intermediate", pem: append(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...), testpki.PEM(notCAInter.Cert)...), wantAnchors: 2, wantRejected: 1},
-		{name: "intermediate of another root", pem: append(testpki.PEM(root.Cert), testpki.PEM(strayInter.Cert)...), wantAnchors: 1, wantRejected: 1},
+		{name: "root and intermediate", pem: append(generate.PEM(root.Cert), generate.PEM(inter.Cert)...), wantAnchors: 2},
+		{name: "intermediate only", pem: generate.PEM(inter.Cert), wantErr: trust.ErrNoRoot},
+		{name: "self-signed non-CA only", pem: generate.PEM(notCARoot.Cert), wantErr: trust.ErrNoRoot},
+		{name: "root, intermediate and a non-CA intermediate", pem: append(append(generate.PEM(root.Cert), generate.PEM(inter.Cert)...), generate.PEM(notCAInter.Cert)...), wantAnchors: 2, wantRejected: 1},
+		{name: "intermediate of another root", pem: append(generate.PEM(root.Cert), generate.PEM(strayInter.Cert)...), wantAnchors: 1, wantRejected: 1},
 		{name: "empty", pem: nil, wantErr: trust.ErrBadTrustFile},
 		{name: "not PEM", pem: []byte("hello"), wantErr: trust.ErrBadTrustFile},
 		{name: "key block", pem: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), wantErr: trust.ErrBadTrustFile},

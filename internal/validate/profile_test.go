@@ -9,20 +9,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
-func testCA(t *testing.T) *testpki.CA {
+func testCA(t *testing.T) *generate.CA {
 	t.Helper()
-	ca, err := testpki.NewRoot("profile test CA")
+	ca, err := generate.NewRoot("profile test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ca
 }
 
-func issue(t *testing.T, ca *testpki.CA, o testpki.LeafOptions) *x509.Certificate {
+func issue(t *testing.T, ca *generate.CA, o generate.LeafOptions) *x509.Certificate {
 	t.Helper()
 	if o.CommonName == "" {
 		o.Seed = t.Name()
@@ -60,8 +60,8 @@ type profileCase struct {
 func TestProfileNotCA(t *testing.T) {
 	ca := testCA(t)
 	runProfile(t, []profileCase{
-		{name: "end entity", cert: issue(t, ca, testpki.LeafOptions{})},
-		{name: "CA:TRUE", cert: issue(t, ca, testpki.LeafOptions{IsCA: true}), wantErr: ErrCA},
+		{name: "end entity", cert: issue(t, ca, generate.LeafOptions{})},
+		{name: "CA:TRUE", cert: issue(t, ca, generate.LeafOptions{IsCA: true}), wantErr: ErrCA},
 		{name: "a CA certificate", cert: ca.Cert, wantErr: ErrCA},
 	})
 }
@@ -69,31 +69,31 @@ func TestProfileNotCA(t *testing.T) {
 func TestProfileKeyUsage(t *testing.T) {
 	ca := testCA(t)
 	runProfile(t, []profileCase{
-		{name: "digitalSignature", cert: issue(t, ca, testpki.LeafOptions{})},
-		{name: "digitalSignature and keyAgreement", cert: issue(t, ca, testpki.LeafOptions{KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement})},
-		{name: "keyCertSign only", cert: issue(t, ca, testpki.LeafOptions{KeyUsage: x509.KeyUsageCertSign}), wantErr: ErrKeyUsage, wantMsg: "keyCertSign"},
-		{name: "keyAgreement only", cert: issue(t, ca, testpki.LeafOptions{KeyUsage: x509.KeyUsageKeyAgreement}), wantErr: ErrKeyUsage, wantMsg: "keyAgreement"},
+		{name: "digitalSignature", cert: issue(t, ca, generate.LeafOptions{})},
+		{name: "digitalSignature and keyAgreement", cert: issue(t, ca, generate.LeafOptions{KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement})},
+		{name: "keyCertSign only", cert: issue(t, ca, generate.LeafOptions{KeyUsage: x509.KeyUsageCertSign}), wantErr: ErrKeyUsage, wantMsg: "keyCertSign"},
+		{name: "keyAgreement only", cert: issue(t, ca, generate.LeafOptions{KeyUsage: x509.KeyUsageKeyAgreement}), wantErr: ErrKeyUsage, wantMsg: "keyAgreement"},
 	})
 }
 
 func TestProfileExtKeyUsage(t *testing.T) {
 	ca := testCA(t)
 	runProfile(t, []profileCase{
-		{name: "none", cert: issue(t, ca, testpki.LeafOptions{})},
-		{name: "clientAuth", cert: issue(t, ca, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})},
-		{name: "server and client", cert: issue(t, ca, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})},
-		{name: "any", cert: issue(t, ca, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})},
-		{name: "codeSigning only", cert: issue(t, ca, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}), wantErr: ErrExtKeyUsage, wantMsg: "codeSigning"},
-		{name: "serverAuth only", cert: issue(t, ca, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}), wantErr: ErrExtKeyUsage, wantMsg: "serverAuth"},
+		{name: "none", cert: issue(t, ca, generate.LeafOptions{})},
+		{name: "clientAuth", cert: issue(t, ca, generate.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})},
+		{name: "server and client", cert: issue(t, ca, generate.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})},
+		{name: "any", cert: issue(t, ca, generate.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})},
+		{name: "codeSigning only", cert: issue(t, ca, generate.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}), wantErr: ErrExtKeyUsage, wantMsg: "codeSigning"},
+		{name: "serverAuth only", cert: issue(t, ca, generate.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}), wantErr: ErrExtKeyUsage, wantMsg: "serverAuth"},
 	})
 }
 
 func TestProfileCommonNames(t *testing.T) {
 	ca := testCA(t)
 	runProfile(t, []profileCase{
-		{name: "one", cert: issue(t, ca, testpki.LeafOptions{CommonName: "thing-1"})},
-		{name: "none", cert: issue(t, ca, testpki.LeafOptions{CommonName: "-"}), wantErr: ErrNoCommonName},
-		{name: "two", cert: issue(t, ca, testpki.LeafOptions{CommonName: "thing-1", SecondCN: "thing-2"}), wantErr: ErrMultipleCommonNames, wantMsg: "2"},
+		{name: "one", cert: issue(t, ca, generate.LeafOptions{CommonName: "thing-1"})},
+		{name: "none", cert: issue(t, ca, generate.LeafOptions{CommonName: "-"}), wantErr: ErrNoCommonName},
+		{name: "two", cert: issue(t, ca, generate.LeafOptions{CommonName: "thing-1", SecondCN: "thing-2"}), wantErr: ErrMultipleCommonNames, wantMsg: "2"},
 	})
 }
 
@@ -104,11 +104,11 @@ func TestProfileKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	runProfile(t, []profileCase{
-		{name: "P-256", cert: issue(t, ca, testpki.LeafOptions{})},
-		{name: "P-384", cert: issue(t, ca, testpki.LeafOptions{Key: "p384"})},
-		{name: "RSA 2048", cert: issue(t, ca, testpki.LeafOptions{Key: "rsa2048"})},
-		{name: "RSA 1024", cert: issue(t, ca, testpki.LeafOptions{Key: "rsa1024"}), wantErr: ErrWeakKey, wantMsg: "RSA key of 1024 bits"},
-		{name: "Ed25519", cert: issue(t, ca, testpki.LeafOptions{Key: "ed25519"}), wantErr: ErrKeyAlgorithm, wantMsg: "Ed25519"},
+		{name: "P-256", cert: issue(t, ca, generate.LeafOptions{})},
+		{name: "P-384", cert: issue(t, ca, generate.LeafOptions{Key: "p384"})},
+		{name: "RSA 2048", cert: issue(t, ca, generate.LeafOptions{Key: "rsa2048"})},
+		{name: "RSA 1024", cert: issue(t, ca, generate.LeafOptions{Key: "rsa1024"}), wantErr: ErrWeakKey, wantMsg: "RSA key of 1024 bits"},
+		{name: "Ed25519", cert: issue(t, ca, generate.LeafOptions{Key: "ed25519"}), wantErr: ErrKeyAlgorithm, wantMsg: "Ed25519"},
 	})
 	// A curve AWS does not take (testpki makes no P-224 leaves).
 	if err := checkKey(&p224.PublicKey); !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), "P-224") {
@@ -119,10 +119,10 @@ func TestProfileKey(t *testing.T) {
 func TestProfileSignatureAlgorithm(t *testing.T) {
 	ca := testCA(t)
 	runProfile(t, []profileCase{
-		{name: "ECDSA SHA-256", cert: issue(t, ca, testpki.LeafOptions{})},
-		{name: "ECDSA SHA-384", cert: issue(t, ca, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA384})},
-		{name: "ECDSA SHA-512", cert: issue(t, ca, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA512})},
-		{name: "ECDSA SHA-1", cert: issue(t, ca, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1}), wantErr: ErrSignatureAlgorithm, wantMsg: "ECDSA-SHA1"},
+		{name: "ECDSA SHA-256", cert: issue(t, ca, generate.LeafOptions{})},
+		{name: "ECDSA SHA-384", cert: issue(t, ca, generate.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA384})},
+		{name: "ECDSA SHA-512", cert: issue(t, ca, generate.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA512})},
+		{name: "ECDSA SHA-1", cert: issue(t, ca, generate.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1}), wantErr: ErrSignatureAlgorithm, wantMsg: "ECDSA-SHA1"},
 	})
 	// An RSA CA for the RSA algorithms, MD5 included: crypto/x509 still
 	// signs with them.
@@ -135,7 +135,7 @@ func TestProfileSignatureAlgorithm(t *testing.T) {
 		{alg: x509.SHA1WithRSA},
 		{alg: x509.MD5WithRSA},
 	} {
-		c := &x509.Certificate{SignatureAlgorithm: tt.alg, PublicKey: issue(t, ca, testpki.LeafOptions{}).PublicKey}
+		c := &x509.Certificate{SignatureAlgorithm: tt.alg, PublicKey: issue(t, ca, generate.LeafOptions{}).PublicKey}
 		err := checkProfile(c)
 		if tt.ok != !errors.Is(err, ErrSignatureAlgorithm) {
 			t.Errorf("%v: %v", tt.alg, err)

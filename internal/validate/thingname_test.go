@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -48,16 +48,16 @@ func TestParseNameTemplate(t *testing.T) {
 
 func TestThingNameTemplate(t *testing.T) {
 	p := newPKI(t)
-	a := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "a"})
-	b := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "b"})
+	a := p.leaf(t, p.inter, generate.LeafOptions{Seed: "a"})
+	b := p.leaf(t, p.inter, generate.LeafOptions{Seed: "b"})
 	withReel := func(r manifest.Record, reel string) manifest.Record {
 		r.ReelID, r.Vendor = reel, manifest.VendorGenerated
 		return r
 	}
 	recs := func() []manifest.Record {
 		return []manifest.Record{
-			withReel(rec("A1", testpki.PEM(a.Cert)), "R1"),
-			withReel(rec("A2", testpki.PEM(b.Cert)), "R1"),
+			withReel(rec("A1", generate.PEM(a.Cert)), "R1"),
+			withReel(rec("A2", generate.PEM(b.Cert)), "R1"),
 		}
 	}
 	tests := []struct {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -39,13 +39,13 @@ func (s *sliceSource) Next() (manifest.Record, error) {
 func (s *sliceSource) Close() error { return nil }
 
 type pki struct {
-	root, inter, stranger *testpki.CA
+	root, inter, stranger *generate.CA
 	store                 *trust.Store
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	root, err := testpki.NewRoot("Test Root")
+	root, err := generate.NewRoot("Test Root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,18 +53,18 @@ func newPKI(t *testing.T) *pki {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger, err := testpki.NewRoot("Stranger")
+	stranger, err := generate.NewRoot("Stranger")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := trust.FromPEM(append(testpki.PEM(root.Cert), testpki.PEM(inter.Cert)...))
+	store, err := trust.FromPEM(append(generate.PEM(root.Cert), generate.PEM(inter.Cert)...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &pki{root: root, inter: inter, stranger: stranger, store: store}
 }
 
-func (p *pki) leaf(t *testing.T, ca *testpki.CA, o testpki.LeafOptions) *testpki.Leaf {
+func (p *pki) leaf(t *testing.T, ca *generate.CA, o generate.LeafOptions) *generate.Leaf {
 	t.Helper()
 	l, err := ca.Issue(o)
 	if err != nil {
@@ -79,10 +79,10 @@ func rec(chip string, data []byte) manifest.Record {
 
 func TestRunReasons(t *testing.T) {
 	p := newPKI(t)
-	good := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "good"})
-	other := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "other"})
-	sameName := p.leaf(t, p.inter, testpki.LeafOptions{CommonName: good.Cert.Subject.CommonName})
-	third := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "third"})
+	good := p.leaf(t, p.inter, generate.LeafOptions{Seed: "good"})
+	other := p.leaf(t, p.inter, generate.LeafOptions{Seed: "other"})
+	sameName := p.leaf(t, p.inter, generate.LeafOptions{CommonName: good.Cert.Subject.CommonName})
+	third := p.leaf(t, p.inter, generate.LeafOptions{Seed: "third"})
 	past := time.Now().AddDate(-30, 0, 0)
 	future := time.Now().AddDate(1, 0, 0)
 
@@ -95,7 +95,7 @@ func TestRunReasons(t *testing.T) {
 	}{
 		{
 			name:    "valid",
-			records: []manifest.Record{rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(good.Cert)), rec("A2", generate.PEM(other.Cert))},
 			want:    []error{nil, nil},
 		},
 		{
@@ -105,7 +105,7 @@ func TestRunReasons(t *testing.T) {
 		},
 		{
 			name:    "two certificates",
-			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), testpki.PEM(other.Cert)...))},
+			records: []manifest.Record{rec("A1", append(generate.PEM(good.Cert), generate.PEM(other.Cert)...))},
 			want:    []error{validate.ErrMultipleCertificates},
 		},
 		{
@@ -120,7 +120,7 @@ func TestRunReasons(t *testing.T) {
 		},
 		{
 			name:    "private key with certificate",
-			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), good.KeyPEM()...))},
+			records: []manifest.Record{rec("A1", append(generate.PEM(good.Cert), good.KeyPEM()...))},
 			want:    []error{validate.ErrPrivateKey},
 		},
 		{
@@ -130,67 +130,67 @@ func TestRunReasons(t *testing.T) {
 		},
 		{
 			name:    "expired",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "exp", NotBefore: past, NotAfter: past.AddDate(1, 0, 0)}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{Seed: "exp", NotBefore: past, NotAfter: past.AddDate(1, 0, 0)}).Cert))},
 			want:    []error{validate.ErrExpired},
 		},
 		{
 			name:    "not yet valid",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "nyv", NotBefore: future}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{Seed: "nyv", NotBefore: future}).Cert))},
 			want:    []error{validate.ErrNotYetValid},
 		},
 		{
 			name:    "unknown CA",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.stranger, testpki.LeafOptions{Seed: "s"}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.stranger, generate.LeafOptions{Seed: "s"}).Cert))},
 			want:    []error{trust.ErrUntrusted},
 		},
 		{
 			name:    "unknown CA, chain not checked",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.stranger, testpki.LeafOptions{Seed: "s"}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.stranger, generate.LeafOptions{Seed: "s"}).Cert))},
 			noTrust: true,
 			want:    []error{nil},
 		},
 		{
 			name:    "no CN",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: "-"}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{CommonName: "-"}).Cert))},
 			want:    []error{validate.ErrNoCommonName},
 		},
 		{
 			name:    "CN with space",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: "my thing"}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{CommonName: "my thing"}).Cert))},
 			want:    []error{validate.ErrThingName},
 		},
 		{
 			name:    "CN too long",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{CommonName: strings.Repeat("a", 129)}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{CommonName: strings.Repeat("a", 129)}).Cert))},
 			want:    []error{validate.ErrThingName},
 		},
 		{
 			name: "duplicate certificate",
 			records: []manifest.Record{
-				rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert)), rec("A3", testpki.PEM(good.Cert)),
+				rec("A1", generate.PEM(good.Cert)), rec("A2", generate.PEM(other.Cert)), rec("A3", generate.PEM(good.Cert)),
 			},
 			want: []error{nil, nil, validate.ErrDuplicateCertificate},
 		},
 		{
 			name:    "duplicate thing name",
-			records: []manifest.Record{rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(sameName.Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(good.Cert)), rec("A2", generate.PEM(sameName.Cert))},
 			want:    []error{nil, validate.ErrDuplicateThingName},
 		},
 		{
 			name: "invalid first occurrence does not claim the name",
 			records: []manifest.Record{
-				rec("A1", append(testpki.PEM(good.Cert), good.KeyPEM()...)), rec("A2", testpki.PEM(good.Cert)),
+				rec("A1", append(generate.PEM(good.Cert), good.KeyPEM()...)), rec("A2", generate.PEM(good.Cert)),
 			},
 			want: []error{validate.ErrPrivateKey, nil},
 		},
 		{
 			name:    "lower-case private key block",
-			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), bytes.ReplaceAll(good.KeyPEM(), []byte("EC PRIVATE KEY"), []byte("ec private key"))...))},
+			records: []manifest.Record{rec("A1", append(generate.PEM(good.Cert), bytes.ReplaceAll(good.KeyPEM(), []byte("EC PRIVATE KEY"), []byte("ec private key"))...))},
 			want:    []error{validate.ErrPrivateKey},
 		},
 		{
 			name:    "bare base64 key after the certificate",
-			records: []manifest.Record{rec("A1", append(testpki.PEM(good.Cert), base64.StdEncoding.EncodeToString(good.KeyDER())...))},
+			records: []manifest.Record{rec("A1", append(generate.PEM(good.Cert), base64.StdEncoding.EncodeToString(good.KeyDER())...))},
 			want:    []error{validate.ErrPrivateKey},
 		},
 		{
@@ -200,53 +200,53 @@ func TestRunReasons(t *testing.T) {
 		},
 		{
 			name:    "reader saw key material",
-			records: []manifest.Record{{Entry: "Device[1]", ChipID: "A1", Data: testpki.PEM(good.Cert), KeyMaterial: true}},
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "A1", Data: generate.PEM(good.Cert), KeyMaterial: true}},
 			want:    []error{validate.ErrPrivateKey},
 		},
 		{
 			name:    "CA certificate",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "ca", IsCA: true}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{Seed: "ca", IsCA: true}).Cert))},
 			want:    []error{validate.ErrCA},
 		},
 		{
 			name:    "code signing only",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "cs", ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{Seed: "cs", ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}).Cert))},
 			want:    []error{validate.ErrExtKeyUsage},
 		},
 		{
 			name:    "SHA-1 signature, chain not checked",
-			records: []manifest.Record{rec("A1", testpki.PEM(p.leaf(t, p.inter, testpki.LeafOptions{Seed: "sha1", SignatureAlgorithm: x509.ECDSAWithSHA1}).Cert))},
+			records: []manifest.Record{rec("A1", generate.PEM(p.leaf(t, p.inter, generate.LeafOptions{Seed: "sha1", SignatureAlgorithm: x509.ECDSAWithSHA1}).Cert))},
 			noTrust: true,
 			want:    []error{validate.ErrSignatureAlgorithm},
 		},
 		{
 			name:    "Infineon chip ID of 5000 characters",
-			records: []manifest.Record{{Entry: "Device[1]", ChipID: strings.Repeat("0", 5000), Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)}},
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: strings.Repeat("0", 5000), Vendor: manifest.VendorInfineon, Data: generate.PEM(good.Cert)}},
 			want:    []error{validate.ErrAttribute},
 		},
 		{
 			name:    "Infineon chip ID path traversal",
-			records: []manifest.Record{{Entry: "Device[1]", ChipID: "../../etc/passwd", Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)}},
+			records: []manifest.Record{{Entry: "Device[1]", ChipID: "../../etc/passwd", Vendor: manifest.VendorInfineon, Data: generate.PEM(good.Cert)}},
 			want:    []error{validate.ErrChipID},
 		},
 		{
 			name: "duplicate chip ID, other certificate",
 			records: []manifest.Record{
-				rec("A1", testpki.PEM(good.Cert)), rec("A2", testpki.PEM(other.Cert)), rec("A1", testpki.PEM(third.Cert)), rec("A1", testpki.PEM(good.Cert)),
+				rec("A1", generate.PEM(good.Cert)), rec("A2", generate.PEM(other.Cert)), rec("A1", generate.PEM(third.Cert)), rec("A1", generate.PEM(good.Cert)),
 			},
 			want: []error{nil, nil, validate.ErrDuplicateChipID, validate.ErrDuplicateCertificate},
 		},
 		{
 			name: "duplicate Infineon chip ID in another case",
 			records: []manifest.Record{
-				{Entry: "a", ChipID: "0A091B5C001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(good.Cert)},
-				{Entry: "b", ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon, Data: testpki.PEM(other.Cert)},
+				{Entry: "a", ChipID: "0A091B5C001500070063", Vendor: manifest.VendorInfineon, Data: generate.PEM(good.Cert)},
+				{Entry: "b", ChipID: "0a091b5c001500070063", Vendor: manifest.VendorInfineon, Data: generate.PEM(other.Cert)},
 			},
 			want: []error{nil, validate.ErrDuplicateChipID},
 		},
 		{
 			name:    "invalid first occurrence does not claim the chip ID",
-			records: []manifest.Record{rec("A1", []byte("junk")), rec("A1", testpki.PEM(good.Cert))},
+			records: []manifest.Record{rec("A1", []byte("junk")), rec("A1", generate.PEM(good.Cert))},
 			want:    []error{validate.ErrNoCertificate, nil},
 		},
 		{
@@ -300,9 +300,9 @@ func TestRunReasons(t *testing.T) {
 
 func TestPrivateKeyNeverInError(t *testing.T) {
 	p := newPKI(t)
-	l := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "k"})
+	l := p.leaf(t, p.inter, generate.LeafOptions{Seed: "k"})
 	key := l.KeyPEM()
-	data := append(testpki.PEM(l.Cert), key...)
+	data := append(generate.PEM(l.Cert), key...)
 	var got *validate.Checked
 	err := validate.Run(t.Context(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Checked) error {
 		got = d
@@ -328,8 +328,8 @@ func TestRunOrderAndErrors(t *testing.T) {
 	p := newPKI(t)
 	var recs []manifest.Record
 	for i := range 200 {
-		l := p.leaf(t, p.inter, testpki.LeafOptions{Seed: fmt.Sprint(i)})
-		recs = append(recs, rec(fmt.Sprintf("C%03d", i), testpki.PEM(l.Cert)))
+		l := p.leaf(t, p.inter, generate.LeafOptions{Seed: fmt.Sprint(i)})
+		recs = append(recs, rec(fmt.Sprintf("C%03d", i), generate.PEM(l.Cert)))
 	}
 	t.Run("order kept", func(t *testing.T) {
 		var chips []string

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -14,11 +14,11 @@ import (
 // the CN, under the same rules, and two records naming one Thing clash.
 func TestVendorThingName(t *testing.T) {
 	p := newPKI(t)
-	a := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "a"})
-	b := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "b"})
-	c := p.leaf(t, p.inter, testpki.LeafOptions{Seed: "c"})
-	named := func(chip, thing string, l *testpki.Leaf) manifest.Record {
-		r := rec(chip, testpki.PEM(l.Cert))
+	a := p.leaf(t, p.inter, generate.LeafOptions{Seed: "a"})
+	b := p.leaf(t, p.inter, generate.LeafOptions{Seed: "b"})
+	c := p.leaf(t, p.inter, generate.LeafOptions{Seed: "c"})
+	named := func(chip, thing string, l *generate.Leaf) manifest.Record {
+		r := rec(chip, generate.PEM(l.Cert))
 		r.ThingName = thing
 		return r
 	}

@@ -9,23 +9,23 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testPEM returns a PEM certificate with LF line endings.
 func testPEM(t testing.TB) string {
 	t.Helper()
-	ca, err := testpki.NewRoot("esp-test-cn")
+	ca, err := generate.NewRoot("esp-test-cn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ca.Issue(testpki.LeafOptions{Seed: "esp"})
+	l, err := ca.Issue(generate.LeafOptions{Seed: "esp"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.ReplaceAll(string(testpki.PEM(l.Cert)), "\r\n", "\n")
+	return strings.ReplaceAll(string(generate.PEM(l.Cert)), "\r\n", "\n")
 }
 
 // csvDoc makes a manifest of the header and rows, with CRLF line ends as

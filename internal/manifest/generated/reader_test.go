@@ -12,9 +12,9 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testChain is a leaf with the intermediate and root after it.
@@ -25,7 +25,7 @@ type testChain struct {
 
 func newTestChain(t testing.TB) *testChain {
 	t.Helper()
-	root, err := testpki.NewRoot("Root CA test")
+	root, err := generate.NewRoot("Root CA test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func newTestChain(t testing.TB) *testChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := inter.Issue(testpki.LeafOptions{CommonName: "Device-0"})
+	l, err := inter.Issue(generate.LeafOptions{CommonName: "Device-0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
@@ -29,7 +30,7 @@ func benchBundle(b *testing.B, n int) string {
 		return path
 	}
 	tmp := path + ".tmp"
-	if _, err := testbundle.Generate(tmp, testbundle.Options{
+	if _, err := generate.Write(tmp, generate.Options{
 		N: n, Slots: []string{"E0E0"}, ReelID: "BE7C4000000A0000", BatchID: "00000000-0000-4000-8000-000000000000",
 		TempDir: dir,
 	}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
@@ -203,7 +204,7 @@ func TestNotSevenZipBeforeSpooling(t *testing.T) {
 	}
 	f.Close()
 	p := filepath.Join(t.TempDir(), "zeros.7z")
-	if err := testbundle.Run7z(dir, p, testbundle.ArchiveOptions{Level: 1}, name); err != nil {
+	if err := generate.Run7z(dir, p, generate.ArchiveOptions{Level: 1}, name); err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()

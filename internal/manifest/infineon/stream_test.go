@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
@@ -146,7 +147,7 @@ func bundleOf(t *testing.T, files []testbundle.File, args ...string) string {
 		names = append(names, strings.TrimSuffix(f.Name, "/"))
 	}
 	inner := filepath.Join(dir, "inner.7z")
-	if err := testbundle.Run7z(src, inner, testbundle.ArchiveOptions{Args: args}, names...); err != nil {
+	if err := generate.Run7z(src, inner, generate.ArchiveOptions{Args: args}, names...); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(inner)

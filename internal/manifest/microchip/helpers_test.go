@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testSigner is a manifest signer made for the tests.
@@ -101,18 +101,18 @@ func (s *testSigner) sign(t testing.TB, protected, payload string) string {
 
 // devicePKI is a device CA with one issued leaf, as x5c wants them.
 type devicePKI struct {
-	ca   *testpki.CA
-	leaf *testpki.Leaf
+	ca   *generate.CA
+	leaf *generate.Leaf
 	x5c  []string
 }
 
 func newDevicePKI(t testing.TB) *devicePKI {
 	t.Helper()
-	ca, err := testpki.NewRoot("Crypto Authentication Signer test")
+	ca, err := generate.NewRoot("Crypto Authentication Signer test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{CommonName: "sn0123F2408EA1FCF201"})
+	leaf, err := ca.Issue(generate.LeafOptions{CommonName: "sn0123F2408EA1FCF201"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 const uid = "0123f2408ea1fcf201"
@@ -442,11 +442,11 @@ func TestSigners(t *testing.T) {
 	if err := s.AddPEM([]byte("no pem here")); !errors.Is(err, ErrSignerCert) {
 		t.Errorf("AddPEM of no PEM: %v", err)
 	}
-	ca, err := testpki.NewRoot("rsa? no, p256")
+	ca, err := generate.NewRoot("rsa? no, p256")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddPEM(testpki.PEM(ca.Cert)); err != nil {
+	if err := s.AddPEM(generate.PEM(ca.Cert)); err != nil {
 		t.Errorf("AddPEM of a P-256 certificate: %v", err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)

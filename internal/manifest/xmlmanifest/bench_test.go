@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 const benchDevices = 100_000
@@ -29,18 +29,18 @@ func benchManifest(b *testing.B) string {
 		return path
 	}
 	b.Logf("generating %s", path)
-	ca, err := testpki.NewRoot("xmlmanifest bench root")
+	ca, err := generate.NewRoot("xmlmanifest bench root")
 	if err != nil {
 		b.Fatal(err)
 	}
 	// Issue in parallel, write in order.
-	leaves := make([]*testpki.Leaf, benchDevices)
+	leaves := make([]*generate.Leaf, benchDevices)
 	errs := make([]error, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for w := range errs {
 		wg.Go(func() {
 			for i := w; i < benchDevices; i += len(errs) {
-				l, err := ca.Issue(testpki.LeafOptions{Seed: fmt.Sprint("bench ", i)})
+				l, err := ca.Issue(generate.LeafOptions{Seed: fmt.Sprint("bench ", i)})
 				if err != nil {
 					errs[w] = err
 					return
@@ -64,7 +64,7 @@ func benchManifest(b *testing.B) string {
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CertificateManifest vendor=\"Infineon\" product=\"OPTIGA Trust M Express\" reelId=\"78211223032C7EFA\" batchId=\"b41425b9-b42b-47fd-95c2-f981b4c61561\">\n")
 	for i, l := range leaves {
 		fmt.Fprintf(w, "  <Device chipId=\"%020X\">\n    <Certificate slot=\"E0E0\">%s</Certificate>\n    <Certificate slot=\"E0E1\" encoding=\"base64-der\">%s</Certificate>\n  </Device>\n",
-			i, testpki.PEM(l.Cert), base64.StdEncoding.EncodeToString(l.Cert.Raw))
+			i, generate.PEM(l.Cert), base64.StdEncoding.EncodeToString(l.Cert.Raw))
 	}
 	fmt.Fprintf(w, "</CertificateManifest>\n")
 	if err := w.Flush(); err != nil {

@@ -6,20 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func TestKeyMaterialAnywhereInDevice(t *testing.T) {
-	ca, err := testpki.NewRoot("xmlmanifest key root")
+	ca, err := generate.NewRoot("xmlmanifest key root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "xml key"})
+	leaf, err := ca.Issue(generate.LeafOptions{Seed: "xml key"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := strings.TrimSpace(strings.ReplaceAll(string(testpki.PEM(leaf.Cert)), "\r\n", "\n"))
+	cert := strings.TrimSpace(strings.ReplaceAll(string(generate.PEM(leaf.Cert)), "\r\n", "\n"))
 	keyPEM := strings.TrimSpace(string(leaf.KeyPEM()))
 	keyB64 := base64.StdEncoding.EncodeToString(leaf.KeyDER())
 	const chip = "0A091B5C001500070063"

@@ -17,14 +17,14 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // testCerts are three device certificates: PEM as the manifest would hold
 // it (CRLF, as Infineon writes), and what Data must hold for each form.
 type testCert struct {
-	crlfPEM string // testpki.PEM: CRLF line ends
+	crlfPEM string // generate.PEM: CRLF line ends
 	lfPEM   string // the same with LF line ends and no final newline, as
 	// encoding/xml hands back the text (it normalizes line ends) trimmed
 	b64    string // base64 of the DER, one line
@@ -40,18 +40,18 @@ var (
 func testCerts(t testing.TB) []testCert {
 	t.Helper()
 	certsOnce.Do(func() {
-		ca, err := testpki.NewRoot("xmlmanifest test root")
+		ca, err := generate.NewRoot("xmlmanifest test root")
 		if err != nil {
 			certsErr = err
 			return
 		}
 		for i := range 3 {
-			leaf, err := ca.Issue(testpki.LeafOptions{Seed: fmt.Sprint("xmlmanifest ", i)})
+			leaf, err := ca.Issue(generate.LeafOptions{Seed: fmt.Sprint("xmlmanifest ", i)})
 			if err != nil {
 				certsErr = err
 				return
 			}
-			p := string(testpki.PEM(leaf.Cert))
+			p := string(generate.PEM(leaf.Cert))
 			certs = append(certs, testCert{
 				crlfPEM: p,
 				lfPEM:   strings.TrimSpace(strings.ReplaceAll(p, "\r\n", "\n")),

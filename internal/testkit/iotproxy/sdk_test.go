@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // motoBehindProxy starts moto, puts a proxy in front of it and returns
@@ -140,18 +140,18 @@ func TestDropAfterForward(t *testing.T) {
 	ctx := t.Context()
 	once := client(1)
 
-	ca, err := testpki.NewRoot("iotproxy test root")
+	ca, err := generate.NewRoot("iotproxy test root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{Seed: "drop after forward"})
+	leaf, err := ca.Issue(generate.LeafOptions{Seed: "drop after forward"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(leaf.Cert.Raw)
 	certID := hex.EncodeToString(sum[:])
 	in := &iot.RegisterCertificateWithoutCAInput{
-		CertificatePem: aws.String(string(testpki.PEM(leaf.Cert))),
+		CertificatePem: aws.String(string(generate.PEM(leaf.Cert))),
 		Status:         types.CertificateStatusActive,
 	}
 
@@ -232,18 +232,18 @@ func TestStrictExclusive(t *testing.T) {
 			p, client := motoBehindProxy(t, Config{StrictExclusive: strict})
 			c := client(1)
 			ctx := t.Context()
-			root, err := testpki.NewRoot("Exclusive Root")
+			root, err := generate.NewRoot("Exclusive Root")
 			if err != nil {
 				t.Fatal(err)
 			}
 			register := func(seed string) string {
 				t.Helper()
-				l, err := root.Issue(testpki.LeafOptions{Seed: seed})
+				l, err := root.Issue(generate.LeafOptions{Seed: seed})
 				if err != nil {
 					t.Fatal(err)
 				}
 				out, err := c.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
-					CertificatePem: aws.String(string(testpki.PEM(l.Cert))), Status: types.CertificateStatusActive,
+					CertificatePem: aws.String(string(generate.PEM(l.Cert))), Status: types.CertificateStatusActive,
 				})
 				if err != nil {
 					t.Fatal(err)

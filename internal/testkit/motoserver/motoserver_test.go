@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 func iotClient(t *testing.T, s *motoserver.Server) *iot.Client {
@@ -33,16 +33,16 @@ func iotClient(t *testing.T, s *motoserver.Server) *iot.Client {
 // line endings, as Infineon writes them) and the hex SHA-256 of its DER.
 func newCertPEM(t *testing.T, seed string) (pemText, derSHA256 string) {
 	t.Helper()
-	ca, err := testpki.NewRoot("motoserver test root")
+	ca, err := generate.NewRoot("motoserver test root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{Seed: seed})
+	leaf, err := ca.Issue(generate.LeafOptions{Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(leaf.Cert.Raw)
-	return string(testpki.PEM(leaf.Cert)), hex.EncodeToString(sum[:])
+	return string(generate.PEM(leaf.Cert)), hex.EncodeToString(sum[:])
 }
 
 func answers(url string) bool {

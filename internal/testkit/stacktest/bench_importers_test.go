@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -16,7 +17,6 @@ import (
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
@@ -67,7 +67,7 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 		VisibilityTimeout: 900,
 	})
 	dir := b.TempDir()
-	res, err := testbundle.Generate(filepath.Join(dir, "reel.xml"), testbundle.Options{N: n, Format: testbundle.FormatXML, Slots: []string{"E0E0"}})
+	res, err := generate.Write(filepath.Join(dir, "reel.xml"), generate.Options{N: n, Format: generate.FormatXML, Slots: []string{"E0E0"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,8 +117,8 @@ func measureImporters(b *testing.B, n int) (float64, string, time.Duration) {
 	}
 	devs := make([]iottest.Device, n)
 	for i := range devs {
-		chip := testbundle.ChipID(res.ReelID, i)
-		devs[i] = iottest.Device{ThingName: testbundle.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
+		chip := generate.ChipID(res.ReelID, i)
+		devs[i] = iottest.Device{ThingName: generate.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
 	}
 	s.IoT.AssertComplete(b, devs)
 	return imported, line, elapsed

@@ -20,21 +20,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 	"github.com/thingpress/thingpress/internal/trust"
 )
 
 // BenchmarkProvider measures the provider on a bundle: by default one of
-// 10,000 devices that it generates, else the bundle (and its CA,
-// FILE.ca.pem) that THINGPRESS_MEASURE_MANIFEST names, such as the
-// 1,000,000-device one that tools/genmanifest writes:
+// 10,000 devices that it generates, else the bundle (and its CA, ca.pem
+// in the same directory) that THINGPRESS_MEASURE_MANIFEST names, such as
+// the 1,000,000-device one that thingpress generate writes:
 //
-//	go run ./tools/genmanifest -n 1000000 -bad -o /tmp/reel-1m.7z
-//	THINGPRESS_MEASURE_MANIFEST=/tmp/reel-1m.7z THINGPRESS_MEASURE_SINK=1 \
+//	thingpress generate --vendor infineon --devices 1000010 --invalid 10 --slots E0E0 --out /tmp/b1m
+//	THINGPRESS_MEASURE_MANIFEST=/tmp/b1m/reel.7z THINGPRESS_MEASURE_SINK=1 \
 //	  go test -run '^$' -bench BenchmarkProvider -benchtime 1x -timeout 60m ./internal/stacktest/
 //
 // The bundle is uploaded to moto's S3 and the provider handler runs on its
@@ -59,15 +59,15 @@ func BenchmarkProvider(b *testing.B) {
 	path := os.Getenv("THINGPRESS_MEASURE_MANIFEST")
 	if path == "" {
 		path = filepath.Join(b.TempDir(), "reel.7z")
-		res, err := testbundle.Generate(path, testbundle.Options{N: 10_000, Slots: []string{"E0E0"}})
+		res, err := generate.Write(path, generate.Options{N: 10_000, Slots: []string{"E0E0"}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := os.WriteFile(path+".ca.pem", res.PKI.PEM(), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(path), "ca.pem"), res.PKI.PEM(), 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}
-	caPEM, err := os.ReadFile(path + ".ca.pem")
+	caPEM, err := os.ReadFile(filepath.Join(filepath.Dir(path), "ca.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
@@ -24,18 +25,18 @@ func logger(t *testing.T) *slog.Logger {
 // bundle generates an Infineon bundle of n good devices and every bad
 // case, and returns it with the good devices as IoT must end up holding
 // them.
-func bundle(t *testing.T, n int) (*testbundle.Result, []iottest.Device) {
+func bundle(t *testing.T, n int) (*generate.Result, []iottest.Device) {
 	t.Helper()
 	testbundle.Require7z(t)
 	dir := t.TempDir()
-	res, err := testbundle.Generate(filepath.Join(dir, "reel.7z"), testbundle.Options{N: n, Bad: true, TempDir: dir})
+	res, err := generate.Write(filepath.Join(dir, "reel.7z"), generate.Options{N: n, Bad: true, TempDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	devs := make([]iottest.Device, n)
 	for i := range devs {
-		chip := testbundle.ChipID(res.ReelID, i)
-		devs[i] = iottest.Device{ThingName: testbundle.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
+		chip := generate.ChipID(res.ReelID, i)
+		devs[i] = iottest.Device{ThingName: generate.CommonName(res.ReelID, chip, "E0E0"), ChipID: chip, ReelID: res.ReelID}
 	}
 	return res, devs
 }

@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"github.com/thingpress/thingpress/internal/generate"
 )
 
 // WriteEmpty7z writes at path a 7z archive of size bytes that holds no
@@ -56,5 +58,5 @@ func WriteBigBundle(path string, innerSize int64) error {
 	if err := WriteEmpty7z(filepath.Join(dir, name), innerSize); err != nil {
 		return err
 	}
-	return Run7z(dir, path, ArchiveOptions{Level: 1}, name)
+	return generate.Run7z(dir, path, generate.ArchiveOptions{Level: 1}, name)
 }

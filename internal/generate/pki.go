@@ -1,4 +1,4 @@
-package testpki
+package generate
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package testbundle
+package generate
 
 import (
 	"bytes"
@@ -11,36 +11,36 @@ import (
 	"math/big"
 	"strings"
 	"sync/atomic"
-
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
 // fastIssuer signs many good device certificates quickly. It makes one
-// certificate with testpki's shared leaf key, then for each device patches
+// certificate with the shared leaf key (see Issue), then for each device patches
 // the serial number and CN of that TBSCertificate in place (both have a
 // fixed length: 4 bytes, as Infineon's, and 64 hex characters) and signs
 // it. That skips x509.CreateCertificate's template encoding and its check
 // of the fresh signature, which would cost three times the signing itself.
-// Certificates that must differ in more (the bad cases) use testpki.Issue.
+// Certificates that must differ in more (the bad cases) use Issue.
 type fastIssuer struct {
-	ca        *testpki.CA
+	ca        *CA
 	hash      crypto.Hash
 	tbs       []byte
 	sigAlg    []byte
 	serialOff int
 	cnOff     int
+	cnLen     int
+	pub       any
 	serial    atomic.Uint32
 }
 
 const (
-	cnLen          = 64
+	cnLen          = 64         // the CNs of Infineon's device certificates
 	serialBase     = 0x10000000 // 4-byte serials with the top bit clear
 	serialTemplate = 0x7E5A5A5A
 )
 
-func newFastIssuer(ca *testpki.CA) (*fastIssuer, error) {
+func newFastIssuer(ca *CA, cnLen int) (*fastIssuer, error) {
 	placeholder := strings.Repeat("Z", cnLen)
-	leaf, err := ca.Issue(testpki.LeafOptions{CommonName: placeholder})
+	leaf, err := ca.Issue(LeafOptions{CommonName: placeholder})
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +92,16 @@ func newFastIssuer(ca *testpki.CA) (*fastIssuer, error) {
 		sigAlg:    outer.SigAlg.FullBytes,
 		serialOff: serialOff + 2,
 		cnOff:     cnOff,
+		cnLen:     cnLen,
+		pub:       leaf.Key.Public(),
 	}, nil
 }
 
 // issue returns the DER of a certificate with subject C=DE, CN=cn, where cn
-// has 64 characters.
+// has the length the issuer was made for.
 func (f *fastIssuer) issue(cn string) ([]byte, error) {
-	if len(cn) != cnLen {
-		return nil, fmt.Errorf("fast issuer: CN must have %d characters", cnLen)
+	if len(cn) != f.cnLen {
+		return nil, fmt.Errorf("fast issuer: CN must have %d characters", f.cnLen)
 	}
 	s := serialBase + f.serial.Add(1)
 	if s >= 0x80000000 {
@@ -127,3 +129,6 @@ func (f *fastIssuer) issue(cn string) ([]byte, error) {
 		Sig:    asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
 	})
 }
+
+// publicKey returns the key of the certificates the issuer makes.
+func (f *fastIssuer) publicKey() any { return f.pub }

@@ -1,4 +1,4 @@
-package testbundle_test
+package generate_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
@@ -73,7 +74,7 @@ func parseEntry(t *testing.T, chipID string, data []byte, der bool) entry {
 
 // checkEntries checks the good chips verify and each bad chip is bad the
 // way the result says.
-func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []entry) {
+func checkEntries(t *testing.T, res *generate.Result, slot string, entries []entry) {
 	t.Helper()
 	if len(entries) != res.ChipIDs {
 		t.Fatalf("slot %s: %d entries, want %d", slot, len(entries), res.ChipIDs)
@@ -86,9 +87,9 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err
 	}
-	bad := map[string]testbundle.BadCase{}
+	bad := map[string]generate.BadCase{}
 	for _, b := range res.Bad {
-		if b.Case != testbundle.BadDuplicateChipID {
+		if b.Case != generate.BadDuplicateChipID {
 			bad[b.ChipID] = b.Case
 		}
 	}
@@ -97,9 +98,9 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 	for _, e := range entries {
 		c, isBad := bad[e.chipID]
 		if seen[e.chipID] && e.chipID == first.chipID {
-			c, isBad = testbundle.BadDuplicateChipID, true
+			c, isBad = generate.BadDuplicateChipID, true
 		}
-		if (!chipIDRE.MatchString(e.chipID) || seen[e.chipID]) && c != testbundle.BadChipID && c != testbundle.BadChipIDTooLong && c != testbundle.BadDuplicateChipID {
+		if (!chipIDRE.MatchString(e.chipID) || seen[e.chipID]) && c != generate.BadChipID && c != generate.BadChipIDTooLong && c != generate.BadDuplicateChipID {
 			t.Errorf("chip ID %q bad or repeated", e.chipID)
 		}
 		seen[e.chipID] = true
@@ -111,7 +112,7 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 			if err := verify(cert); err != nil {
 				t.Fatalf("good chip %s: %v", e.chipID, err)
 			}
-			if want := testbundle.CommonName(res.ReelID, e.chipID, slot); cert.Subject.CommonName != want {
+			if want := generate.CommonName(res.ReelID, e.chipID, slot); cert.Subject.CommonName != want {
 				t.Errorf("chip %s CN %q, want %q", e.chipID, cert.Subject.CommonName, want)
 			}
 			continue
@@ -119,33 +120,33 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 		cert := e.certs[0]
 		var ok bool
 		switch c {
-		case testbundle.BadTwoCerts:
+		case generate.BadTwoCerts:
 			ok = len(e.certs) == 2
-		case testbundle.BadPrivateKey:
+		case generate.BadPrivateKey:
 			ok = len(e.other) == 1 && strings.Contains(e.other[0], "PRIVATE KEY")
-		case testbundle.BadExpired:
+		case generate.BadExpired:
 			ok = cert.NotAfter.Before(time.Now())
-		case testbundle.BadNotYetValid:
+		case generate.BadNotYetValid:
 			ok = cert.NotBefore.After(time.Now())
-		case testbundle.BadUnknownCA:
+		case generate.BadUnknownCA:
 			ok = verify(cert) != nil && cert.NotAfter.After(time.Now())
-		case testbundle.BadNoCN:
+		case generate.BadNoCN:
 			ok = cert.Subject.CommonName == ""
-		case testbundle.BadCNSpace:
+		case generate.BadCNSpace:
 			ok = strings.Contains(cert.Subject.CommonName, " ")
-		case testbundle.BadCNTooLong:
+		case generate.BadCNTooLong:
 			ok = len(cert.Subject.CommonName) > 128
-		case testbundle.BadDuplicateCert:
+		case generate.BadDuplicateCert:
 			ok = bytes.Equal(cert.Raw, first.certs[0].Raw)
-		case testbundle.BadDuplicateName:
+		case generate.BadDuplicateName:
 			ok = cert.Subject.CommonName == first.certs[0].Subject.CommonName && !bytes.Equal(cert.Raw, first.certs[0].Raw)
-		case testbundle.BadCACertificate:
+		case generate.BadCACertificate:
 			ok = cert.IsCA
-		case testbundle.BadKeyCertSignOnly:
+		case generate.BadKeyCertSignOnly:
 			ok = cert.KeyUsage == x509.KeyUsageCertSign
-		case testbundle.BadCodeSigningEKU:
+		case generate.BadCodeSigningEKU:
 			ok = slices.Equal(cert.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning})
-		case testbundle.BadTwoCNs:
+		case generate.BadTwoCNs:
 			n := 0
 			for _, a := range cert.Subject.Names {
 				if a.Type.Equal(asn1.ObjectIdentifier{2, 5, 4, 3}) {
@@ -153,25 +154,25 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 				}
 			}
 			ok = n == 2
-		case testbundle.BadEd25519Key:
+		case generate.BadEd25519Key:
 			ok = cert.PublicKeyAlgorithm == x509.Ed25519
-		case testbundle.BadRSA1024Key:
+		case generate.BadRSA1024Key:
 			k, isRSA := cert.PublicKey.(*rsa.PublicKey)
 			ok = isRSA && k.N.BitLen() == 1024
-		case testbundle.BadSHA1Signature:
+		case generate.BadSHA1Signature:
 			ok = cert.SignatureAlgorithm == x509.ECDSAWithSHA1
-		case testbundle.BadExpiredIntermediate:
+		case generate.BadExpiredIntermediate:
 			ok = cert.CheckSignatureFrom(res.PKI.Expired.Cert) == nil && res.PKI.Expired.Cert.NotAfter.Before(time.Now())
-		case testbundle.BadNonCAIntermediate:
+		case generate.BadNonCAIntermediate:
 			ok = res.PKI.NotCA.Cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil && !res.PKI.NotCA.Cert.IsCA
-		case testbundle.BadChipIDTooLong:
+		case generate.BadChipIDTooLong:
 			ok = len(e.chipID) == 5000 || len(e.chipID) == 64
-		case testbundle.BadChipID:
+		case generate.BadChipID:
 			ok = e.chipID == "../../etc/passwd" || len(e.chipID) == 19
-		case testbundle.BadDuplicateChipID:
+		case generate.BadDuplicateChipID:
 			ok = !bytes.Equal(cert.Raw, first.certs[0].Raw) && cert.Subject.CommonName != first.certs[0].Subject.CommonName
-		case testbundle.BadKeyLowerCase, testbundle.BadKeyPKCS8, testbundle.BadKeyRSA, testbundle.BadKeyEncrypted,
-			testbundle.BadKeyBase64, testbundle.BadKeyDER, testbundle.BadKeyElsewhere, testbundle.BadKeyAttribute:
+		case generate.BadKeyLowerCase, generate.BadKeyPKCS8, generate.BadKeyRSA, generate.BadKeyEncrypted,
+			generate.BadKeyBase64, generate.BadKeyDER, generate.BadKeyElsewhere, generate.BadKeyAttribute:
 			if e.der {
 				ok = manifest.DERHasPrivateKey(e.raw)
 			} else {
@@ -181,8 +182,8 @@ func checkEntries(t *testing.T, res *testbundle.Result, slot string, entries []e
 		if !ok {
 			t.Errorf("slot %s chip %s is not %s", slot, e.chipID, c)
 		}
-		if !slices.Contains([]testbundle.BadCase{testbundle.BadUnknownCA, testbundle.BadExpired, testbundle.BadNotYetValid,
-			testbundle.BadSHA1Signature, testbundle.BadExpiredIntermediate, testbundle.BadNonCAIntermediate}, c) {
+		if !slices.Contains([]generate.BadCase{generate.BadUnknownCA, generate.BadExpired, generate.BadNotYetValid,
+			generate.BadSHA1Signature, generate.BadExpiredIntermediate, generate.BadNonCAIntermediate}, c) {
 			if err := verify(cert); err != nil {
 				t.Errorf("chip %s (%s) should chain to the test CA: %v", e.chipID, c, err)
 			}
@@ -205,13 +206,13 @@ func TestGenerateInfineon(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "reel.7z")
-			res, err := testbundle.Generate(path, testbundle.Options{N: tc.n, Slots: tc.slots, Bad: tc.bad, TempDir: t.TempDir()})
+			res, err := generate.Write(path, generate.Options{N: tc.n, Slots: tc.slots, Bad: tc.bad, TempDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantBad := 0
 			if tc.bad {
-				wantBad = len(testbundle.BadCases)
+				wantBad = len(generate.BadCases)
 			}
 			if len(res.Bad) != wantBad || res.ChipIDs != tc.n+wantBad {
 				t.Fatalf("%d chips, %d bad", res.ChipIDs, len(res.Bad))
@@ -249,7 +250,7 @@ func TestGenerateInfineon(t *testing.T) {
 
 func TestGenerateXML(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reel.xml")
-	res, err := testbundle.Generate(path, testbundle.Options{N: 600, Format: testbundle.FormatXML, Bad: true})
+	res, err := generate.Write(path, generate.Options{N: 600, Format: generate.FormatXML, Bad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,16 +309,16 @@ func TestGenerateXML(t *testing.T) {
 func TestGenerateOptions(t *testing.T) {
 	tests := []struct {
 		name string
-		o    testbundle.Options
+		o    generate.Options
 	}{
-		{name: "unknown format", o: testbundle.Options{N: 1, Format: "csv"}},
-		{name: "unknown slot", o: testbundle.Options{N: 1, Format: testbundle.FormatXML, Slots: []string{"E0E9"}}},
-		{name: "bad devices without good ones", o: testbundle.Options{N: 0, Bad: true, Format: testbundle.FormatXML}},
-		{name: "negative count", o: testbundle.Options{N: -1}},
+		{name: "unknown format", o: generate.Options{N: 1, Format: "csv"}},
+		{name: "unknown slot", o: generate.Options{N: 1, Format: generate.FormatXML, Slots: []string{"E0E9"}}},
+		{name: "bad devices without good ones", o: generate.Options{N: 0, Bad: true, Format: generate.FormatXML}},
+		{name: "negative count", o: generate.Options{N: -1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := testbundle.Generate(filepath.Join(t.TempDir(), "x"), tc.o); err == nil {
+			if _, err := generate.Write(filepath.Join(t.TempDir(), "x"), tc.o); err == nil {
 				t.Error("no error")
 			}
 		})

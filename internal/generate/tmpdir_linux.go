@@ -1,4 +1,4 @@
-package testbundle
+package generate
 
 import (
 	"os"

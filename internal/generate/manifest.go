@@ -1,4 +1,4 @@
-package testbundle
+package generate
 
 import (
 	"bufio"
@@ -19,19 +19,25 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/testkit/testpki"
 )
 
-// Formats Generate can write.
+// Formats Write can write.
 const (
-	FormatInfineon = "infineon" // the 7z reel bundle
-	FormatXML      = "xml"      // the documented XML manifest
+	FormatInfineon  = "infineon"  // the 7z reel bundle
+	FormatXML       = "xml"       // the documented XML manifest
+	FormatMicrochip = "microchip" // a JSON array of JWS entries signed by a test signer
+	FormatEspressif = "espressif" // a CSV of MAC,cn,cert
+	FormatGenerated = "generated" // one base64 PEM text per line
 )
+
+// Formats lists the formats Write can write.
+var Formats = []string{FormatInfineon, FormatXML, FormatMicrochip, FormatEspressif, FormatGenerated}
 
 // BadCase names a way a device of a generated manifest is wrong.
 type BadCase string
@@ -61,7 +67,7 @@ const (
 	BadSHA1Signature   BadCase = "sha1-signature"   // signed ECDSA with SHA-1 (crypto/x509 still signs it; it only refuses to verify it)
 
 	// Issuers in the CA file that may not issue.
-	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired yesterday
+	BadExpiredIntermediate BadCase = "expired-intermediate" // issued by PKI.Expired, which expired in 2021
 	BadNonCAIntermediate   BadCase = "non-ca-intermediate"  // issued by PKI.NotCA, which has no CA:TRUE
 
 	// Chip IDs. The Infineon format takes chip IDs from member names of 1
@@ -82,7 +88,8 @@ const (
 	BadKeyAttribute BadCase = "private-key-attribute" // XML: a Device attribute; Infineon: a PEM header of the certificate block
 )
 
-// BadCases lists every BadCase in the order the bad chips are added.
+// BadCases lists every BadCase of the Infineon formats (FormatInfineon and
+// FormatXML) in the order the bad chips are added.
 var BadCases = []BadCase{
 	BadTwoCerts, BadPrivateKey, BadExpired, BadNotYetValid, BadUnknownCA,
 	BadNoCN, BadCNSpace, BadCNTooLong, BadDuplicateCert, BadDuplicateName,
@@ -95,13 +102,20 @@ var BadCases = []BadCase{
 // Options shape a generated manifest.
 type Options struct {
 	N      int      // good devices
-	Format string   // FormatInfineon (default) or FormatXML
-	Slots  []string // certificate slots; nil means manifest.Slots
-	Bad    bool     // add one bad device per BadCase after the good ones
-	// Cases, when set with Bad, are the bad cases to add instead of all.
-	Cases   []BadCase
-	ReelID  string // 16 hex characters; empty means random
-	BatchID string // a UUID; empty means random
+	Format string   // one of Formats; empty means FormatInfineon
+	Slots  []string // Infineon only: certificate slots; nil means manifest.Slots
+	// Bad adds one bad device per case of CasesFor(Format) after the good
+	// ones.
+	Bad bool
+	// Cases, when set with Bad, are the bad cases to add instead, in this
+	// order; a case may come more than once.
+	Cases []BadCase
+	// Seed, when set, makes the reel and batch IDs, and so every chip ID,
+	// MAC, uniqueId and CN, the same from run to run; the keys and
+	// signatures still differ.
+	Seed    string
+	ReelID  string // 16 hex characters; empty means random (or from Seed)
+	BatchID string // a UUID; empty means random (or from Seed)
 	// Level is the 7z compression level; 0 means 5 up to 10,000 devices
 	// and 1 (fast) above.
 	Level int
@@ -112,6 +126,8 @@ type Options struct {
 	TempDir string
 	// CA signs the good devices; nil means a fresh root and intermediate.
 	CA *PKI
+	// Signer signs a Microchip manifest's entries; nil means a fresh one.
+	Signer *Signer
 	// Progress, if set, receives a line per step with its time.
 	Progress io.Writer
 }
@@ -120,20 +136,20 @@ type Options struct {
 // certificates, with two intermediates of the root that may not issue
 // devices, for the bad cases.
 type PKI struct {
-	Root, Intermediate *testpki.CA
-	// Expired expired yesterday; NotCA lacks BasicConstraints CA:TRUE.
-	Expired, NotCA *testpki.CA
+	Root, Intermediate *CA
+	// Expired expired on 2021-01-01; NotCA lacks BasicConstraints CA:TRUE.
+	Expired, NotCA *CA
 }
 
-// NewPKI makes a fresh root and intermediate, on P-256. Generate adds
+// NewPKI makes a fresh root and intermediate, on P-256. Write adds
 // the refused intermediates when it makes bad devices.
 func NewPKI() (*PKI, error) { return NewPKIOn(nil) }
 
 // NewPKIOn makes a fresh root and intermediate whose keys are on curve
 // (nil: P-256).
 func NewPKIOn(curve elliptic.Curve) (*PKI, error) {
-	o := testpki.CAOptions{Curve: curve}
-	root, err := testpki.NewRootWith("thingpress test root CA", o)
+	o := CAOptions{Curve: curve}
+	root, err := NewRootWith("thingpress test root CA", o)
 	if err != nil {
 		return nil, err
 	}
@@ -151,16 +167,15 @@ func (p *PKI) addRefused() error {
 	refusedMu.Lock()
 	defer refusedMu.Unlock()
 	var err error
-	now := time.Now()
 	if p.Expired == nil {
 		p.Expired, err = p.Root.NewIntermediateWith("thingpress test expired CA",
-			testpki.CAOptions{NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(0, 0, -1)})
+			CAOptions{NotBefore: expiredFrom, NotAfter: expiredUntil})
 		if err != nil {
 			return err
 		}
 	}
 	if p.NotCA == nil {
-		p.NotCA, err = p.Root.NewIntermediateWith("thingpress test non-CA issuer", testpki.CAOptions{NotCA: true})
+		p.NotCA, err = p.Root.NewIntermediateWith("thingpress test non-CA issuer", CAOptions{NotCA: true})
 	}
 	return err
 }
@@ -170,13 +185,29 @@ func (p *PKI) addRefused() error {
 // as anchors, but names when a device they issued is checked).
 func (p *PKI) PEM() []byte {
 	var b bytes.Buffer
-	for _, ca := range []*testpki.CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
+	for _, ca := range []*CA{p.Root, p.Intermediate, p.Expired, p.NotCA} {
 		if ca != nil {
 			_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}) // a bytes.Buffer does not fail
 		}
 	}
 	return b.Bytes()
 }
+
+// Fixed validity periods of the expired and the not yet valid devices, so
+// that what inspect says of them does not change from day to day.
+var (
+	expiredFrom  = time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
+	expiredUntil = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	futureFrom   = time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC)
+	futureUntil  = time.Date(2110, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Errors of Write's options.
+var (
+	ErrFormat       = errors.New("unknown format")
+	ErrCase         = errors.New("bad case not made")
+	ErrNoGoodDevice = errors.New("bad devices need at least one good device")
+)
 
 // BadDevice says which chip carries which bad case.
 type BadDevice struct {
@@ -192,6 +223,7 @@ type Result struct {
 	Slots   []string
 	ChipIDs int // good and bad chips
 	PKI     *PKI
+	Signer  *Signer // Microchip only
 	Bad     []BadDevice
 }
 
@@ -209,16 +241,29 @@ func CommonName(reelID, chipID, slot string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Generate writes a synthetic manifest of o.N devices to path.
-func Generate(path string, o Options) (*Result, error) {
+// Write writes a synthetic manifest of o.N devices to path.
+func Write(path string, o Options) (*Result, error) {
 	if o.N < 0 || o.N > 100_000_000 {
 		return nil, fmt.Errorf("device count %d out of range", o.N)
 	}
 	if o.Bad && o.N < 1 {
-		return nil, errors.New("bad devices need at least one good device")
+		return nil, ErrNoGoodDevice
 	}
 	if o.Format == "" {
 		o.Format = FormatInfineon
+	}
+	if !slices.Contains(Formats, o.Format) {
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrFormat, o.Format, strings.Join(Formats, ", "))
+	}
+	if o.Bad {
+		if o.Cases == nil {
+			o.Cases = CasesFor(o.Format)
+		}
+		for _, c := range o.Cases {
+			if !slices.Contains(CasesFor(o.Format), c) {
+				return nil, fmt.Errorf("%w: %s for the %s format", ErrCase, c, o.Format)
+			}
+		}
 	}
 	if o.Slots == nil {
 		o.Slots = manifest.Slots
@@ -229,10 +274,10 @@ func Generate(path string, o Options) (*Result, error) {
 		}
 	}
 	if o.ReelID == "" {
-		o.ReelID = strings.ToUpper(randHex(8))
+		o.ReelID = strings.ToUpper(seedHex(o.Seed, "reel", 8))
 	}
 	if o.BatchID == "" {
-		u := randHex(16)
+		u := seedHex(o.Seed, "batch", 16)
 		o.BatchID = u[:8] + "-" + u[8:12] + "-4" + u[13:16] + "-a" + u[17:20] + "-" + u[20:]
 	}
 	if o.Level == 0 {
@@ -251,17 +296,14 @@ func Generate(path string, o Options) (*Result, error) {
 		}
 		o.CA = p
 	}
-	if o.Bad {
+	if o.Bad && (o.Format == FormatInfineon || o.Format == FormatXML) {
 		if err := o.CA.addRefused(); err != nil {
 			return nil, err
-		}
-		if o.Cases == nil {
-			o.Cases = BadCases
 		}
 	}
 	g := &generator{start: time.Now(), o: o, res: &Result{Path: path, ReelID: o.ReelID, BatchID: o.BatchID, Slots: o.Slots, PKI: o.CA}}
 	var err error
-	if g.fast, err = newFastIssuer(o.CA.Intermediate); err != nil {
+	if g.fast, err = newFastIssuer(o.CA.Intermediate, cnLen); err != nil {
 		return nil, err
 	}
 	switch o.Format {
@@ -269,8 +311,12 @@ func Generate(path string, o Options) (*Result, error) {
 		err = g.infineon(path)
 	case FormatXML:
 		err = g.xml(path)
-	default:
-		err = fmt.Errorf("unknown format %q (want %s or %s)", o.Format, FormatInfineon, FormatXML)
+	case FormatMicrochip:
+		err = g.microchip(path)
+	case FormatEspressif:
+		err = g.espressif(path)
+	case FormatGenerated:
+		err = g.generated(path)
 	}
 	if err != nil {
 		return nil, err
@@ -284,9 +330,16 @@ func (g *generator) progress(format string, a ...any) {
 	}
 }
 
-func randHex(n int) string {
+// seedHex returns 2n hex characters: random when seed is empty, else
+// derived from seed and label.
+func seedHex(seed, label string, n int) string {
 	b := make([]byte, n)
-	rand.Read(b)
+	if seed == "" {
+		rand.Read(b)
+	} else {
+		sum := sha256.Sum256([]byte("thingpress generate/" + seed + "/" + label))
+		copy(b, sum[:])
+	}
 	return hex.EncodeToString(b)
 }
 
@@ -334,7 +387,7 @@ func (g *generator) bad() ([]device, error) {
 	if !g.o.Bad {
 		return nil, nil
 	}
-	unknown, err := testpki.NewRoot("thingpress unknown CA")
+	unknown, err := NewRoot("thingpress unknown CA")
 	if err != nil {
 		return nil, err
 	}
@@ -357,9 +410,12 @@ func (g *generator) bad() ([]device, error) {
 		case BadDuplicateChipID:
 			d.chipID = g.first.chipID
 			d.dir = "again"
+			if k != slices.Index(g.o.Cases, c) {
+				d.dir += strconv.Itoa(k)
+			}
 		}
 		for si, s := range g.o.Slots {
-			e, err := g.badEntry(c, &d, si, s, unknown)
+			e, err := g.badEntry(c, &d, k, si, s, unknown)
 			if err != nil {
 				return nil, fmt.Errorf("bad case %s: %w", c, err)
 			}
@@ -371,91 +427,91 @@ func (g *generator) bad() ([]device, error) {
 	return out, nil
 }
 
-// badEntry makes the entry of bad chip d in slot s (index si) for case c.
-func (g *generator) badEntry(c BadCase, d *device, si int, s string, unknown *testpki.CA) ([]byte, error) {
+// badEntry makes the entry of bad chip d, the k-th bad one, in slot s
+// (index si) for case c.
+func (g *generator) badEntry(c BadCase, d *device, k, si int, s string, unknown *CA) ([]byte, error) {
 	first := g.first
 	im := g.o.CA.Intermediate
-	now := time.Now()
 	xml := g.o.Format == FormatXML
 	// Names derive from the chip's own number, whatever its ID.
-	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+slices.Index(g.o.Cases, c)), s)
-	leaf := func(ca *testpki.CA, lo testpki.LeafOptions) (*testpki.Leaf, error) {
+	cn := CommonName(g.o.ReelID, ChipID(g.o.ReelID, g.o.N+k), s)
+	leaf := func(ca *CA, lo LeafOptions) (*Leaf, error) {
 		if lo.CommonName == "" {
 			lo.CommonName = cn
 		}
 		return ca.Issue(lo)
 	}
-	issue := func(ca *testpki.CA, lo testpki.LeafOptions) ([]byte, error) {
+	issue := func(ca *CA, lo LeafOptions) ([]byte, error) {
 		l, err := leaf(ca, lo)
 		if err != nil {
 			return nil, err
 		}
-		return testpki.PEM(l.Cert), nil
+		return PEM(l.Cert), nil
 	}
 	// withKey returns the certificate's PEM and the key's DER.
-	withKey := func(kind string) ([]byte, []byte, *testpki.Leaf, error) {
-		l, err := leaf(im, testpki.LeafOptions{Key: kind})
+	withKey := func(kind string) ([]byte, []byte, *Leaf, error) {
+		l, err := leaf(im, LeafOptions{Key: kind})
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return testpki.PEM(l.Cert), l.KeyDER(), l, nil
+		return PEM(l.Cert), l.KeyDER(), l, nil
 	}
 	keyBlock := func(typ string, der []byte) []byte {
 		return crlf(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 	}
 	switch c {
 	case BadTwoCerts:
-		a, err := issue(im, testpki.LeafOptions{})
+		a, err := issue(im, LeafOptions{})
 		if err != nil {
 			return nil, err
 		}
-		b, err := issue(im, testpki.LeafOptions{CommonName: cn[:63] + "x"})
+		b, err := issue(im, LeafOptions{CommonName: cn[:63] + "x"})
 		if err != nil {
 			return nil, err
 		}
 		return append(a, b...), nil
 	case BadPrivateKey:
-		l, err := im.Issue(testpki.LeafOptions{CommonName: cn})
+		l, err := im.Issue(LeafOptions{CommonName: cn})
 		if err != nil {
 			return nil, err
 		}
-		return append(testpki.PEM(l.Cert), crlf(l.KeyPEM())...), nil
+		return append(PEM(l.Cert), crlf(l.KeyPEM())...), nil
 	case BadExpired:
-		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(-3, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: expiredFrom, NotAfter: expiredUntil})
 	case BadNotYetValid:
-		return issue(im, testpki.LeafOptions{NotBefore: now.AddDate(10, 0, 0), NotAfter: now.AddDate(30, 0, 0)})
+		return issue(im, LeafOptions{NotBefore: futureFrom, NotAfter: futureUntil})
 	case BadUnknownCA:
-		return issue(unknown, testpki.LeafOptions{})
+		return issue(unknown, LeafOptions{})
 	case BadNoCN:
-		return issue(im, testpki.LeafOptions{CommonName: "-"})
+		return issue(im, LeafOptions{CommonName: "-"})
 	case BadCNSpace:
-		return issue(im, testpki.LeafOptions{CommonName: "bad thing " + cn[:16]})
+		return issue(im, LeafOptions{CommonName: "bad thing " + cn[:16]})
 	case BadCNTooLong:
-		return issue(im, testpki.LeafOptions{CommonName: cn + cn + "x"})
+		return issue(im, LeafOptions{CommonName: cn + cn + "x"})
 	case BadDuplicateCert:
-		return testpki.PEM(mustParse(first.entries[si])), nil
+		return PEM(mustParse(first.entries[si])), nil
 	case BadDuplicateName:
-		return issue(im, testpki.LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
+		return issue(im, LeafOptions{CommonName: CommonName(g.o.ReelID, first.chipID, s)})
 	case BadCACertificate:
-		return issue(im, testpki.LeafOptions{IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign})
+		return issue(im, LeafOptions{IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign})
 	case BadKeyCertSignOnly:
-		return issue(im, testpki.LeafOptions{KeyUsage: x509.KeyUsageCertSign})
+		return issue(im, LeafOptions{KeyUsage: x509.KeyUsageCertSign})
 	case BadCodeSigningEKU:
-		return issue(im, testpki.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+		return issue(im, LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
 	case BadTwoCNs:
-		return issue(im, testpki.LeafOptions{SecondCN: cn[:32]})
+		return issue(im, LeafOptions{SecondCN: cn[:32]})
 	case BadEd25519Key:
-		return issue(im, testpki.LeafOptions{Key: "ed25519"})
+		return issue(im, LeafOptions{Key: "ed25519"})
 	case BadRSA1024Key:
-		return issue(im, testpki.LeafOptions{Key: "rsa1024"})
+		return issue(im, LeafOptions{Key: "rsa1024"})
 	case BadSHA1Signature:
-		return issue(im, testpki.LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1})
+		return issue(im, LeafOptions{SignatureAlgorithm: x509.ECDSAWithSHA1})
 	case BadExpiredIntermediate:
-		return issue(g.o.CA.Expired, testpki.LeafOptions{})
+		return issue(g.o.CA.Expired, LeafOptions{})
 	case BadNonCAIntermediate:
-		return issue(g.o.CA.NotCA, testpki.LeafOptions{})
+		return issue(g.o.CA.NotCA, LeafOptions{})
 	case BadChipIDTooLong, BadChipID, BadDuplicateChipID:
-		return issue(im, testpki.LeafOptions{})
+		return issue(im, LeafOptions{})
 	case BadKeyLowerCase:
 		cert, key, _, err := withKey("")
 		return append(cert, keyBlock("ec private key", key)...), err
@@ -619,7 +675,7 @@ func (g *generator) infineon(path string) error {
 	if tmpDir == "" {
 		tmpDir = fastTempDir(int64(g.o.N+len(g.o.Cases)) * int64(len(g.o.Slots)) * 1200)
 	}
-	tmp, err := os.MkdirTemp(tmpDir, "genmanifest-*")
+	tmp, err := os.MkdirTemp(tmpDir, "thingpress-generate-*")
 	if err != nil {
 		return err
 	}
@@ -754,7 +810,7 @@ func fakeKey(chipID string) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:16]))
 }
 
-const readme = "Synthetic reel bundle made by thingpress genmanifest for tests.\r\n" +
+const readme = "Synthetic reel bundle made by thingpress generate.\r\n" +
 	"Its certificates are signed by a throw-away test CA: they are not Infineon's.\r\n" +
 	"Layout as Infineon's: reelID_GUID_E0E0_Certs.7z, _E0E1_, _E0E2_, reelID_GUID_keys.7z.\r\n"
 

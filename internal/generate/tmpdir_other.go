@@ -1,6 +1,6 @@
 //go:build !linux
 
-package testbundle
+package generate
 
 // fastTempDir returns "" (os.TempDir()) outside Linux.
 func fastTempDir(int64) string { return "" }
