@@ -1,5 +1,7 @@
 package stack
 
+import "strings"
+
 // Environment variables set by template.yaml and read by the functions.
 const (
 	// EnvImportQueueURL is the import queue (provider sends, importer
@@ -46,11 +48,101 @@ const (
 	// caps a function's environment at 4 KB in all, which fits a few
 	// certificates.
 	EnvTrustAnchorsPEM = "TRUST_ANCHORS_PEM"
+	// EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket and
+	// EnvGeneratedBucket name the stack's upload buckets: the provider
+	// reads a manifest as the vendor of the bucket it is in.
+	EnvInfineonBucket  = "INFINEON_BUCKET"
+	EnvMicrochipBucket = "MICROCHIP_BUCKET"
+	EnvEspressifBucket = "ESPRESSIF_BUCKET"
+	EnvGeneratedBucket = "GENERATED_BUCKET"
+	// EnvNoVerifyChain, when "true", lets the provider import Espressif
+	// and generated manifests without checking their certificates' chains
+	// when their bucket holds no TrustAnchorsKey object.
+	EnvNoVerifyChain = "NO_VERIFY_CHAIN"
+)
+
+// Vendor names a stack bucket's chip maker, as the bucket's name ends.
+type Vendor string
+
+// The vendors of the stack's buckets.
+const (
+	VendorInfineon  Vendor = "infineon"
+	VendorMicrochip Vendor = "microchip"
+	VendorEspressif Vendor = "espressif"
+	VendorGenerated Vendor = "generated"
+)
+
+// Bucket describes one of the stack's upload buckets.
+type Bucket struct {
+	Vendor Vendor
+	// Suffix makes the bucket's name: <stack name><Suffix>.
+	Suffix string
+	// Logical is the bucket's logical ID in template.yaml.
+	Logical string
+	// Env is the provider's environment variable naming the bucket.
+	Env string
+	// KeySuffixes are the object key endings that start processing
+	// (S3's filters match case; the provider ignores it).
+	KeySuffixes []string
+	// NeedsTrust says that the vendor has no public CA: the bucket's
+	// TrustAnchorsKey object holds the CAs its chains are checked against.
+	NeedsTrust bool
+}
+
+// Buckets are the stack's upload buckets, one per vendor.
+var Buckets = []Bucket{
+	{Vendor: VendorInfineon, Suffix: BucketSuffix, Logical: "UploadBucket", Env: EnvInfineonBucket, KeySuffixes: []string{ManifestSuffix7z, ManifestSuffixXML}},
+	{Vendor: VendorMicrochip, Suffix: "-microchip", Logical: "MicrochipBucket", Env: EnvMicrochipBucket, KeySuffixes: []string{".json"}},
+	{Vendor: VendorEspressif, Suffix: "-espressif", Logical: "EspressifBucket", Env: EnvEspressifBucket, KeySuffixes: []string{".csv"}, NeedsTrust: true},
+	{Vendor: VendorGenerated, Suffix: "-generated", Logical: "GeneratedBucket", Env: EnvGeneratedBucket, KeySuffixes: []string{".txt"}, NeedsTrust: true},
+}
+
+// BucketOf returns the description of vendor's bucket.
+func BucketOf(v Vendor) (Bucket, bool) {
+	for _, b := range Buckets {
+		if b.Vendor == v {
+			return b, true
+		}
+	}
+	return Bucket{}, false
+}
+
+// BucketBySuffix returns the bucket whose suffix ends name.
+func BucketBySuffix(name string) (Bucket, bool) {
+	for _, b := range Buckets {
+		if strings.HasSuffix(name, b.Suffix) {
+			return b, true
+		}
+	}
+	return Bucket{}, false
+}
+
+// IsManifestKey reports whether key ends in one of b's KeySuffixes,
+// ignoring case.
+func (b Bucket) IsManifestKey(key string) bool {
+	lower := strings.ToLower(key)
+	for _, s := range b.KeySuffixes {
+		if strings.HasSuffix(lower, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustAnchorsKey is the object, in the bucket of a vendor that
+// NeedsTrust, holding the PEM CA certificates its devices' chains are
+// checked against; TrustPrefix is the key prefix the provider ignores.
+const (
+	TrustPrefix     = "trust/"
+	TrustAnchorsKey = TrustPrefix + "ca.pem"
+	// MaxTrustAnchorsBytes caps the TrustAnchorsKey object.
+	MaxTrustAnchorsBytes = 1 << 20
 )
 
 // Names in the stack that the functions and the CLI rely on.
 const (
-	// BucketSuffix makes the upload bucket's name: <stack name>-infineon.
+	// BucketSuffix makes the Infineon upload bucket's name: <stack
+	// name>-infineon (Buckets lists them all).
 	BucketSuffix = "-infineon"
 	// Logical IDs of the queues in template.yaml; `thingpress status`
 	// finds them with DescribeStackResources.
@@ -132,6 +224,7 @@ func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey
 // SummaryKey(SummaryPrefix, manifest key) when it has read a manifest.
 type Summary struct {
 	Manifest string         `json:"manifest"`
+	Vendor   Vendor         `json:"vendor,omitempty"` // the bucket's
 	ETag     string         `json:"etag,omitempty"`
 	Started  string         `json:"started"` // RFC 3339
 	Finished string         `json:"finished"`
