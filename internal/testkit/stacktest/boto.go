@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
-	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 )
 
@@ -56,7 +55,7 @@ type botoState struct {
 // given (a value of "" stands for any), one ACTIVE certificate with
 // iottest's policy, a member of iottest's group. Without python3 and
 // boto3 the test is skipped, except under CI=true, where it fails.
-func (s *Stack) AssertThings(t testing.TB, things []manifesttest.Thing) {
+func (s *Stack) AssertThings(t testing.TB, things []Thing) {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -28,7 +28,7 @@ const (
 type vendorManifest struct {
 	path   string
 	trust  []byte // nil: none
-	things []manifesttest.Thing
+	things []stacktest.Thing
 }
 
 // vendorManifests are the manifests of the vendors other than Infineon
@@ -42,17 +42,17 @@ var vendorManifests = []struct {
 	{vendor: stack.VendorMicrochip, key: "incoming/" + sampleMicrochip, make: func(t *testing.T, _ int) vendorManifest {
 		path := manifesttest.Sample(t, sampleMicrochip)
 		manifesttest.CheckSHA256(t, path, sampleMicrochipSHA256)
-		return vendorManifest{path: path, things: manifesttest.MicrochipThings(t, path, "partNumber", "groupId", "provisioningTimestamp")}
+		return vendorManifest{path: path, things: stacktest.MicrochipThings(t, path, "partNumber", "groupId", "provisioningTimestamp")}
 	}},
 	{vendor: stack.VendorEspressif, key: "incoming/modules 7+8.csv", make: func(t *testing.T, n int) vendorManifest {
 		ca := newCA(t, "thingpress espressif test CA")
 		path := filepath.Join(t.TempDir(), "modules.csv")
-		return vendorManifest{path: path, trust: testpki.PEM(ca.Cert), things: manifesttest.EspressifCSV(t, path, ca, n)}
+		return vendorManifest{path: path, trust: testpki.PEM(ca.Cert), things: stacktest.EspressifCSV(t, path, ca, n)}
 	}},
 	{vendor: stack.VendorGenerated, key: "certificates.txt", make: func(t *testing.T, n int) vendorManifest {
 		ca := newCA(t, "thingpress generated test CA")
 		path := filepath.Join(t.TempDir(), "certificates.txt")
-		return vendorManifest{path: path, trust: testpki.PEM(ca.Cert), things: manifesttest.GeneratedLines(t, path, ca, n)}
+		return vendorManifest{path: path, trust: testpki.PEM(ca.Cert), things: stacktest.GeneratedLines(t, path, ca, n)}
 	}},
 }
 
@@ -71,7 +71,7 @@ func newCA(t *testing.T, cn string) *testpki.CA {
 func putTrust(t *testing.T, s *stacktest.Stack, bucket string, pem []byte, prov *provider.Handler) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ca.pem")
-	manifesttest.WriteFile(t, path, pem)
+	stacktest.WriteFile(t, path, pem)
 	s.PutIn(t, bucket, stack.TrustAnchorsKey, path)
 	ev, _ := s.ObjectCreatedEventIn(t, bucket, stack.TrustAnchorsKey)
 	if err := prov.Handle(t.Context(), ev); err != nil {

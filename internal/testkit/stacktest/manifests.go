@@ -1,4 +1,4 @@
-package manifesttest
+package stacktest
 
 import (
 	"encoding/base64"
