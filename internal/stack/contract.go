@@ -41,12 +41,12 @@ const (
 	// EnvMetricsNamespace is the CloudWatch namespace of the functions'
 	// embedded metrics (default "Thingpress").
 	EnvMetricsNamespace = "METRICS_NAMESPACE"
-	// EnvTrustAnchorsPEM, when not empty, replaces the CAs embedded in
-	// the provider (Infineon's) with the PEM certificates it holds:
-	// self-signed ones are roots, the others intermediates that must
-	// chain to them. For another chip maker's CAs, or a test CA. Lambda
-	// caps a function's environment at 4 KB in all, which fits a few
-	// certificates.
+	// EnvTrustAnchorsPEM, when not empty, replaces the CAs the provider
+	// embeds for the Infineon bucket (Infineon's) with the PEM
+	// certificates it holds: self-signed ones are roots, the others
+	// intermediates that must chain to them; a test CA, say. Lambda caps
+	// a function's environment at 4 KB in all, which fits a few
+	// certificates. The other vendors' trust is per bucket (Bucket).
 	EnvTrustAnchorsPEM = "TRUST_ANCHORS_PEM"
 	// EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket and
 	// EnvGeneratedBucket name the stack's upload buckets: the provider
@@ -228,7 +228,7 @@ type Summary struct {
 	ETag     string         `json:"etag,omitempty"`
 	Started  string         `json:"started"` // RFC 3339
 	Finished string         `json:"finished"`
-	Slot     string         `json:"slot"`
+	Slot     string         `json:"slot,omitempty"` // Infineon only
 	ReelIDs  []string       `json:"reel_ids,omitempty"`
 	BatchIDs []string       `json:"batch_ids,omitempty"`
 	Devices  int            `json:"devices"`
