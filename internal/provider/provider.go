@@ -408,16 +408,24 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 	uri := lambdarun.ManifestURI(bucket, stack.TrustAnchorsKey)
 	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(stack.TrustAnchorsKey)})
 	if err != nil {
-		// Without s3:ListBucket, S3 answers a missing key with AccessDenied.
-		if !missingObject(err) {
-			return nil, fmt.Errorf("get %s: %w", uri, err)
+		// The role may list the bucket, so that S3 answers a missing key
+		// with NoSuchKey, not AccessDenied: an object that is there but
+		// may not be read is never taken for a missing one.
+		var nsk *types.NoSuchKey
+		var api smithy.APIError
+		switch {
+		case errors.As(err, &nsk) || errors.As(err, &api) && api.ErrorCode() == "NoSuchKey":
+			if h.cfg.NoVerifyChain {
+				return nil, nil
+			}
+			return nil, permanent(fmt.Errorf("%w: %s is missing: %s certificates have no public CA to check their chains against; "+
+				"put the PEM certificates of their CAs there (self-signed ones are roots), or deploy the stack with NoVerifyChain=true "+
+				"to import them unchecked, then upload the manifest again", ErrNoTrustAnchors, uri, b.Vendor))
+		case errors.As(err, &api) && api.ErrorCode() == "AccessDenied":
+			return nil, permanent(fmt.Errorf("%w: %s cannot be read (AccessDenied): check the provider's role and the object's encryption, "+
+				"then upload the manifest again", ErrNoTrustAnchors, uri))
 		}
-		if h.cfg.NoVerifyChain {
-			return nil, nil
-		}
-		return nil, permanent(fmt.Errorf("%w: %s cannot be read (%w): %s certificates have no public CA to check their chains against; "+
-			"put the PEM certificates of their CAs there (self-signed ones are roots), or deploy the stack with NoVerifyChain=true "+
-			"to import them unchecked, then upload the manifest again", ErrNoTrustAnchors, uri, err, b.Vendor))
+		return nil, fmt.Errorf("get %s: %w", uri, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, stack.MaxTrustAnchorsBytes+1))
@@ -432,17 +440,6 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 		return nil, permanent(fmt.Errorf("%s: %w", uri, err))
 	}
 	return s, nil
-}
-
-// missingObject reports whether a GetObject error means the object is not
-// there, or may not be read.
-func missingObject(err error) bool {
-	var nsk *types.NoSuchKey
-	if errors.As(err, &nsk) {
-		return true
-	}
-	var api smithy.APIError
-	return errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || api.ErrorCode() == "NoSuchKey")
 }
 
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }

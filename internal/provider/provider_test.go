@@ -195,7 +195,7 @@ func TestProcessFailures(t *testing.T) {
 			edit:    func(c *provider.Config) { c.NoVerifyChain = true },
 			wantErr: "chips.json: manifest in another vendor's bucket: its content is of vendor Microchip, and bucket tp-provider-espressif takes espressif manifests: put it into tp-provider-microchip"},
 		{name: "espressif without trust anchors", bucket: esp, key: "modules.csv",
-			wantErr: "no trust anchors: s3://tp-provider-espressif/trust/ca.pem cannot be read"},
+			wantErr: "no trust anchors: s3://tp-provider-espressif/trust/ca.pem is missing: espressif certificates have no public CA"},
 		{name: "trust anchors not PEM", bucket: gen, key: "certificates.txt", wantErr: "s3://tp-provider-generated/trust/ca.pem: bad trust file"},
 		{name: "not an espressif manifest", bucket: esp, key: "not-espressif.csv", edit: func(c *provider.Config) { c.NoVerifyChain = true },
 			wantErr: "not-espressif.csv: unknown manifest format: header is not MAC,cn,cert"},

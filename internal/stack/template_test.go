@@ -935,16 +935,21 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	iotARN := func(kind, name string) string {
 		return "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:" + kind + "/" + name
 	}
-	var reads, summaries []string
+	var reads, summaries, lists []string
 	for _, b := range Buckets {
 		arn := "arn:${AWS::Partition}:s3:::${AWS::StackName}" + b.Suffix
 		reads = append(reads, arn+"/*")
 		summaries = append(summaries, arn+"/"+DefaultSummaryPrefix+"*")
+		if b.NeedsTrust {
+			// A missing trust/ca.pem is NoSuchKey, not AccessDenied.
+			lists = append(lists, arn)
+		}
 	}
 	grants := map[string]map[string][]string{
 		"ProviderRole": {
 			"s3:GetObject":           reads,
 			"s3:PutObject":           summaries,
+			"s3:ListBucket":          lists,
 			"sqs:SendMessage":        {"ImportQueue.Arn", "ProviderDeadLetterQueue.Arn"},
 			"iot:GetPolicy":          {iotARN("policy", "${PolicyName}")},
 			"iot:DescribeThingType":  {iotARN("thingtype", "${ThingTypeName}")},
