@@ -1,5 +1,5 @@
 // Command provider is the provider Lambda function of the thingpress
-// stack: it reads each manifest uploaded to the stack's bucket and sends
+// stack: it reads each manifest uploaded to the stack's buckets and sends
 // its valid devices to the import queue. See internal/provider.
 package main
 

@@ -27,7 +27,8 @@ func TestUploadAndStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("upload: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.xml") || !strings.Contains(out, "thingpress status --stack tp-cli") {
+	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.xml") || !strings.Contains(out, "thingpress status --stack tp-cli") ||
+		!strings.Contains(out, "Bucket: tp-cli-infineon, the stack's infineon bucket") {
 		t.Errorf("upload output:\n%s", out)
 	}
 	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.xml"); len(ev.Records) != 1 {
@@ -56,7 +57,14 @@ func TestUploadAndStatus(t *testing.T) {
 		want string
 	}{
 		{name: "upload without --stack", args: []string{"upload", path}, want: "--stack is required"},
+		{name: "upload with another vendor", args: []string{"upload", "--stack", s.Name, "--vendor", "espressif", path},
+			want: "holds a manifest of vendor infineon, not espressif"},
+		{name: "upload with an unknown vendor", args: []string{"upload", "--stack", s.Name, "--vendor", "nxp", path}, want: "--vendor"},
+		{name: "upload of what no vendor reads", args: []string{"upload", "--stack", s.Name, "--key", "x.bin", "--vendor", "auto", mustWrite(t, "x.bin", "hello")},
+			want: "cannot tell the vendor of"},
 		{name: "upload under a key the stack ignores", args: []string{"upload", "--stack", s.Name, "--key", "reel.zip", path}, want: "only keys ending in .7z or .xml"},
+		{name: "upload of a csv under a key for another vendor", args: []string{"upload", "--stack", s.Name, "--key", "modules.txt", mixedEspressif},
+			want: "only keys ending in .csv (lower case) in its espressif bucket"},
 		{name: "upload without a file", args: []string{"upload", "--stack", s.Name}, want: "exactly one MANIFEST"},
 		{name: "status without --stack", args: []string{"status"}, want: "--stack is required"},
 		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want text or json"},
@@ -70,4 +78,51 @@ func TestUploadAndStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUploadVendors: upload puts each vendor's manifest into that
+// vendor's bucket, found from the content or --vendor, and says which.
+func TestUploadVendors(t *testing.T) {
+	isolateAWS(t)
+	s := stacktest.New(t, "tp-cliv", stacktest.Options{})
+	aws := []string{"--endpoint-url", s.Moto.URL}
+	tests := []struct {
+		name   string
+		path   string
+		args   []string
+		key    string
+		vendor stack.Vendor
+	}{
+		{name: "microchip detected", path: mixedMicrochip, key: "mixed.json", vendor: stack.VendorMicrochip},
+		{name: "espressif detected", path: mixedEspressif, key: "mixed.csv", vendor: stack.VendorEspressif},
+		{name: "generated named", path: mixedGenerated, args: []string{"--vendor", "Generated", "--key", "in/certs.txt"}, key: "in/certs.txt", vendor: stack.VendorGenerated},
+		{name: "infineon reel by its suffix", path: mustWrite(t, "random.7z", "not yet a reel"), key: "random.7z", vendor: stack.VendorInfineon},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"upload", "--stack", s.Name}, tc.args...), append([]string{tc.path}, aws...)...)
+			out, stderr, code := runCLI(t, args...)
+			if code != exitOK {
+				t.Fatalf("upload: exit %d: %s", code, stderr)
+			}
+			bucket := s.Buckets[tc.vendor]
+			if !strings.Contains(out, "s3://"+bucket+"/"+tc.key) || !strings.Contains(out, "Bucket: "+bucket+", the stack's "+string(tc.vendor)+" bucket") {
+				t.Errorf("upload output:\n%s", out)
+			}
+			if ev, _ := s.ObjectCreatedEventIn(t, bucket, tc.key); len(ev.Records) != 1 {
+				t.Errorf("no event for the upload: %+v", ev)
+			}
+		})
+	}
+}
+
+// mustWrite writes data to a file name in a new directory and returns its
+// path.
+func mustWrite(t *testing.T, name, data string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -97,20 +97,33 @@ func TestBuilder(t *testing.T) {
 func TestSkipReason(t *testing.T) {
 	h := &Handler{cfg: Config{SummaryPrefix: stack.DefaultSummaryPrefix}}
 	tests := []struct {
-		key  string
-		skip bool
+		bucket string
+		key    string
+		skip   bool
 	}{
-		{key: "reel.7z"},
-		{key: "in/reel a+b.XML"},
-		{key: "REEL.7Z"},
-		{key: "reel.zip", skip: true},
-		{key: "reel.7z.json", skip: true},
-		{key: stack.DefaultSummaryPrefix + "reel.7z", skip: true},
+		{bucket: "s-infineon", key: "reel.7z"},
+		{bucket: "s-infineon", key: "in/reel a+b.XML"},
+		{bucket: "s-infineon", key: "REEL.7Z"},
+		{bucket: "s-infineon", key: "reel.zip", skip: true},
+		{bucket: "s-infineon", key: "reel.7z.json", skip: true},
+		{bucket: "s-infineon", key: stack.DefaultSummaryPrefix + "reel.7z", skip: true},
+		{bucket: "s-infineon", key: "devices.csv", skip: true},
+		{bucket: "s-microchip", key: "ECC608C-TNGTLSU-B.json"},
+		{bucket: "s-microchip", key: "reel.7z", skip: true},
+		// S3 notifies the provider of its own summaries in this bucket.
+		{bucket: "s-microchip", key: stack.DefaultSummaryPrefix + "ECC608C-TNGTLSU-B.json.json", skip: true},
+		{bucket: "s-espressif", key: "manifest-espressif.CSV"},
+		{bucket: "s-espressif", key: stack.TrustAnchorsKey, skip: true},
+		{bucket: "s-espressif", key: "trust/old.csv", skip: true},
+		{bucket: "s-generated", key: "certificates_test.txt"},
+		{bucket: "s-generated", key: "certificates.csv", skip: true},
+		// Not the stack's: processed, and its summary says so.
+		{bucket: "other", key: "x.bin"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.key, func(t *testing.T) {
-			if got := h.skipReason(tc.key); (got != "") != tc.skip {
-				t.Fatalf("skipReason(%q) = %q, want skip %v", tc.key, got, tc.skip)
+		t.Run(tc.bucket+"/"+tc.key, func(t *testing.T) {
+			if got := h.skipReason(tc.bucket, tc.key); (got != "") != tc.skip {
+				t.Fatalf("skipReason(%q, %q) = %q, want skip %v", tc.bucket, tc.key, got, tc.skip)
 			}
 		})
 	}

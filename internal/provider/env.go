@@ -53,6 +53,21 @@ func ConfigFromEnv(env lambdarun.Env) (Config, error) {
 	if cfg.MaxManifestBytes, err = env.Int(stack.EnvMaxManifestBytes, stack.DefaultMaxManifestBytes, 1, 1<<42); err != nil {
 		return cfg, err
 	}
+	for _, b := range stack.Buckets {
+		if name := strings.TrimSpace(env(b.Env)); name != "" {
+			if cfg.Buckets == nil {
+				cfg.Buckets = map[string]stack.Vendor{}
+			}
+			cfg.Buckets[name] = b.Vendor
+		}
+	}
+	switch v := strings.ToLower(strings.TrimSpace(env(stack.EnvNoVerifyChain))); v {
+	case "", "false":
+	case "true":
+		cfg.NoVerifyChain = true
+	default:
+		return cfg, fmt.Errorf("%w: %s=%q: want true or false", lambdarun.ErrEnv, stack.EnvNoVerifyChain, v)
+	}
 	if pem := strings.TrimSpace(env(stack.EnvTrustAnchorsPEM)); pem != "" {
 		if cfg.Trust, err = trust.FromPEM([]byte(pem)); err != nil {
 			return cfg, fmt.Errorf("%w: %s: %w", lambdarun.ErrEnv, stack.EnvTrustAnchorsPEM, err)

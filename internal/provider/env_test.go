@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -53,6 +54,19 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("anchors %s, want the PEM's", a)
 			}
 		}},
+		{name: "buckets", env: with(stack.EnvInfineonBucket, "s-infineon", stack.EnvEspressifBucket, "s-espressif", stack.EnvNoVerifyChain, "True"),
+			check: func(t *testing.T, c provider.Config) {
+				want := map[string]stack.Vendor{"s-infineon": stack.VendorInfineon, "s-espressif": stack.VendorEspressif}
+				if !maps.Equal(c.Buckets, want) || !c.NoVerifyChain {
+					t.Errorf("buckets %v, no-verify-chain %v; want %v, true", c.Buckets, c.NoVerifyChain, want)
+				}
+			}},
+		{name: "no buckets named", env: base, check: func(t *testing.T, c provider.Config) {
+			if c.Buckets != nil || c.NoVerifyChain {
+				t.Errorf("buckets %v, no-verify-chain %v", c.Buckets, c.NoVerifyChain)
+			}
+		}},
+		{name: "bad no-verify-chain", env: with(stack.EnvNoVerifyChain, "yes"), wantErr: stack.EnvNoVerifyChain},
 		{name: "no queue", env: map[string]string{stack.EnvPolicyNames: "p"}, wantErr: stack.EnvImportQueueURL},
 		{name: "no policy", env: with(stack.EnvPolicyNames, " "), wantErr: stack.EnvPolicyNames},
 		{name: "bad slot", env: with(stack.EnvCertificateType, "F000"), wantErr: stack.EnvCertificateType},

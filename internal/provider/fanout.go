@@ -21,6 +21,7 @@ import (
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -33,7 +34,8 @@ var errDeviceTooLarge = errors.New("device does not fit in a queue message")
 
 // fanOut validates the devices of src and sends the valid ones to the
 // queue while it reads, counting into sum.
-func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, etag string, sum *stack.Summary, log *slog.Logger) error {
+// Chains are checked against store (nil: not at all).
+func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, etag string, store *trust.Store, sum *stack.Summary, log *slog.Logger) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -75,7 +77,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 			return context.Cause(ctx)
 		}
 	}
-	vopts := validate.Options{File: obj.Key, Trust: h.cfg.Trust, Workers: h.cfg.Validators}
+	vopts := validate.Options{File: obj.Key, Trust: store, Workers: h.cfg.Validators}
 	verr := validate.Run(ctx, src, vopts, func(d *validate.Checked) error {
 		sum.ReelIDs = addDistinct(sum.ReelIDs, d.ReelID)
 		sum.BatchIDs = addDistinct(sum.BatchIDs, d.BatchID)

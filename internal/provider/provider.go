@@ -17,12 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/manifest/microchip"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/trust"
 )
@@ -55,8 +57,20 @@ type Config struct {
 	DevicesPerMessage int
 	SummaryPrefix     string
 	MaxManifestBytes  int64
-	// Trust verifies each certificate's chain; nil means Infineon's CAs.
+	// Trust verifies the chains of Infineon's certificates; nil means
+	// Infineon's CAs. Microchip's entries are authenticated by their
+	// manifest signature (Signers); Espressif's and generated ones by the
+	// CAs in their bucket's stack.TrustAnchorsKey object.
 	Trust *trust.Store
+	// Signers verify Microchip manifests; nil means the embedded ones.
+	Signers *microchip.Signers
+	// Buckets maps the stack's bucket names to their vendors; a manifest
+	// is read as its bucket's vendor. Empty means the vendor whose
+	// stack.Buckets suffix ends the bucket's name.
+	Buckets map[string]stack.Vendor
+	// NoVerifyChain imports Espressif and generated certificates without
+	// checking their chains when their bucket holds no trust anchors.
+	NoVerifyChain bool
 	// TempDir receives the manifest and the reader's spool files; empty
 	// means os.TempDir() (Lambda's ephemeral storage, /tmp).
 	TempDir string
@@ -183,23 +197,68 @@ func (h *Handler) object(r events.S3EventRecord) (Object, bool) {
 		h.log.Error("record ignored", "err", err)
 		return Object{}, false
 	}
-	if skip := h.skipReason(key); skip != "" {
+	if skip := h.skipReason(r.S3.Bucket.Name, key); skip != "" {
 		h.log.Info("object ignored", "bucket", r.S3.Bucket.Name, "key", key, "reason", skip)
 		return Object{}, false
 	}
 	return Object{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, Size: r.S3.Object.Size}, true
 }
 
-// skipReason says why key is not a manifest to process, or "".
-func (h *Handler) skipReason(key string) string {
-	if strings.HasPrefix(key, h.cfg.SummaryPrefix) {
+// skipReason says why key in bucket is not a manifest to process, or "".
+// An object in a bucket that is not the stack's is processed, to say so
+// in its summary.
+func (h *Handler) skipReason(bucket, key string) string {
+	switch {
+	case strings.HasPrefix(key, h.cfg.SummaryPrefix):
 		return "under the summary prefix"
+	case strings.HasPrefix(key, stack.TrustPrefix):
+		return "under the trust prefix"
 	}
-	lower := strings.ToLower(key)
-	if !strings.HasSuffix(lower, stack.ManifestSuffix7z) && !strings.HasSuffix(lower, stack.ManifestSuffixXML) {
-		return "not a .7z or .xml file"
+	if b, err := h.bucket(bucket); err == nil && !b.IsManifestKey(key) {
+		return "not a " + strings.Join(b.KeySuffixes, " or ") + " file"
 	}
 	return ""
+}
+
+// Errors of the provider's buckets.
+var (
+	// ErrWrongBucket means a manifest is in another vendor's bucket.
+	ErrWrongBucket = errors.New("manifest in another vendor's bucket")
+	// ErrUnknownBucket means an event names a bucket that is not one of
+	// the stack's.
+	ErrUnknownBucket = errors.New("not one of the stack's buckets")
+	// ErrNoTrustAnchors means the bucket of a vendor without a public CA
+	// holds no stack.TrustAnchorsKey object.
+	ErrNoTrustAnchors = errors.New("no trust anchors")
+)
+
+// bucket returns the stack bucket named name.
+func (h *Handler) bucket(name string) (stack.Bucket, error) {
+	if len(h.cfg.Buckets) == 0 {
+		if b, ok := stack.BucketBySuffix(name); ok {
+			return b, nil
+		}
+	} else if v, ok := h.cfg.Buckets[name]; ok {
+		if b, ok := stack.BucketOf(v); ok {
+			return b, nil
+		}
+	}
+	return stack.Bucket{}, fmt.Errorf("%w: bucket %s", ErrUnknownBucket, name)
+}
+
+// bucketName is the name of vendor v's bucket beside the bucket named
+// near, for messages.
+func (h *Handler) bucketName(near stack.Bucket, nearName string, v stack.Vendor) string {
+	for name, bv := range h.cfg.Buckets {
+		if bv == v {
+			return name
+		}
+	}
+	b, _ := stack.BucketOf(v)
+	if len(h.cfg.Buckets) > 0 || !strings.HasSuffix(nearName, near.Suffix) {
+		return "the stack's " + string(v) + " bucket"
+	}
+	return strings.TrimSuffix(nearName, near.Suffix) + b.Suffix
 }
 
 // SummaryKey is where the summary of the manifest at key is written.
@@ -220,15 +279,27 @@ func permanent(err error) error { return errPermanent{err} }
 func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error) {
 	uri := lambdarun.ManifestURI(obj.Bucket, obj.Key)
 	log := h.log.With("manifest", uri)
-	sum := stack.Summary{Manifest: uri, Started: h.stamp(), Slot: h.cfg.Slot}
+	sum := stack.Summary{Manifest: uri, Started: h.stamp()}
 	log.Info("manifest received", "size", obj.Size, "version", obj.VersionID)
 
 	run := func() error {
+		b, err := h.bucket(obj.Bucket)
+		if err != nil {
+			return permanent(err)
+		}
+		sum.Vendor = b.Vendor
+		if b.Vendor == stack.VendorInfineon {
+			sum.Slot = h.cfg.Slot
+		}
 		if obj.Size > h.cfg.MaxManifestBytes {
 			return permanent(h.tooLarge(obj.Size))
 		}
 		if err := awsiot.Preflight(ctx, h.cfg.IoT, h.cfg.Target); err != nil {
 			return fmt.Errorf("preflight: %w", err)
+		}
+		store, err := h.trustFor(ctx, b, obj.Bucket)
+		if err != nil {
+			return err
 		}
 		path, etag, err := h.download(ctx, obj)
 		if err != nil {
@@ -241,19 +312,16 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if err := h.putSummary(ctx, obj, sum); err != nil {
 			return err
 		}
-		src, f, err := format.Open(path, format.Auto, manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log})
+		if err := h.checkVendor(path, obj, b); err != nil {
+			return err
+		}
+		src, _, err := format.OpenConfig(ctx, path, readerFormat(b.Vendor),
+			manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log}, format.Config{Signers: h.cfg.Signers})
 		if err != nil {
 			return classifyManifestErr(renameFile(err, path, obj.Key))
 		}
 		defer src.Close()
-		if f != format.Infineon && f != format.XML {
-			// Its trust is not Infineon's CAs: checked against them, every
-			// device would come out untrusted.
-			return permanent(&manifest.Error{File: obj.Key, Err: fmt.Errorf(
-				"%w: vendor %s: this stack reads Infineon reel bundles and XML manifests; import it with thingpress import",
-				manifest.ErrUnsupported, f)})
-		}
-		return renameFile(h.fanOut(ctx, src, obj, etag, &sum, log), path, obj.Key)
+		return renameFile(h.fanOut(ctx, src, obj, etag, store, &sum, log), path, obj.Key)
 	}
 	err := run()
 	sum.Finished = h.stamp()
@@ -288,6 +356,90 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		return sum, nil
 	}
 	return sum, err
+}
+
+// readerFormat is the format the bucket of vendor v forces: Infineon's
+// takes its reel bundles and XML manifests, told apart by content.
+func readerFormat(v stack.Vendor) format.Format {
+	if v == stack.VendorInfineon {
+		return format.InfineonAny
+	}
+	return format.Format(v)
+}
+
+// vendorOf is the bucket vendor of a detected format.
+func vendorOf(f format.Format) stack.Vendor {
+	if f == format.Infineon || f == format.XML {
+		return stack.VendorInfineon
+	}
+	return stack.Vendor(f)
+}
+
+// checkVendor refuses a manifest whose content is another vendor's than
+// its bucket's. Content that no reader recognises is left to the
+// bucket's reader, which says what is wrong with it.
+func (h *Handler) checkVendor(path string, obj Object, b stack.Bucket) error {
+	d, err := format.Detect(path)
+	if errors.Is(err, format.ErrEmpty) {
+		return permanent(renameFile(err, path, obj.Key))
+	}
+	if err != nil || vendorOf(d) == b.Vendor {
+		return nil
+	}
+	name := d.Vendor()
+	if name == "" {
+		name = string(d)
+	}
+	return permanent(&manifest.Error{File: obj.Key, Err: fmt.Errorf(
+		"%w: its content is of vendor %s, and bucket %s takes %s manifests: put it into %s",
+		ErrWrongBucket, name, obj.Bucket, b.Vendor, h.bucketName(b, obj.Bucket, vendorOf(d)))})
+}
+
+// trustFor is what the chains of bucket b's devices are checked against:
+// Infineon's CAs, nothing for Microchip (the manifest signature
+// authenticates each entry), the bucket's trust anchors for the others.
+func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (*trust.Store, error) {
+	switch {
+	case b.Vendor == stack.VendorInfineon:
+		return h.cfg.Trust, nil
+	case !b.NeedsTrust:
+		return nil, nil
+	}
+	uri := lambdarun.ManifestURI(bucket, stack.TrustAnchorsKey)
+	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(stack.TrustAnchorsKey)})
+	if err != nil {
+		// The role may list the bucket, so that S3 answers a missing key
+		// with NoSuchKey, not AccessDenied: an object that is there but
+		// may not be read is never taken for a missing one.
+		var nsk *types.NoSuchKey
+		var api smithy.APIError
+		switch {
+		case errors.As(err, &nsk) || errors.As(err, &api) && api.ErrorCode() == "NoSuchKey":
+			if h.cfg.NoVerifyChain {
+				return nil, nil
+			}
+			return nil, permanent(fmt.Errorf("%w: %s is missing: %s certificates have no public CA to check their chains against; "+
+				"put the PEM certificates of their CAs there (self-signed ones are roots), or deploy the stack with NoVerifyChain=true "+
+				"to import them unchecked, then upload the manifest again", ErrNoTrustAnchors, uri, b.Vendor))
+		case errors.As(err, &api) && api.ErrorCode() == "AccessDenied":
+			return nil, permanent(fmt.Errorf("%w: %s cannot be read (AccessDenied): check the provider's role and the object's encryption, "+
+				"then upload the manifest again", ErrNoTrustAnchors, uri))
+		}
+		return nil, fmt.Errorf("get %s: %w", uri, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, stack.MaxTrustAnchorsBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", uri, err)
+	}
+	if len(data) > stack.MaxTrustAnchorsBytes {
+		return nil, permanent(fmt.Errorf("%s: %w: more than %d bytes", uri, manifest.ErrTooLarge, stack.MaxTrustAnchorsBytes))
+	}
+	s, err := trust.FromPEM(data)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("%s: %w", uri, err))
+	}
+	return s, nil
 }
 
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }

@@ -169,15 +169,43 @@ func TestProcessFailures(t *testing.T) {
 	}
 	f.s.Put(t, "esp.csv", csv)
 	f.s.Put(t, "deflate64.7z", filepath.Join("..", "manifest", "infineon", "testdata", "reasons", "inner-deflate64.7z"))
+	esp, gen := f.s.Buckets[stack.VendorEspressif], f.s.Buckets[stack.VendorGenerated]
+	f.s.PutIn(t, esp, "modules.csv", filepath.Join("..", "manifest", "espressif", "testdata", "mixed.csv"))
+	f.s.PutIn(t, esp, "chips.json", filepath.Join("..", "manifest", "microchip", "testdata", "mixed.json"))
+	f.s.PutIn(t, gen, "certificates.txt", filepath.Join("..", "manifest", "generated", "testdata", "mixed.txt"))
+	f.s.PutIn(t, esp, "not-espressif.csv", notManifest)
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not PEM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.PutIn(t, gen, stack.TrustAnchorsKey, notPEM)
 	tests := []struct {
 		name      string
+		bucket    string // default: the Infineon bucket
 		key       string
 		edit      func(*provider.Config)
 		wantRetry bool   // Process returns an error, so Lambda retries
 		wantErr   string // in the summary
 	}{
-		{name: "not a manifest", key: "junk.7z", wantErr: "junk.7z: unknown manifest format"},
-		{name: "another vendor's manifest", key: "esp.csv", wantErr: "esp.csv: not supported: vendor espressif: this stack reads Infineon"},
+		{name: "not a manifest", key: "junk.7z", wantErr: "junk.7z: outer archive: the file is not a 7z archive"},
+		{name: "another vendor's manifest", key: "esp.csv",
+			wantErr: "esp.csv: manifest in another vendor's bucket: its content is of vendor Espressif, and bucket tp-provider-infineon takes infineon manifests: put it into tp-provider-espressif"},
+		{name: "microchip manifest in the espressif bucket", bucket: esp, key: "chips.json",
+			edit:    func(c *provider.Config) { c.NoVerifyChain = true },
+			wantErr: "chips.json: manifest in another vendor's bucket: its content is of vendor Microchip, and bucket tp-provider-espressif takes espressif manifests: put it into tp-provider-microchip"},
+		{name: "espressif without trust anchors", bucket: esp, key: "modules.csv",
+			wantErr: "no trust anchors: s3://tp-provider-espressif/trust/ca.pem is missing: espressif certificates have no public CA"},
+		{name: "trust anchors not PEM", bucket: gen, key: "certificates.txt", wantErr: "s3://tp-provider-generated/trust/ca.pem: bad trust file"},
+		{name: "not an espressif manifest", bucket: esp, key: "not-espressif.csv", edit: func(c *provider.Config) { c.NoVerifyChain = true },
+			wantErr: "not-espressif.csv: unknown manifest format: header is not MAC,cn,cert"},
+		{name: "bucket named in the environment as another vendor's", bucket: esp, key: "modules.csv",
+			edit: func(c *provider.Config) {
+				c.Buckets, c.NoVerifyChain = map[string]stack.Vendor{esp: stack.VendorGenerated}, true
+			},
+			wantErr: "its content is of vendor Espressif, and bucket tp-provider-espressif takes generated manifests: put it into the stack's espressif bucket"},
+		{name: "bucket not named in the environment", key: xmlKey,
+			edit:    func(c *provider.Config) { c.Buckets = map[string]stack.Vendor{esp: stack.VendorEspressif} },
+			wantErr: "not one of the stack's buckets: bucket tp-provider-infineon"},
 		{name: "unsupported 7z method", key: "deflate64.7z", wantErr: "not supported"},
 		{name: "over the size limit", key: xmlKey, edit: func(c *provider.Config) { c.MaxManifestBytes = 100 }, wantErr: "MAX_MANIFEST_BYTES=100"},
 		{name: "object gone", key: "gone.xml", wantErr: "no longer exists"},
@@ -190,14 +218,18 @@ func TestProcessFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var metrics stacktest.Metrics
 			h := f.handler(t, &metrics, tc.edit)
-			sum, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: tc.key})
+			bucket := tc.bucket
+			if bucket == "" {
+				bucket = f.s.Bucket
+			}
+			sum, err := h.Process(ctx, provider.Object{Bucket: bucket, Key: tc.key})
 			if (err != nil) != tc.wantRetry {
 				t.Fatalf("Process: %v, want an error (retry) %v", err, tc.wantRetry)
 			}
 			if !strings.Contains(sum.Error, tc.wantErr) || (tc.wantErr == "") != (sum.Error == "") {
 				t.Fatalf("summary error %q, want %q", sum.Error, tc.wantErr)
 			}
-			if stored := f.s.Summary(t, tc.key); stored.Error != sum.Error || stored.Finished == "" {
+			if stored := f.s.SummaryIn(t, bucket, tc.key); stored.Error != sum.Error || stored.Finished == "" {
 				t.Errorf("stored summary %+v", stored)
 			}
 			failed := 0.0
@@ -209,5 +241,48 @@ func TestProcessFailures(t *testing.T) {
 			}
 			f.messages(t) // empty the queue for the next case
 		})
+	}
+}
+
+// TestProcessNoVerifyChain: with NoVerifyChain an Espressif manifest
+// without trust anchors in its bucket is read, and its good rows queued
+// with their Thing attributes; the trust anchors, once there, are used
+// even so.
+func TestProcessNoVerifyChain(t *testing.T) {
+	f := newFixture(t, 1)
+	esp := f.s.Buckets[stack.VendorEspressif]
+	f.s.PutIn(t, esp, "modules.csv", filepath.Join("..", "manifest", "espressif", "testdata", "mixed.csv"))
+	var metrics stacktest.Metrics
+	h := f.handler(t, &metrics, func(c *provider.Config) { c.NoVerifyChain = true })
+	sum, err := h.Process(t.Context(), provider.Object{Bucket: esp, Key: "modules.csv"})
+	if err != nil || sum.Error != "" || sum.Valid == 0 || sum.Invalid == 0 || sum.Vendor != stack.VendorEspressif {
+		t.Fatalf("summary %+v, %v: want good and bad rows read", sum, err)
+	}
+	valid := 0
+	for _, m := range f.messages(t) {
+		for _, d := range m.Devices {
+			valid++
+			if d.ThingName == "" || d.ThingName != d.ChipID || d.Attributes["cn"] == "" {
+				t.Errorf("queued device %+v: want the MAC as thing name and the cn attribute", d)
+			}
+		}
+	}
+	if valid != sum.Valid {
+		t.Errorf("%d devices queued, summary says %d valid", valid, sum.Valid)
+	}
+
+	// A root that issued none of them: every row is untrusted.
+	root, err := generate.NewRoot("not the espressif CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, generate.PEM(root.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.PutIn(t, esp, stack.TrustAnchorsKey, ca)
+	sum, err = h.Process(t.Context(), provider.Object{Bucket: esp, Key: "modules.csv"})
+	if err != nil || sum.Error != "" || sum.Valid != 0 || sum.Reasons["untrusted chain"] == 0 {
+		t.Fatalf("summary %+v, %v: want every row untrusted", sum, err)
 	}
 }

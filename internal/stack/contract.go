@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/outcome"
@@ -46,18 +47,108 @@ const (
 	// EnvMetricsNamespace is the CloudWatch namespace of the functions'
 	// embedded metrics (default "Thingpress").
 	EnvMetricsNamespace = "METRICS_NAMESPACE"
-	// EnvTrustAnchorsPEM, when not empty, replaces the CAs embedded in
-	// the provider (Infineon's) with the PEM certificates it holds:
-	// self-signed ones are roots, the others intermediates that must
-	// chain to them. For another chip maker's CAs, or a test CA. Lambda
-	// caps a function's environment at 4 KB in all, which fits a few
-	// certificates.
+	// EnvTrustAnchorsPEM, when not empty, replaces the CAs the provider
+	// embeds for the Infineon bucket (Infineon's) with the PEM
+	// certificates it holds: self-signed ones are roots, the others
+	// intermediates that must chain to them; a test CA, say. Lambda caps
+	// a function's environment at 4 KB in all, which fits a few
+	// certificates. The other vendors' trust is per bucket (Bucket).
 	EnvTrustAnchorsPEM = "TRUST_ANCHORS_PEM"
+	// EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket and
+	// EnvGeneratedBucket name the stack's upload buckets: the provider
+	// reads a manifest as the vendor of the bucket it is in.
+	EnvInfineonBucket  = "INFINEON_BUCKET"
+	EnvMicrochipBucket = "MICROCHIP_BUCKET"
+	EnvEspressifBucket = "ESPRESSIF_BUCKET"
+	EnvGeneratedBucket = "GENERATED_BUCKET"
+	// EnvNoVerifyChain, when "true", lets the provider import Espressif
+	// and generated manifests without checking their certificates' chains
+	// when their bucket holds no TrustAnchorsKey object.
+	EnvNoVerifyChain = "NO_VERIFY_CHAIN"
+)
+
+// Vendor names a stack bucket's chip maker, as the bucket's name ends.
+type Vendor string
+
+// The vendors of the stack's buckets.
+const (
+	VendorInfineon  Vendor = "infineon"
+	VendorMicrochip Vendor = "microchip"
+	VendorEspressif Vendor = "espressif"
+	VendorGenerated Vendor = "generated"
+)
+
+// Bucket describes one of the stack's upload buckets.
+type Bucket struct {
+	Vendor Vendor
+	// Suffix makes the bucket's name: <stack name><Suffix>.
+	Suffix string
+	// Logical is the bucket's logical ID in template.yaml.
+	Logical string
+	// Env is the provider's environment variable naming the bucket.
+	Env string
+	// KeySuffixes are the object key endings that start processing
+	// (S3's filters match case; the provider ignores it).
+	KeySuffixes []string
+	// NeedsTrust says that the vendor has no public CA: the bucket's
+	// TrustAnchorsKey object holds the CAs its chains are checked against.
+	NeedsTrust bool
+}
+
+// Buckets are the stack's upload buckets, one per vendor.
+var Buckets = []Bucket{
+	{Vendor: VendorInfineon, Suffix: BucketSuffix, Logical: "UploadBucket", Env: EnvInfineonBucket, KeySuffixes: []string{ManifestSuffix7z, ManifestSuffixXML}},
+	{Vendor: VendorMicrochip, Suffix: "-microchip", Logical: "MicrochipBucket", Env: EnvMicrochipBucket, KeySuffixes: []string{".json"}},
+	{Vendor: VendorEspressif, Suffix: "-espressif", Logical: "EspressifBucket", Env: EnvEspressifBucket, KeySuffixes: []string{".csv"}, NeedsTrust: true},
+	{Vendor: VendorGenerated, Suffix: "-generated", Logical: "GeneratedBucket", Env: EnvGeneratedBucket, KeySuffixes: []string{".txt"}, NeedsTrust: true},
+}
+
+// BucketOf returns the description of vendor's bucket.
+func BucketOf(v Vendor) (Bucket, bool) {
+	for _, b := range Buckets {
+		if b.Vendor == v {
+			return b, true
+		}
+	}
+	return Bucket{}, false
+}
+
+// BucketBySuffix returns the bucket whose suffix ends name.
+func BucketBySuffix(name string) (Bucket, bool) {
+	for _, b := range Buckets {
+		if strings.HasSuffix(name, b.Suffix) {
+			return b, true
+		}
+	}
+	return Bucket{}, false
+}
+
+// IsManifestKey reports whether key ends in one of b's KeySuffixes,
+// ignoring case.
+func (b Bucket) IsManifestKey(key string) bool {
+	lower := strings.ToLower(key)
+	for _, s := range b.KeySuffixes {
+		if strings.HasSuffix(lower, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustAnchorsKey is the object, in the bucket of a vendor that
+// NeedsTrust, holding the PEM CA certificates its devices' chains are
+// checked against; TrustPrefix is the key prefix the provider ignores.
+const (
+	TrustPrefix     = "trust/"
+	TrustAnchorsKey = TrustPrefix + "ca.pem"
+	// MaxTrustAnchorsBytes caps the TrustAnchorsKey object.
+	MaxTrustAnchorsBytes = 1 << 20
 )
 
 // Names in the stack that the functions and the CLI rely on.
 const (
-	// BucketSuffix makes the upload bucket's name: <stack name>-infineon.
+	// BucketSuffix makes the Infineon upload bucket's name: <stack
+	// name>-infineon (Buckets lists them all).
 	BucketSuffix = "-infineon"
 	// Logical IDs of the queues in template.yaml; `thingpress status`
 	// finds them with DescribeStackResources.
@@ -131,6 +222,7 @@ func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey
 // SummaryKey(SummaryPrefix, manifest key) when it has read a manifest.
 type Summary struct {
 	Manifest string
+	Vendor   Vendor // the bucket's
 	ETag     string
 	Started  string // RFC 3339
 	Finished string
@@ -147,10 +239,11 @@ type Summary struct {
 // summaryJSON is the form of a Summary in the bucket.
 type summaryJSON struct {
 	Manifest string         `json:"manifest"`
+	Vendor   Vendor         `json:"vendor,omitempty"` // the bucket's
 	ETag     string         `json:"etag,omitempty"`
 	Started  string         `json:"started"`
 	Finished string         `json:"finished"`
-	Slot     string         `json:"slot"`
+	Slot     string         `json:"slot,omitempty"` // Infineon only
 	ReelIDs  []string       `json:"reel_ids,omitempty"`
 	BatchIDs []string       `json:"batch_ids,omitempty"`
 	Devices  int            `json:"devices"`
@@ -164,7 +257,7 @@ type summaryJSON struct {
 // MarshalJSON writes s in the bucket's form.
 func (s Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(summaryJSON{
-		Manifest: s.Manifest, ETag: s.ETag, Started: s.Started, Finished: s.Finished, Slot: s.Slot,
+		Manifest: s.Manifest, Vendor: s.Vendor, ETag: s.ETag, Started: s.Started, Finished: s.Finished, Slot: s.Slot,
 		ReelIDs: s.ReelIDs, BatchIDs: s.BatchIDs,
 		Devices: s.Total, Valid: s.Valid, Invalid: s.Invalid, Reasons: s.Reasons,
 		Messages: s.Messages, Error: s.Error,
@@ -178,7 +271,7 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Summary{
-		Manifest: j.Manifest, ETag: j.ETag, Started: j.Started, Finished: j.Finished, Slot: j.Slot,
+		Manifest: j.Manifest, Vendor: j.Vendor, ETag: j.ETag, Started: j.Started, Finished: j.Finished, Slot: j.Slot,
 		ReelIDs: j.ReelIDs, BatchIDs: j.BatchIDs,
 		Counts:   outcome.Counts{Total: j.Devices, Valid: j.Valid, Invalid: j.Invalid, Reasons: j.Reasons},
 		Messages: j.Messages, Error: j.Error,

@@ -46,6 +46,7 @@ var (
 		EnvImportQueueURL, EnvPolicyNames, EnvThingType, EnvThingGroups,
 		EnvCertificateType, EnvDevicesPerMessage, EnvSummaryPrefix,
 		EnvMaxManifestBytes, EnvMetricsNamespace,
+		EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket, EnvGeneratedBucket, EnvNoVerifyChain,
 	}
 	importerEnv = []string{
 		EnvImportQueueURL, EnvPolicyNames, EnvThingType, EnvThingGroups,
@@ -501,18 +502,85 @@ func TestTemplateRegionRule(t *testing.T) {
 
 func TestTemplateUploadBucket(t *testing.T) {
 	tp := loadTemplate(t)
-	var buckets []string
+	var buckets, want []string
 	for id, r := range mapAt(t, tp, "Resources") {
 		if at(r, "Type") == "AWS::S3::Bucket" {
 			buckets = append(buckets, id)
 		}
 	}
-	if !slices.Equal(buckets, []string{"UploadBucket"}) {
-		t.Fatalf("S3 buckets %v, want exactly UploadBucket", buckets)
+	for _, b := range Buckets {
+		want = append(want, b.Logical)
 	}
-	b := tp.resource(t, "UploadBucket", "AWS::S3::Bucket")
-	if got := at(b, "Properties", "BucketName"); !reflect.DeepEqual(got, map[string]any{"Fn::Sub": "${AWS::StackName}-infineon"}) {
-		t.Errorf("BucketName %#v, want !Sub ${AWS::StackName}-infineon", got)
+	sort.Strings(buckets)
+	sort.Strings(want)
+	if !slices.Equal(buckets, want) {
+		t.Fatalf("S3 buckets %v, want exactly %v", buckets, want)
+	}
+	if Buckets[0].Logical != "UploadBucket" || Buckets[0].Suffix != BucketSuffix {
+		t.Errorf("the Infineon bucket is %+v, want UploadBucket named <stack>%s", Buckets[0], BucketSuffix)
+	}
+	perms := map[string]string{} // invoke permission by the bucket ARN it names
+	for id, r := range mapAt(t, tp, "Resources") {
+		if at(r, "Type") == "AWS::Lambda::Permission" && at(r, "Properties", "Principal") == "s3.amazonaws.com" {
+			perms[fmt.Sprint(tp.resolve(t, at(r, "Properties", "SourceArn")))] = id
+		}
+	}
+	if len(perms) != len(Buckets) {
+		t.Errorf("S3 invoke permissions for %v, want one per bucket", perms)
+	}
+	for _, bk := range Buckets {
+		t.Run(string(bk.Vendor), func(t *testing.T) {
+			checkBucket(t, tp, bk, perms)
+		})
+	}
+	if props := at(tp, "Resources", "ProviderFunction", "Properties", "Events"); props != nil {
+		for name, e := range props.(map[string]any) {
+			if at(e, "Type") == "S3" {
+				t.Errorf("ProviderFunction event %s: the buckets' NotificationConfiguration already triggers the provider", name)
+			}
+		}
+	}
+
+	// The provider is told each bucket's name, built as the bucket's.
+	vars := mapAt(t, tp, "Resources", "ProviderFunction", "Properties", "Environment", "Variables")
+	for _, bk := range Buckets {
+		if got := vars[bk.Env]; !reflect.DeepEqual(got, map[string]any{"Fn::Sub": "${AWS::StackName}" + bk.Suffix}) {
+			t.Errorf("ProviderFunction %s = %#v, want !Sub ${AWS::StackName}%s", bk.Env, got, bk.Suffix)
+		}
+	}
+	if got := vars[EnvNoVerifyChain]; !reflect.DeepEqual(got, map[string]any{"Ref": "NoVerifyChain"}) {
+		t.Errorf("ProviderFunction %s = %#v, want !Ref NoVerifyChain", EnvNoVerifyChain, got)
+	}
+	if got := at(tp, "Parameters", "NoVerifyChain"); at(got, "Default") != "false" || !reflect.DeepEqual(at(got, "AllowedValues"), []any{"false", "true"}) {
+		t.Errorf("parameter NoVerifyChain %#v, want false or true, default false", got)
+	}
+
+	// No circle: what a bucket depends on names it by its known name,
+	// never by !Ref or !GetAtt.
+	for _, id := range []string{"ProviderFunction", "ProviderRole", "ImporterFunction", "ImporterRole"} {
+		for _, bk := range Buckets {
+			if refersTo(at(tp, "Resources", id), bk.Logical) {
+				t.Errorf("%s refers to %s with !Ref/!GetAtt/${}: circular dependency with the bucket's notification", id, bk.Logical)
+			}
+		}
+	}
+	for _, perm := range perms {
+		for _, bk := range Buckets {
+			if refersTo(at(tp, "Resources", perm), bk.Logical) {
+				t.Errorf("%s refers to %s: circular dependency with the bucket's notification", perm, bk.Logical)
+			}
+		}
+	}
+}
+
+// checkBucket checks one vendor's bucket: its name, encryption, public
+// access block, ownership, versioning, lifecycle, TLS-only policy, and the
+// notifications that start the provider for its manifests and nothing
+// else.
+func checkBucket(t *testing.T, tp tmpl, bk Bucket, perms map[string]string) {
+	b := tp.resource(t, bk.Logical, "AWS::S3::Bucket")
+	if got := at(b, "Properties", "BucketName"); !reflect.DeepEqual(got, map[string]any{"Fn::Sub": "${AWS::StackName}" + bk.Suffix}) {
+		t.Errorf("BucketName %#v, want !Sub ${AWS::StackName}%s", got, bk.Suffix)
 	}
 	sse, _ := at(b, "Properties", "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
 	if len(sse) == 0 || !slices.Contains([]any{"AES256", "aws:kms", "aws:kms:dsse"}, at(sse[0], "ServerSideEncryptionByDefault", "SSEAlgorithm")) {
@@ -523,14 +591,24 @@ func TestTemplateUploadBucket(t *testing.T) {
 			t.Errorf("PublicAccessBlockConfiguration.%s is not true", k)
 		}
 	}
+	if got := at(b, "Properties", "OwnershipControls"); !reflect.DeepEqual(got, map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}}) {
+		t.Errorf("OwnershipControls %#v, want BucketOwnerEnforced", got)
+	}
 	if at(b, "Properties", "VersioningConfiguration", "Status") != "Enabled" {
 		t.Errorf("bucket versioning is not enabled")
+	}
+	if b["DeletionPolicy"] != "Retain" {
+		t.Errorf("DeletionPolicy %v, want Retain", b["DeletionPolicy"])
+	}
+	// The same lifecycle as the Infineon bucket's.
+	if got, infineon := at(b, "Properties", "LifecycleConfiguration"), at(tp, "Resources", "UploadBucket", "Properties", "LifecycleConfiguration"); got == nil || !reflect.DeepEqual(got, infineon) {
+		t.Errorf("LifecycleConfiguration %#v, want the Infineon bucket's %#v", got, infineon)
 	}
 
 	// TLS only.
 	tlsOnly := false
-	for id, r := range mapAt(t, tp, "Resources") {
-		if at(r, "Type") != "AWS::S3::BucketPolicy" || !reflect.DeepEqual(at(r, "Properties", "Bucket"), map[string]any{"Ref": "UploadBucket"}) {
+	for _, r := range mapAt(t, tp, "Resources") {
+		if at(r, "Type") != "AWS::S3::BucketPolicy" || !reflect.DeepEqual(at(r, "Properties", "Bucket"), map[string]any{"Ref": bk.Logical}) {
 			continue
 		}
 		st, _ := at(r, "Properties", "PolicyDocument", "Statement").([]any)
@@ -539,13 +617,12 @@ func TestTemplateUploadBucket(t *testing.T) {
 				tlsOnly = true
 			}
 		}
-		_ = id
 	}
 	if !tlsOnly {
 		t.Errorf("no bucket policy denies requests without TLS (aws:SecureTransport false)")
 	}
 
-	// A new .7z or .xml object, and nothing else, starts the provider.
+	// A new manifest of the vendor, and nothing else, starts the provider.
 	cfgs, _ := at(b, "Properties", "NotificationConfiguration", "LambdaConfigurations").([]any)
 	var suffixes []string
 	for _, c := range cfgs {
@@ -563,42 +640,50 @@ func TestTemplateUploadBucket(t *testing.T) {
 		suffixes = append(suffixes, fmt.Sprint(at(rules[0], "Value")))
 	}
 	sort.Strings(suffixes)
-	if !slices.Equal(suffixes, []string{".7z", ".xml"}) {
-		t.Errorf("notification suffixes %v, want [.7z .xml]", suffixes)
+	if want := slices.Sorted(slices.Values(bk.KeySuffixes)); !slices.Equal(suffixes, want) {
+		t.Errorf("notification suffixes %v, want %v", suffixes, want)
 	}
-	// The provider's own summaries, in the same bucket, must not start it.
 	for _, s := range suffixes {
-		if strings.HasSuffix(DefaultSummaryPrefix+"reel"+s+".json", s) {
+		// The trust anchors must not start an import.
+		if strings.HasSuffix(TrustAnchorsKey, s) {
+			t.Errorf("%s would match the suffix %s", TrustAnchorsKey, s)
+		}
+		// Nor the provider's own summaries, except in the Microchip
+		// bucket, whose manifests end in .json like them: there the
+		// provider ignores the summary prefix.
+		if strings.HasSuffix(DefaultSummaryPrefix+"reel"+s+".json", s) && bk.Vendor != VendorMicrochip {
 			t.Errorf("a summary key would match the suffix %s", s)
 		}
 	}
-	if props := at(tp, "Resources", "ProviderFunction", "Properties", "Events"); props != nil {
-		for name, e := range props.(map[string]any) {
-			if at(e, "Type") == "S3" {
-				t.Errorf("ProviderFunction event %s: the bucket's NotificationConfiguration already triggers the provider", name)
-			}
+
+	// S3 may invoke the provider for this bucket, and the bucket waits for
+	// that permission.
+	arn := "arn:${AWS::Partition}:s3:::${AWS::StackName}" + bk.Suffix
+	perm, ok := perms[arn]
+	if !ok {
+		t.Fatalf("no invoke permission for %s", arn)
+	}
+	if dep := at(b, "DependsOn"); dep != perm && !slices.Contains(toSlice(dep), any(perm)) {
+		t.Errorf("%s does not depend on %s (S3 checks the permission when the notification is set)", bk.Logical, perm)
+	}
+	p := tp.resource(t, perm, "AWS::Lambda::Permission")
+	if !reflect.DeepEqual(at(p, "Properties", "SourceAccount"), map[string]any{"Ref": "AWS::AccountId"}) {
+		t.Errorf("%s SourceAccount %#v, want the stack's account", perm, at(p, "Properties", "SourceAccount"))
+	}
+	if out := at(tp, "Outputs"); !refersToAny(out, bk.Logical) {
+		t.Errorf("no output names %s", bk.Logical)
+	}
+}
+
+// refersToAny reports whether any value of the mapping v refers to id.
+func refersToAny(v any, id string) bool {
+	m, _ := v.(map[string]any)
+	for _, e := range m {
+		if refersTo(e, id) {
+			return true
 		}
 	}
-
-	// S3 may invoke the provider, and the bucket waits for that permission.
-	perm := tp.resource(t, "ProviderInvokePermission", "AWS::Lambda::Permission")
-	if at(perm, "Properties", "Principal") != "s3.amazonaws.com" {
-		t.Errorf("ProviderInvokePermission principal %v", at(perm, "Properties", "Principal"))
-	}
-	if got := fmt.Sprint(tp.resolve(t, at(perm, "Properties", "SourceArn"))); got != "arn:${AWS::Partition}:s3:::${AWS::StackName}-infineon" {
-		t.Errorf("ProviderInvokePermission SourceArn %s", got)
-	}
-	if dep := at(b, "DependsOn"); dep != "ProviderInvokePermission" && !slices.Contains(toSlice(dep), any("ProviderInvokePermission")) {
-		t.Errorf("UploadBucket does not depend on ProviderInvokePermission (S3 checks the permission when the notification is set)")
-	}
-
-	// No circle: what the bucket depends on names it by its known name,
-	// never by !Ref or !GetAtt.
-	for _, id := range []string{"ProviderFunction", "ProviderRole", "ProviderInvokePermission", "ImporterFunction", "ImporterRole"} {
-		if refersTo(at(tp, "Resources", id), "UploadBucket") {
-			t.Errorf("%s refers to UploadBucket with !Ref/!GetAtt/${}: circular dependency with the bucket's notification", id)
-		}
-	}
+	return false
 }
 
 func toSlice(v any) []any {
@@ -850,11 +935,21 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	iotARN := func(kind, name string) string {
 		return "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:" + kind + "/" + name
 	}
-	bucket := "arn:${AWS::Partition}:s3:::${AWS::StackName}-infineon"
+	var reads, summaries, lists []string
+	for _, b := range Buckets {
+		arn := "arn:${AWS::Partition}:s3:::${AWS::StackName}" + b.Suffix
+		reads = append(reads, arn+"/*")
+		summaries = append(summaries, arn+"/"+DefaultSummaryPrefix+"*")
+		if b.NeedsTrust {
+			// A missing trust/ca.pem is NoSuchKey, not AccessDenied.
+			lists = append(lists, arn)
+		}
+	}
 	grants := map[string]map[string][]string{
 		"ProviderRole": {
-			"s3:GetObject":           {bucket + "/*"},
-			"s3:PutObject":           {bucket + "/" + DefaultSummaryPrefix + "*"},
+			"s3:GetObject":           reads,
+			"s3:PutObject":           summaries,
+			"s3:ListBucket":          lists,
 			"sqs:SendMessage":        {"ImportQueue.Arn", "ProviderDeadLetterQueue.Arn"},
 			"iot:GetPolicy":          {iotARN("policy", "${PolicyName}")},
 			"iot:DescribeThingType":  {iotARN("thingtype", "${ThingTypeName}")},
@@ -1011,7 +1106,7 @@ func TestTemplateCfnLint(t *testing.T) {
 			"PolicyName=ThingpressDevices", "ThingGroupName=reel-2026", "ThingTypeName=OptigaTrustM",
 			"S3BucketName=acme-deploy", "Region=eu-central-1",
 			"RoleArn=arn:aws:iam::123456789012:role/thingpress", "CertificateType=E0E1",
-			"ProviderReservedConcurrency=0", "AlarmTopicArn=arn:aws:sns:eu-central-1:123456789012:ops"},
+			"ProviderReservedConcurrency=0", "AlarmTopicArn=arn:aws:sns:eu-central-1:123456789012:ops", "NoVerifyChain=true"},
 	} {
 		cmd := exec.Command(lint, args...)
 		cmd.Dir = repoRoot(t)

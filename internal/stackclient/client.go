@@ -52,5 +52,12 @@ func FromConfig(cfg aws.Config) *Client {
 	}
 }
 
-// BucketName is the upload bucket of the stack named stackName.
+// BucketName is the Infineon upload bucket of the stack named stackName.
 func BucketName(stackName string) string { return stackName + stack.BucketSuffix }
+
+// VendorBucketName is vendor v's upload bucket of the stack named
+// stackName.
+func VendorBucketName(stackName string, v stack.Vendor) string {
+	b, _ := stack.BucketOf(v)
+	return stackName + b.Suffix
+}

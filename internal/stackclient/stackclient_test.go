@@ -27,6 +27,7 @@ import (
 func TestCheckKey(t *testing.T) {
 	tests := []struct {
 		name   string
+		vendor stack.Vendor // default Infineon
 		key    string
 		prefix string
 		ok     bool
@@ -40,10 +41,24 @@ func TestCheckKey(t *testing.T) {
 		{name: "under a custom summary prefix", key: "sums/x.7z", prefix: "sums/"},
 		{name: "custom prefix elsewhere", key: "thingpress/summaries/x.7z", prefix: "sums/", ok: true},
 		{name: "empty", key: ""},
+		{name: "csv in the infineon bucket", key: "modules.csv"},
+		{name: "microchip", vendor: stack.VendorMicrochip, key: "ECC608C-TNGTLSU-B.json", ok: true},
+		{name: "7z in the microchip bucket", vendor: stack.VendorMicrochip, key: "reel.7z"},
+		{name: "summary in the microchip bucket", vendor: stack.VendorMicrochip, key: stack.DefaultSummaryPrefix + "x.json"},
+		{name: "espressif", vendor: stack.VendorEspressif, key: "in/modules 7+8.csv", ok: true},
+		{name: "espressif upper-case", vendor: stack.VendorEspressif, key: "modules.CSV"},
+		{name: "under the trust prefix", vendor: stack.VendorEspressif, key: "trust/modules.csv"},
+		{name: "generated", vendor: stack.VendorGenerated, key: "certificates.txt", ok: true},
+		{name: "generated csv", vendor: stack.VendorGenerated, key: "certificates.csv"},
+		{name: "unknown vendor", vendor: "nxp", key: "x.7z"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := stackclient.CheckKey(tc.key, tc.prefix)
+			check := func(key, prefix string) error { return stackclient.CheckVendorKey(tc.vendor, key, prefix) }
+			if tc.vendor == "" {
+				check = stackclient.CheckKey
+			}
+			err := check(tc.key, tc.prefix)
 			if (err == nil) != tc.ok {
 				t.Fatalf("CheckKey(%q, %q) = %v, want ok %v", tc.key, tc.prefix, err, tc.ok)
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +30,9 @@ type UploadInput struct {
 	Bucket string
 	Key    string
 	Path   string
+	// Vendor is the bucket's vendor, whose key suffixes the key must end
+	// in; empty means Infineon.
+	Vendor stack.Vendor
 	// SummaryPrefix is the stack's summary prefix; a key under it is
 	// refused (the stack ignores it). Empty means the default.
 	SummaryPrefix string
@@ -48,27 +53,66 @@ type UploadResult struct {
 	Parts     bool // uploaded as a multipart upload
 }
 
-// CheckKey tells whether the stack processes an object at key.
+// CheckKey tells whether the stack processes an object at key in its
+// Infineon bucket.
 func CheckKey(key, summaryPrefix string) error {
+	return CheckVendorKey(stack.VendorInfineon, key, summaryPrefix)
+}
+
+// CheckVendorKey tells whether the stack processes an object at key in
+// vendor v's bucket.
+func CheckVendorKey(v stack.Vendor, key, summaryPrefix string) error {
 	if summaryPrefix == "" {
 		summaryPrefix = stack.DefaultSummaryPrefix
 	}
+	b, ok := stack.BucketOf(v)
+	if !ok {
+		return fmt.Errorf("%w: vendor %q has no bucket", ErrNotManifestKey, v)
+	}
+	// S3's suffix filters, which start the provider, match case.
+	matches := slices.ContainsFunc(b.KeySuffixes, func(s string) bool { return strings.HasSuffix(key, s) })
 	switch {
 	case key == "":
 		return fmt.Errorf("%w: empty key", ErrNotManifestKey)
 	case strings.HasPrefix(key, summaryPrefix):
 		return fmt.Errorf("%w: %q is under the summary prefix %q, which the stack ignores", ErrNotManifestKey, key, summaryPrefix)
-	case !strings.HasSuffix(key, stack.ManifestSuffix7z) && !strings.HasSuffix(key, stack.ManifestSuffixXML):
-		// S3's suffix filters, which start the provider, match case.
-		return fmt.Errorf("%w: %q: the stack processes only keys ending in .7z or .xml (lower case)", ErrNotManifestKey, key)
+	case strings.HasPrefix(key, stack.TrustPrefix):
+		return fmt.Errorf("%w: %q is under %q, where the stack keeps trust anchors", ErrNotManifestKey, key, stack.TrustPrefix)
+	case !matches:
+		return fmt.Errorf("%w: %q: the stack processes only keys ending in %s (lower case) in its %s bucket",
+			ErrNotManifestKey, key, strings.Join(b.KeySuffixes, " or "), v)
 	}
 	return nil
+}
+
+// VendorOfKey is the vendor whose bucket processes keys ending as key does.
+func VendorOfKey(key string) (stack.Vendor, bool) {
+	for _, b := range stack.Buckets {
+		for _, s := range b.KeySuffixes {
+			if strings.HasSuffix(key, s) {
+				return b.Vendor, true
+			}
+		}
+	}
+	return "", false
+}
+
+// contentTypes are the Content-Type of the manifests, by key suffix.
+var contentTypes = map[string]string{
+	stack.ManifestSuffix7z:  "application/x-7z-compressed",
+	stack.ManifestSuffixXML: "application/xml",
+	".json":                 "application/json",
+	".csv":                  "text/csv",
+	".txt":                  "text/plain",
 }
 
 // Upload puts the file at in.Path into the bucket with S3's transfer
 // manager: in parts, several at once, when it is larger than one part.
 func (c *Client) Upload(ctx context.Context, in UploadInput) (*UploadResult, error) {
-	if err := CheckKey(in.Key, in.SummaryPrefix); err != nil {
+	if in.Vendor == "" {
+		in.Vendor = stack.VendorInfineon
+	}
+	if err := CheckVendorKey(in.Vendor, in.Key, in.SummaryPrefix); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(in.Path)
@@ -96,10 +140,7 @@ func (c *Client) Upload(ctx context.Context, in UploadInput) (*UploadResult, err
 			o.Concurrency = in.Concurrency
 		}
 	})
-	contentType := "application/x-7z-compressed"
-	if strings.HasSuffix(in.Key, stack.ManifestSuffixXML) {
-		contentType = "application/xml"
-	}
+	contentType := contentTypes[path.Ext(in.Key)]
 	out, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(in.Bucket),
 		Key:         aws.String(in.Key),

@@ -40,13 +40,15 @@ type Options struct {
 
 // Stack is a thingpress stack in moto.
 type Stack struct {
-	Name   string
-	Bucket string
-	IoT    *iottest.Env
-	Moto   *motoserver.Server
-	S3     *s3.Client
-	SQS    *sqs.Client
-	CFN    *cloudformation.Client
+	Name string
+	// Bucket is the Infineon upload bucket; Buckets names every vendor's.
+	Bucket  string
+	Buckets map[stack.Vendor]string
+	IoT     *iottest.Env
+	Moto    *motoserver.Server
+	S3      *s3.Client
+	SQS     *sqs.Client
+	CFN     *cloudformation.Client
 	// Queue URLs.
 	ImportQueue, ImportDLQ, ProviderDLQ, Events string
 
@@ -55,13 +57,9 @@ type Stack struct {
 
 // template makes the resources of template.yaml that the functions and
 // the CLI use, under the same logical IDs.
-const template = `AWSTemplateFormatVersion: "2010-09-09"
+var template = `AWSTemplateFormatVersion: "2010-09-09"
 Resources:
-  UploadBucket:
-    Type: AWS::S3::Bucket
-    Properties:
-      BucketName: !Sub "${AWS::StackName}` + stack.BucketSuffix + `"
-  ` + stack.LogicalImportDeadLetterQueue + `:
+` + bucketResources() + `  ` + stack.LogicalImportDeadLetterQueue + `:
     Type: AWS::SQS::Queue
   ` + stack.LogicalImportQueue + `:
     Type: AWS::SQS::Queue
@@ -73,6 +71,15 @@ Resources:
   ` + stack.LogicalProviderDeadLetterQueue + `:
     Type: AWS::SQS::Queue
 `
+
+// bucketResources are the upload buckets of every vendor.
+func bucketResources() string {
+	var b strings.Builder
+	for _, bk := range stack.Buckets {
+		fmt.Fprintf(&b, "  %s:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub \"${AWS::StackName}%s\"\n", bk.Logical, bk.Suffix)
+	}
+	return b.String()
+}
 
 // New starts moto (through iottest, with its policy, thing type and
 // group) and creates the stack name in it.
@@ -87,14 +94,15 @@ func New(t testing.TB, name string, o Options) *Stack {
 	env := iottest.New(t, o.Proxy)
 	c := stackclient.FromConfig(mototest.AWSConfig(t, env.Moto.URL))
 	s := &Stack{
-		Name:   name,
-		Bucket: stackclient.BucketName(name),
-		IoT:    env,
-		Moto:   env.Moto,
-		S3:     c.S3,
-		SQS:    c.SQS,
-		CFN:    c.CFN,
-		client: c,
+		Name:    name,
+		Bucket:  stackclient.BucketName(name),
+		Buckets: map[stack.Vendor]string{},
+		IoT:     env,
+		Moto:    env.Moto,
+		S3:      c.S3,
+		SQS:     c.SQS,
+		CFN:     c.CFN,
+		client:  c,
 	}
 	ctx := t.Context()
 	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
@@ -117,16 +125,20 @@ func New(t testing.TB, name string, o Options) *Stack {
 	}
 	s.Events = aws.ToString(ev.QueueUrl)
 	arn := s.QueueARN(t, s.Events)
-	if _, err := s.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(s.Bucket),
-		NotificationConfiguration: &s3types.NotificationConfiguration{
-			QueueConfigurations: []s3types.QueueConfiguration{{
-				QueueArn: aws.String(arn),
-				Events:   []s3types.Event{"s3:ObjectCreated:*"},
-			}},
-		},
-	}); err != nil {
-		t.Fatalf("bucket notification: %v", err)
+	for _, b := range stack.Buckets {
+		bucket := name + b.Suffix
+		s.Buckets[b.Vendor] = bucket
+		if _, err := s.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String(bucket),
+			NotificationConfiguration: &s3types.NotificationConfiguration{
+				QueueConfigurations: []s3types.QueueConfiguration{{
+					QueueArn: aws.String(arn),
+					Events:   []s3types.Event{"s3:ObjectCreated:*"},
+				}},
+			},
+		}); err != nil {
+			t.Fatalf("bucket notification of %s: %v", bucket, err)
+		}
 	}
 	return s
 }
@@ -146,17 +158,27 @@ func (s *Stack) QueueARN(t testing.TB, url string) string {
 // Env is the environment template.yaml gives the functions, aimed at
 // this stack's queue and iottest's policy, type and group.
 func (s *Stack) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		stack.EnvImportQueueURL:  s.ImportQueue,
 		stack.EnvPolicyNames:     iottest.Policy,
 		stack.EnvThingType:       iottest.ThingType,
 		stack.EnvThingGroups:     iottest.Group,
 		stack.EnvCertificateType: "E0E0",
 	}
+	for _, b := range stack.Buckets {
+		env[b.Env] = s.Buckets[b.Vendor]
+	}
+	return env
 }
 
-// Put uploads the file at path as key.
+// Put uploads the file at path as key into the Infineon bucket.
 func (s *Stack) Put(t testing.TB, key, path string) {
+	t.Helper()
+	s.PutIn(t, s.Bucket, key, path)
+}
+
+// PutIn uploads the file at path as key into bucket.
+func (s *Stack) PutIn(t testing.TB, bucket, key, path string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -164,17 +186,25 @@ func (s *Stack) Put(t testing.TB, key, path string) {
 	}
 	defer f.Close()
 	if _, err := s.S3.PutObject(t.Context(), &s3.PutObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: f,
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: f,
 	}); err != nil {
-		t.Fatalf("put %s: %v", key, err)
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
 	}
 }
 
-// ObjectCreatedEvent waits for the S3 notification of key on the events
-// queue and returns it as the provider receives it, with its JSON. moto
-// writes eventTime without a time zone, which Lambda's event type cannot
-// parse; it is given AWS's "Z".
+// ObjectCreatedEvent waits for the S3 notification of key in the
+// Infineon bucket; see ObjectCreatedEventIn.
 func (s *Stack) ObjectCreatedEvent(t testing.TB, key string) (events.S3Event, []byte) {
+	t.Helper()
+	return s.ObjectCreatedEventIn(t, s.Bucket, key)
+}
+
+// ObjectCreatedEventIn waits for the S3 notification of key in bucket on
+// the events queue and returns it as the provider receives it, with its
+// JSON; the other notifications it receives are dropped. moto writes
+// eventTime without a time zone, which Lambda's event type cannot parse;
+// it is given AWS's "Z".
+func (s *Stack) ObjectCreatedEventIn(t testing.TB, bucket, key string) (events.S3Event, []byte) {
 	t.Helper()
 	ctx := t.Context()
 	deadline := time.Now().Add(30 * time.Second)
@@ -194,13 +224,13 @@ func (s *Stack) ObjectCreatedEvent(t testing.TB, key string) (events.S3Event, []
 				continue // the s3:TestEvent
 			}
 			for _, r := range ev.Records {
-				if k, err := url.QueryUnescape(r.S3.Object.Key); err == nil && k == key {
+				if k, err := url.QueryUnescape(r.S3.Object.Key); err == nil && k == key && r.S3.Bucket.Name == bucket {
 					return ev, raw
 				}
 			}
 		}
 	}
-	t.Fatalf("no ObjectCreated event for %q", key)
+	t.Fatalf("no ObjectCreated event for s3://%s/%s", bucket, key)
 	return events.S3Event{}, nil
 }
 
@@ -249,13 +279,20 @@ func (s *Stack) depth(ctx context.Context, url string) (Depth, error) {
 	return s.client.QueueDepth(ctx, url, url)
 }
 
-// Summary reads the provider's summary of the manifest at key, under the
-// default summary prefix.
+// Summary reads the provider's summary of the manifest at key in the
+// Infineon bucket, under the default summary prefix.
 func (s *Stack) Summary(t testing.TB, key string) stack.Summary {
 	t.Helper()
-	sum, err := s.client.Summary(t.Context(), s.Bucket, stack.DefaultSummaryPrefix, key)
+	return s.SummaryIn(t, s.Bucket, key)
+}
+
+// SummaryIn reads the provider's summary of the manifest at key in
+// bucket, under the default summary prefix.
+func (s *Stack) SummaryIn(t testing.TB, bucket, key string) stack.Summary {
+	t.Helper()
+	sum, err := s.client.Summary(t.Context(), bucket, stack.DefaultSummaryPrefix, key)
 	if err != nil {
-		t.Fatalf("summary of %s: %v", key, err)
+		t.Fatalf("summary of s3://%s/%s: %v", bucket, key, err)
 	}
 	return sum
 }
