@@ -213,7 +213,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		endpoint = *awsCfg.BaseEndpoint
 	}
 	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
-		return err
+		return preflightIn(ctx, err, awsCfg, endpoint)
 	}
 
 	sum, err := state.HashFile(path)
