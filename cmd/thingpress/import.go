@@ -139,6 +139,7 @@ func (o *importOptions) check() error {
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
 		return usageError{fmt.Errorf("--rate must be a positive number")}
 	}
+	o.progress = strings.ToLower(o.progress)
 	switch o.progress {
 	case "auto", "bar", "log", "none":
 	default:
@@ -261,8 +262,12 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	defer src.Close()
-	if c, ok := src.(manifest.Counted); ok && meter != nil {
-		meter.SetTotal(int64(c.Count()))
+	inManifest := -1
+	if c, ok := src.(manifest.Counted); ok {
+		inManifest = c.Count()
+		if meter != nil {
+			meter.SetTotal(int64(inManifest))
+		}
 	}
 
 	var summary report.Summary
@@ -307,6 +312,13 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	summary.Calls = im.Calls()
 	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
 	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
+	if inManifest < 0 && runErr == nil {
+		// Read to the end: every device has its result.
+		inManifest = summary.Total
+	}
+	if inManifest >= 0 {
+		summary.SetInManifest(inManifest)
+	}
 	if rw != nil {
 		if err := rw.Close(&summary); writeErr == nil {
 			writeErr = err

@@ -76,7 +76,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	}
 	out, err := inspect.ParseOutput(o.output)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("--output: %w", err)}
 	}
 	vopts := validate.Options{}
 	if o.validAt != "" {

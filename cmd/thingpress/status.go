@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -72,6 +73,7 @@ the bucket's summary prefix.`,
 }
 
 func runStatus(cmd *cobra.Command, o *statusOptions) error {
+	o.output = strings.ToLower(o.output)
 	switch {
 	case o.stack == "":
 		return usageError{errors.New("--stack is required")}

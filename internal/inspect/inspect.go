@@ -30,11 +30,11 @@ const (
 // ErrOutput is an unknown --output value.
 var ErrOutput = errors.New("unknown output")
 
-// ParseOutput turns an --output value into an Output.
+// ParseOutput turns an --output value, in any letter case, into an Output.
 func ParseOutput(s string) (Output, error) {
-	switch Output(s) {
+	switch o := Output(strings.ToLower(s)); o {
 	case Table, JSON:
-		return Output(s), nil
+		return o, nil
 	}
 	return "", fmt.Errorf("%w %q (want table or json)", ErrOutput, s)
 }

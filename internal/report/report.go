@@ -29,22 +29,34 @@ type Line struct {
 
 // Summary counts the results of a run.
 type Summary struct {
-	Total    int `json:"total"`
-	Imported int `json:"imported"`
-	Exists   int `json:"exists"`
-	Skipped  int `json:"skipped"`
-	Failed   int `json:"failed"`
+	// Total counts the devices of this run's results (read before an
+	// interrupt, if there was one).
+	Total int `json:"total"`
+	// InManifest is the number of devices in the manifest when known:
+	// declared by it (an Infineon archive header) or read to the end.
+	InManifest *int `json:"in_manifest,omitempty"`
+	// Remaining is InManifest less Total: the devices this run did not
+	// reach (an interrupted run); absent when InManifest is.
+	Remaining *int `json:"remaining,omitempty"`
+	Imported  int  `json:"imported"`
+	Exists    int  `json:"exists"`
+	Skipped   int  `json:"skipped"`
+	Failed    int  `json:"failed"`
 	// LeftHalfMade counts the failed devices with a left_in_aws line.
-	LeftHalfMade int              `json:"left_half_made"`
-	Resumed      int              `json:"resumed"`
-	Interrupted  bool             `json:"interrupted"`
-	Calls        map[string]int64 `json:"calls"`
-	Throttled    int64            `json:"throttled"`
-	Retried      int64            `json:"retried"`
-	Seconds      float64          `json:"seconds"`
-	State        string           `json:"state,omitempty"`
+	LeftHalfMade int `json:"left_half_made"`
+	// Resumed counts the imported and existing devices that were
+	// complete before this run (in the state file): no calls.
+	Resumed     int              `json:"resumed"`
+	Interrupted bool             `json:"interrupted"`
+	Calls       map[string]int64 `json:"calls"`
+	Throttled   int64            `json:"throttled"`
+	Retried     int64            `json:"retried"`
+	Seconds     float64          `json:"seconds"`
+	State       string           `json:"state,omitempty"`
 	// Report is the report file's path, for Print.
 	Report string `json:"-"`
+	// resumedExists counts the resumed devices that were already there.
+	resumedExists int
 }
 
 // Add counts one result.
@@ -62,10 +74,20 @@ func (s *Summary) Add(r importer.Result) {
 	}
 	if r.Resumed {
 		s.Resumed++
+		if r.Status == importer.Exists {
+			s.resumedExists++
+		}
 	}
 	if r.Left != nil {
 		s.LeftHalfMade++
 	}
+}
+
+// SetInManifest records the number of devices in the manifest, and so
+// how many remain; call it after the last Add.
+func (s *Summary) SetInManifest(n int) {
+	rest := max(n-s.Total, 0)
+	s.InManifest, s.Remaining = &n, &rest
 }
 
 // OK reports whether every device is imported or already there.
@@ -82,10 +104,28 @@ func (s *Summary) TotalCalls() int64 {
 	return n
 }
 
-// Print writes the summary for a person.
+// Done is the devices complete in AWS: imported or already there, by
+// this run or an earlier one.
+func (s *Summary) Done() int { return s.Imported + s.Exists }
+
+// DoneNow is the devices this run made complete, or found already in
+// AWS, with calls.
+func (s *Summary) DoneNow() int { return s.Done() - s.Resumed }
+
+// Print writes the summary for a person: what the manifest holds and
+// where each device stands, then what this run did and at what rate
+// (over this run's work only).
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "Devices    %d: %d imported, %d already there, %d skipped, %d failed\n",
-		s.Total, s.Imported, s.Exists, s.Skipped, s.Failed)
+	switch {
+	case s.InManifest != nil:
+		fmt.Fprintf(w, "Devices    %d in the manifest: %d done, %d skipped (invalid), %d failed, %d remaining\n",
+			*s.InManifest, s.Done(), s.Skipped, s.Failed, *s.Remaining)
+	default:
+		fmt.Fprintf(w, "Devices    %d read (the manifest's total is not known): %d done, %d skipped (invalid), %d failed, the rest remaining\n",
+			s.Total, s.Done(), s.Skipped, s.Failed)
+	}
+	fmt.Fprintf(w, "Done       %d: %d imported and %d already in AWS by this run, %d done before this run (state file)\n",
+		s.Done(), s.Imported-(s.Resumed-s.resumedExists), s.Exists-s.resumedExists, s.Resumed)
 	if s.LeftHalfMade > 0 {
 		where := "run again with --report FILE to list them"
 		if s.Report != "" {
@@ -93,22 +133,19 @@ func (s *Summary) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "Left half-made %d: failed after some steps, their certificate or Thing stays in AWS; %s\n", s.LeftHalfMade, where)
 	}
-	if s.Resumed > 0 {
-		fmt.Fprintf(w, "Resumed    %d devices were complete from an earlier run (no calls)\n", s.Resumed)
+	took := (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond)
+	// Calls are spent on every device worked on in this run, failed ones
+	// too; skipped and resumed ones cost none.
+	worked := s.DoneNow() + s.Failed
+	if worked == 0 {
+		fmt.Fprintf(w, "This run   %s, no device needed a call\n", took)
+	} else {
+		fmt.Fprintf(w, "This run   %s, %d devices worked on, %.1f devices/s\n", took, worked, float64(s.DoneNow())/max(s.Seconds, 1e-9))
 	}
-	done := s.Imported + s.Exists - s.Resumed
-	rate := 0.0
-	if s.Seconds > 0 {
-		rate = float64(done) / s.Seconds
-	}
-	fmt.Fprintf(w, "Time       %s, %.1f devices/s\n", (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond), rate)
 	var calls []string
 	for _, op := range slices.Sorted(maps.Keys(s.Calls)) {
 		calls = append(calls, fmt.Sprintf("%s %d", op, s.Calls[op]))
 	}
-	// Calls are spent on every device worked on in this run, failed ones
-	// too; skipped and resumed ones cost none.
-	worked := done + s.Failed
 	perDevice := ""
 	if worked > 0 {
 		perDevice = fmt.Sprintf(" (%.2f per device)", float64(s.TotalCalls())/float64(worked))
