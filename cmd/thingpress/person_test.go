@@ -129,6 +129,15 @@ func TestPersonAWS(t *testing.T) {
 	if err := os.WriteFile(upload, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	png := filepath.Join(tmp, "picture.7z")
+	if err := os.WriteFile(png, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(tmp, "expired.7z")
+	if data, err := os.ReadFile("testdata/corpus/expired.7z"); err != nil || os.WriteFile(bad, data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	stackArgs := []string{"--endpoint-url", s.Moto.URL, "--stack", "tp-person"}
 	tests := []struct {
 		name   string
 		args   []string
@@ -146,6 +155,11 @@ func TestPersonAWS(t *testing.T) {
 		{name: "upload-no-bucket", args: []string{"upload", "--endpoint-url", s.Moto.URL, "--stack", "no-such-stack", upload}, code: exitFatal},
 		{name: "upload-unreachable-endpoint", args: []string{"upload", "--endpoint-url", closed, "--stack", "tp-person", upload},
 			code: exitFatal, within: time.Second},
+		{name: "upload-png-named-7z", args: append([]string{"upload", png}, stackArgs...), code: exitFatal},
+		{name: "upload-no-valid-device", args: append([]string{"upload", bad}, stackArgs...), code: exitFatal},
+		{name: "upload-no-valid-device-forced", args: append([]string{"upload", "--force", "--key", "forced.7z", bad}, stackArgs...), code: exitOK},
+		{name: "upload-microchip", args: append([]string{"upload", "--key", "m.7z", mixedMicrochip}, stackArgs...), code: exitFatal},
+		{name: "upload", args: append([]string{"upload", upload}, stackArgs...), code: exitOK},
 		{name: "status-no-stack", args: []string{"status", "--endpoint-url", s.Moto.URL, "--stack", "no-such-stack"}, code: exitFatal},
 	}
 	for _, tc := range tests {

@@ -17,8 +17,12 @@ import (
 func TestUploadAndStatus(t *testing.T) {
 	isolateAWS(t)
 	s := stacktest.New(t, "tp-cli", stacktest.Options{})
-	path := filepath.Join(t.TempDir(), "reel a+b.xml")
-	if err := os.WriteFile(path, []byte("<Manifest/>"), 0o644); err != nil {
+	path := filepath.Join(t.TempDir(), "reel a+b.7z")
+	data, err := os.ReadFile("testdata/mini-reel.7z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	aws := []string{"--endpoint-url", s.Moto.URL}
@@ -27,10 +31,10 @@ func TestUploadAndStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("upload: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.xml") || !strings.Contains(out, "thingpress status --stack tp-cli") {
+	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.7z") || !strings.Contains(out, "thingpress status --stack tp-cli") {
 		t.Errorf("upload output:\n%s", out)
 	}
-	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.xml"); len(ev.Records) != 1 {
+	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.7z"); len(ev.Records) != 1 {
 		t.Errorf("no event for the upload: %+v", ev)
 	}
 

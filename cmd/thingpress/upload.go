@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/manifest/format"
 	"github.com/thingpress/thingpress/internal/stackclient"
+	"github.com/thingpress/thingpress/internal/validate"
 )
 
 type uploadOptions struct {
@@ -15,6 +21,8 @@ type uploadOptions struct {
 	bucket        string
 	key           string
 	summaryPrefix string
+	force         bool
+	manifest      manifestOptions
 	aws           stackAWSOptions
 }
 
@@ -29,6 +37,13 @@ The new object starts the stack's provider function, which validates the
 manifest and queues its valid devices for import. Files larger than one part
 (16 MiB) are uploaded in parts, several at once.
 
+Before uploading, the file is read and checked as inspect does, and what it
+holds (vendor, reel, devices, invalid ones and why) is shown. A file the stack
+would refuse is not uploaded: one that is not an Infineon reel bundle or XML
+manifest (whatever its name), is damaged, lacks the slot, or has no valid
+device. --force uploads it anyway. --cert-type and --trust should be the
+stack's CertificateType and trust anchors.
+
 The key is the file's name unless --key names another; it must end in .7z or
 .xml in lower case, or the stack ignores it. Follow the import with
 'thingpress status --stack NAME'.
@@ -42,7 +57,7 @@ s3:AbortMultipartUpload).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUpload(cmd, o, args[0])
+			return runUpload(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
@@ -50,13 +65,20 @@ s3:AbortMultipartUpload).`,
 	f.StringVar(&o.bucket, "bucket", "", "upload bucket (default: <stack>-infineon)")
 	f.StringVar(&o.key, "key", "", "object key (default: the file's name)")
 	f.StringVar(&o.summaryPrefix, "summary-prefix", "", "the stack's summary prefix, which uploads must avoid (default thingpress/summaries/)")
+	f.BoolVar(&o.force, "force", false, "upload even a file the checks say the stack would refuse")
+	o.manifest = manifestOptions{vendor: "auto", format: "auto", flags: f}
+	f.StringVar(&o.manifest.certType, "cert-type", manifest.DefaultSlot, "certificate slot the stack reads (its CertificateType), for the checks: "+strings.Join(manifest.Slots, ", "))
+	f.StringVar(&o.manifest.trustFile, "trust", "", "PEM file of the stack's trust anchors (its TrustAnchorsPEM), for the checks (default: the embedded Infineon CAs)")
 	o.aws.bind(f)
 	return cmd
 }
 
-func runUpload(cmd *cobra.Command, o *uploadOptions, path string) error {
+func runUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path string) error {
 	if o.stack == "" && o.bucket == "" {
 		return usageError{errors.New("--stack is required")}
+	}
+	if err := o.manifest.check(); err != nil {
+		return err
 	}
 	bucket := o.bucket
 	if bucket == "" {
@@ -70,9 +92,16 @@ func runUpload(cmd *cobra.Command, o *uploadOptions, path string) error {
 		return usageError{err}
 	}
 	ctx := cmd.Context()
+	// The configuration first: it fails at once, reading a reel takes time.
 	c, err := o.aws.client(ctx)
 	if err != nil {
 		return err
+	}
+	if err := checkUpload(cmd, g, o, path); err != nil {
+		if !o.force || errors.Is(err, context.Canceled) {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --force: uploading although %v\n", err)
 	}
 	res, err := c.Upload(ctx, stackclient.UploadInput{Bucket: bucket, Key: key, Path: path, SummaryPrefix: o.summaryPrefix})
 	if err != nil {
@@ -89,6 +118,47 @@ func runUpload(cmd *cobra.Command, o *uploadOptions, path string) error {
 	}
 	if o.stack != "" {
 		fmt.Fprintf(out, "Follow the import with: thingpress status --stack %s\n", o.stack)
+	}
+	return nil
+}
+
+// errStackRefuses wraps what the stack would refuse in a file.
+var errStackRefuses = errors.New("the stack would refuse it (--force uploads it anyway)")
+
+// checkUpload reads and checks the manifest at path as inspect and the
+// stack's provider do, and shows what it holds. It returns an error when
+// the stack would refuse the file, or find nothing to import in it.
+func checkUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path string) error {
+	refuse := func(err error) error { return fmt.Errorf("%w: %w", err, errStackRefuses) }
+	ft, err := format.Resolve(path, format.Auto)
+	if err != nil {
+		return refuse(err)
+	}
+	if ft != format.Infineon && ft != format.XML {
+		return refuse(fmt.Errorf("%s: vendor %s: the stack reads only Infineon reel bundles and XML manifests; import it with thingpress import", path, ft.Vendor()))
+	}
+	store, err := o.manifest.prepare(path)
+	if err != nil {
+		return err
+	}
+	src, ft, err := o.manifest.open(cmd.Context(), path, g)
+	if err != nil {
+		return refuse(err)
+	}
+	defer src.Close()
+	sum := inspect.Summary{File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: true, Slot: o.manifest.certType,
+		Anchors: store.Anchors(), Refused: store.Rejected()}
+	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
+		Output:   inspect.Table,
+		Validate: validate.Options{File: path, Trust: store},
+		Summary:  sum,
+	})
+	if err != nil {
+		return refuse(err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if res.OK == 0 {
+		return fmt.Errorf("%s: no valid device (%d invalid): the stack would import nothing (--force uploads it anyway)", path, res.Invalid)
 	}
 	return nil
 }
