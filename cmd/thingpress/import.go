@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
@@ -114,7 +112,7 @@ manifest or a damaged state file (nothing imported).`,
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
-	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none; the total is shown where the manifest declares it (an Infineon bundle's archive header), else done and rate only")
+	bindProgress(f, &o.progress)
 	return cmd
 }
 
@@ -139,11 +137,8 @@ func (o *importOptions) check() error {
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
 		return usageError{fmt.Errorf("--rate must be a positive number")}
 	}
-	o.progress = strings.ToLower(o.progress)
-	switch o.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
 	}
 	if o.workers < 0 {
 		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
@@ -341,18 +336,5 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 
 // meter returns the progress display the flags and stderr call for.
 func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
-	mode := o.progress
-	if mode == "auto" {
-		mode = "log"
-		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bar"
-		}
-	}
-	switch mode {
-	case "bar":
-		return progress.New(stderr, true, 0)
-	case "log":
-		return progress.New(stderr, false, 10*time.Second)
-	}
-	return nil
+	return newMeter(o.progress, stderr, false)
 }

@@ -18,6 +18,7 @@ type inspectOptions struct {
 	manifest manifestOptions
 	output   string
 	validAt  string
+	progress string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -66,7 +67,8 @@ manifest cannot be read or the arguments are wrong.`,
 	}
 	o.manifest.bind(cmd.Flags())
 	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then the first 20 invalid devices) or json (JSON Lines, one object per device)")
+	bindProgress(cmd.Flags(), &o.progress)
 	return cmd
 }
 
@@ -77,6 +79,9 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	out, err := inspect.ParseOutput(o.output)
 	if err != nil {
 		return usageError{fmt.Errorf("--output: %w", err)}
+	}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
 	}
 	vopts := validate.Options{}
 	if o.validAt != "" {
@@ -90,11 +95,15 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return err
 	}
-	src, ft, err := o.manifest.open(cmd.Context(), path, g)
+	// Started before the manifest opens: a bundle's inner archive is
+	// spooled first, which takes a while on a large reel.
+	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	onDevice, stop := meterHooks(meter)
 	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
 	if ft == format.Infineon || ft == format.XML {
 		sum.Slot = o.manifest.certType
@@ -104,10 +113,13 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:   out,
-		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now},
-		Summary:  sum,
+		Output:    out,
+		Validate:  validate.Options{File: path, Trust: store, Now: vopts.Now},
+		Summary:   sum,
+		OnDevice:  onDevice,
+		AfterRead: stop,
 	})
+	stop()
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -225,4 +226,52 @@ func TestPersonSummaries(t *testing.T) {
 		t.Errorf("report to standard output: exit %d, want %d", got.code, exitOK)
 	}
 	personGolden(t, "import-report-stdout", got, repl...)
+}
+
+// TestPersonInspect: inspect shows progress, and its table lists the
+// first invalid devices and counts the rest, which --output json lists.
+func TestPersonInspect(t *testing.T) {
+	head, err := os.ReadFile("testdata/corpus/bad-chip-id.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(head), "  <Device ")
+	if i < 0 {
+		t.Fatal("no Device in testdata/corpus/bad-chip-id.xml")
+	}
+	var b strings.Builder
+	b.Write(head[:i])
+	const n = 25
+	for d := range n {
+		fmt.Fprintf(&b, "  <Device chipId=\"F66436A70000000001%02d\">\n    <Certificate slot=\"E0E0\">-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----</Certificate>\n  </Device>\n", d)
+	}
+	b.WriteString("</CertificateManifest>\n")
+	tmp := t.TempDir()
+	many := filepath.Join(tmp, "many-invalid.xml")
+	if err := os.WriteFile(many, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{name: "inspect-invalid-capped", args: []string{"inspect", "--trust", "testdata/corpus/ca.pem", many}, code: exitSomeDevices},
+		{name: "inspect-progress-log", args: []string{"inspect", "--progress", "log", "testdata/mini-reel.7z"}, code: exitOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runSeen(t.Context(), tc.args...)
+			if got.code != tc.code {
+				t.Errorf("exit %d, want %d", got.code, tc.code)
+			}
+			personGolden(t, tc.name, got, tmp, "TMP")
+		})
+	}
+	t.Run("json lists every device", func(t *testing.T) {
+		out, _, _ := runCLI(t, "inspect", "--trust", "testdata/corpus/ca.pem", "--output", "json", many)
+		if got := len(readJSONL(t, out)); got != n {
+			t.Errorf("%d devices in the JSON output, want %d", got, n)
+		}
+	})
 }

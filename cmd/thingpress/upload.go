@@ -22,6 +22,7 @@ type uploadOptions struct {
 	key           string
 	summaryPrefix string
 	force         bool
+	progress      string
 	manifest      manifestOptions
 	aws           stackAWSOptions
 }
@@ -66,6 +67,7 @@ s3:AbortMultipartUpload).`,
 	f.StringVar(&o.key, "key", "", "object key (default: the file's name)")
 	f.StringVar(&o.summaryPrefix, "summary-prefix", "", "the stack's summary prefix, which uploads must avoid (default thingpress/summaries/)")
 	f.BoolVar(&o.force, "force", false, "upload even a file the checks say the stack would refuse")
+	bindProgress(f, &o.progress)
 	o.manifest = manifestOptions{vendor: "auto", format: "auto", flags: f}
 	f.StringVar(&o.manifest.certType, "cert-type", manifest.DefaultSlot, "certificate slot the stack reads (its CertificateType), for the checks: "+strings.Join(manifest.Slots, ", "))
 	f.StringVar(&o.manifest.trustFile, "trust", "", "PEM file of the stack's trust anchors (its TrustAnchorsPEM), for the checks (default: the embedded Infineon CAs)")
@@ -78,6 +80,9 @@ func runUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path stri
 		return usageError{errors.New("--stack is required")}
 	}
 	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
 	bucket := o.bucket
@@ -141,18 +146,23 @@ func checkUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path st
 	if err != nil {
 		return err
 	}
-	src, ft, err := o.manifest.open(cmd.Context(), path, g)
+	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
 	if err != nil {
 		return refuse(err)
 	}
 	defer src.Close()
+	onDevice, stop := meterHooks(meter)
 	sum := inspect.Summary{File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: true, Slot: o.manifest.certType,
 		Anchors: store.Anchors(), Refused: store.Rejected()}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:   inspect.Table,
-		Validate: validate.Options{File: path, Trust: store},
-		Summary:  sum,
+		Output:    inspect.Table,
+		Validate:  validate.Options{File: path, Trust: store},
+		Summary:   sum,
+		OnDevice:  onDevice,
+		AfterRead: stop,
 	})
+	stop()
 	if err != nil {
 		return refuse(err)
 	}

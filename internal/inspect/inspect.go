@@ -163,7 +163,9 @@ type Summary struct {
 	PrivateKeys int
 	NotBefore   time.Time // earliest of the valid devices
 	NotAfter    time.Time // latest of the valid devices
-	more        map[string]bool
+	// Unlisted counts the invalid devices past the table's cap.
+	Unlisted int
+	more     map[string]bool
 }
 
 func (s *Summary) addName(list *[]string, kind, v string) {
@@ -228,7 +230,20 @@ type Options struct {
 	Summary Summary
 	// TempDir holds the spool of invalid devices for the table output.
 	TempDir string
+	// MaxListed caps the invalid devices the table lists, the rest
+	// counted (0: DefaultMaxListed; negative: no cap). The JSON output
+	// has every device.
+	MaxListed int
+	// OnDevice, if set, is called after each device is checked, for a
+	// progress display.
+	OnDevice func()
+	// AfterRead, if set, is called when every device is checked, before
+	// the table is written (to end a progress display first).
+	AfterRead func()
 }
+
+// DefaultMaxListed is how many invalid devices the table lists.
+const DefaultMaxListed = 20
 
 // Run validates every device of src and writes them to out. It returns
 // the summary; invalid devices are not an error.
@@ -241,6 +256,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		enc.SetEscapeHTML(false)
 		err := validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
 			sum.Add(d)
+			if opts.OnDevice != nil {
+				opts.OnDevice()
+			}
 			return enc.Encode(NewRecord(d))
 		})
 		if ferr := bw.Flush(); err == nil {
@@ -258,9 +276,20 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		defer spool.Close()
 		sw := bufio.NewWriter(spool)
 		widths := [2]int{len("ENTRY"), len("CHIP")}
+		limit := opts.MaxListed
+		if limit == 0 {
+			limit = DefaultMaxListed
+		}
 		err = validate.Run(ctx, src, opts.Validate, func(d *validate.Device) error {
 			sum.Add(d)
+			if opts.OnDevice != nil {
+				opts.OnDevice()
+			}
 			if d.OK() {
+				return nil
+			}
+			if limit >= 0 && sum.Invalid > limit {
+				sum.Unlisted++
 				return nil
 			}
 			name := d.ChipID
@@ -276,6 +305,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 			_, err := fmt.Fprintf(sw, "%s\t%s\t%s\n", entry, chip, clean(manifest.Reason(d.Err)))
 			return err
 		})
+		if opts.AfterRead != nil {
+			opts.AfterRead()
+		}
 		if err != nil {
 			return &sum, err
 		}
@@ -380,6 +412,9 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	}
 	if err := sc.Err(); err != nil {
 		return err
+	}
+	if s.Unlisted > 0 {
+		fmt.Fprintf(bw, "... and %d more invalid devices (--output json lists every device)\n", s.Unlisted)
 	}
 	return bw.Flush()
 }
