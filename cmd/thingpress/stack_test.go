@@ -63,7 +63,7 @@ func TestUploadAndStatus(t *testing.T) {
 		{name: "upload under a key the stack ignores", args: []string{"upload", "--stack", s.Name, "--key", "reel.zip", path}, want: "only keys ending in .7z or .xml"},
 		{name: "upload without a file", args: []string{"upload", "--stack", s.Name}, want: "exactly one MANIFEST"},
 		{name: "status without --stack", args: []string{"status"}, want: "--stack is required"},
-		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want text or json"},
+		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want table or json"},
 		{name: "status of a missing stack", args: []string{"status", "--stack", "no-such-stack"}, want: "no-such-stack"},
 	}
 	for _, tc := range tests {

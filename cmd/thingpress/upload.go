@@ -42,8 +42,8 @@ Before uploading, the file is read and checked as inspect does, and what it
 holds (vendor, reel, devices, invalid ones and why) is shown. A file the stack
 would refuse is not uploaded: one that is not an Infineon reel bundle or XML
 manifest (whatever its name), is damaged, lacks the slot, or has no valid
-device. --force uploads it anyway. --cert-type and --trust should be the
-stack's CertificateType and trust anchors.
+device. --force uploads it anyway. --cert-type should be the stack's
+CertificateType, and --trust its provider's TRUST_ANCHORS_PEM if it has one.
 
 The key is the file's name unless --key names another; it must end in .7z or
 .xml in lower case, or the stack ignores it. Follow the import with
@@ -70,7 +70,7 @@ s3:AbortMultipartUpload).`,
 	bindProgress(f, &o.progress)
 	o.manifest = manifestOptions{vendor: "auto", format: "auto", flags: f}
 	f.StringVar(&o.manifest.certType, "cert-type", manifest.DefaultSlot, "certificate slot the stack reads (its CertificateType), for the checks: "+strings.Join(manifest.Slots, ", "))
-	f.StringVar(&o.manifest.trustFile, "trust", "", "PEM file of the stack's trust anchors (its TrustAnchorsPEM), for the checks (default: the embedded Infineon CAs)")
+	f.StringVar(&o.manifest.trustFile, "trust", "", "PEM file of the CAs the stack's provider trusts (its TRUST_ANCHORS_PEM, if set), for the checks (default: the embedded Infineon CAs)")
 	o.aws.bind(f)
 	return cmd
 }
