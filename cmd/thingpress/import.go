@@ -140,6 +140,10 @@ func (o *importOptions) check() error {
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
+	if o.statePath == "-" {
+		// Unlike --report, it is read back and updated in place.
+		return usageError{errors.New("--state -: the state file is a database that is read back, not an output; give a file name")}
+	}
 	if o.workers < 0 {
 		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -89,6 +90,8 @@ func TestPersonArguments(t *testing.T) {
 	}{
 		{name: "import-unknown-quota-operation", args: []string{"import", "--policy", "p", "--quota", "Foo=3", "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "import-negative-workers", args: []string{"import", "--policy", "p", "--workers", "-3", "testdata/mini-reel.7z"}, code: exitFatal},
+		{name: "import-state-to-standard-output", args: []string{"import", "--policy", "p", "--state", "-", "testdata/mini-reel.7z"}, code: exitFatal},
+		{name: "status-no-last", args: []string{"status", "--stack", "s", "--last", "0"}, code: exitFatal},
 		{name: "import-bad-progress", args: []string{"import", "--policy", "p", "--progress", "loud", "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "unknown-log-level", args: []string{"--log-level", "loud", "inspect", "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "inspect-empty-file", args: []string{"inspect", empty}, code: exitFatal},
@@ -139,6 +142,14 @@ func TestPersonAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	stackArgs := []string{"--endpoint-url", s.Moto.URL, "--stack", "tp-person"}
+	// What AWS answers to keys it does not know.
+	badKeys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Amzn-Errortype", "UnrecognizedClientException")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message":"The security token included in the request is invalid."}`)
+	}))
+	defer badKeys.Close()
 	tests := []struct {
 		name   string
 		args   []string
@@ -150,6 +161,7 @@ func TestPersonAWS(t *testing.T) {
 		{name: "import-policy-missing", args: []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", "nope", "--thing-group", "nope-group", "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "import-no-credentials", args: []string{"import", "--policy", iottest.Policy, "testdata/mini-reel.7z"},
 			unset: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, env: map[string]string{"AWS_EC2_METADATA_DISABLED": "true"}, code: exitFatal},
+		{name: "import-bad-credentials", args: []string{"import", "--endpoint-url", badKeys.URL, "--policy", iottest.Policy, "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "import-unknown-profile", args: []string{"import", "--profile", "nosuch", "--policy", iottest.Policy, "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "import-unreachable-endpoint", args: []string{"import", "--endpoint-url", closed, "--policy", iottest.Policy, "testdata/mini-reel.7z"},
 			code: exitFatal, within: time.Second},

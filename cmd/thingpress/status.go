@@ -82,7 +82,7 @@ func runStatus(cmd *cobra.Command, o *statusOptions) error {
 	case o.stack == "":
 		return usageError{errors.New("--stack is required")}
 	case o.last < 1:
-		return usageError{errors.New("--last must be at least 1")}
+		return usageError{fmt.Errorf("--last %d: want at least 1", o.last)}
 	case o.output != "table" && o.output != "json":
 		return usageError{fmt.Errorf("--output %q: want table or json", given)}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
@@ -184,4 +185,29 @@ func TestRetryerUnreachable(t *testing.T) {
 			t.Errorf("Message = %q", got)
 		}
 	})
+}
+
+func TestHint(t *testing.T) {
+	api := func(code string) error {
+		return fmt.Errorf("operation error IoT: GetPolicy: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "bad keys", err: api("UnrecognizedClientException"), want: "`aws configure`"},
+		{name: "expired", err: api("ExpiredTokenException"), want: "have expired"},
+		{name: "denied", err: api("AccessDeniedException"), want: "lacks a permission"},
+		{name: "not found", err: api("ResourceNotFoundException"), want: ""},
+		{name: "not an AWS error", err: errors.New("x"), want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := awsconf.Hint(tc.err)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("Hint = %q, want one with %q", got, tc.want)
+			}
+		})
+	}
 }

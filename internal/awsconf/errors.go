@@ -63,13 +63,28 @@ func Code(err error) string {
 	return ""
 }
 
+// Hint is what to do about an error of an AWS call that a person can fix
+// in the configuration, or "".
+func Hint(err error) string {
+	switch Code(err) {
+	case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidSignatureException":
+		return "the credentials are not valid here: check them (`aws configure`), --profile and --region"
+	case "ExpiredToken", "ExpiredTokenException", "RequestExpired":
+		return "the credentials have expired: renew them (`aws sso login`, or new keys), or pass another --profile"
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError":
+		return "the caller lacks a permission (see --help for the ones needed), or --profile names the wrong one"
+	}
+	return ""
+}
+
 // Message is an error from an AWS call for a person: the AWS error's code
 // and message without the SDK's operation and request-ID wrapping, or
 // what could not be reached and what to check.
 func Message(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		if m := api.ErrorMessage(); m != "" {
+		// Without a closing period: more may follow.
+		if m := strings.TrimSuffix(api.ErrorMessage(), "."); m != "" {
 			return api.ErrorCode() + ": " + m
 		}
 		return api.ErrorCode()

@@ -44,6 +44,9 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 			missing = append(missing, fmt.Sprintf("%s %q", kind, name))
 			return nil
 		}
+		if hint := awsconf.Hint(err); hint != "" {
+			return fmt.Errorf("%w: checking %s %q: %s: %s", ErrPreflight, kind, name, Message(err), hint)
+		}
 		return fmt.Errorf("%w: checking %s %q: %s", ErrPreflight, kind, name, Message(err))
 	}
 	for _, p := range t.Policies {

@@ -77,8 +77,9 @@ func (c *Client) explain(ctx context.Context, what string, err error) error {
 		if strings.Contains(awsconf.Message(err), "does not exist") {
 			return fmt.Errorf("%w: %s: no such stack (looked in %s): check --stack, --region and --profile", ErrStack, what, c.where(ctx, true))
 		}
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return fmt.Errorf("%s: %s (%s): the caller lacks a permission; check --profile", what, awsconf.Message(err), c.where(ctx, true))
+	}
+	if hint := awsconf.Hint(err); hint != "" {
+		return fmt.Errorf("%s: %s (%s): %s", what, awsconf.Message(err), c.where(ctx, false), hint)
 	}
 	return fmt.Errorf("%s: %s (%s)", what, awsconf.Message(err), c.where(ctx, false))
 }
