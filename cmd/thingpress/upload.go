@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -103,10 +104,11 @@ func runUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path stri
 		return err
 	}
 	if err := checkUpload(cmd, g, o, path); err != nil {
-		if !o.force || errors.Is(err, context.Canceled) {
+		var pe *fs.PathError
+		if !o.force || errors.Is(err, context.Canceled) || errors.As(err, &pe) {
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --force: uploading although %v\n", err)
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --force: uploading although %s\n", strings.TrimSuffix(err.Error(), " (--force uploads it anyway)"))
 	}
 	res, err := c.Upload(ctx, stackclient.UploadInput{Bucket: bucket, Key: key, Path: path, SummaryPrefix: o.summaryPrefix})
 	if err != nil {
@@ -136,7 +138,12 @@ var errStackRefuses = errors.New("the stack would refuse it (--force uploads it 
 func checkUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path string) error {
 	refuse := func(err error) error { return fmt.Errorf("%w: %w", err, errStackRefuses) }
 	ft, err := format.Resolve(path, format.Auto)
-	if err != nil {
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		// Not there or not readable: nothing to upload, forced or not.
+		return err
+	case err != nil:
 		return refuse(err)
 	}
 	if ft != format.Infineon && ft != format.XML {
