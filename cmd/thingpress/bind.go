@@ -114,7 +114,7 @@ unreadable device-infos file or a damaged state file.`,
 	f.Float64Var(&o.rate, "rate", 10, "DescribeCertificate and UpdateCertificate calls per second (AWS default quota 10); the other operations follow as needed")
 	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
 	f.IntVar(&o.workers, "workers", 0, "devices bound at once (default: enough to keep the slowest quota busy at 100 ms latency)")
-	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, log or none")
+	bindProgress(f, &o.progress)
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the file, run the preflight and print what would be done, without any change in AWS")
 	return cmd
 }
@@ -137,10 +137,8 @@ func (o *bindOptions) check() error {
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
 		return usageError{fmt.Errorf("--rate must be a positive number")}
 	}
-	switch o.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
 	}
 	if o.workers < 0 {
 		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
@@ -243,7 +241,7 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 			return err
 		}
 	}
-	meter := newMeter(o.progress, stderr)
+	meter := newMeter(o.progress, stderr, false)
 	var summary report.Summary
 	summary.State, summary.Report = statePath, o.reportPath
 	if o.reportPath == report.Stdout {

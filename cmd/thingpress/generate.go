@@ -56,9 +56,10 @@ certificates for real devices.
   microchip  a JSON array of JWS entries signed by a test signer, DIR/manifest.json
   espressif  a CSV of MAC,cn,cert, DIR/manifest.csv
   generated  one base64 PEM certificate per line, DIR/certificates.txt
-Every format needs --trust DIR/ca.pem to check the chains (for Infineon it
-replaces the embedded Infineon CAs, which did not issue these certificates);
-Microchip needs --signer DIR/signer.pem too.
+Every format needs inspect's and import's trust flag with DIR/ca.pem to check
+the chains (for Infineon it replaces the embedded Infineon CAs, which did not
+issue these certificates); Microchip needs their signer flag with
+DIR/signer.pem too. The commands printed at the end say it exactly.
 
 --invalid K makes the last K of the --devices N devices invalid, each for another
 reason, in turn: for Infineon (bundle and XML) expired, not yet valid, unknown CA, private key,

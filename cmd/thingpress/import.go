@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
@@ -143,7 +141,7 @@ damaged state file (nothing imported).`,
 	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind activates them)")
 	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
 	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
-	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none; the total is shown where the manifest declares it (an Infineon bundle's archive header), else done and rate only")
+	bindProgress(f, &o.progress)
 	return cmd
 }
 
@@ -180,10 +178,12 @@ func (o *importOptions) check() error {
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
 		return usageError{fmt.Errorf("--rate must be a positive number")}
 	}
-	switch o.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
+	}
+	if o.statePath == "-" {
+		// Unlike --report, it is read back and updated in place.
+		return usageError{errors.New("--state -: the state file is a database that is read back, not an output; give a file name")}
 	}
 	if o.workers < 0 {
 		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
@@ -284,7 +284,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		endpoint = *awsCfg.BaseEndpoint
 	}
 	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
-		return err
+		return preflightIn(ctx, err, awsCfg, endpoint)
 	}
 
 	sum, err := state.HashFile(path)
@@ -335,8 +335,12 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	defer src.Close()
-	if c, ok := src.(manifest.Counted); ok && meter != nil {
-		meter.SetTotal(int64(c.Count()))
+	inManifest := -1
+	if c, ok := src.(manifest.Counted); ok {
+		inManifest = c.Count()
+		if meter != nil {
+			meter.SetTotal(int64(inManifest))
+		}
 	}
 
 	var summary report.Summary
@@ -381,6 +385,13 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	summary.Calls = im.Calls()
 	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
 	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
+	if inManifest < 0 && runErr == nil {
+		// Read to the end: every device has its result.
+		inManifest = summary.Total
+	}
+	if inManifest >= 0 {
+		summary.SetInManifest(inManifest)
+	}
 	if rw != nil {
 		if err := rw.Close(&summary); writeErr == nil {
 			writeErr = err
@@ -402,22 +413,6 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 }
 
 // meter returns the progress display the flags and stderr call for.
-func (o *importOptions) meter(stderr io.Writer) *progress.Meter { return newMeter(o.progress, stderr) }
-
-// newMeter returns the progress display --progress mode and stderr call
-// for.
-func newMeter(mode string, stderr io.Writer) *progress.Meter {
-	if mode == "auto" {
-		mode = "log"
-		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bar"
-		}
-	}
-	switch mode {
-	case "bar":
-		return progress.New(stderr, true, 0)
-	case "log":
-		return progress.New(stderr, false, 10*time.Second)
-	}
-	return nil
+func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
+	return newMeter(o.progress, stderr, false)
 }

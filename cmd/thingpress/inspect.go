@@ -19,6 +19,7 @@ type inspectOptions struct {
 	output    string
 	validAt   string
 	thingName string
+	progress  string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -70,6 +71,7 @@ manifest cannot be read or the arguments are wrong.`,
 	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
 	cmd.Flags().StringVar(&o.thingName, "thing-name", "", "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
+	bindProgress(cmd.Flags(), &o.progress)
 	return cmd
 }
 
@@ -79,7 +81,10 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	}
 	out, err := inspect.ParseOutput(o.output)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("--output: %w", err)}
+	}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
 	}
 	vopts := validate.Options{}
 	if o.thingName != "" {
@@ -98,11 +103,15 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return err
 	}
-	src, ft, err := o.manifest.open(cmd.Context(), path, g)
+	// Started before the manifest opens: a bundle's inner archive is
+	// spooled first, which takes a while on a large reel.
+	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	onDevice, stop := meterHooks(meter)
 	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
 	if ft == format.Infineon || ft == format.XML {
 		sum.Slot = o.manifest.certType
@@ -112,10 +121,13 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		sum.Refused = store.Rejected()
 	}
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:   out,
-		Validate: validate.Options{File: path, Trust: store, Now: vopts.Now, ThingName: vopts.ThingName},
-		Summary:  sum,
+		Output:    out,
+		Validate:  validate.Options{File: path, Trust: store, Now: vopts.Now, ThingName: vopts.ThingName},
+		Summary:   sum,
+		OnDevice:  onDevice,
+		AfterRead: stop,
 	})
+	stop()
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,12 @@ import (
 func TestUploadAndStatus(t *testing.T) {
 	isolateAWS(t)
 	s := stacktest.New(t, "tp-cli", stacktest.Options{})
-	path := filepath.Join(t.TempDir(), "reel a+b.xml")
-	if err := os.WriteFile(path, []byte("<Manifest/>"), 0o644); err != nil {
+	path := filepath.Join(t.TempDir(), "reel a+b.7z")
+	data, err := os.ReadFile("testdata/mini-reel.7z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	aws := []string{"--endpoint-url", s.Moto.URL}
@@ -27,11 +31,11 @@ func TestUploadAndStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("upload: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.xml") || !strings.Contains(out, "thingpress status --stack tp-cli") ||
+	if !strings.Contains(out, "s3://tp-cli-infineon/reel a+b.7z") || !strings.Contains(out, "thingpress status --stack tp-cli") ||
 		!strings.Contains(out, "Bucket: tp-cli-infineon, the stack's infineon bucket") {
 		t.Errorf("upload output:\n%s", out)
 	}
-	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.xml"); len(ev.Records) != 1 {
+	if ev, _ := s.ObjectCreatedEvent(t, "reel a+b.7z"); len(ev.Records) != 1 {
 		t.Errorf("no event for the upload: %+v", ev)
 	}
 
@@ -67,7 +71,7 @@ func TestUploadAndStatus(t *testing.T) {
 			want: "only keys ending in .csv (lower case) in its espressif bucket"},
 		{name: "upload without a file", args: []string{"upload", "--stack", s.Name}, want: "exactly one MANIFEST"},
 		{name: "status without --stack", args: []string{"status"}, want: "--stack is required"},
-		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want text or json"},
+		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want table or json"},
 		{name: "status of a missing stack", args: []string{"status", "--stack", "no-such-stack"}, want: "no-such-stack"},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -66,19 +67,24 @@ the bucket's summary prefix.`,
 	f.StringVar(&o.bucket, "bucket", "", "upload bucket (default: <stack>-infineon)")
 	f.StringVar(&o.summaryPrefix, "summary-prefix", "", "key prefix of the manifest summaries (default thingpress/summaries/)")
 	f.IntVar(&o.last, "last", 10, "number of manifest summaries to show, newest first")
-	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	f.StringVarP(&o.output, "output", "o", "table", "output: table (text for a person; \"text\" works too) or json")
 	o.aws.bind(f)
 	return cmd
 }
 
 func runStatus(cmd *cobra.Command, o *statusOptions) error {
+	given := o.output
+	o.output = strings.ToLower(o.output)
+	if o.output == "text" {
+		o.output = "table" // its old name
+	}
 	switch {
 	case o.stack == "":
 		return usageError{errors.New("--stack is required")}
 	case o.last < 1:
-		return usageError{errors.New("--last must be at least 1")}
-	case o.output != "text" && o.output != "json":
-		return usageError{fmt.Errorf("--output %q: want text or json", o.output)}
+		return usageError{fmt.Errorf("--last %d: want at least 1", o.last)}
+	case o.output != "table" && o.output != "json":
+		return usageError{fmt.Errorf("--output %q: want table or json", given)}
 	}
 	ctx := cmd.Context()
 	c, err := o.aws.client(ctx)

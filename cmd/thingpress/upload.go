@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/thingpress/thingpress/internal/inspect"
+	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/format"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
@@ -19,6 +23,9 @@ type uploadOptions struct {
 	vendor        string
 	key           string
 	summaryPrefix string
+	force         bool
+	progress      string
+	manifest      manifestOptions
 	aws           stackAWSOptions
 }
 
@@ -40,7 +47,19 @@ once.
 The key is the file's name unless --key names another; it must end in the
 bucket's suffix in lower case (.7z or .xml, .json, .csv, .txt), or the stack
 ignores it. Espressif and generated manifests need their CAs in the bucket as
-trust/ca.pem (see docs/deployment.md). Follow the import with
+trust/ca.pem (see docs/deployment.md).
+
+Before uploading, the file is read and checked as inspect does, as its
+bucket's vendor, and what it holds (vendor, reel, devices, invalid ones and
+why) is shown. A file the stack would refuse is not uploaded: one no vendor's
+reader recognises (whatever its name), a damaged one, one without the slot, or
+one with no valid device. --force uploads it anyway. --cert-type should be the
+stack's CertificateType, --trust the CAs its provider checks (TRUST_ANCHORS_PEM
+for Infineon, trust/ca.pem for Espressif and generated manifests: without
+--trust their chains are not checked here) and --signer any Microchip signer
+of your own.
+
+Follow the import with
 'thingpress status --stack NAME'.
 
 The caller needs s3:PutObject on the bucket (and, for multipart uploads,
@@ -52,7 +71,7 @@ s3:AbortMultipartUpload).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUpload(cmd, o, args[0])
+			return runUpload(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
@@ -61,13 +80,25 @@ s3:AbortMultipartUpload).`,
 	f.StringVar(&o.vendor, "vendor", "auto", "chip maker whose manifest this is, which picks the bucket: "+strings.Join(format.Vendors, ", ")+" (auto detects it from the content)")
 	f.StringVar(&o.key, "key", "", "object key (default: the file's name)")
 	f.StringVar(&o.summaryPrefix, "summary-prefix", "", "the stack's summary prefix, which uploads must avoid (default thingpress/summaries/)")
+	f.BoolVar(&o.force, "force", false, "upload even a file the checks say the stack would refuse")
+	bindProgress(f, &o.progress)
+	o.manifest = manifestOptions{vendor: "auto", format: "auto", flags: f}
+	f.StringVar(&o.manifest.certType, "cert-type", manifest.DefaultSlot, "certificate slot the stack reads (its CertificateType), for the checks: "+strings.Join(manifest.Slots, ", "))
+	f.StringVar(&o.manifest.trustFile, "trust", "", "PEM file of the CAs the stack's provider trusts (its TRUST_ANCHORS_PEM, if set), for the checks (default: the embedded Infineon CAs; for Espressif and generated manifests the CA of the bucket's trust/ca.pem, without which their chains are not checked here)")
+	f.StringVar(&o.manifest.signerFile, "signer", "", "Microchip only: PEM file of manifest signer certificates, added to the embedded Microchip signers, for the checks")
 	o.aws.bind(f)
 	return cmd
 }
 
-func runUpload(cmd *cobra.Command, o *uploadOptions, path string) error {
+func runUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path string) error {
 	if o.stack == "" && o.bucket == "" {
 		return usageError{errors.New("--stack is required")}
+	}
+	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	if err := checkProgress(&o.progress); err != nil {
+		return err
 	}
 	key := o.key
 	if key == "" {
@@ -85,9 +116,17 @@ func runUpload(cmd *cobra.Command, o *uploadOptions, path string) error {
 		return usageError{err}
 	}
 	ctx := cmd.Context()
+	// The configuration first: it fails at once, reading a reel takes time.
 	c, err := o.aws.client(ctx)
 	if err != nil {
 		return err
+	}
+	if err := checkUpload(cmd, g, o, path, vendor); err != nil {
+		var pe *fs.PathError
+		if !o.force || errors.Is(err, context.Canceled) || errors.As(err, &pe) {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --force: uploading although %s\n", strings.TrimSuffix(err.Error(), " (--force uploads it anyway)"))
 	}
 	res, err := c.Upload(ctx, stackclient.UploadInput{Bucket: bucket, Key: key, Path: path, Vendor: vendor, SummaryPrefix: o.summaryPrefix})
 	if err != nil {
@@ -147,4 +186,69 @@ func bucketVendor(f format.Format) stack.Vendor {
 		return stack.VendorInfineon
 	}
 	return stack.Vendor(f)
+}
+
+// errStackRefuses wraps what the stack would refuse in a file.
+var errStackRefuses = errors.New("the stack would refuse it (--force uploads it anyway)")
+
+// checkUpload reads and checks the manifest at path as inspect and the
+// stack's provider do, and shows what it holds. It returns an error when
+// the stack would refuse the file, or find nothing to import in it.
+func checkUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path string, vendor stack.Vendor) error {
+	refuse := func(err error) error { return fmt.Errorf("%w: %w", err, errStackRefuses) }
+	ft, err := format.Resolve(path, format.Auto)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		// Not there or not readable: nothing to upload, forced or not.
+		return err
+	case err != nil:
+		return refuse(err)
+	}
+	if bucketVendor(ft) != vendor {
+		return refuse(fmt.Errorf("%s: vendor %s: the stack's %s bucket reads only %s manifests", path, bucketVendor(ft), vendor, vendor))
+	}
+	// Espressif and generated chains are checked in the stack against
+	// the bucket's trust/ca.pem; here only if --trust gives the CA.
+	unchecked := (vendor == stack.VendorEspressif || vendor == stack.VendorGenerated) && o.manifest.trustFile == ""
+	if unchecked {
+		o.manifest.noVerifyChain = true
+	}
+	store, err := o.manifest.prepare(path)
+	if err != nil {
+		return err
+	}
+	if unchecked {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: chains not checked here: the stack checks them against trust/ca.pem in its %s bucket; give --trust to check them now\n", vendor)
+	}
+	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
+	if err != nil {
+		return refuse(err)
+	}
+	defer src.Close()
+	onDevice, stop := meterHooks(meter)
+	sum := inspect.Summary{File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
+	if vendor == stack.VendorInfineon {
+		sum.Slot = o.manifest.certType
+	}
+	if store != nil {
+		sum.Anchors, sum.Refused = store.Anchors(), store.Rejected()
+	}
+	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
+		Output:    inspect.Table,
+		Validate:  o.manifest.validateOptions(path, store),
+		Summary:   sum,
+		OnDevice:  onDevice,
+		AfterRead: stop,
+	})
+	stop()
+	if err != nil {
+		return refuse(err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if res.Valid == 0 {
+		return fmt.Errorf("%s: no valid device (%d invalid): the stack would import nothing (--force uploads it anyway)", path, res.Invalid)
+	}
+	return nil
 }

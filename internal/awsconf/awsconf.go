@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // ErrNoRegion means no AWS region was configured.
@@ -32,18 +34,52 @@ func Load(ctx context.Context, region, profile string, more ...func(*config.Load
 	if profile != "" {
 		loads = append(loads, config.WithSharedConfigProfile(profile))
 	}
+	// The SDK's own log lines (an instance role's IMDS fallback) would
+	// only come before the error that says what is wrong.
+	loads = append(loads, config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, append(loads, more...)...)
-	if err != nil {
+	var noProfile config.SharedConfigProfileNotExistError
+	switch {
+	case errors.As(err, &noProfile):
+		return cfg, fmt.Errorf("%w: %q is in neither ~/.aws/config nor ~/.aws/credentials: run `aws configure --profile %s`, or pass another --profile", ErrProfile, noProfile.Profile, noProfile.Profile)
+	case err != nil:
 		return cfg, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
+	case cfg.Region == "":
 		return cfg, fmt.Errorf("%w: set --region, AWS_REGION or a profile's region", ErrNoRegion)
+	}
+	// The first call would look for credentials anyway (and cache them);
+	// looking now says what is missing instead of the SDK's chain of
+	// failed providers.
+	if cfg.Credentials == nil {
+		return cfg, noCredentials(profile, nil)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return cfg, noCredentials(profile, err)
 	}
 	return cfg, nil
 }
 
+// noCredentials says that no credentials were found, and how to give
+// some; the chain's last reason only when it is not the instance role's
+// absence, which every machine outside AWS has.
+func noCredentials(profile string, err error) error {
+	why := ""
+	if err != nil && !strings.Contains(err.Error(), "IMDS") {
+		inner := err
+		for u := errors.Unwrap(inner); u != nil; u = errors.Unwrap(inner) {
+			inner = u
+		}
+		why = " (" + inner.Error() + ")"
+	}
+	if profile != "" {
+		return fmt.Errorf("%w for profile %q%s: run `aws configure --profile %s` (or `aws sso login --profile %s`)", ErrNoCredentials, profile, why, profile, profile)
+	}
+	return fmt.Errorf("%w (environment, ~/.aws, instance role)%s: run `aws configure`, or pass --profile", ErrNoCredentials, why)
+}
+
 // Retryer returns the SDK's standard retryer (its retryable errors, its
-// jittered exponential backoff) making up to maxAttempts attempts per call.
+// jittered exponential backoff) making up to maxAttempts attempts per call,
+// except that an Unreachable endpoint fails at once.
 // Its client-side retry quota is off: a bulk job's many parallel calls
 // would drain the shared token bucket in one brownout and then fail calls
 // that one more attempt would have saved; attempts stay bounded per call.
@@ -52,6 +88,12 @@ func Retryer(maxAttempts int) func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = maxAttempts
 			o.RateLimiter = ratelimit.None
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if Unreachable(err) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary
+			})}, o.Retryables...)
 		})
 	}
 }

@@ -2,16 +2,21 @@ package awsconf_test
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
 )
@@ -19,7 +24,7 @@ import (
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config")
-	if err := os.WriteFile(cfgFile, []byte("[profile eu]\nregion = eu-west-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("[profile eu]\nregion = eu-west-1\naws_access_key_id = test\naws_secret_access_key = test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CONFIG_FILE", cfgFile)
@@ -28,6 +33,8 @@ func TestLoad(t *testing.T) {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	tests := []struct {
 		name, region, profile, env string
 		wantRegion                 string
@@ -38,6 +45,7 @@ func TestLoad(t *testing.T) {
 		{name: "environment", env: "ap-south-1", wantRegion: "ap-south-1"},
 		{name: "flag over environment", region: "us-west-2", env: "ap-south-1", wantRegion: "us-west-2"},
 		{name: "profile's region", profile: "eu", wantRegion: "eu-west-1"},
+		{name: "unknown profile", profile: "nosuch", wantErr: awsconf.ErrProfile},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +107,106 @@ func TestRetries(t *testing.T) {
 			}
 			if p, _ := path.Load().(string); p != "/reels" {
 				t.Errorf("request path %q, want /reels (path style)", p)
+			}
+		})
+	}
+}
+
+// TestLoadWithoutCredentials checks that Load says no credentials were
+// found, and what to run, instead of the SDK's chain of failed providers.
+func TestLoadWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfgFile, []byte("[profile bare]\nregion = eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", cfgFile)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	// No instance role either: IMDS is turned off.
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	tests := []struct {
+		name, profile, want string
+	}{
+		{name: "default chain", want: "run `aws configure`, or pass --profile"},
+		{name: "profile", profile: "bare", want: `for profile "bare"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := awsconf.Load(t.Context(), "us-east-1", tc.profile)
+			if !errors.Is(err, awsconf.ErrNoCredentials) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %v saying %q", err, awsconf.ErrNoCredentials, tc.want)
+			}
+			if strings.Contains(err.Error(), "operation error") || strings.Contains(err.Error(), "IMDS") {
+				t.Errorf("error %q shows the SDK's text", err)
+			}
+		})
+	}
+}
+
+// TestRetryerUnreachable checks that a refused connection or a host name
+// that does not exist is not retried, and a reset connection still is.
+func TestRetryerUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	var d net.Dialer
+	_, refused := d.DialContext(t.Context(), "tcp", closed)
+	if refused == nil {
+		t.Skip("a closed port accepted a connection")
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "connection refused", err: &smithyhttp.RequestSendError{Err: refused}, want: false},
+		{name: "no such host", err: &smithyhttp.RequestSendError{Err: &net.DNSError{Err: "no such host", Name: "iot.us-eest-1.amazonaws.com", IsNotFound: true}}, want: false},
+		{name: "connection reset", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}, want: true},
+	}
+	r := awsconf.Retryer(3)()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.IsErrorRetryable(tc.err); got != tc.want {
+				t.Errorf("IsErrorRetryable = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("message", func(t *testing.T) {
+		got := awsconf.Message(fmt.Errorf("operation error S3: PutObject: %w", refused))
+		if !strings.Contains(got, "cannot connect to "+closed) || !strings.Contains(got, "--region") {
+			t.Errorf("Message = %q", got)
+		}
+	})
+}
+
+func TestHint(t *testing.T) {
+	api := func(code string) error {
+		return fmt.Errorf("operation error IoT: GetPolicy: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "bad keys", err: api("UnrecognizedClientException"), want: "`aws configure`"},
+		{name: "expired", err: api("ExpiredTokenException"), want: "have expired"},
+		{name: "denied", err: api("AccessDeniedException"), want: "lacks a permission"},
+		{name: "not found", err: api("ResourceNotFoundException"), want: ""},
+		{name: "not an AWS error", err: errors.New("x"), want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := awsconf.Hint(tc.err)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("Hint = %q, want one with %q", got, tc.want)
 			}
 		})
 	}

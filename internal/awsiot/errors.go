@@ -3,17 +3,20 @@ package awsiot
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/thingpress/thingpress/internal/awsconf"
 )
 
 // ErrPreflight means a resource the import needs is missing, or could
 // not be checked.
 var ErrPreflight = errors.New("preflight failed")
+
+// ErrMissing means the preflight found resources missing.
+var ErrMissing = errors.New("missing in AWS IoT")
 
 // Class says what to do about an error from AWS.
 type Class int
@@ -104,18 +107,5 @@ func Code(err error) string {
 }
 
 // Message is the AWS error's code and message, without the SDK's
-// operation and request-ID wrapping, for reports.
-func Message(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		if m := api.ErrorMessage(); m != "" {
-			return api.ErrorCode() + ": " + m
-		}
-		return api.ErrorCode()
-	}
-	var dial *net.OpError
-	if errors.As(err, &dial) && dial.Op == "dial" {
-		return fmt.Sprintf("cannot connect to %s (%v): check the endpoint URL and region, and the network", dial.Addr, dial.Err)
-	}
-	return err.Error()
-}
+// operation and request-ID wrapping, for reports (awsconf.Message).
+func Message(err error) string { return awsconf.Message(err) }

@@ -75,7 +75,7 @@ func TestMessageUnreachableEndpoint(t *testing.T) {
 		t.Skip("something listens on 127.0.0.1:1")
 	}
 	got := Message(fmt.Errorf("operation error IoT: GetPolicy, exceeded maximum number of attempts: %w", err))
-	if !strings.Contains(got, "cannot connect to 127.0.0.1:1") || !strings.Contains(got, "endpoint URL and region") {
+	if !strings.Contains(got, "cannot connect to 127.0.0.1:1") || !strings.Contains(got, "endpoint URL and --region") {
 		t.Errorf("Message = %q, want it to name the address and what to check", got)
 	}
 }

@@ -26,7 +26,8 @@ const preflightAttempts = 8
 
 // Preflight checks that every policy, the thing type and every thing group
 // of t exist, with one read call each. It returns an error wrapping
-// ErrPreflight that names everything missing, or the first other error.
+// ErrPreflight and ErrMissing that names everything missing, or one
+// wrapping ErrPreflight for the first other error.
 func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 	// The client's own retries may be off (see FromConfig); these reads
 	// need no special care, so the SDK's standard retryer retries them.
@@ -42,6 +43,9 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 		case errors.As(err, &nf):
 			missing = append(missing, fmt.Sprintf("%s %q", kind, name))
 			return nil
+		}
+		if hint := awsconf.Hint(err); hint != "" {
+			return fmt.Errorf("%w: checking %s %q: %s: %s", ErrPreflight, kind, name, Message(err), hint)
 		}
 		return fmt.Errorf("%w: checking %s %q: %s", ErrPreflight, kind, name, Message(err))
 	}
@@ -73,7 +77,7 @@ func Preflight(ctx context.Context, api PreflightAPI, t Target) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: missing in AWS IoT: %s", ErrPreflight, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: %w: %s", ErrPreflight, ErrMissing, strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -30,11 +30,11 @@ const (
 // ErrOutput is an unknown --output value.
 var ErrOutput = errors.New("unknown output")
 
-// ParseOutput turns an --output value into an Output.
+// ParseOutput turns an --output value, in any letter case, into an Output.
 func ParseOutput(s string) (Output, error) {
-	switch Output(s) {
+	switch o := Output(strings.ToLower(s)); o {
 	case Table, JSON:
-		return Output(s), nil
+		return o, nil
 	}
 	return "", fmt.Errorf("%w %q (want table or json)", ErrOutput, s)
 }
@@ -119,7 +119,9 @@ type Summary struct {
 	outcome.Counts
 	NotBefore time.Time // earliest of the valid devices
 	NotAfter  time.Time // latest of the valid devices
-	more      map[string]bool
+	// Unlisted counts the invalid devices past the table's cap.
+	Unlisted int
+	more     map[string]bool
 }
 
 func (s *Summary) addName(list *[]string, kind, v string) {
@@ -177,7 +179,20 @@ type Options struct {
 	Summary Summary
 	// TempDir holds the spool of invalid devices for the table output.
 	TempDir string
+	// MaxListed caps the invalid devices the table lists, the rest
+	// counted (0: DefaultMaxListed; negative: no cap). The JSON output
+	// has every device.
+	MaxListed int
+	// OnDevice, if set, is called after each device is checked, for a
+	// progress display.
+	OnDevice func()
+	// AfterRead, if set, is called when every device is checked, before
+	// the table is written (to end a progress display first).
+	AfterRead func()
 }
+
+// DefaultMaxListed is how many invalid devices the table lists.
+const DefaultMaxListed = 20
 
 // Run validates every device of src and writes them to out. It returns
 // the summary; invalid devices are not an error.
@@ -190,6 +205,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		enc.SetEscapeHTML(false)
 		err := validate.Run(ctx, src, opts.Validate, func(d *validate.Checked) error {
 			sum.Add(d)
+			if opts.OnDevice != nil {
+				opts.OnDevice()
+			}
 			return enc.Encode(NewLine(d))
 		})
 		if ferr := bw.Flush(); err == nil {
@@ -207,9 +225,20 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 		defer spool.Close()
 		sw := bufio.NewWriter(spool)
 		widths := [2]int{len("ENTRY"), len("CHIP")}
+		limit := opts.MaxListed
+		if limit == 0 {
+			limit = DefaultMaxListed
+		}
 		err = validate.Run(ctx, src, opts.Validate, func(d *validate.Checked) error {
 			sum.Add(d)
+			if opts.OnDevice != nil {
+				opts.OnDevice()
+			}
 			if d.OK() {
+				return nil
+			}
+			if limit >= 0 && sum.Invalid > limit {
+				sum.Unlisted++
 				return nil
 			}
 			name := d.ChipID
@@ -225,6 +254,9 @@ func Run(ctx context.Context, src manifest.Source, out io.Writer, opts Options) 
 			_, err := fmt.Fprintf(sw, "%s\t%s\t%s\n", entry, chip, clean(manifest.Reason(d.Err)))
 			return err
 		})
+		if opts.AfterRead != nil {
+			opts.AfterRead()
+		}
 		if err != nil {
 			return &sum, err
 		}
@@ -329,6 +361,9 @@ func writeTable(out io.Writer, s *Summary, invalid io.Reader, widths [2]int) err
 	}
 	if err := sc.Err(); err != nil {
 		return err
+	}
+	if s.Unlisted > 0 {
+		fmt.Fprintf(bw, "... and %d more invalid devices (--output json lists every device)\n", s.Unlisted)
 	}
 	return bw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +42,7 @@ func TestRunTable(t *testing.T) {
 	for i := range 500 {
 		src = append(src, manifest.Record{Entry: fmt.Sprintf("BAD%03d_E0E0.pem", i), ChipID: fmt.Sprintf("BAD%03d", i), Slot: "E0E0", Data: []byte("junk")})
 	}
+	all := slices.Clone(src)
 	var out bytes.Buffer
 	sum, err := Run(t.Context(), &src, &out, Options{Output: Table, Summary: Summary{File: "f.7z", Format: "infineon"}})
 	if err != nil {
@@ -52,11 +54,24 @@ func TestRunTable(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"Manifest  f.7z (infineon, slot E0E0)", "Reel      R1", "NOT VERIFIED", "Devices   503: 3 ok, 500 invalid",
-		"Problems  no certificate 500", "ENTRY            CHIP    REASON", "BAD499_E0E0.pem  BAD499  no certificate in entry",
+		"Problems  no certificate 500", "ENTRY            CHIP    REASON", "BAD019_E0E0.pem  BAD019  no certificate in entry",
+		"... and 480 more invalid devices (--output json lists every device)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	if strings.Contains(text, "BAD020") {
+		t.Errorf("the table lists more than %d invalid devices", DefaultMaxListed)
+	}
+	// No cap: every one is listed.
+	src = all
+	out.Reset()
+	if _, err := Run(t.Context(), &src, &out, Options{Output: Table, MaxListed: -1, Summary: Summary{File: "f.7z", Format: "infineon"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "BAD499_E0E0.pem  BAD499  no certificate in entry") || strings.Contains(out.String(), "more invalid devices") {
+		t.Errorf("MaxListed -1 does not list every device:\n%s", out.String())
 	}
 	if strings.Index(text, "Devices") > strings.Index(text, "BAD000") {
 		t.Error("invalid devices come before the summary")

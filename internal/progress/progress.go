@@ -24,6 +24,9 @@ type Meter struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	now      func() time.Time
+	// skipShort leaves out the last log line when none came before.
+	skipShort bool
+	drawn     int
 }
 
 // New returns a meter that writes to w: a redrawn bar when terminal is
@@ -33,6 +36,10 @@ func New(w io.Writer, terminal bool, interval time.Duration) *Meter {
 	m.total.Store(-1)
 	return m
 }
+
+// SkipShort makes a log meter (not a bar) draw its last line only when
+// an earlier one was drawn: a run shorter than the interval says nothing.
+func (m *Meter) SkipShort() { m.skipShort = true }
 
 // SetTotal sets the number of devices when it is known.
 func (m *Meter) SetTotal(n int64) { m.total.Store(n) }
@@ -100,6 +107,10 @@ func (m *Meter) Line() string {
 
 func (m *Meter) draw(final bool) {
 	if !m.terminal {
+		if final && m.skipShort && m.drawn == 0 {
+			return
+		}
+		m.drawn++
 		fmt.Fprintf(m.w, "progress: %s\n", m.Line())
 		return
 	}

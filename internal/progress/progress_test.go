@@ -55,3 +55,32 @@ func TestDraw(t *testing.T) {
 		t.Errorf("bar output %q", bar.String())
 	}
 }
+
+// TestSkipShort checks that a log meter with SkipShort says nothing for a
+// run shorter than its interval, and its last line after a longer one.
+func TestSkipShort(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval time.Duration
+		wait     time.Duration
+		want     bool
+	}{
+		{name: "short run", interval: time.Hour, want: false},
+		{name: "long run", interval: 10 * time.Millisecond, wait: 50 * time.Millisecond, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			m := New(&log, false, tc.interval)
+			m.SkipShort()
+			m.SetTotal(4)
+			m.Start()
+			m.Add(4)
+			time.Sleep(tc.wait)
+			m.Stop()
+			if got := strings.Contains(log.String(), "progress: 4/4 100%"); got != tc.want {
+				t.Errorf("last line drawn %v, want %v: %q", got, tc.want, log.String())
+			}
+		})
+	}
+}

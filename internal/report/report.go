@@ -19,6 +19,12 @@ import (
 // and the run's calls and time.
 type Summary struct {
 	outcome.Counts
+	// InManifest is the number of devices in the manifest when known:
+	// declared by it (an Infineon archive header) or read to the end.
+	InManifest *int `json:"in_manifest,omitempty"`
+	// Remaining is InManifest less Total: the devices this run did not
+	// reach (an interrupted run); absent when InManifest is.
+	Remaining   *int             `json:"remaining,omitempty"`
 	Interrupted bool             `json:"interrupted"`
 	Calls       map[string]int64 `json:"calls"`
 	Throttled   int64            `json:"throttled"`
@@ -27,6 +33,23 @@ type Summary struct {
 	State       string           `json:"state,omitempty"`
 	// Report is the report file's path, for Print.
 	Report string `json:"-"`
+	// resumedExists counts the resumed devices that were already there.
+	resumedExists int
+}
+
+// Import counts one result.
+func (s *Summary) Import(r importer.Result) {
+	s.Counts.Import(r)
+	if r.Resumed && r.Status == importer.Exists {
+		s.resumedExists++
+	}
+}
+
+// SetInManifest records the number of devices in the manifest, and so
+// how many remain; call it after the last Import.
+func (s *Summary) SetInManifest(n int) {
+	rest := max(n-s.Total, 0)
+	s.InManifest, s.Remaining = &n, &rest
 }
 
 // OK reports whether every device is imported or already there.
@@ -41,17 +64,35 @@ func (s *Summary) TotalCalls() int64 {
 	return n
 }
 
-// Print writes the summary for a person.
+// Finished is the devices that reached their end in AWS: imported (or
+// registered, or bound) or already there, by this run or an earlier one.
+func (s *Summary) Finished() int { return s.Imported + s.Registered + s.Bound + s.Exists }
+
+// FinishedNow is the devices this run finished, or found already in AWS,
+// with calls.
+func (s *Summary) FinishedNow() int { return s.Finished() - s.Resumed }
+
+// Print writes the summary for a person: what the manifest holds and
+// where each device stands, then what this run did and at what rate
+// (over this run's work only).
 func (s *Summary) Print(w io.Writer) {
-	made := fmt.Sprintf("%d imported", s.Imported)
+	made := fmt.Sprintf("%d imported", s.Imported-(s.Resumed-s.resumedExists))
 	switch {
 	case s.Registered > 0:
 		made = fmt.Sprintf("%d registered", s.Registered)
 	case s.Bound > 0:
 		made = fmt.Sprintf("%d bound", s.Bound)
 	}
-	fmt.Fprintf(w, "Devices    %d: %s, %d already there, %d skipped, %d failed\n",
-		s.Total, made, s.Exists, s.Skipped, s.Failed)
+	switch {
+	case s.InManifest != nil:
+		fmt.Fprintf(w, "Devices    %d in the manifest: %d done, %d skipped (invalid), %d failed, %d remaining\n",
+			*s.InManifest, s.Finished(), s.Skipped, s.Failed, *s.Remaining)
+	default:
+		fmt.Fprintf(w, "Devices    %d read (the manifest's total is not known): %d done, %d skipped (invalid), %d failed, the rest remaining\n",
+			s.Total, s.Finished(), s.Skipped, s.Failed)
+	}
+	fmt.Fprintf(w, "Done       %d: %s and %d already in AWS by this run, %d done before this run (state file)\n",
+		s.Finished(), made, s.Exists-s.resumedExists, s.Resumed)
 	if s.LeftHalfMade > 0 {
 		where := "run again with --report FILE to list them"
 		if s.Report != "" {
@@ -59,22 +100,19 @@ func (s *Summary) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "Left half-made %d: failed after some steps, their certificate or Thing stays in AWS; %s\n", s.LeftHalfMade, where)
 	}
-	if s.Resumed > 0 {
-		fmt.Fprintf(w, "Resumed    %d devices were complete from an earlier run (no calls)\n", s.Resumed)
+	took := (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond)
+	// Calls are spent on every device worked on in this run, failed ones
+	// too; skipped and resumed ones cost none.
+	worked := s.FinishedNow() + s.Failed
+	if worked == 0 {
+		fmt.Fprintf(w, "This run   %s, no device needed a call\n", took)
+	} else {
+		fmt.Fprintf(w, "This run   %s, %d devices worked on, %.1f devices/s\n", took, worked, float64(s.FinishedNow())/max(s.Seconds, 1e-9))
 	}
-	done := s.Imported + s.Registered + s.Bound + s.Exists - s.Resumed
-	rate := 0.0
-	if s.Seconds > 0 {
-		rate = float64(done) / s.Seconds
-	}
-	fmt.Fprintf(w, "Time       %s, %.1f devices/s\n", (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond), rate)
 	var calls []string
 	for _, op := range slices.Sorted(maps.Keys(s.Calls)) {
 		calls = append(calls, fmt.Sprintf("%s %d", op, s.Calls[op]))
 	}
-	// Calls are spent on every device worked on in this run, failed ones
-	// too; skipped and resumed ones cost none.
-	worked := done + s.Failed
 	perDevice := ""
 	if worked > 0 {
 		perDevice = fmt.Sprintf(" (%.2f per device)", float64(s.TotalCalls())/float64(worked))

@@ -90,7 +90,9 @@ func TestSummaryAndWriter(t *testing.T) {
 	var out bytes.Buffer
 	s.Report = "r.jsonl"
 	s.Print(&out)
-	for _, want := range []string{"6: 2 imported, 1 already there, 1 skipped, 2 failed", "AWS calls  7 (1.75 per device)", "Resumed    1",
+	for _, want := range []string{"Devices    6 read (the manifest's total is not known): 3 done, 1 skipped (invalid), 2 failed, the rest remaining",
+		"Done       3: 1 imported and 1 already in AWS by this run, 1 done before this run (state file)",
+		"This run   2s, 4 devices worked on, 1.0 devices/s", "AWS calls  7 (1.75 per device)",
 		"Left half-made 1: failed after some steps, their certificate or Thing stays in AWS; see r.jsonl, lines with left_in_aws"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Print lacks %q:\n%s", want, out.String())
@@ -154,5 +156,58 @@ func TestLineJSON(t *testing.T) {
 		`"done":["thing","register","principal"],"missing":["policy:p"]}}` + "\n"
 	if got := buf.String(); got != want {
 		t.Errorf("lines\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestSummaryAddsUp prints the summaries of an interrupted run, its
+// resumed run and a run with nothing left: the counts add up to the
+// manifest's devices, and the rate counts only this run's work.
+func TestSummaryAddsUp(t *testing.T) {
+	results := func(n, resumed int) []importer.Result {
+		var rs []importer.Result
+		for i := range n {
+			rs = append(rs, importer.Result{Status: importer.Imported, Resumed: i < resumed})
+		}
+		return rs
+	}
+	tests := []struct {
+		name       string
+		results    []importer.Result
+		inManifest int // -1: unknown
+		seconds    float64
+		want       []string
+	}{
+		{name: "interrupted", results: results(18, 0), inManifest: 200, seconds: 2,
+			want: []string{"Devices    200 in the manifest: 18 done, 0 skipped (invalid), 0 failed, 182 remaining",
+				"Done       18: 18 imported and 0 already in AWS by this run, 0 done before this run", "9.0 devices/s"}},
+		{name: "resumed", results: results(200, 18), inManifest: 200, seconds: 2,
+			want: []string{"200 in the manifest: 200 done, 0 skipped (invalid), 0 failed, 0 remaining",
+				"182 imported and 0 already in AWS by this run, 18 done before this run", "182 devices worked on, 91.0 devices/s"}},
+		{name: "nothing left", results: results(200, 200), inManifest: 200, seconds: 0.5,
+			want: []string{"200 done", "0 imported and 0 already in AWS by this run, 200 done before this run", "This run   500ms, no device needed a call"}},
+		{name: "interrupted, total unknown", results: results(3, 0), inManifest: -1, seconds: 1,
+			want: []string{"Devices    3 read (the manifest's total is not known): 3 done"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s Summary
+			for _, r := range tc.results {
+				s.Import(r)
+			}
+			if tc.inManifest >= 0 {
+				s.SetInManifest(tc.inManifest)
+			}
+			s.Seconds = tc.seconds
+			var out bytes.Buffer
+			s.Print(&out)
+			for _, want := range tc.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("Print lacks %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "0.0 devices/s") {
+				t.Errorf("a rate of nothing:\n%s", out.String())
+			}
+		})
 	}
 }

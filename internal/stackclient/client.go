@@ -2,6 +2,8 @@ package stackclient
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -27,6 +29,7 @@ type Client struct {
 	S3     *s3.Client
 	SQS    *sqs.Client
 	CFN    *cloudformation.Client
+	cfg    aws.Config
 }
 
 // New returns a Client from the standard AWS configuration chain.
@@ -49,7 +52,36 @@ func FromConfig(cfg aws.Config) *Client {
 		S3:     awsconf.NewS3(cfg),
 		SQS:    sqs.NewFromConfig(cfg),
 		CFN:    cloudformation.NewFromConfig(cfg),
+		cfg:    cfg,
 	}
+}
+
+// where names the region, the endpoint if overridden and, when account
+// is set, the account, for an error message.
+func (c *Client) where(ctx context.Context, account bool) awsconf.Where {
+	w := awsconf.Where{Region: c.Region, Endpoint: aws.ToString(c.cfg.BaseEndpoint)}
+	if account {
+		w.Account = awsconf.Account(ctx, c.cfg, "")
+	}
+	return w
+}
+
+// explain turns an error of an AWS call about what into one a person
+// can act on: a missing resource with where it was looked for and what
+// to check, anything else with the AWS error's message and where.
+func (c *Client) explain(ctx context.Context, what string, err error) error {
+	switch awsconf.Code(err) {
+	case "NoSuchBucket":
+		return fmt.Errorf("%w: %s: no such bucket (looked in %s): is the stack deployed there? check --stack or --bucket, --region and --profile", ErrStack, what, c.where(ctx, true))
+	case "ValidationError":
+		if strings.Contains(awsconf.Message(err), "does not exist") {
+			return fmt.Errorf("%w: %s: no such stack (looked in %s): check --stack, --region and --profile", ErrStack, what, c.where(ctx, true))
+		}
+	}
+	if hint := awsconf.Hint(err); hint != "" {
+		return fmt.Errorf("%s: %s (%s): %s", what, awsconf.Message(err), c.where(ctx, false), hint)
+	}
+	return fmt.Errorf("%s: %s (%s)", what, awsconf.Message(err), c.where(ctx, false))
 }
 
 // BucketName is the Infineon upload bucket of the stack named stackName.

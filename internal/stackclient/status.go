@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/stack"
 )
 
@@ -90,7 +91,7 @@ type StatusInput struct {
 func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
 	out, err := c.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
 	if err != nil {
-		return nil, fmt.Errorf("%w: stack %s: %w", ErrStack, stackName, err)
+		return nil, c.explain(ctx, "stack "+stackName, err)
 	}
 	urls := map[string]string{}
 	for _, r := range out.StackResources {
@@ -124,7 +125,7 @@ func (c *Client) QueueDepth(ctx context.Context, name, url string) (QueueStatus,
 		},
 	})
 	if err != nil {
-		return q, fmt.Errorf("queue %s: %w", name, err)
+		return q, c.explain(ctx, "queue "+name, err)
 	}
 	n := func(a types.QueueAttributeName) int {
 		v, _ := strconv.Atoi(out.Attributes[string(a)])
@@ -147,7 +148,7 @@ func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([
 	for p.HasMorePages() && len(all) < maxListed {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, 0, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+			return nil, 0, c.explain(ctx, fmt.Sprintf("list s3://%s/%s", bucket, prefix), err)
 		}
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
@@ -173,7 +174,7 @@ func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([
 			m := &latest[i]
 			sum, err := c.Summary(ctx, bucket, prefix, m.Key)
 			if err != nil {
-				m.ReadError = err.Error()
+				m.ReadError = awsconf.Message(err)
 			}
 			m.Summary = sum
 		})

@@ -148,7 +148,7 @@ func (c *Client) Upload(ctx context.Context, in UploadInput) (*UploadResult, err
 		ContentType: aws.String(contentType),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("upload to s3://%s/%s: %w", in.Bucket, in.Key, err)
+		return nil, c.explain(ctx, fmt.Sprintf("upload to s3://%s/%s", in.Bucket, in.Key), err)
 	}
 	return &UploadResult{
 		Bucket:    in.Bucket,
