@@ -123,7 +123,7 @@ func TestBindAfterRegisterOnly(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("bind: exit %d\n%s%s", code, out, stderr)
 	}
-	if !strings.Contains(out, fmt.Sprintf("Devices    %d: %d bound", n, n)) {
+	if !strings.Contains(out, fmt.Sprintf("Done       %d: %d bound", n, n)) {
 		t.Errorf("summary does not say %d bound:\n%s", n, out)
 	}
 	lines, sum := readReport(t, reportPath)

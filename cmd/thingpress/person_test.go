@@ -171,7 +171,7 @@ func TestPersonAWS(t *testing.T) {
 		{name: "upload-png-named-7z", args: append([]string{"upload", png}, stackArgs...), code: exitFatal},
 		{name: "upload-no-valid-device", args: append([]string{"upload", bad}, stackArgs...), code: exitFatal},
 		{name: "upload-no-valid-device-forced", args: append([]string{"upload", "--force", "--key", "forced.7z", bad}, stackArgs...), code: exitOK},
-		{name: "upload-microchip", args: append([]string{"upload", "--key", "m.7z", mixedMicrochip}, stackArgs...), code: exitFatal},
+		{name: "upload-microchip-as-infineon", args: append([]string{"upload", "--vendor", "infineon", mixedMicrochip}, stackArgs...), code: exitFatal},
 		{name: "upload-no-file", args: append([]string{"upload", "--force", filepath.Join(tmp, "none.7z")}, stackArgs...), code: exitFatal},
 		{name: "upload", args: append([]string{"upload", upload}, stackArgs...), code: exitOK},
 		{name: "status-no-stack", args: []string{"status", "--endpoint-url", s.Moto.URL, "--stack", "no-such-stack"}, code: exitFatal},
