@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
-	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -177,7 +174,8 @@ type Config struct {
 	Limits *ratelimit.Set
 	State  Journal
 	// MaxAttempts bounds the attempts of one call that fails
-	// transiently; throttled attempts are bounded by MaxThrottled.
+	// transiently; throttled attempts are bounded by MaxThrottled
+	// (zero: the awsiot.Caller defaults).
 	MaxAttempts  int
 	MaxThrottled int
 	// BackoffBase and BackoffMax shape the jittered exponential backoff.
@@ -196,34 +194,22 @@ type Config struct {
 
 // Importer imports devices. Its methods are safe for concurrent use.
 type Importer struct {
-	cfg   Config
-	calls sync.Map // op -> *atomic.Int64
-	stats struct {
-		throttled, retried atomic.Int64
-	}
+	cfg    Config
+	caller *awsiot.Caller
 }
 
 // New returns an Importer.
 func New(cfg Config) *Importer {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
-	}
-	if cfg.MaxThrottled <= 0 {
-		cfg.MaxThrottled = 60
-	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 100 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 10 * time.Second
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Limits == nil {
 		cfg.Limits, _ = ratelimit.NewSet(ratelimit.DefaultQuotas())
 	}
-	return &Importer{cfg: cfg}
+	return &Importer{cfg: cfg, caller: &awsiot.Caller{
+		Limits: cfg.Limits, MaxAttempts: cfg.MaxAttempts, MaxThrottled: cfg.MaxThrottled,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Logger: cfg.Logger,
+	}}
 }
 
 // Steps lists the steps that make a device complete for t, in the order
@@ -252,44 +238,26 @@ func (im *Importer) Steps() []string {
 // Call makes one AWS call of operation op as the device steps do: under
 // op's rate limit, retrying throttles and transient failures. It returns
 // ErrInterrupted if ctx ends before the call is sent or while it waits
-// to retry, and an error wrapping ErrGaveUp when the retries run out. A
-// call already sent is finished whatever ctx does.
+// to retry, and an error wrapping awsiot.ErrGaveUp when the retries run
+// out. A call already sent is finished whatever ctx does.
 func (im *Importer) Call(ctx context.Context, op string, fn func(context.Context) error) error {
-	_, err := im.call(ctx, context.WithoutCancel(ctx), op, fn)
+	_, err := im.caller.Try(ctx, context.WithoutCancel(ctx), op, fn)
 	return err
 }
 
 // Calls returns the number of calls made per operation, retries included.
-func (im *Importer) Calls() map[string]int64 {
-	out := map[string]int64{}
-	im.calls.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
+func (im *Importer) Calls() map[string]int64 { return im.caller.Calls() }
 
 // Throttled is the number of calls AWS answered with throttling.
-func (im *Importer) Throttled() int64 { return im.stats.throttled.Load() }
+func (im *Importer) Throttled() int64 { return im.caller.Throttled() }
 
 // Retried is the number of calls retried after a transient failure.
-func (im *Importer) Retried() int64 { return im.stats.retried.Load() }
-
-func (im *Importer) count(op string) {
-	v, ok := im.calls.Load(op)
-	if !ok {
-		v, _ = im.calls.LoadOrStore(op, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Add(1)
-}
-
-// ErrGaveUp means a call was still throttled or failing transiently when
-// its attempts ran out.
-var ErrGaveUp = errors.New("gave up retrying")
+func (im *Importer) Retried() int64 { return im.caller.Retried() }
 
 // ErrInterrupted means the run was stopped before the device was
-// complete; its completed steps are in the state file.
-var ErrInterrupted = errors.New("interrupted")
+// complete; its completed steps are in the state file. It is the
+// Caller's sentinel.
+var ErrInterrupted = awsiot.ErrInterrupted
 
 // Import makes d complete. It returns ErrInterrupted (and no result)
 // when ctx is cancelled before the device is complete; a call already
@@ -331,7 +299,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
-		maybeDone, err := im.call(ctx, callCtx, op, call)
+		maybeDone, err := im.caller.Try(ctx, callCtx, op, call)
 		if err != nil && awsiot.Classify(err) == awsiot.Exists && onExists != nil {
 			err = onExists(err, maybeDone)
 		}
@@ -339,7 +307,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			if errors.Is(err, ErrInterrupted) {
 				return err
 			}
-			if retryable = errors.Is(err, ErrGaveUp); retryable {
+			if retryable = errors.Is(err, awsiot.ErrGaveUp); retryable {
 				return fmt.Errorf("%s: %s (retries ran out)", op, awsiot.Message(err))
 			}
 			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
@@ -523,7 +491,7 @@ const ClockSkew = 5 * time.Minute
 // counts as registered before.
 func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, since time.Time) (bool, error) {
 	var created time.Time
-	_, err := im.call(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
+	_, err := im.caller.Try(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
 		out, err := im.cfg.API.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 		if err == nil && out.CertificateDescription != nil {
 			created = aws.ToTime(out.CertificateDescription.CreationDate)
@@ -567,47 +535,4 @@ func statusOf(s state.Progress) Status {
 		return Exists
 	}
 	return Imported
-}
-
-// call makes one AWS call under the operation's rate limit, retrying
-// throttles and transient failures with jittered exponential backoff.
-// ctx governs waiting; callCtx is what the call itself runs under.
-// maybeDone tells whether an earlier attempt failed transiently: such an
-// attempt (a 5xx, a dropped connection) may have taken effect without the
-// answer reaching us.
-func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
-	lim := im.cfg.Limits.Get(op)
-	throttled, failed := 0, 0
-	for {
-		if err := lim.Wait(ctx); err != nil {
-			return failed > 0, ErrInterrupted
-		}
-		im.count(op)
-		err := fn(callCtx)
-		if err == nil {
-			lim.Succeeded()
-			return failed > 0, nil
-		}
-		switch awsiot.Classify(err) {
-		case awsiot.Throttled:
-			lim.Throttled()
-			im.stats.throttled.Add(1)
-			throttled++
-			if throttled >= im.cfg.MaxThrottled {
-				return failed > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
-			}
-		case awsiot.Transient:
-			im.stats.retried.Add(1)
-			failed++
-			if failed >= im.cfg.MaxAttempts {
-				return failed > 0, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
-			}
-			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
-		default:
-			return failed > 0, err
-		}
-		if !backoff.Sleep(ctx, backoff.Full(im.cfg.BackoffBase, im.cfg.BackoffMax, throttled+failed)) {
-			return failed > 0, ErrInterrupted
-		}
-	}
 }
