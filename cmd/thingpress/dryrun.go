@@ -59,6 +59,9 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 					pending = append(pending, s)
 				}
 			}
+			if !o.registerOnly && rec.Inactive && !rec.Has(state.StepActivate) {
+				pending = append(pending, state.StepActivate)
+			}
 		}
 		if len(pending) == 0 {
 			done++

@@ -91,7 +91,9 @@ refuses to attach it to any other Thing.
 Two-phase provisioning: --register-only registers the certificates (ACTIVE,
 or INACTIVE with --inactive) and makes nothing else: one call per device, no
 --policy needed. "thingpress bind" later makes the devices complete from a
-device-infos file that names each one by its certificate's fingerprint.
+device-infos file that names each one by its certificate's fingerprint; or
+a plain import of the same manifest (same state file) goes on from the
+registrations, and for INACTIVE ones ends with UpdateCertificate to ACTIVE.
 
 Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
 10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
@@ -107,7 +109,8 @@ nothing twice.
 The AWS account and region come from the standard configuration chain
 (AWS_PROFILE, AWS_REGION, ~/.aws, ...). The caller needs iot:RegisterCertificateWithoutCA,
 iot:CreateThing, iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup,
-iot:DescribeCertificate (only after a killed run), and for the preflight
+iot:DescribeCertificate (only after a killed run), iot:UpdateCertificate (only
+after --register-only --inactive), and for the preflight
 iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
@@ -140,7 +143,7 @@ damaged state file (nothing imported).`,
 	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
 	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
-	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind activates them)")
+	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind, or a later import, activates them)")
 	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
 	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none; the total is shown where the manifest declares it (an Infineon bundle's archive header), else done and rate only")

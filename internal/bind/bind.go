@@ -27,7 +27,7 @@ import (
 
 // StepActivate is the state file's step of making the certificate ACTIVE;
 // it is recorded done at once for a certificate that already is.
-const StepActivate = "activate"
+const StepActivate = state.StepActivate
 
 // Reasons a device entry is skipped before any call.
 var (

@@ -28,6 +28,8 @@ const (
 	OpGroup     = ratelimit.OpAddThingToThingGroup
 	// OpDescribe is only called after a killed run (see registeredSince).
 	OpDescribe = ratelimit.OpDescribeCertificate
+	// OpActivate is only called after import --register-only --inactive.
+	OpActivate = ratelimit.OpUpdateCertificate
 )
 
 // Status of a device after an import.
@@ -235,6 +237,18 @@ func (im *Importer) Steps() []string {
 	return Steps(im.cfg.Target)
 }
 
+// stepsOf lists the steps that make the device of st complete: Steps,
+// then, for a certificate an import --register-only --inactive
+// registered (st.Inactive), the activate step: a complete device's
+// certificate is ACTIVE.
+func (im *Importer) stepsOf(st state.Progress) []string {
+	steps := im.Steps()
+	if !im.cfg.RegisterOnly && st.Inactive {
+		steps = append(steps, state.StepActivate)
+	}
+	return steps
+}
+
 // Call makes one AWS call of operation op as the device steps do: under
 // op's rate limit, retrying throttles and transient failures. It returns
 // ErrInterrupted if ctx ends before the call is sent or while it waits
@@ -271,7 +285,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	}
 	res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
 	pending := 0
-	for _, s := range im.Steps() {
+	for _, s := range im.stepsOf(st) {
 		if !st.Has(s) {
 			pending++
 		}
@@ -317,6 +331,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		}
 		err = im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
 			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
+			s.Inactive = st.Inactive
 			s.RegisterIntent = st.RegisterIntent
 			s.MarkDone(step)
 			st.Done = s.Done
@@ -373,6 +388,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			})
 			if err == nil {
 				st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
+				st.Inactive = im.cfg.Inactive
 			}
 			return err
 		}, func(err error, maybeDone bool) error {
@@ -392,6 +408,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 				existed = !ours
 			}
 			st.CertificateID, st.CertificateARN, st.Existed = id, arn, existed
+			st.Inactive = im.cfg.Inactive && !existed
 			return nil
 		})
 	}
@@ -432,6 +449,16 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			return err
 		}, nil)
 	}
+	if err == nil && !im.cfg.RegisterOnly && st.Inactive {
+		// Last, as bind does: the certificate works only once the device
+		// is complete.
+		err = do(state.StepActivate, OpActivate, func(ctx context.Context) error {
+			_, err := im.cfg.API.UpdateCertificate(ctx, &iot.UpdateCertificateInput{
+				CertificateId: aws.String(st.CertificateID), NewStatus: types.CertificateStatusActive,
+			})
+			return err
+		}, nil)
+	}
 	switch {
 	case errors.Is(err, ErrInterrupted):
 		return res, ErrInterrupted
@@ -456,7 +483,7 @@ func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Le
 		return nil
 	}
 	l := &Leftover{Done: slices.Clone(st.Done), Missing: []string{}}
-	for _, step := range im.Steps() {
+	for _, step := range im.stepsOf(st) {
 		if !st.Has(step) {
 			l.Missing = append(l.Missing, step)
 		}
@@ -465,7 +492,7 @@ func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Le
 		l.CertificateID, l.CertificateARN, l.CertificateExisted = st.CertificateID, st.CertificateARN, st.Existed
 		if !st.Existed {
 			l.CertificateStatus = string(types.CertificateStatusActive)
-			if im.cfg.Inactive {
+			if st.Inactive && !st.Has(state.StepActivate) {
 				l.CertificateStatus = string(types.CertificateStatusInactive)
 			}
 		}
@@ -513,7 +540,7 @@ func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, sin
 }
 
 func (im *Importer) complete(s *state.Progress) bool {
-	for _, step := range im.Steps() {
+	for _, step := range im.stepsOf(*s) {
 		if !s.Has(step) {
 			return false
 		}
