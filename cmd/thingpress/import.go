@@ -36,9 +36,7 @@ type importOptions struct {
 	endpointURL string
 	statePath   string
 	reportPath  string
-	rate        float64
-	quotas      []string
-	workers     int
+	pace        paceOptions
 	dryRun      bool
 	progress    string
 
@@ -138,9 +136,7 @@ damaged state file (nothing imported).`,
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the manifest's SHA-256, slot, region and endpoint)")
 	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output; the summary for a person then goes to standard error)")
-	f.Float64Var(&o.rate, "rate", 10, "RegisterCertificateWithoutCA calls per second (AWS default quota 10); the other operations follow as needed")
-	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
-	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
+	o.pace.bind(f, "RegisterCertificateWithoutCA", "imported")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
 	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
 	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind, or a later import, activates them)")
@@ -180,25 +176,18 @@ func (o *importOptions) check() error {
 			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
 		}
 	}
-	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
-		return usageError{fmt.Errorf("--rate must be a positive number")}
-	}
 	switch o.progress {
 	case "auto", "bar", "log", "none":
 	default:
 		return usageError{fmt.Errorf("--progress %q: want auto, bar, log or none", o.progress)}
 	}
-	if o.workers < 0 {
-		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
-	}
-	_, err := o.quotaTable()
-	return err
+	return o.pace.check()
 }
 
 // quotaTable is the rate per operation: --rate, then every --quota.
 func (o *importOptions) quotaTable() (map[string]float64, error) {
-	q := ratelimit.ForRegistrationRate(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
-	return q, applyQuotas(q, o.quotas)
+	q := ratelimit.ForRegistrationRate(o.pace.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
+	return q, applyQuotas(q, o.pace.quotas)
 }
 
 // applyQuotas sets the rate of each --quota OPERATION=RATE in q.
@@ -221,10 +210,7 @@ func applyQuotas(q map[string]float64, quotas []string) error {
 // workerCount is --workers, or enough to keep the registration rate busy
 // (see ratelimit.Workers).
 func (o *importOptions) workerCount() int {
-	if o.workers > 0 {
-		return o.workers
-	}
-	return ratelimit.Workers(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}, 512)
+	return o.pace.workerCount(ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
 }
 
 func (o *importOptions) target() awsiot.Target {
