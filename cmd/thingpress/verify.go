@@ -43,7 +43,8 @@ iot:ListTargetsForPolicy, and for the preflight iot:GetPolicy,
 iot:DescribeThingType, iot:DescribeThingGroup.
 
 --output table (the default) prints the counts and the devices that are not
-complete; --output json prints one line per valid device:
+complete; --output json prints one line per valid device, in the manifest's
+order:
 
   {"chip_id":...,"thing_name":...,"certificate_id":...,"status":"complete|incomplete|missing","problems":[...]}
 
