@@ -339,7 +339,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		meter.Start()
 	}
 	runErr := pipeline.Run(ctx, im, src, pipeline.Options{
-		Validate: o.manifest.validateOptions(path, store),
+		Validate: o.validateOptions(path, store),
 		Workers:  workers,
 		OnResult: func(r importer.Result) {
 			summary.Import(r)
