@@ -55,7 +55,8 @@ func newRemoveCmd(g *globalOptions) *cobra.Command {
 certificate is registered in AWS IoT it detaches each --policy from the
 certificate, takes the Thing out of each --thing-group, detaches the
 certificate from the Thing, sets the certificate INACTIVE and deletes it, and
-deletes the Thing. Give the flags the import was given: a policy left attached
+deletes the Thing. Give the flags the import was given (--thing-name too, or
+the Things are not found): a policy left attached
 keeps AWS from deleting the certificate, and the device fails with AWS's
 reason.
 
@@ -103,6 +104,7 @@ not confirmed.`,
 	o.manifest.bind(f)
 	o.aws.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of")
 	o.aws.pace.bind(f, "DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
+	o.manifest.bindThingName(f)
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")

@@ -28,7 +28,7 @@ func newVerifyCmd(g *globalOptions) *cobra.Command {
 complete in AWS IoT Core: its certificate registered and ACTIVE, its Thing
 there with the --thing-type, the certificate attached to that Thing and to no
 other, each --policy attached to the certificate, and the Thing in each
---thing-group. Give the flags the import was given.
+--thing-group. Give the flags the import was given, --thing-name too.
 
 Calls: one ListThingsInThingGroup per group, one ListTargetsForPolicy per
 policy and one ListThings for the thing type, per 250 entries they list; then
@@ -67,6 +67,7 @@ manifest, or an AWS call that failed for good.`,
 	o.manifest.bind(f)
 	o.aws.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing")
 	o.aws.pace.bind(f, "DescribeCertificate and ListPrincipalThings", "checked")
+	o.manifest.bindThingName(f)
 	f.StringVar(&o.output, "output", "table", "output format: table or json (one line per device)")
 	return cmd
 }
