@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
@@ -33,6 +34,14 @@ func TestImportAfterRegisterOnlyInactive(t *testing.T) {
 	e.Proxy.ResetStats()
 	reportPath := filepath.Join(t.TempDir(), "import.jsonl")
 	args := append(common, "--policy", iottest.Policy, "--thing-type", iottest.ThingType, "--thing-group", iottest.Group, "--report", reportPath, path)
+	out, stderr, code = runCLI(t, append(args[:len(args)-1:len(args)-1], "--dry-run", path)...)
+	if code != exitOK || !strings.Contains(out, "steps thing, principal, policy:"+iottest.Policy+", group:"+iottest.Group+", activate") {
+		t.Fatalf("import --dry-run: exit %d, want the steps left and activate last\n%s%s", code, out, stderr)
+	}
+	if c := e.Proxy.Counts()["UpdateCertificate"]; c != 0 {
+		t.Fatalf("dry run called UpdateCertificate %d times", c)
+	}
+	e.Proxy.ResetStats()
 	out, stderr, code = runCLI(t, args...)
 	if code != exitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)

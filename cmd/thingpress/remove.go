@@ -56,9 +56,8 @@ certificate is registered in AWS IoT it detaches each --policy from the
 certificate, takes the Thing out of each --thing-group, detaches the
 certificate from the Thing, sets the certificate INACTIVE and deletes it, and
 deletes the Thing. Give the flags the import was given (--thing-name too, or
-the Things are not found): a policy left attached
-keeps AWS from deleting the certificate, and the device fails with AWS's
-reason.
+the Things are not found): a policy left attached keeps AWS from deleting the
+certificate, and the device fails with AWS's reason.
 
 It never touches a Thing or certificate that is not the manifest's: a Thing
 the device's certificate is not attached to is left alone, a Thing that has
