@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -35,9 +34,7 @@ type bindOptions struct {
 	endpointURL string
 	statePath   string
 	reportPath  string
-	rate        float64
-	quotas      []string
-	workers     int
+	pace        paceOptions
 	progress    string
 	dryRun      bool
 }
@@ -111,9 +108,7 @@ unreadable device-infos file or a damaged state file.`,
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the file's SHA-256, region and endpoint)")
 	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output)")
-	f.Float64Var(&o.rate, "rate", 10, "DescribeCertificate and UpdateCertificate calls per second (AWS default quota 10); the other operations follow as needed")
-	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
-	f.IntVar(&o.workers, "workers", 0, "devices bound at once (default: enough to keep the slowest quota busy at 100 ms latency)")
+	o.pace.bind(f, "DescribeCertificate and UpdateCertificate", "bound")
 	bindProgress(f, &o.progress)
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the file, run the preflight and print what would be done, without any change in AWS")
 	return cmd
@@ -134,17 +129,10 @@ func (o *bindOptions) check() error {
 			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
 		}
 	}
-	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
-		return usageError{fmt.Errorf("--rate must be a positive number")}
-	}
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
-	if o.workers < 0 {
-		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
-	}
-	_, err := o.quotaTable()
-	return err
+	return o.pace.check()
 }
 
 func (o *bindOptions) perDevice() ratelimit.PerDevice {
@@ -154,10 +142,10 @@ func (o *bindOptions) perDevice() ratelimit.PerDevice {
 // quotaTable is import's table for --rate, with DescribeCertificate and
 // UpdateCertificate at --rate too, then every --quota.
 func (o *bindOptions) quotaTable() (map[string]float64, error) {
-	q := ratelimit.ForRegistrationRate(o.rate, o.perDevice())
-	q[ratelimit.OpDescribeCertificate] = o.rate
-	q[ratelimit.OpUpdateCertificate] = o.rate
-	return q, applyQuotas(q, o.quotas)
+	q := ratelimit.ForRegistrationRate(o.pace.rate, o.perDevice())
+	q[ratelimit.OpDescribeCertificate] = o.pace.rate
+	q[ratelimit.OpUpdateCertificate] = o.pace.rate
+	return q, applyQuotas(q, o.pace.quotas)
 }
 
 func (o *bindOptions) target() awsiot.Target {
@@ -184,10 +172,7 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	if err != nil {
 		return err
 	}
-	workers := o.workers
-	if workers == 0 {
-		workers = ratelimit.Workers(o.rate, o.perDevice(), 512)
-	}
+	workers := o.pace.workerCount(o.perDevice())
 	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
 		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: workers,
 	})
@@ -358,7 +343,7 @@ func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath strin
 	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
 		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
 	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
-	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.rate, estimate(valid-done, o.rate))
+	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.pace.rate, estimate(valid-done, o.pace.rate))
 	fmt.Fprintf(out, "State      %s\n", statePath)
 	if invalid > 0 {
 		return errSomeDevices

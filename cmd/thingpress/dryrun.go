@@ -59,6 +59,9 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 					pending = append(pending, s)
 				}
 			}
+			if !o.registerOnly && rec.Inactive && !rec.Has(state.StepActivate) {
+				pending = append(pending, state.StepActivate)
+			}
 		}
 		if len(pending) == 0 {
 			done++
@@ -81,7 +84,7 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
 		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
 	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", counts.Valid, done, counts.Invalid)
-	rate := o.rate
+	rate := o.pace.rate
 	fmt.Fprintf(out, "Would make %d calls; at %.0f registrations/s about %s\n", calls, rate, estimate(counts.Valid-done, rate))
 	fmt.Fprintf(out, "State      %s\n", statePath)
 	if counts.Invalid > 0 {

@@ -34,9 +34,7 @@ type importOptions struct {
 	endpointURL string
 	statePath   string
 	reportPath  string
-	rate        float64
-	quotas      []string
-	workers     int
+	pace        paceOptions
 	dryRun      bool
 	progress    string
 
@@ -89,7 +87,9 @@ refuses to attach it to any other Thing.
 Two-phase provisioning: --register-only registers the certificates (ACTIVE,
 or INACTIVE with --inactive) and makes nothing else: one call per device, no
 --policy needed. "thingpress bind" later makes the devices complete from a
-device-infos file that names each one by its certificate's fingerprint.
+device-infos file that names each one by its certificate's fingerprint; or
+a plain import of the same manifest (same state file) goes on from the
+registrations, and for INACTIVE ones ends with UpdateCertificate to ACTIVE.
 
 Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
 10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
@@ -105,7 +105,8 @@ nothing twice.
 The AWS account and region come from the standard configuration chain
 (AWS_PROFILE, AWS_REGION, ~/.aws, ...). The caller needs iot:RegisterCertificateWithoutCA,
 iot:CreateThing, iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup,
-iot:DescribeCertificate (only after a killed run), and for the preflight
+iot:DescribeCertificate (only after a killed run), iot:UpdateCertificate (only
+after --register-only --inactive), and for the preflight
 iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
@@ -133,12 +134,10 @@ damaged state file (nothing imported).`,
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the manifest's SHA-256, slot, region and endpoint)")
 	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output; the summary for a person then goes to standard error)")
-	f.Float64Var(&o.rate, "rate", 10, "RegisterCertificateWithoutCA calls per second (AWS default quota 10); the other operations follow as needed")
-	f.StringArrayVar(&o.quotas, "quota", nil, "override one operation's rate, e.g. --quota AttachPolicy=15 (repeatable)")
-	f.IntVar(&o.workers, "workers", 0, "devices imported at once (default: enough to keep the slowest quota busy at 100 ms latency)")
+	o.pace.bind(f, "RegisterCertificateWithoutCA", "imported")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
 	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
-	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind activates them)")
+	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind, or a later import, activates them)")
 	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
 	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
 	bindProgress(f, &o.progress)
@@ -175,9 +174,6 @@ func (o *importOptions) check() error {
 			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
 		}
 	}
-	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
-		return usageError{fmt.Errorf("--rate must be a positive number")}
-	}
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
@@ -185,17 +181,13 @@ func (o *importOptions) check() error {
 		// Unlike --report, it is read back and updated in place.
 		return usageError{errors.New("--state -: the state file is a database that is read back, not an output; give a file name")}
 	}
-	if o.workers < 0 {
-		return usageError{fmt.Errorf("--workers %d: want a positive count, or 0 for the default", o.workers)}
-	}
-	_, err := o.quotaTable()
-	return err
+	return o.pace.check()
 }
 
 // quotaTable is the rate per operation: --rate, then every --quota.
 func (o *importOptions) quotaTable() (map[string]float64, error) {
-	q := ratelimit.ForRegistrationRate(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
-	return q, applyQuotas(q, o.quotas)
+	q := ratelimit.ForRegistrationRate(o.pace.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
+	return q, applyQuotas(q, o.pace.quotas)
 }
 
 // applyQuotas sets the rate of each --quota OPERATION=RATE in q.
@@ -218,10 +210,7 @@ func applyQuotas(q map[string]float64, quotas []string) error {
 // workerCount is --workers, or enough to keep the registration rate busy
 // (see ratelimit.Workers).
 func (o *importOptions) workerCount() int {
-	if o.workers > 0 {
-		return o.workers
-	}
-	return ratelimit.Workers(o.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}, 512)
+	return o.pace.workerCount(ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
 }
 
 func (o *importOptions) target() awsiot.Target {

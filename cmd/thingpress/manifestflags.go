@@ -24,6 +24,10 @@ type manifestOptions struct {
 	vendor        string
 	signerFile    string
 	flags         *pflag.FlagSet
+	// thingName is --thing-name, of the commands that bindThingName
+	// gives it (verify, remove); check parses it into nameTemplate.
+	thingName    string
+	nameTemplate *validate.NameTemplate
 
 	// Set by prepare: the manifest's format and the Microchip signers.
 	resolved format.Format
@@ -40,8 +44,21 @@ func (o *manifestOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.format, "format", "auto", "deprecated alias of --vendor, kept working: "+strings.Join(format.Names, ", ")+" (7z and xml pick the Infineon container)")
 }
 
+// bindThingName adds --thing-name, for a command that must name the
+// Things as import --thing-name did.
+func (o *manifestOptions) bindThingName(fs *pflag.FlagSet) {
+	fs.StringVar(&o.thingName, "thing-name", "", "the --thing-name TEMPLATE the import was given, to find each Thing under the name it made (default: the manifest's name, else {cn})")
+}
+
 // check validates the flag values that need no manifest.
 func (o *manifestOptions) check() error {
+	if o.thingName != "" && o.nameTemplate == nil {
+		t, err := validate.ParseNameTemplate(o.thingName)
+		if err != nil {
+			return usageError{fmt.Errorf("--thing-name: %w", err)}
+		}
+		o.nameTemplate = t
+	}
 	o.certType = strings.ToUpper(o.certType)
 	if !manifest.ValidSlot(o.certType) {
 		return usageError{fmt.Errorf("--cert-type %q: %w (want one of %s)", o.certType, manifest.ErrBadSlot, strings.Join(manifest.Slots, ", "))}
@@ -152,5 +169,5 @@ func (o *manifestOptions) open(ctx context.Context, path string, g *globalOption
 
 // validateOptions are the validation settings for the manifest at path.
 func (o *manifestOptions) validateOptions(path string, store *trust.Store) validate.Options {
-	return validate.Options{File: path, Trust: store}
+	return validate.Options{File: path, Trust: store, ThingName: o.nameTemplate}
 }

@@ -134,3 +134,56 @@ func TestInspectThingName(t *testing.T) {
 		t.Errorf("unknown field: exit %d, %q", code, stderr)
 	}
 }
+
+// TestVerifyRemoveThingName: verify and remove take the --thing-name the
+// import was given and find the Things under those names: without it
+// verify finds no Thing and remove keeps the Things (the certificate is
+// attached to a Thing that is not the device's, so it is refused); with
+// it every device is complete, then removed with its Thing.
+func TestVerifyRemoveThingName(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	const n = 4
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, n, false)
+	const template = "{vendor}-{chip_id}"
+	if out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--rate", "100", "--thing-name", template, path)...); code != exitOK {
+		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
+	}
+	named := func(s awsState) int {
+		k := 0
+		for name := range s.Things {
+			if strings.HasPrefix(name, "Infineon-") {
+				k++
+			}
+		}
+		return k
+	}
+	if s := botoState(t, e.Moto.URL, iottest.Group); named(s) != n {
+		t.Fatalf("import made things %v", s.Things)
+	}
+
+	out, _, code := runCLI(t, targetArgs(e, "verify", "--trust", trustFile, path)...)
+	if code != exitSomeDevices {
+		t.Errorf("verify without --thing-name: exit %d, want 1\n%s", code, out)
+	}
+	out, stderr, code := runCLI(t, targetArgs(e, "verify", "--trust", trustFile, "--thing-name", template, path)...)
+	if code != exitOK || !strings.Contains(out, "All 4 devices are complete.") {
+		t.Errorf("verify --thing-name: exit %d\n%s%s", code, out, stderr)
+	}
+
+	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
+	out, stderr, code = runCLI(t, targetArgs(e, "remove", "--trust", trustFile, "--yes", "--report", reportPath, path)...)
+	if _, sum := readRemoveReport(t, reportPath); code != exitSomeDevices || sum.Refused != n || sum.Removed != 0 {
+		t.Errorf("remove without --thing-name: exit %d, summary %+v, want %d refused\n%s%s", code, sum, n, out, stderr)
+	}
+	out, stderr, code = runCLI(t, targetArgs(e, "remove", "--trust", trustFile, "--yes", "--thing-name", template, "--report", reportPath, path)...)
+	if _, sum := readRemoveReport(t, reportPath); code != exitOK || sum.Removed != n || sum.ThingsDeleted != n {
+		t.Errorf("remove --thing-name: exit %d, summary %+v\n%s%s", code, sum, out, stderr)
+	}
+	if s := botoState(t, e.Moto.URL, iottest.Group); len(s.Things) != 0 || len(s.Certificates) != 0 {
+		t.Errorf("after remove --thing-name boto3 sees things %v, certificates %v", s.Things, s.Certificates)
+	}
+	if _, stderr, code := runCLI(t, "verify", "--thing-name", "{serial}", path); code != exitFatal || !strings.Contains(stderr, "unknown field {serial}") {
+		t.Errorf("verify with an unknown field: exit %d, %q", code, stderr)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/remove"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -34,6 +35,17 @@ type removeOptions struct {
 	reportPath string
 }
 
+// quotaTable is remove's: its per-device calls of 10/s quotas at --rate,
+// the others at least as fast as the policies and groups need, then
+// every --quota (checked).
+func (o *removeOptions) quotaTable() map[string]float64 {
+	per := o.aws.perDevice()
+	q, _ := o.aws.pace.table(
+		[]string{ratelimit.OpDescribeCertificate, ratelimit.OpListPrincipalThings, ratelimit.OpListThingPrincipals, ratelimit.OpUpdateCertificate, ratelimit.OpDeleteCertificate},
+		map[string]int{ratelimit.OpDetachPolicy: per.Policies, ratelimit.OpRemoveThingFromThingGroup: per.Groups, ratelimit.OpDetachThingPrincipal: 1, ratelimit.OpDeleteThing: 1})
+	return q
+}
+
 func newRemoveCmd(g *globalOptions) *cobra.Command {
 	o := &removeOptions{}
 	cmd := &cobra.Command{
@@ -43,9 +55,9 @@ func newRemoveCmd(g *globalOptions) *cobra.Command {
 certificate is registered in AWS IoT it detaches each --policy from the
 certificate, takes the Thing out of each --thing-group, detaches the
 certificate from the Thing, sets the certificate INACTIVE and deletes it, and
-deletes the Thing. Give the flags the import was given: a policy left attached
-keeps AWS from deleting the certificate, and the device fails with AWS's
-reason.
+deletes the Thing. Give the flags the import was given (--thing-name too, or
+the Things are not found): a policy left attached keeps AWS from deleting the
+certificate, and the device fails with AWS's reason.
 
 It never touches a Thing or certificate that is not the manifest's: a Thing
 the device's certificate is not attached to is left alone, a Thing that has
@@ -59,7 +71,8 @@ ListThingPrincipals to look, then one DetachPolicy per policy, one
 RemoveThingFromThingGroup per group, DetachThingPrincipal, UpdateCertificate,
 DeleteCertificate and DeleteThing: 7 plus one per policy and group. At the
 default quotas (10 per second for the certificate and list calls) 10,000
-devices take about 17 minutes.
+devices take about 17 minutes; raise --rate after a quota increase (--quota
+OP=N sets one operation).
 
 Without --yes, remove shows what it will do and asks on a terminal; without a
 terminal it refuses (exit 2). --dry-run makes only the read calls and prints
@@ -89,6 +102,8 @@ not confirmed.`,
 	f := cmd.Flags()
 	o.manifest.bind(f)
 	o.aws.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of")
+	o.aws.pace.bind(f, "DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
+	o.manifest.bindThingName(f)
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")
@@ -202,9 +217,9 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 			return err
 		}
 	}
-	caller, err := awsiot.NewCaller(nil)
+	caller, err := awsiot.NewCaller(o.quotaTable())
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	emitAll := func(emit func(remove.Device) error) error {
 		for _, d := range devices {
@@ -257,7 +272,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		}
 	}
 	started := time.Now()
-	runErr := rm.RemoveAll(ctx, o.aws.workers, emitAll, func(r remove.Result) {
+	runErr := rm.RemoveAll(ctx, o.aws.workerCount(), emitAll, func(r remove.Result) {
 		s.add(r)
 		if r.Status == remove.Failed || r.Status == remove.Refused {
 			g.logger.Warn("device not removed", "chip", r.ChipID, "thing", r.ThingName, "status", r.Status, "reason", r.Error)
@@ -303,7 +318,7 @@ func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device,
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller})
 	var would, absent, refused, begun int
 	calls := 0
-	err := rm.LookAll(cmd.Context(), o.aws.workers, emitAll, func(d remove.Device, p remove.Plan) {
+	err := rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
 		steps := remove.Steps(t, p)
 		if st != nil {
 			if rec, _, err := st.Get(d.CertificateID); err == nil && rec.Has(remove.StepLook) {

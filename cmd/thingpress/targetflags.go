@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -23,7 +24,7 @@ type targetOptions struct {
 	region      string
 	profile     string
 	endpointURL string
-	workers     int
+	pace        paceOptions
 }
 
 // bind binds the flags; the help of each flag says what the command does
@@ -35,7 +36,6 @@ func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) 
 	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
 	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
-	f.IntVar(&o.workers, "workers", 16, "devices handled at once")
 }
 
 func (o *targetOptions) check() error {
@@ -50,11 +50,16 @@ func (o *targetOptions) check() error {
 			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
 		}
 	}
-	if o.workers <= 0 {
-		return usageError{fmt.Errorf("--workers %d: want a positive count", o.workers)}
-	}
-	return nil
+	return o.pace.check()
 }
+
+// perDevice is the policies and groups, for the default of --workers.
+func (o *targetOptions) perDevice() ratelimit.PerDevice {
+	return ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}
+}
+
+// workerCount is --workers or its default.
+func (o *targetOptions) workerCount() int { return o.pace.workerCount(o.perDevice()) }
 
 func (o *targetOptions) target() awsiot.Target {
 	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
@@ -64,7 +69,7 @@ func (o *targetOptions) target() awsiot.Target {
 // preflight has found every policy, the thing type and every group.
 func (o *targetOptions) connect(ctx context.Context) (*iot.Client, string, string, error) {
 	client, cfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
-		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: o.workers,
+		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: o.workerCount(),
 	})
 	if err != nil {
 		return nil, "", "", err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/validate"
 	"github.com/thingpress/thingpress/internal/verify"
 )
@@ -27,21 +28,23 @@ func newVerifyCmd(g *globalOptions) *cobra.Command {
 complete in AWS IoT Core: its certificate registered and ACTIVE, its Thing
 there with the --thing-type, the certificate attached to that Thing and to no
 other, each --policy attached to the certificate, and the Thing in each
---thing-group. Give the flags the import was given.
+--thing-group. Give the flags the import was given, --thing-name too.
 
 Calls: one ListThingsInThingGroup per group, one ListTargetsForPolicy per
 policy and one ListThings for the thing type, per 250 entries they list; then
 per device DescribeCertificate and ListPrincipalThings (two calls for a
 complete device), and DescribeThing only for a device whose certificate is not
 attached to its Thing or whose Thing is not of the type. Both per-device calls
-have a default quota of 10 per second, so 10,000 devices take about 17 minutes.
+have a default quota of 10 per second, so 10,000 devices take about 17 minutes;
+raise --rate after a quota increase (--quota OP=N sets one operation).
 The caller needs iot:DescribeCertificate, iot:ListPrincipalThings,
 iot:DescribeThing, iot:ListThings, iot:ListThingsInThingGroup,
 iot:ListTargetsForPolicy, and for the preflight iot:GetPolicy,
 iot:DescribeThingType, iot:DescribeThingGroup.
 
 --output table (the default) prints the counts and the devices that are not
-complete; --output json prints one line per valid device:
+complete; --output json prints one line per valid device, in the manifest's
+order:
 
   {"chip_id":...,"thing_name":...,"certificate_id":...,"status":"complete|incomplete|missing","problems":[...]}
 
@@ -63,8 +66,18 @@ manifest, or an AWS call that failed for good.`,
 	f := cmd.Flags()
 	o.manifest.bind(f)
 	o.aws.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing")
+	o.aws.pace.bind(f, "DescribeCertificate and ListPrincipalThings", "checked")
+	o.manifest.bindThingName(f)
 	f.StringVar(&o.output, "output", "table", "output format: table or json (one line per device)")
 	return cmd
+}
+
+// quotaTable is verify's: its two per-device calls at --rate, DescribeThing
+// (for some devices) at least as fast, then every --quota (checked).
+func (o *verifyOptions) quotaTable() map[string]float64 {
+	q, _ := o.aws.pace.table([]string{ratelimit.OpDescribeCertificate, ratelimit.OpListPrincipalThings},
+		map[string]int{ratelimit.OpDescribeThing: 1})
+	return q
 }
 
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, path string) error {
@@ -87,9 +100,9 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, path stri
 	if err != nil {
 		return err
 	}
-	caller, err := awsiot.NewCaller(nil)
+	caller, err := awsiot.NewCaller(o.quotaTable())
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	started := time.Now()
 	v := verify.New(client, o.aws.target(), caller)
@@ -106,7 +119,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, path stri
 	sum := verify.Summary{Target: o.aws.target()}
 	enc := json.NewEncoder(out)
 	var writeErr error
-	err = v.CheckAll(ctx, idx, o.aws.workers, func(emit func(verify.Device) error) error {
+	err = v.CheckAll(ctx, idx, o.aws.workerCount(), func(emit func(verify.Device) error) error {
 		return validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
 			if !d.OK() {
 				sum.Invalid++

@@ -14,6 +14,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/verify"
@@ -239,4 +240,37 @@ func TestVerifyWithinQuotas(t *testing.T) {
 		t.Errorf("took %v for %d devices at 10/s", took, n)
 	}
 	t.Logf("%d devices in %v", n, took)
+}
+
+// TestVerifyJSONInManifestOrder: --output json writes the devices in the
+// manifest's order, whatever order the answers come back in (the proxy
+// delays each by up to 20 ms).
+func TestVerifyJSONInManifestOrder(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{Jitter: 20 * time.Millisecond, Seed: 7})
+	const n = 16
+	path, trustFile, _ := importForTest(t, e, n)
+	out, stderr, code := runCLI(t, targetArgs(e, "verify", "--trust", trustFile, "--output", "json", "--workers", "8", path)...)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var r verify.Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("verify line %q: %v", sc.Text(), err)
+		}
+		got = append(got, r.ThingName)
+	}
+	inspected, _, _ := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
+	var want []string
+	for _, l := range readJSONL(t, inspected) {
+		if l.Status == inspect.StatusOK {
+			want = append(want, l.ThingName)
+		}
+	}
+	if len(want) != n || !slices.Equal(got, want) {
+		t.Errorf("verify lines in order\n%v\nwant the manifest's\n%v", got, want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,10 +19,15 @@ import (
 // its attempts ran out.
 var ErrGaveUp = errors.New("gave up retrying")
 
+// ErrInterrupted means ctx ended before a call was sent or while it
+// waited to be retried.
+var ErrInterrupted = errors.New("interrupted")
+
 // Caller makes IoT calls under per-operation rate limits, retrying
-// throttles and transient faults with jittered backoff, and counts them.
-// Verify and remove use it; the importer has its own loop, which also
-// tells a lost answer from a refusal. It is safe for concurrent use.
+// throttles and transient faults with jittered backoff, and counts them:
+// the one retry loop of the IoT calls of import, bind, verify and remove.
+// It is safe for concurrent use; its settings must not change once it
+// is in use.
 type Caller struct {
 	Limits *ratelimit.Set
 	// MaxAttempts bounds the attempts of a call that fails transiently,
@@ -30,10 +36,19 @@ type Caller struct {
 	MaxThrottled int
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
+	Logger       *slog.Logger // nil: no retry log
 
-	calls     sync.Map // op -> *atomic.Int64
-	throttled atomic.Int64
+	calls              sync.Map // op -> *atomic.Int64
+	throttled, retried atomic.Int64
 }
+
+// Caller defaults.
+const (
+	DefaultMaxAttempts  = 10
+	DefaultMaxThrottled = 60
+	DefaultBackoffBase  = 100 * time.Millisecond
+	DefaultBackoffMax   = 10 * time.Second
+)
 
 // NewCaller returns a Caller at the rates of quotas (nil: DefaultQuotas).
 func NewCaller(quotas map[string]float64) (*Caller, error) {
@@ -44,43 +59,69 @@ func NewCaller(quotas map[string]float64) (*Caller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Caller{Limits: set, MaxAttempts: 10, MaxThrottled: 60, BackoffBase: 100 * time.Millisecond, BackoffMax: 10 * time.Second}, nil
+	return &Caller{Limits: set}, nil
 }
 
 // Do calls fn under op's limit until it succeeds, fails permanently, or
-// its attempts run out (an error wrapping ErrGaveUp). It returns ctx's
-// error when ctx is done while waiting.
+// its attempts run out (an error wrapping ErrGaveUp). It returns an error
+// wrapping ErrInterrupted when ctx is done before a call is sent or
+// while it waits to retry. Errors are prefixed with op.
 func (c *Caller) Do(ctx context.Context, op string, fn func(context.Context) error) error {
+	if _, err := c.Try(ctx, ctx, op, fn); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Try is Do for a caller that must tell a lost answer from a refusal:
+// ctx governs the waits and callCtx the calls (so that a call once sent
+// can be finished after an interrupt), errors are not prefixed, and
+// maybeDone reports whether an earlier attempt failed transiently: such
+// an attempt (a 5xx, a dropped connection) may have taken effect
+// without its answer reaching us.
+func (c *Caller) Try(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
 	lim := c.Limits.Get(op)
 	throttled, failed := 0, 0
 	for {
 		if err := lim.Wait(ctx); err != nil {
-			return err
+			return failed > 0, ErrInterrupted
 		}
 		c.count(op)
-		err := fn(ctx)
+		err := fn(callCtx)
 		if err == nil {
 			lim.Succeeded()
-			return nil
+			return failed > 0, nil
 		}
 		switch Classify(err) {
 		case Throttled:
 			lim.Throttled()
 			c.throttled.Add(1)
-			if throttled++; throttled >= c.MaxThrottled {
-				return fmt.Errorf("%s: %w: still throttled after %d attempts: %w", op, ErrGaveUp, throttled, err)
+			if throttled++; throttled >= positive(c.MaxThrottled, DefaultMaxThrottled) {
+				return failed > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
 			}
 		case Transient:
-			if failed++; failed >= c.MaxAttempts {
-				return fmt.Errorf("%s: %w after %d attempts: %w", op, ErrGaveUp, failed, err)
+			c.retried.Add(1)
+			if failed++; failed >= positive(c.MaxAttempts, DefaultMaxAttempts) {
+				return true, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
+			}
+			if c.Logger != nil {
+				c.Logger.Debug("retrying", "op", op, "attempt", failed, "err", Message(err))
 			}
 		default:
-			return fmt.Errorf("%s: %w", op, err)
+			return failed > 0, err
 		}
-		if !backoff.Sleep(ctx, backoff.Full(c.BackoffBase, c.BackoffMax, throttled+failed)) {
-			return ctx.Err()
+		d := backoff.Full(positive(c.BackoffBase, DefaultBackoffBase), positive(c.BackoffMax, DefaultBackoffMax), throttled+failed)
+		if !backoff.Sleep(ctx, d) {
+			return failed > 0, ErrInterrupted
 		}
 	}
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 func (c *Caller) count(op string) {
@@ -103,6 +144,9 @@ func (c *Caller) Calls() map[string]int64 {
 
 // Throttled is the number of calls AWS answered with throttling.
 func (c *Caller) Throttled() int64 { return c.throttled.Load() }
+
+// Retried is the number of calls retried after a transient failure.
+func (c *Caller) Retried() int64 { return c.retried.Load() }
 
 // NotFound reports whether err is AWS's ResourceNotFoundException, by
 // its code: the SDK models it for some operations only (not DetachPolicy,

@@ -27,7 +27,7 @@ import (
 
 // StepActivate is the state file's step of making the certificate ACTIVE;
 // it is recorded done at once for a certificate that already is.
-const StepActivate = "activate"
+const StepActivate = state.StepActivate
 
 // Reasons a device entry is skipped before any call.
 var (
@@ -163,7 +163,7 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 			return res, err
 		}
 		res.Status, res.Error = importer.Failed, err.Error()
-		res.Retryable = errors.Is(err, importer.ErrGaveUp)
+		res.Retryable = errors.Is(err, awsiot.ErrGaveUp)
 		if uerr := b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
 			s.Status, s.Error = string(importer.Failed), res.Error
 			return nil
@@ -294,7 +294,7 @@ func (b *Binder) checkType(ctx context.Context, t string) error {
 }
 
 func reason(err error) string {
-	if errors.Is(err, importer.ErrGaveUp) {
+	if errors.Is(err, awsiot.ErrGaveUp) {
 		return awsiot.Message(err) + " (retries ran out)"
 	}
 	return awsiot.Message(err)

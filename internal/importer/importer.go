@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
-	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -31,6 +28,8 @@ const (
 	OpGroup     = ratelimit.OpAddThingToThingGroup
 	// OpDescribe is only called after a killed run (see registeredSince).
 	OpDescribe = ratelimit.OpDescribeCertificate
+	// OpActivate is only called after import --register-only --inactive.
+	OpActivate = ratelimit.OpUpdateCertificate
 )
 
 // Status of a device after an import.
@@ -177,7 +176,8 @@ type Config struct {
 	Limits *ratelimit.Set
 	State  Journal
 	// MaxAttempts bounds the attempts of one call that fails
-	// transiently; throttled attempts are bounded by MaxThrottled.
+	// transiently; throttled attempts are bounded by MaxThrottled
+	// (zero: the awsiot.Caller defaults).
 	MaxAttempts  int
 	MaxThrottled int
 	// BackoffBase and BackoffMax shape the jittered exponential backoff.
@@ -196,34 +196,22 @@ type Config struct {
 
 // Importer imports devices. Its methods are safe for concurrent use.
 type Importer struct {
-	cfg   Config
-	calls sync.Map // op -> *atomic.Int64
-	stats struct {
-		throttled, retried atomic.Int64
-	}
+	cfg    Config
+	caller *awsiot.Caller
 }
 
 // New returns an Importer.
 func New(cfg Config) *Importer {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
-	}
-	if cfg.MaxThrottled <= 0 {
-		cfg.MaxThrottled = 60
-	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 100 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 10 * time.Second
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Limits == nil {
 		cfg.Limits, _ = ratelimit.NewSet(ratelimit.DefaultQuotas())
 	}
-	return &Importer{cfg: cfg}
+	return &Importer{cfg: cfg, caller: &awsiot.Caller{
+		Limits: cfg.Limits, MaxAttempts: cfg.MaxAttempts, MaxThrottled: cfg.MaxThrottled,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Logger: cfg.Logger,
+	}}
 }
 
 // Steps lists the steps that make a device complete for t, in the order
@@ -249,47 +237,41 @@ func (im *Importer) Steps() []string {
 	return Steps(im.cfg.Target)
 }
 
+// stepsOf lists the steps that make the device of st complete: Steps,
+// then, for a certificate an import --register-only --inactive
+// registered (st.Inactive), the activate step: a complete device's
+// certificate is ACTIVE.
+func (im *Importer) stepsOf(st state.Progress) []string {
+	steps := im.Steps()
+	if !im.cfg.RegisterOnly && st.Inactive {
+		steps = append(steps, state.StepActivate)
+	}
+	return steps
+}
+
 // Call makes one AWS call of operation op as the device steps do: under
 // op's rate limit, retrying throttles and transient failures. It returns
 // ErrInterrupted if ctx ends before the call is sent or while it waits
-// to retry, and an error wrapping ErrGaveUp when the retries run out. A
-// call already sent is finished whatever ctx does.
+// to retry, and an error wrapping awsiot.ErrGaveUp when the retries run
+// out. A call already sent is finished whatever ctx does.
 func (im *Importer) Call(ctx context.Context, op string, fn func(context.Context) error) error {
-	_, err := im.call(ctx, context.WithoutCancel(ctx), op, fn)
+	_, err := im.caller.Try(ctx, context.WithoutCancel(ctx), op, fn)
 	return err
 }
 
 // Calls returns the number of calls made per operation, retries included.
-func (im *Importer) Calls() map[string]int64 {
-	out := map[string]int64{}
-	im.calls.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
+func (im *Importer) Calls() map[string]int64 { return im.caller.Calls() }
 
 // Throttled is the number of calls AWS answered with throttling.
-func (im *Importer) Throttled() int64 { return im.stats.throttled.Load() }
+func (im *Importer) Throttled() int64 { return im.caller.Throttled() }
 
 // Retried is the number of calls retried after a transient failure.
-func (im *Importer) Retried() int64 { return im.stats.retried.Load() }
-
-func (im *Importer) count(op string) {
-	v, ok := im.calls.Load(op)
-	if !ok {
-		v, _ = im.calls.LoadOrStore(op, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Add(1)
-}
-
-// ErrGaveUp means a call was still throttled or failing transiently when
-// its attempts ran out.
-var ErrGaveUp = errors.New("gave up retrying")
+func (im *Importer) Retried() int64 { return im.caller.Retried() }
 
 // ErrInterrupted means the run was stopped before the device was
-// complete; its completed steps are in the state file.
-var ErrInterrupted = errors.New("interrupted")
+// complete; its completed steps are in the state file. It is the
+// Caller's sentinel.
+var ErrInterrupted = awsiot.ErrInterrupted
 
 // Import makes d complete. It returns ErrInterrupted (and no result)
 // when ctx is cancelled before the device is complete; a call already
@@ -303,7 +285,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	}
 	res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
 	pending := 0
-	for _, s := range im.Steps() {
+	for _, s := range im.stepsOf(st) {
 		if !st.Has(s) {
 			pending++
 		}
@@ -331,7 +313,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
-		maybeDone, err := im.call(ctx, callCtx, op, call)
+		maybeDone, err := im.caller.Try(ctx, callCtx, op, call)
 		if err != nil && awsiot.Classify(err) == awsiot.Exists && onExists != nil {
 			err = onExists(err, maybeDone)
 		}
@@ -339,7 +321,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			if errors.Is(err, ErrInterrupted) {
 				return err
 			}
-			if retryable = errors.Is(err, ErrGaveUp); retryable {
+			if retryable = errors.Is(err, awsiot.ErrGaveUp); retryable {
 				return fmt.Errorf("%s: %s (retries ran out)", op, awsiot.Message(err))
 			}
 			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
@@ -349,6 +331,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		}
 		err = im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
 			s.CertificateID, s.CertificateARN, s.Existed = st.CertificateID, st.CertificateARN, st.Existed
+			s.Inactive = st.Inactive
 			s.RegisterIntent = st.RegisterIntent
 			s.MarkDone(step)
 			st.Done = s.Done
@@ -405,6 +388,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			})
 			if err == nil {
 				st.CertificateID, st.CertificateARN = aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn)
+				st.Inactive = im.cfg.Inactive
 			}
 			return err
 		}, func(err error, maybeDone bool) error {
@@ -424,6 +408,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 				existed = !ours
 			}
 			st.CertificateID, st.CertificateARN, st.Existed = id, arn, existed
+			st.Inactive = im.cfg.Inactive && !existed
 			return nil
 		})
 	}
@@ -464,6 +449,16 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			return err
 		}, nil)
 	}
+	if err == nil && !im.cfg.RegisterOnly && st.Inactive {
+		// Last, as bind does: the certificate works only once the device
+		// is complete.
+		err = do(state.StepActivate, OpActivate, func(ctx context.Context) error {
+			_, err := im.cfg.API.UpdateCertificate(ctx, &iot.UpdateCertificateInput{
+				CertificateId: aws.String(st.CertificateID), NewStatus: types.CertificateStatusActive,
+			})
+			return err
+		}, nil)
+	}
 	switch {
 	case errors.Is(err, ErrInterrupted):
 		return res, ErrInterrupted
@@ -488,7 +483,7 @@ func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Le
 		return nil
 	}
 	l := &Leftover{Done: slices.Clone(st.Done), Missing: []string{}}
-	for _, step := range im.Steps() {
+	for _, step := range im.stepsOf(st) {
 		if !st.Has(step) {
 			l.Missing = append(l.Missing, step)
 		}
@@ -497,7 +492,7 @@ func (im *Importer) leftover(d *Device, st state.Progress, doneNow []string) *Le
 		l.CertificateID, l.CertificateARN, l.CertificateExisted = st.CertificateID, st.CertificateARN, st.Existed
 		if !st.Existed {
 			l.CertificateStatus = string(types.CertificateStatusActive)
-			if im.cfg.Inactive {
+			if st.Inactive && !st.Has(state.StepActivate) {
 				l.CertificateStatus = string(types.CertificateStatusInactive)
 			}
 		}
@@ -523,7 +518,7 @@ const ClockSkew = 5 * time.Minute
 // counts as registered before.
 func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, since time.Time) (bool, error) {
 	var created time.Time
-	_, err := im.call(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
+	_, err := im.caller.Try(ctx, callCtx, OpDescribe, func(ctx context.Context) error {
 		out, err := im.cfg.API.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 		if err == nil && out.CertificateDescription != nil {
 			created = aws.ToTime(out.CertificateDescription.CreationDate)
@@ -545,7 +540,7 @@ func (im *Importer) registeredSince(ctx, callCtx context.Context, id string, sin
 }
 
 func (im *Importer) complete(s *state.Progress) bool {
-	for _, step := range im.Steps() {
+	for _, step := range im.stepsOf(*s) {
 		if !s.Has(step) {
 			return false
 		}
@@ -567,47 +562,4 @@ func statusOf(s state.Progress) Status {
 		return Exists
 	}
 	return Imported
-}
-
-// call makes one AWS call under the operation's rate limit, retrying
-// throttles and transient failures with jittered exponential backoff.
-// ctx governs waiting; callCtx is what the call itself runs under.
-// maybeDone tells whether an earlier attempt failed transiently: such an
-// attempt (a 5xx, a dropped connection) may have taken effect without the
-// answer reaching us.
-func (im *Importer) call(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
-	lim := im.cfg.Limits.Get(op)
-	throttled, failed := 0, 0
-	for {
-		if err := lim.Wait(ctx); err != nil {
-			return failed > 0, ErrInterrupted
-		}
-		im.count(op)
-		err := fn(callCtx)
-		if err == nil {
-			lim.Succeeded()
-			return failed > 0, nil
-		}
-		switch awsiot.Classify(err) {
-		case awsiot.Throttled:
-			lim.Throttled()
-			im.stats.throttled.Add(1)
-			throttled++
-			if throttled >= im.cfg.MaxThrottled {
-				return failed > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
-			}
-		case awsiot.Transient:
-			im.stats.retried.Add(1)
-			failed++
-			if failed >= im.cfg.MaxAttempts {
-				return failed > 0, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
-			}
-			im.cfg.Logger.Debug("retrying", "op", op, "attempt", failed, "err", awsiot.Message(err))
-		default:
-			return failed > 0, err
-		}
-		if !backoff.Sleep(ctx, backoff.Full(im.cfg.BackoffBase, im.cfg.BackoffMax, throttled+failed)) {
-			return failed > 0, ErrInterrupted
-		}
-	}
 }

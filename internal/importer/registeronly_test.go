@@ -88,13 +88,9 @@ func TestRegisterOnly(t *testing.T) {
 				}
 			})
 			t.Run("a full import on the same state file goes on from the registration", func(t *testing.T) {
-				if inactive {
-					t.Skip("a full import leaves an INACTIVE certificate inactive; bind activates it")
-				}
 				e.Proxy.ResetStats()
 				im, st := newImporterWith(t, e, path, target, func(*importer.Config) {})
 				results, err := run(t, t.Context(), im, f, 4)
-				st.Close()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -103,10 +99,51 @@ func TestRegisterOnly(t *testing.T) {
 						t.Errorf("device %s: %+v, want imported", chip, r)
 					}
 				}
-				if c := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; c != 0 {
-					t.Errorf("%d registrations again", c)
+				// The steps left, and for an INACTIVE certificate one
+				// UpdateCertificate, the last call.
+				c := e.Proxy.Counts()
+				wantActivate := map[bool]int64{false: 0, true: n}[inactive]
+				if c["RegisterCertificateWithoutCA"] != 0 || c["UpdateCertificate"] != wantActivate {
+					t.Errorf("calls %v, want no registration and %d UpdateCertificate", c, wantActivate)
+				}
+				perDevice := int64(len(importer.Steps(target))-1) + wantActivate/n
+				if got := e.Proxy.Total().Calls; got != perDevice*n {
+					t.Errorf("%d calls, want %d per device (%v)", got, perDevice, c)
 				}
 				assertComplete(t, e, f)
+				certs, err := e.Direct.ListCertificates(t.Context(), &iot.ListCertificatesInput{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range certs.Certificates {
+					if c.Status != types.CertificateStatusActive {
+						t.Errorf("certificate %s is %s after the import, want ACTIVE", aws.ToString(c.CertificateId), c.Status)
+					}
+				}
+				err = st.ForEach(func(k string, d state.Progress) error {
+					if got := d.Has(state.StepActivate); got != inactive || d.Status != string(importer.Imported) {
+						t.Errorf("state of %s: %+v, want activate step %v and status imported", k, d, inactive)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				e.Proxy.ResetStats()
+				results, err = run(t, t.Context(), im, f, 4)
+				st.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for chip, r := range results {
+					if r.Status != importer.Imported || !r.Resumed {
+						t.Errorf("rerun: device %s: %+v, want imported and resumed", chip, r)
+					}
+				}
+				if got := e.Proxy.Total().Calls; got != 0 {
+					t.Errorf("rerun made %d calls, want 0", got)
+				}
 			})
 		})
 	}

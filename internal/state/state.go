@@ -41,6 +41,10 @@ const (
 	StepRegister  = "register"
 	StepThing     = "thing"
 	StepPrincipal = "principal"
+	// StepActivate makes a certificate registered INACTIVE ACTIVE: the
+	// last step of bind, and of an import after import --register-only
+	// --inactive (see Progress.Inactive).
+	StepActivate = "activate"
 )
 
 // PolicyStep is the step of attaching the named policy.
@@ -89,13 +93,16 @@ type Meta struct {
 // Progress is what a state file keeps of one device: the steps done, the
 // registered certificate and the last outcome. It is stored as JSON.
 type Progress struct {
-	CertificateID  string    `json:"certificate_id,omitempty"`
-	CertificateARN string    `json:"certificate_arn,omitempty"`
-	Existed        bool      `json:"existed,omitempty"` // the certificate was registered before this import
-	Done           []string  `json:"done,omitempty"`    // completed steps, in order
-	Status         string    `json:"status,omitempty"`
-	Error          string    `json:"error,omitempty"`
-	Updated        time.Time `json:"updated"` // set by Update
+	CertificateID  string `json:"certificate_id,omitempty"`
+	CertificateARN string `json:"certificate_arn,omitempty"`
+	Existed        bool   `json:"existed,omitempty"` // the certificate was registered before this import
+	// Inactive: this import registered the certificate INACTIVE (import
+	// --register-only --inactive); a full import ends with StepActivate.
+	Inactive bool      `json:"inactive,omitempty"`
+	Done     []string  `json:"done,omitempty"` // completed steps, in order
+	Status   string    `json:"status,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Updated  time.Time `json:"updated"` // set by Update
 
 	// RegisterIntent is set when the thing step is recorded, before the
 	// register call is first sent: a certificate AWS registered after it

@@ -319,34 +319,57 @@ func Judge(d Device, f Facts, t awsiot.Target, idx *Index) Result {
 }
 
 // CheckAll checks every device src emits with workers goroutines and
-// hands each result to onResult, one call at a time. It stops at the
-// first error: an AWS call that failed for good, or src's.
+// hands each result to onResult, one call at a time, in the order src
+// emitted the devices. It stops at the first error: an AWS call that
+// failed for good, or src's.
 func (v *Verifier) CheckAll(ctx context.Context, idx *Index, workers int, src func(emit func(Device) error) error, onResult func(Result)) error {
 	if workers <= 0 {
 		workers = 16
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work := make(chan Device)
+	type job struct {
+		seq int
+		d   Device
+	}
+	work := make(chan job)
+	// A device is emitted only while fewer than window results wait for
+	// an earlier one, so a slow device holds back at most window others.
+	window := make(chan struct{}, max(reorderWindow, 4*workers))
 	var mu sync.Mutex
+	waiting := map[int]Result{}
+	next := 0
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for d := range work {
-				r, err := v.Check(ctx, idx, d)
+			for j := range work {
+				r, err := v.Check(ctx, idx, j.d)
 				if err != nil {
 					cancel(err)
 					continue
 				}
 				mu.Lock()
-				onResult(r)
+				waiting[j.seq] = r
+				for r, ok := waiting[next]; ok; r, ok = waiting[next] {
+					delete(waiting, next)
+					next++
+					onResult(r)
+					<-window
+				}
 				mu.Unlock()
 			}
 		})
 	}
+	seq := 0
 	serr := src(func(d Device) error {
 		select {
-		case work <- d:
+		case window <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		select {
+		case work <- job{seq, d}:
+			seq++
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -359,3 +382,7 @@ func (v *Verifier) CheckAll(ctx context.Context, idx *Index, workers int, src fu
 	}
 	return serr
 }
+
+// reorderWindow is the least number of results CheckAll holds back
+// behind a slow device.
+const reorderWindow = 1024
