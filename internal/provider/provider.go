@@ -23,6 +23,7 @@ import (
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/trust"
 )
@@ -73,6 +74,11 @@ type Config struct {
 	// Validators is the number of devices validated at once; 0 means
 	// GOMAXPROCS.
 	Validators int
+	// Results, when set, records the manifest's state and its number of
+	// valid devices; Finish says when a manifest is done (one without
+	// valid devices is done when read).
+	Results    *results.Table
+	Finish     *results.Finisher
 	Metrics    *emf.Logger
 	Logger     *slog.Logger
 	// Now is time.Now unless a test replaces it.
@@ -213,6 +219,10 @@ func (e errPermanent) Unwrap() error { return e.err }
 
 func permanent(err error) error { return errPermanent{err} }
 
+// errQueued reports a manifest version whose devices were queued
+// already (S3 delivered its event again).
+var errQueued = errors.New("manifest already queued")
+
 // Process reads one manifest and queues its valid devices. The summary
 // is written to the bucket and returned. The error is nil when the
 // manifest was processed or can never be (the summary says why), and
@@ -236,6 +246,15 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		}
 		defer os.Remove(path)
 		sum.ETag = etag
+		if h.cfg.Results != nil {
+			first, err := h.cfg.Results.Reading(ctx, results.ID(uri, etag), uri, etag)
+			if err != nil {
+				return err
+			}
+			if !first {
+				return errQueued
+			}
+		}
 		// A summary without Finished tells `thingpress status` the
 		// manifest is being read.
 		if err := h.putSummary(ctx, obj, sum); err != nil {
@@ -256,7 +275,12 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		return renameFile(h.fanOut(ctx, src, obj, etag, &sum, log), path, obj.Key)
 	}
 	err := run()
+	if errors.Is(err, errQueued) {
+		log.Info("manifest version already queued: not read again", "etag", sum.ETag)
+		return sum, nil
+	}
 	sum.Finished = h.stamp()
+	h.recordResult(ctx, uri, sum, err, log)
 	retry := err != nil && !errors.As(err, new(errPermanent))
 	if err != nil {
 		sum.Error = err.Error()
@@ -288,6 +312,32 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		return sum, nil
 	}
 	return sum, err
+}
+
+// recordResult files the end of the reading in the results table and,
+// when that completed the manifest, says it is done.
+func (h *Handler) recordResult(ctx context.Context, uri string, sum stack.Summary, err error, log *slog.Logger) {
+	if h.cfg.Results == nil || sum.ETag == "" {
+		return // not read: no item
+	}
+	id := results.ID(uri, sum.ETag)
+	if err != nil {
+		if ferr := h.cfg.Results.Fail(ctx, id, err.Error()); ferr != nil {
+			log.Error("results table not updated", "err", ferr)
+		}
+		return
+	}
+	m, done, qerr := h.cfg.Results.Queued(ctx, id, sum.Valid)
+	if qerr != nil {
+		log.Error("results table not updated", "err", qerr)
+		return
+	}
+	if done {
+		log.Info("manifest done", "valid", m.Valid, "imported", m.Imported, "existing", m.Exists, "failed", m.Failed)
+		if ferr := h.cfg.Finish.Finish(ctx, m); ferr != nil {
+			log.Error("manifest done, but not all said so", "err", ferr)
+		}
+	}
 }
 
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }

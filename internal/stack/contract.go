@@ -46,6 +46,12 @@ const (
 	// caps a function's environment at 4 KB in all, which fits a few
 	// certificates.
 	EnvTrustAnchorsPEM = "TRUST_ANCHORS_PEM"
+	// EnvResultsTable is the DynamoDB table of manifest and device
+	// outcomes (internal/results); empty means none.
+	EnvResultsTable = "RESULTS_TABLE"
+	// EnvResultsTopicARN is the SNS topic told once when a manifest is
+	// done; empty means none.
+	EnvResultsTopicARN = "RESULTS_TOPIC_ARN"
 )
 
 // Names in the stack that the functions and the CLI rely on.
@@ -57,6 +63,9 @@ const (
 	LogicalImportQueue             = "ImportQueue"
 	LogicalImportDeadLetterQueue   = "ImportDeadLetterQueue"
 	LogicalProviderDeadLetterQueue = "ProviderDeadLetterQueue"
+	// LogicalResultsTable is the results table; its physical ID is its
+	// name.
+	LogicalResultsTable = "ResultsTable"
 	// ManifestSuffix7z and ManifestSuffixXML are the object key endings
 	// that start processing (the provider ignores case).
 	ManifestSuffix7z  = ".7z"
@@ -101,7 +110,10 @@ type Message struct {
 	ManifestETag string `json:"manifest_etag,omitempty"`
 	// Attempt counts how often the importer sent these devices back to
 	// the queue because their retries ran out (0 from the provider).
-	Attempt int      `json:"attempt,omitempty"`
+	Attempt int `json:"attempt,omitempty"`
+	// Round is the retry round of `thingpress retry` that queued the
+	// devices (0 from the provider).
+	Round   int      `json:"round,omitempty"`
 	Devices []Device `json:"devices"`
 }
 
@@ -145,3 +157,10 @@ type Summary struct {
 	Messages int            `json:"messages"`
 	Error    string         `json:"error,omitempty"`
 }
+
+// ResultKey is where the final summary of the manifest at manifestKey is
+// written when its last device has an outcome: next to SummaryKey.
+func ResultKey(prefix, manifestKey string) string { return prefix + manifestKey + ResultSuffix }
+
+// ResultSuffix ends the key of a final summary.
+const ResultSuffix = ".result.json"

@@ -5,7 +5,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
@@ -16,7 +18,7 @@ import (
 type Options struct {
 	Region  string // empty: from the configuration chain
 	Profile string // empty: from the configuration chain
-	// EndpointURL overrides the endpoint of S3, SQS and CloudFormation
+	// EndpointURL overrides the endpoint of S3, SQS, DynamoDB and CloudFormation
 	// (a local emulator); AWS_ENDPOINT_URL works too.
 	EndpointURL string
 }
@@ -27,6 +29,9 @@ type Client struct {
 	S3     *s3.Client
 	SQS    *sqs.Client
 	CFN    *cloudformation.Client
+	// DynamoDB reads the results table; SNS is for tests of the stack.
+	DynamoDB *dynamodb.Client
+	SNS      *sns.Client
 }
 
 // New returns a Client from the standard AWS configuration chain.
@@ -49,6 +54,9 @@ func FromConfig(cfg aws.Config) *Client {
 		S3:     awsconf.NewS3(cfg),
 		SQS:    sqs.NewFromConfig(cfg),
 		CFN:    cloudformation.NewFromConfig(cfg),
+
+		DynamoDB: dynamodb.NewFromConfig(cfg),
+		SNS:      sns.NewFromConfig(cfg),
 	}
 }
 

@@ -86,18 +86,43 @@ type StatusInput struct {
 	Last int
 }
 
-// StackQueues finds the URLs of the stack's queues by logical ID.
-func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+// resources returns the physical IDs of the stack's resources of type typ
+// by logical ID.
+func (c *Client) resources(ctx context.Context, stackName, typ string) (map[string]string, error) {
 	out, err := c.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: stack %s: %w", ErrStack, stackName, err)
 	}
-	urls := map[string]string{}
+	ids := map[string]string{}
 	for _, r := range out.StackResources {
-		id := aws.ToString(r.LogicalResourceId)
-		if slices.Contains(Queues, id) && aws.ToString(r.ResourceType) == "AWS::SQS::Queue" {
-			// A queue's physical ID is its URL.
-			urls[id] = aws.ToString(r.PhysicalResourceId)
+		if aws.ToString(r.ResourceType) == typ {
+			ids[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+		}
+	}
+	return ids, nil
+}
+
+// ResultsTable returns the name of the stack's results table, or "" for
+// a stack deployed before it had one.
+func (c *Client) ResultsTable(ctx context.Context, stackName string) (string, error) {
+	ids, err := c.resources(ctx, stackName, "AWS::DynamoDB::Table")
+	if err != nil {
+		return "", err
+	}
+	return ids[stack.LogicalResultsTable], nil
+}
+
+// StackQueues finds the URLs of the stack's queues by logical ID.
+func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+	// A queue's physical ID is its URL.
+	all, err := c.resources(ctx, stackName, "AWS::SQS::Queue")
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	for _, q := range Queues {
+		if all[q] != "" {
+			urls[q] = all[q]
 		}
 	}
 	var missing []string

@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
@@ -47,8 +49,11 @@ type Stack struct {
 	S3     *s3.Client
 	SQS    *sqs.Client
 	CFN    *cloudformation.Client
+	DDB    *dynamodb.Client
 	// Queue URLs.
 	ImportQueue, ImportDLQ, ProviderDLQ, Events string
+	// Table is the results table's name.
+	Table string
 
 	client *stackclient.Client // what thingpress status reads with
 }
@@ -72,6 +77,16 @@ Resources:
         maxReceiveCount: %d
   ` + stack.LogicalProviderDeadLetterQueue + `:
     Type: AWS::SQS::Queue
+  ` + stack.LogicalResultsTable + `:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: ` + results.AttrPK + `, AttributeType: S}
+        - {AttributeName: ` + results.AttrSK + `, AttributeType: S}
+      KeySchema:
+        - {AttributeName: ` + results.AttrPK + `, KeyType: HASH}
+        - {AttributeName: ` + results.AttrSK + `, KeyType: RANGE}
 `
 
 // New starts moto (through iottest, with its policy, thing type and
@@ -94,6 +109,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 		S3:     c.S3,
 		SQS:    c.SQS,
 		CFN:    c.CFN,
+		DDB:    c.DynamoDB,
 		client: c,
 	}
 	ctx := t.Context()
@@ -111,6 +127,9 @@ func New(t testing.TB, name string, o Options) *Stack {
 	s.ImportQueue = urls[stack.LogicalImportQueue]
 	s.ImportDLQ = urls[stack.LogicalImportDeadLetterQueue]
 	s.ProviderDLQ = urls[stack.LogicalProviderDeadLetterQueue]
+	if s.Table, err = c.ResultsTable(ctx, name); err != nil {
+		t.Fatal(err)
+	}
 	ev, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-s3-events")})
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +171,22 @@ func (s *Stack) Env() map[string]string {
 		stack.EnvThingType:       iottest.ThingType,
 		stack.EnvThingGroups:     iottest.Group,
 		stack.EnvCertificateType: "E0E0",
+		stack.EnvResultsTable:    s.Table,
+		stack.EnvSummaryPrefix:   stack.DefaultSummaryPrefix,
 	}
 }
+
+// Results is the stack's results table.
+func (s *Stack) Results() *results.Table { return results.New(s.DDB, s.Table) }
+
+// Finisher writes final summaries into the stack's bucket, and notifies
+// topic when it is not empty.
+func (s *Stack) Finisher(topic string) *results.Finisher {
+	return &results.Finisher{S3: s.S3, SNS: s.client.SNS, TopicARN: topic}
+}
+
+// Client is the client thingpress status and retry use on this stack.
+func (s *Stack) Client() *stackclient.Client { return s.client }
 
 // Put uploads the file at path as key.
 func (s *Stack) Put(t testing.TB, key, path string) {
