@@ -77,10 +77,10 @@ type Config struct {
 	// Results, when set, records the manifest's state and its number of
 	// valid devices; Finish says when a manifest is done (one without
 	// valid devices is done when read).
-	Results    *results.Table
-	Finish     *results.Finisher
-	Metrics    *emf.Logger
-	Logger     *slog.Logger
+	Results *results.Table
+	Finish  *results.Finisher
+	Metrics *emf.Logger
+	Logger  *slog.Logger
 	// Now is time.Now unless a test replaces it.
 	Now func() time.Time
 }
