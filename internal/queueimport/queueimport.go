@@ -402,6 +402,15 @@ func (h *Handler) record(ctx context.Context, m *message) error {
 	if err != nil {
 		return err
 	}
+	if man.Manifest != "" {
+		if err := h.cfg.Metrics.Emit(map[string]string{stack.MetricDimensionManifest: lambdarun.ManifestKey(man.Manifest)},
+			emf.Metric{Name: stack.MetricResultValid, Value: float64(man.Valid)},
+			emf.Metric{Name: stack.MetricResultEnded, Value: float64(man.Ended())},
+			emf.Metric{Name: stack.MetricResultFailed, Value: float64(man.Failed)},
+		); err != nil {
+			h.log.Error("metrics not written", "err", err)
+		}
+	}
 	if done {
 		h.log.Info("manifest done", "manifest", m.m.Manifest, "valid", man.Valid, "imported", man.Imported,
 			"existing", man.Exists, "failed", man.Failed, "round", man.Round)

@@ -88,6 +88,11 @@ const (
 	MetricDevicesFailed    = "DevicesFailed"
 	MetricThrottledRetries = "ThrottledRetries"
 	MetricDevicesRequeued  = "DevicesRequeued" // sent back to the queue to finish later
+	// Both, the results table's counts of a manifest after each write
+	// (gauges: read them with the Maximum statistic).
+	MetricResultValid  = "ResultValid"
+	MetricResultEnded  = "ResultEnded" // imported + already there + failed
+	MetricResultFailed = "ResultFailed"
 )
 
 // Defaults of the values above.
