@@ -48,7 +48,7 @@ registered and active.`,
 	cmd.SetErr(stderr)
 	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newUploadCmd(g), newStatusCmd(g))
+	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newUploadCmd(g), newStatusCmd(g), newRetryCmd(g))
 	return cmd
 }
 
