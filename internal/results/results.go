@@ -82,7 +82,7 @@ type Manifest struct {
 	// Requeued counts the devices sent back to the queue to finish
 	// later, once per message delivery that sent them.
 	Requeued int `dynamodbav:"requeued" json:"requeued"`
-	// Started, QueuedAt and Finished are RFC 3339 times.
+	// Started, QueuedAt and Finished are RFC 3339 times (milliseconds).
 	Started  string `dynamodbav:"started,omitempty" json:"started,omitempty"`
 	QueuedAt string `dynamodbav:"queued_at,omitempty" json:"queued_at,omitempty"`
 	Finished string `dynamodbav:"finished,omitempty" json:"finished,omitempty"`
@@ -168,7 +168,10 @@ type Table struct {
 // New returns the table name reached through api.
 func New(api API, name string) *Table { return &Table{API: api, Name: name, Now: time.Now} }
 
-func (t *Table) stamp() string { return t.Now().UTC().Format(time.RFC3339) }
+// stampLayout is RFC 3339 with milliseconds.
+const stampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func (t *Table) stamp() string { return t.Now().UTC().Format(stampLayout) }
 
 func manifestKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{

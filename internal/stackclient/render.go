@@ -39,9 +39,11 @@ func (s *Status) WriteText(w io.Writer) error {
 			imported, existed, failed, requeued, took, rate := "-", "-", "-", "-", "-", "-"
 			if r := m.Results; r != nil {
 				imported, existed, failed, requeued = strconv.Itoa(r.Imported), strconv.Itoa(r.Exists), strconv.Itoa(r.Failed), strconv.Itoa(r.Requeued)
-				if d := r.Duration(now); d > 0 {
-					took = d.Round(time.Second).String()
-					rate = fmt.Sprintf("%.1f/s", r.Rate(now))
+				if r.Started != "" {
+					took = r.Duration(now).Round(100 * time.Millisecond).String()
+				}
+				if rt := r.Rate(now); rt > 0 {
+					rate = fmt.Sprintf("%.1f/s", rt)
 				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.State(), m.Summary.Devices, m.Summary.Valid,
