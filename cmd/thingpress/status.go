@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -141,7 +140,7 @@ func writeFailed(cmd *cobra.Command, c *stackclient.Client, o *statusOptions, fo
 		return err
 	}
 	m, devs := failed.Results, failed.Devices
-	var w io.Writer = cmd.OutOrStdout()
+	w := cmd.OutOrStdout()
 	note := cmd.OutOrStdout()
 	if o.failed == "-" {
 		note = cmd.ErrOrStderr()
