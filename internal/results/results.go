@@ -242,7 +242,9 @@ func (t *Table) Queued(ctx context.Context, id string, valid int) (Manifest, boo
 		Set(expression.Name("valid"), expression.Value(valid)).
 		Set(expression.Name("queued_at"), expression.Value(now))
 	cond := stateIs(StateReading)
-	if _, err := t.update(ctx, id, upd, &cond, types.ReturnValueNone); err != nil {
+	// A condition that fails means another reading of the same version
+	// got there first.
+	if _, err := t.update(ctx, id, upd, &cond, types.ReturnValueNone); err != nil && !isConditionFailed(err) {
 		return Manifest{}, false, fmt.Errorf("results table: manifest %s queued: %w", id, err)
 	}
 	return t.CheckDone(ctx, id)

@@ -181,6 +181,8 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	for k, v := range s.Env() {
 		env[k] = v
 	}
+	topic, notified := notices(t, s)
+	env[stack.EnvResultsTopicARN] = topic
 
 	prov := startRIE(t, rie, provider, env)
 	ctx := t.Context()
@@ -232,6 +234,9 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	}
 	if f := finalSummary(t, s, key); f.Imported != good || f.State != results.StateDone {
 		t.Errorf("final summary %+v", f)
+	}
+	if got := notified(); len(got) != 1 || !strings.Contains(got[0], `"state": "done"`) {
+		t.Errorf("notifications %q, want one", got)
 	}
 	if !strings.Contains(imp.output.String(), `"msg":"batch done"`) {
 		t.Errorf("no JSON log line from the importer:\n%s", imp.output.String())
