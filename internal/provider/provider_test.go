@@ -213,10 +213,10 @@ func TestProcessFailures(t *testing.T) {
 	}
 }
 
-// TestResultsTable: with a results table the provider marks a manifest
+// TestStackResultsTable: with a results table the provider marks a manifest
 // queued with its valid devices, does not queue a version again that it
 // queued already, and marks a manifest it cannot read failed.
-func TestResultsTable(t *testing.T) {
+func TestStackResultsTable(t *testing.T) {
 	f := newFixture(t, 3)
 	ctx := t.Context()
 	junk := filepath.Join(t.TempDir(), "x.7z")

@@ -454,11 +454,11 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
-// TestResultsWhenRetriesRunOut: with a results table, devices sent back
+// TestStackResultsWhenRetriesRunOut: with a results table, devices sent back
 // are counted once per delivery however often it comes, and devices
 // whose send-backs ran out are recorded failed, with the reason, instead
 // of failing their message.
-func TestResultsWhenRetriesRunOut(t *testing.T) {
+func TestStackResultsWhenRetriesRunOut(t *testing.T) {
 	s := stacktest.New(t, "tp-qi-results", stacktest.Options{
 		Proxy: iotproxy.Config{Quotas: map[string]float64{ratelimit.OpRegisterCertificateWithoutCA: 0}},
 	})

@@ -101,13 +101,13 @@ type counts struct{ valid, imported, exists, failed int }
 
 func tableCounts(m results.Manifest) counts { return counts{m.Valid, m.Imported, m.Exists, m.Failed} }
 
-// TestResultsEndToEnd: a manifest with devices whose Things clash
+// TestStackResultsEndToEnd: a manifest with devices whose Things clash
 // (StrictCreateThing) reaches done once with exact counts, its failed
 // devices listed with their reasons, while messages are delivered twice;
 // the final summary and one notification say so; after the clashing
 // Things are deleted, retry completes the failed devices and the
 // manifest is done again with every device imported.
-func TestResultsEndToEnd(t *testing.T) {
+func TestStackResultsEndToEnd(t *testing.T) {
 	const good, clashing = 14, 3
 	res, devices := bundle(t, good)
 	s := stacktest.New(t, "tp-results-e2e", stacktest.Options{
