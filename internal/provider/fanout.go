@@ -33,7 +33,7 @@ var errDeviceTooLarge = errors.New("device does not fit in a queue message")
 
 // fanOut validates the devices of src and sends the valid ones to the
 // queue while it reads, counting into sum.
-func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, etag string, sum *stack.Summary, log *slog.Logger) error {
+func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, sum *stack.Summary, log *slog.Logger) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -58,7 +58,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 		})
 	}
 
-	bld, err := newBuilder(lambdarun.ManifestURI(obj.Bucket, obj.Key), etag, h.cfg.DevicesPerMessage, h.cfg.MaxMessageBytes)
+	bld, err := newBuilder(lambdarun.ManifestURI(obj.Bucket, obj.Key), sum.ETag, sum.VersionID, h.cfg.DevicesPerMessage, h.cfg.MaxMessageBytes)
 	if err != nil {
 		close(batches)
 		wg.Wait()
@@ -155,7 +155,7 @@ type builder struct {
 	batchBytes int
 }
 
-func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
+func newBuilder(uri, etag, version string, perMsg, maxBytes int) (*builder, error) {
 	var head []byte
 	head = append(head, `{"manifest":`...)
 	m, _ := json.Marshal(uri) // a string always marshals
@@ -164,6 +164,11 @@ func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
 		e, _ := json.Marshal(etag)
 		head = append(head, `,"manifest_etag":`...)
 		head = append(head, e...)
+	}
+	if version != "" {
+		v, _ := json.Marshal(version)
+		head = append(head, `,"manifest_version":`...)
+		head = append(head, v...)
 	}
 	head = append(head, `,"devices":[`...)
 	if len(head)+2 >= maxBytes {

@@ -240,14 +240,14 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if err := awsiot.Preflight(ctx, h.cfg.IoT, h.cfg.Target); err != nil {
 			return fmt.Errorf("preflight: %w", err)
 		}
-		path, etag, err := h.download(ctx, obj)
+		path, etag, version, err := h.download(ctx, obj)
 		if err != nil {
 			return err
 		}
 		defer os.Remove(path)
-		sum.ETag = etag
+		sum.ETag, sum.VersionID = etag, version
 		if h.cfg.Results != nil {
-			first, err := h.cfg.Results.Reading(ctx, results.ID(uri, etag), uri, etag)
+			first, err := h.cfg.Results.Reading(ctx, results.ID(uri, sum.Version()), uri, etag)
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 				"%w: vendor %s: this stack reads Infineon reel bundles and XML manifests; import it with thingpress import",
 				manifest.ErrUnsupported, f)})
 		}
-		return renameFile(h.fanOut(ctx, src, obj, etag, &sum, log), path, obj.Key)
+		return renameFile(h.fanOut(ctx, src, obj, &sum, log), path, obj.Key)
 	}
 	err := run()
 	if errors.Is(err, errQueued) {
@@ -320,7 +320,7 @@ func (h *Handler) recordResult(ctx context.Context, uri string, sum stack.Summar
 	if h.cfg.Results == nil || sum.ETag == "" {
 		return // not read: no item
 	}
-	id := results.ID(uri, sum.ETag)
+	id := results.ID(uri, sum.Version())
 	if err != nil {
 		if ferr := h.cfg.Results.Fail(ctx, id, err.Error()); ferr != nil {
 			log.Error("results table not updated", "err", ferr)
@@ -370,25 +370,25 @@ func classifyManifestErr(err error) error {
 }
 
 // download copies the object to a file in TempDir, never holding it in
-// memory, and returns the file's path and the object's ETag.
-func (h *Handler) download(ctx context.Context, obj Object) (path, etag string, err error) {
+// memory, and returns the file's path and the object's ETag and version.
+func (h *Handler) download(ctx context.Context, obj Object) (path, etag, version string, err error) {
 	// The current object, not obj.VersionID: reading a version needs
 	// s3:GetObjectVersion, and a newer upload has its own event anyway.
 	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)})
 	if err != nil {
 		var nsk *types.NoSuchKey
 		if errors.As(err, &nsk) {
-			return "", "", permanent(fmt.Errorf("the object no longer exists: %w", err))
+			return "", "", "", permanent(fmt.Errorf("the object no longer exists: %w", err))
 		}
-		return "", "", fmt.Errorf("get object: %w", err)
+		return "", "", "", fmt.Errorf("get object: %w", err)
 	}
 	defer out.Body.Close()
 	if n := aws.ToInt64(out.ContentLength); n > h.cfg.MaxManifestBytes {
-		return "", "", permanent(h.tooLarge(n))
+		return "", "", "", permanent(h.tooLarge(n))
 	}
 	f, err := os.CreateTemp(h.cfg.TempDir, "manifest-*")
 	if err != nil {
-		return "", "", fmt.Errorf("ephemeral storage: %w", err)
+		return "", "", "", fmt.Errorf("ephemeral storage: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -398,15 +398,15 @@ func (h *Handler) download(ctx context.Context, obj Object) (path, etag string, 
 	}()
 	n, err := io.Copy(f, io.LimitReader(out.Body, h.cfg.MaxManifestBytes+1))
 	if err != nil {
-		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+		return "", "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
 	}
 	if n > h.cfg.MaxManifestBytes {
-		return "", "", permanent(h.tooLarge(n))
+		return "", "", "", permanent(h.tooLarge(n))
 	}
 	if err = f.Close(); err != nil {
-		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+		return "", "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
 	}
-	return f.Name(), strings.Trim(aws.ToString(out.ETag), `"`), nil
+	return f.Name(), strings.Trim(aws.ToString(out.ETag), `"`), aws.ToString(out.VersionId), nil
 }
 
 func (h *Handler) putSummary(ctx context.Context, obj Object, sum stack.Summary) error {

@@ -231,7 +231,7 @@ func TestStackResultsTable(t *testing.T) {
 	if err != nil || sum.Valid != 3 {
 		t.Fatalf("Process: %+v %v", sum, err)
 	}
-	m, err := tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/"+xmlKey, sum.ETag))
+	m, err := tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/"+xmlKey, sum.Version()))
 	if err != nil || m.State != results.StateQueued || m.Valid != 3 || m.QueuedAt == "" || m.Started == "" {
 		t.Fatalf("manifest item %+v %v, want queued with 3 valid", m, err)
 	}
@@ -248,12 +248,21 @@ func TestStackResultsTable(t *testing.T) {
 	if stored := f.s.Summary(t, xmlKey); stored.Valid != 3 {
 		t.Errorf("the summary was overwritten: %+v", stored)
 	}
+	// The same bytes uploaded again are a new version, read again.
+	f.s.Put(t, xmlKey, f.res.Path)
+	third, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: xmlKey})
+	if err != nil || third.Valid != 3 || third.VersionID == "" || third.VersionID == sum.VersionID || third.ETag != sum.ETag {
+		t.Fatalf("Process of a new upload: %+v %v (first %+v)", third, err, sum)
+	}
+	if msgs := f.messages(t); len(msgs) != 1 || msgs[0].ManifestVersion != third.VersionID {
+		t.Errorf("new upload: messages %+v", msgs)
+	}
 
 	sum, err = h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: "junk.7z"})
 	if err != nil || sum.Error == "" {
 		t.Fatalf("Process junk: %+v %v", sum, err)
 	}
-	m, err = tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/junk.7z", sum.ETag))
+	m, err = tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/junk.7z", sum.Version()))
 	if err != nil || m.State != results.StateFailed || !strings.Contains(m.Error, "unknown manifest format") || m.Finished == "" {
 		t.Fatalf("junk item %+v %v, want failed", m, err)
 	}

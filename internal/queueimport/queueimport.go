@@ -395,7 +395,7 @@ func (h *Handler) record(ctx context.Context, m *message) error {
 	if h.cfg.Results == nil || len(m.done) == 0 && len(m.back) == 0 {
 		return nil
 	}
-	id := results.ID(m.m.Manifest, m.m.ManifestETag)
+	id := results.ID(m.m.Manifest, m.m.Version())
 	man, done, err := h.cfg.Results.Record(ctx, results.Delivery{
 		Manifest: id, MessageID: m.rec.MessageId, Round: m.m.Round, Results: m.done, Requeued: len(m.back),
 	})
@@ -502,7 +502,7 @@ func (h *Handler) requeue(ctx context.Context, m *message) error {
 		}
 		delay = h.delay(attempt)
 	}
-	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, Attempt: attempt, Round: m.m.Round}
+	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, ManifestVersion: m.m.ManifestVersion, Attempt: attempt, Round: m.m.Round}
 	bodies, err := split(out, m.back, stack.MaxMessageBytes)
 	if err != nil {
 		return err

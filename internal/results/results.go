@@ -61,12 +61,13 @@ const (
 	messageSKPrefix = "msg#"
 )
 
-// ID names one manifest version: its URI, and its ETag when known.
-func ID(uri, etag string) string {
-	if etag == "" {
+// ID names one manifest version: its URI and version (the object's
+// version ID, or its ETag in an unversioned bucket: stack.Message.Version).
+func ID(uri, version string) string {
+	if version == "" {
 		return uri
 	}
-	return uri + "#" + etag
+	return uri + "#" + version
 }
 
 // Manifest is a manifest's item.

@@ -113,6 +113,8 @@ type Message struct {
 	Manifest string `json:"manifest"`
 	// ManifestETag identifies the object version that was read.
 	ManifestETag string `json:"manifest_etag,omitempty"`
+	// ManifestVersion is the object's version ID in a versioned bucket.
+	ManifestVersion string `json:"manifest_version,omitempty"`
 	// Attempt counts how often the importer sent these devices back to
 	// the queue because their retries ran out (0 from the provider).
 	Attempt int `json:"attempt,omitempty"`
@@ -141,6 +143,21 @@ type Device struct {
 	Done           []string `json:"done,omitempty"`
 }
 
+// Version names the manifest version the message's devices come from:
+// the object's version ID, or its ETag in an unversioned bucket.
+func (m Message) Version() string { return version(m.ManifestVersion, m.ManifestETag) }
+
+// Version names the manifest version the summary is of, as
+// Message.Version does.
+func (s Summary) Version() string { return version(s.VersionID, s.ETag) }
+
+func version(id, etag string) string {
+	if id != "" {
+		return id
+	}
+	return etag
+}
+
 // SummaryKey is where the provider writes the summary of the manifest at
 // manifestKey: <prefix><manifest key>.json.
 func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey + ".json" }
@@ -148,19 +165,21 @@ func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey
 // Summary is what the provider writes, as JSON, to
 // SummaryKey(SummaryPrefix, manifest key) when it has read a manifest.
 type Summary struct {
-	Manifest string         `json:"manifest"`
-	ETag     string         `json:"etag,omitempty"`
-	Started  string         `json:"started"` // RFC 3339
-	Finished string         `json:"finished"`
-	Slot     string         `json:"slot"`
-	ReelIDs  []string       `json:"reel_ids,omitempty"`
-	BatchIDs []string       `json:"batch_ids,omitempty"`
-	Devices  int            `json:"devices"`
-	Valid    int            `json:"valid"`
-	Invalid  int            `json:"invalid"`
-	Reasons  map[string]int `json:"reasons,omitempty"`
-	Messages int            `json:"messages"`
-	Error    string         `json:"error,omitempty"`
+	Manifest string `json:"manifest"`
+	ETag     string `json:"etag,omitempty"`
+	// VersionID is the object's version in a versioned bucket.
+	VersionID string         `json:"version_id,omitempty"`
+	Started   string         `json:"started"` // RFC 3339
+	Finished  string         `json:"finished"`
+	Slot      string         `json:"slot"`
+	ReelIDs   []string       `json:"reel_ids,omitempty"`
+	BatchIDs  []string       `json:"batch_ids,omitempty"`
+	Devices   int            `json:"devices"`
+	Valid     int            `json:"valid"`
+	Invalid   int            `json:"invalid"`
+	Reasons   map[string]int `json:"reasons,omitempty"`
+	Messages  int            `json:"messages"`
+	Error     string         `json:"error,omitempty"`
 }
 
 // ResultKey is where the final summary of the manifest at manifestKey is

@@ -31,8 +31,8 @@ type ManifestInput struct {
 
 // manifestRef is a manifest found in the stack.
 type manifestRef struct {
-	table, uri, etag, id, key, bucket string
-	summary                           stack.Summary
+	table, uri, etag, version, id, key, bucket string
+	summary                                    stack.Summary
 }
 
 func (in *ManifestInput) defaults() {
@@ -63,8 +63,8 @@ func (c *Client) find(ctx context.Context, in ManifestInput) (*manifestRef, erro
 		return nil, fmt.Errorf("manifest %s: no summary of the provider: %w", r.key, err)
 	}
 	r.uri = "s3://" + r.bucket + "/" + r.key
-	r.etag = r.summary.ETag
-	r.id = results.ID(r.uri, r.etag)
+	r.etag, r.version = r.summary.ETag, r.summary.VersionID
+	r.id = results.ID(r.uri, r.summary.Version())
 	return r, nil
 }
 
@@ -204,7 +204,7 @@ func (c *Client) Retry(ctx context.Context, in RetryInput) (RetryResult, error) 
 	}
 	for len(out) > 0 {
 		n := min(len(out), in.DevicesPerMessage)
-		body, err := json.Marshal(stack.Message{Manifest: r.uri, ManifestETag: r.etag, Round: res.Round, Devices: out[:n]})
+		body, err := json.Marshal(stack.Message{Manifest: r.uri, ManifestETag: r.etag, ManifestVersion: r.version, Round: res.Round, Devices: out[:n]})
 		if err != nil {
 			return res, err
 		}

@@ -294,7 +294,7 @@ func (c *Client) Status(ctx context.Context, in StatusInput) (*Status, error) {
 		if m.ReadError != "" || m.Summary.ETag == "" {
 			continue // not read: the table has no item
 		}
-		r, err := tb.Get(ctx, results.ID("s3://"+st.Bucket+"/"+m.Key, m.Summary.ETag))
+		r, err := tb.Get(ctx, results.ID("s3://"+st.Bucket+"/"+m.Key, m.Summary.Version()))
 		switch {
 		case errors.Is(err, results.ErrNotFound):
 		case err != nil:

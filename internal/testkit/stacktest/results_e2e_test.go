@@ -147,7 +147,7 @@ func TestStackResultsEndToEnd(t *testing.T) {
 		t.Fatalf("provider: %v", err)
 	}
 	sum := s.Summary(t, key)
-	id := results.ID("s3://"+s.Bucket+"/"+key, sum.ETag)
+	id := results.ID("s3://"+s.Bucket+"/"+key, sum.Version())
 	if m, err := s.Results().Get(ctx, id); err != nil || m.State != results.StateQueued || m.Valid != good {
 		t.Fatalf("after the provider: %+v %v, want queued with %d valid", m, err, good)
 	}

@@ -228,7 +228,7 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	}
 	s.IoT.AssertComplete(t, devices)
 	// The binaries found the results table from RESULTS_TABLE alone.
-	m, err := s.Results().Get(ctx, results.ID("s3://"+s.Bucket+"/"+key, sum.ETag))
+	m, err := s.Results().Get(ctx, results.ID("s3://"+s.Bucket+"/"+key, sum.Version()))
 	if err != nil || m.State != results.StateDone || m.Valid != good || m.Imported != good || m.Exists != 0 || m.Failed != 0 {
 		t.Errorf("results table: %+v %v, want done with %d imported", m, err, good)
 	}

@@ -135,6 +135,13 @@ func New(t testing.TB, name string, o Options) *Stack {
 		t.Fatal(err)
 	}
 	s.Events = aws.ToString(ev.QueueUrl)
+	// Versioned as template.yaml's bucket (moto's CloudFormation does not
+	// apply VersioningConfiguration).
+	if _, err := s.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket: aws.String(s.Bucket), VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatalf("bucket versioning: %v", err)
+	}
 	arn := s.QueueARN(t, s.Events)
 	if _, err := s.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 		Bucket: aws.String(s.Bucket),
