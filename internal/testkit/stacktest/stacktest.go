@@ -56,6 +56,7 @@ type Stack struct {
 	Table string
 
 	client *stackclient.Client // what thingpress status reads with
+	ddbMu  sync.Mutex          // see serialDDB
 }
 
 // template makes the resources of template.yaml that the functions and
@@ -183,8 +184,32 @@ func (s *Stack) Env() map[string]string {
 	}
 }
 
-// Results is the stack's results table.
-func (s *Stack) Results() *results.Table { return results.New(s.DDB, s.Table) }
+// Results is the stack's results table. Its writes are serialized (see
+// serialDDB), so give every function of a test the table of this call.
+func (s *Stack) Results() *results.Table {
+	return results.New(serialDDB{Client: s.DDB, mu: &s.ddbMu}, s.Table)
+}
+
+// serialDDB makes one write at a time to moto. moto cancels a
+// transaction by putting back a copy of the whole table taken when the
+// transaction began, which drops whatever another request wrote in
+// between; DynamoDB cancels only the transaction's own items.
+type serialDDB struct {
+	*dynamodb.Client
+	mu *sync.Mutex
+}
+
+func (d serialDDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+func (d serialDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Client.UpdateItem(ctx, in, optFns...)
+}
 
 // Finisher writes final summaries into the stack's bucket, and notifies
 // topic when it is not empty.
