@@ -49,7 +49,7 @@ anything; remove undoes it.`,
 	cmd.SetErr(stderr)
 	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newBindCmd(g), newVerifyCmd(g), newRemoveCmd(g), newUploadCmd(g), newStatusCmd(g), newGenerateCmd(g))
+	cmd.AddCommand(newInspectCmd(g), newImportCmd(g), newBindCmd(g), newVerifyCmd(g), newRemoveCmd(g), newUploadCmd(g), newStatusCmd(g), newRetryCmd(g), newGenerateCmd(g))
 	return cmd
 }
 

@@ -12,13 +12,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 )
 
@@ -39,12 +42,15 @@ func Logger(w io.Writer, env Env) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
-// Clients are the S3 and SQS clients of a function, and the configuration
-// they were made from (the IoT client is made from it too).
+// Clients are the S3, SQS, DynamoDB and SNS clients of a function, and
+// the configuration they were made from (the IoT client is made from it
+// too).
 type Clients struct {
-	Config aws.Config
-	S3     *s3.Client
-	SQS    *sqs.Client
+	Config   aws.Config
+	S3       *s3.Client
+	SQS      *sqs.Client
+	DynamoDB *dynamodb.Client
+	SNS      *sns.Client
 }
 
 // Attempts is how many attempts the SDK makes per S3 and SQS call of a
@@ -63,7 +69,24 @@ func NewClients(ctx context.Context) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Config: cfg, S3: awsconf.NewS3(cfg), SQS: sqs.NewFromConfig(cfg)}, nil
+	return &Clients{
+		Config: cfg, S3: awsconf.NewS3(cfg), SQS: sqs.NewFromConfig(cfg),
+		DynamoDB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg),
+	}, nil
+}
+
+// Results returns the results table and the finisher that env names
+// (RESULTS_TABLE, RESULTS_TOPIC_ARN, SUMMARY_PREFIX), or nils when no
+// table is set.
+func (c *Clients) Results(env Env) (*results.Table, *results.Finisher) {
+	name := env.String(stack.EnvResultsTable, "")
+	if name == "" {
+		return nil, nil
+	}
+	return results.New(c.DynamoDB, name), &results.Finisher{
+		S3: c.S3, SNS: c.SNS, TopicARN: env.String(stack.EnvResultsTopicARN, ""),
+		SummaryPrefix: env.String(stack.EnvSummaryPrefix, stack.DefaultSummaryPrefix),
+	}
 }
 
 // Function is what a function's handler is built from.

@@ -32,7 +32,7 @@ func TestBuilder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := newBuilder("s3://bucket/reel a+b.7z", "etag1", tc.perMsg, tc.maxBytes)
+			b, err := newBuilder("s3://bucket/reel a+b.7z", "etag1", "v1", tc.perMsg, tc.maxBytes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +84,7 @@ func TestBuilder(t *testing.T) {
 		})
 	}
 	t.Run("device larger than a message", func(t *testing.T) {
-		b, _ := newBuilder("s3://b/k", "", 25, 1000)
+		b, _ := newBuilder("s3://b/k", "", "", 25, 1000)
 		if _, err := b.add(dev(0, 2000)); !errors.Is(err, errDeviceTooLarge) {
 			t.Fatalf("add: %v, want errDeviceTooLarge", err)
 		}

@@ -29,6 +29,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	}
 	cfg.Logger, cfg.Metrics = f.Logger, f.Metrics
 	cfg.S3, cfg.SQS, cfg.IoT = f.S3, f.SQS, f.IoT
+	cfg.Results, cfg.Finish = f.Results(env)
 	return New(cfg)
 }
 

@@ -35,7 +35,7 @@ var errDeviceTooLarge = errors.New("device does not fit in a queue message")
 // fanOut validates the devices of src and sends the valid ones to the
 // queue while it reads, counting into sum.
 // Chains are checked against store (nil: not at all).
-func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, etag string, store *trust.Store, sum *stack.Summary, log *slog.Logger) error {
+func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, store *trust.Store, sum *stack.Summary, log *slog.Logger) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -60,7 +60,7 @@ func (h *Handler) fanOut(ctx context.Context, src manifest.Source, obj Object, e
 		})
 	}
 
-	bld, err := newBuilder(lambdarun.ManifestURI(obj.Bucket, obj.Key), etag, h.cfg.DevicesPerMessage, h.cfg.MaxMessageBytes)
+	bld, err := newBuilder(lambdarun.ManifestURI(obj.Bucket, obj.Key), sum.ETag, sum.VersionID, h.cfg.DevicesPerMessage, h.cfg.MaxMessageBytes)
 	if err != nil {
 		close(batches)
 		wg.Wait()
@@ -145,7 +145,7 @@ type builder struct {
 	batchBytes int
 }
 
-func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
+func newBuilder(uri, etag, version string, perMsg, maxBytes int) (*builder, error) {
 	var head []byte
 	head = append(head, `{"manifest":`...)
 	m, _ := json.Marshal(uri) // a string always marshals
@@ -154,6 +154,11 @@ func newBuilder(uri, etag string, perMsg, maxBytes int) (*builder, error) {
 		e, _ := json.Marshal(etag)
 		head = append(head, `,"manifest_etag":`...)
 		head = append(head, e...)
+	}
+	if version != "" {
+		v, _ := json.Marshal(version)
+		head = append(head, `,"manifest_version":`...)
+		head = append(head, v...)
 	}
 	head = append(head, `,"devices":[`...)
 	if len(head)+2 >= maxBytes {

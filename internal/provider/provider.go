@@ -25,6 +25,7 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/format"
 	"github.com/thingpress/thingpress/internal/manifest/microchip"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/trust"
 )
@@ -87,8 +88,13 @@ type Config struct {
 	// Validators is the number of devices validated at once; 0 means
 	// GOMAXPROCS.
 	Validators int
-	Metrics    *emf.Logger
-	Logger     *slog.Logger
+	// Results, when set, records the manifest's state and its number of
+	// valid devices; Finish says when a manifest is done (one without
+	// valid devices is done when read).
+	Results *results.Table
+	Finish  *results.Finisher
+	Metrics *emf.Logger
+	Logger  *slog.Logger
 	// Now is time.Now unless a test replaces it.
 	Now func() time.Time
 }
@@ -272,6 +278,10 @@ func (e errPermanent) Unwrap() error { return e.err }
 
 func permanent(err error) error { return errPermanent{err} }
 
+// errQueued reports a manifest version whose devices were queued
+// already (S3 delivered its event again).
+var errQueued = errors.New("manifest already queued")
+
 // Process reads one manifest and queues its valid devices. The summary
 // is written to the bucket and returned. The error is nil when the
 // manifest was processed or can never be (the summary says why), and
@@ -301,12 +311,21 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if err != nil {
 			return err
 		}
-		path, etag, err := h.download(ctx, obj)
+		path, etag, version, err := h.download(ctx, obj)
 		if err != nil {
 			return err
 		}
 		defer os.Remove(path)
-		sum.ETag = etag
+		sum.ETag, sum.VersionID = etag, version
+		if h.cfg.Results != nil {
+			first, err := h.cfg.Results.Reading(ctx, results.ID(uri, sum.Version()), uri, etag)
+			if err != nil {
+				return err
+			}
+			if !first {
+				return errQueued
+			}
+		}
 		// A summary without Finished tells `thingpress status` the
 		// manifest is being read.
 		if err := h.putSummary(ctx, obj, sum); err != nil {
@@ -321,10 +340,15 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 			return classifyManifestErr(renameFile(err, path, obj.Key))
 		}
 		defer src.Close()
-		return renameFile(h.fanOut(ctx, src, obj, etag, store, &sum, log), path, obj.Key)
+		return renameFile(h.fanOut(ctx, src, obj, store, &sum, log), path, obj.Key)
 	}
 	err := run()
+	if errors.Is(err, errQueued) {
+		log.Info("manifest version already queued: not read again", "etag", sum.ETag)
+		return sum, nil
+	}
 	sum.Finished = h.stamp()
+	h.recordResult(ctx, uri, sum, err, log)
 	retry := err != nil && !errors.As(err, new(errPermanent))
 	if err != nil {
 		sum.Error = err.Error()
@@ -442,6 +466,32 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 	return s, nil
 }
 
+// recordResult files the end of the reading in the results table and,
+// when that completed the manifest, says it is done.
+func (h *Handler) recordResult(ctx context.Context, uri string, sum stack.Summary, err error, log *slog.Logger) {
+	if h.cfg.Results == nil || sum.ETag == "" {
+		return // not read: no item
+	}
+	id := results.ID(uri, sum.Version())
+	if err != nil {
+		if ferr := h.cfg.Results.Fail(ctx, id, err.Error()); ferr != nil {
+			log.Error("results table not updated", "err", ferr)
+		}
+		return
+	}
+	m, done, qerr := h.cfg.Results.Queued(ctx, id, sum.Valid)
+	if qerr != nil {
+		log.Error("results table not updated", "err", qerr)
+		return
+	}
+	if done {
+		log.Info("manifest done", "valid", m.Valid, "imported", m.Imported, "existing", m.Exists, "failed", m.Failed)
+		if ferr := h.cfg.Finish.Finish(ctx, m); ferr != nil {
+			log.Error("manifest done, but not all said so", "err", ferr)
+		}
+	}
+}
+
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }
 
 func (h *Handler) tooLarge(n int64) error {
@@ -472,25 +522,25 @@ func classifyManifestErr(err error) error {
 }
 
 // download copies the object to a file in TempDir, never holding it in
-// memory, and returns the file's path and the object's ETag.
-func (h *Handler) download(ctx context.Context, obj Object) (path, etag string, err error) {
+// memory, and returns the file's path and the object's ETag and version.
+func (h *Handler) download(ctx context.Context, obj Object) (path, etag, version string, err error) {
 	// The current object, not obj.VersionID: reading a version needs
 	// s3:GetObjectVersion, and a newer upload has its own event anyway.
 	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)})
 	if err != nil {
 		var nsk *types.NoSuchKey
 		if errors.As(err, &nsk) {
-			return "", "", permanent(fmt.Errorf("the object no longer exists: %w", err))
+			return "", "", "", permanent(fmt.Errorf("the object no longer exists: %w", err))
 		}
-		return "", "", fmt.Errorf("get object: %w", err)
+		return "", "", "", fmt.Errorf("get object: %w", err)
 	}
 	defer out.Body.Close()
 	if n := aws.ToInt64(out.ContentLength); n > h.cfg.MaxManifestBytes {
-		return "", "", permanent(h.tooLarge(n))
+		return "", "", "", permanent(h.tooLarge(n))
 	}
 	f, err := os.CreateTemp(h.cfg.TempDir, "manifest-*")
 	if err != nil {
-		return "", "", fmt.Errorf("ephemeral storage: %w", err)
+		return "", "", "", fmt.Errorf("ephemeral storage: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -500,15 +550,15 @@ func (h *Handler) download(ctx context.Context, obj Object) (path, etag string, 
 	}()
 	n, err := io.Copy(f, io.LimitReader(out.Body, h.cfg.MaxManifestBytes+1))
 	if err != nil {
-		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+		return "", "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
 	}
 	if n > h.cfg.MaxManifestBytes {
-		return "", "", permanent(h.tooLarge(n))
+		return "", "", "", permanent(h.tooLarge(n))
 	}
 	if err = f.Close(); err != nil {
-		return "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
+		return "", "", "", fmt.Errorf("copy object to %s: %w", h.cfg.TempDir, err)
 	}
-	return f.Name(), strings.Trim(aws.ToString(out.ETag), `"`), nil
+	return f.Name(), strings.Trim(aws.ToString(out.ETag), `"`), aws.ToString(out.VersionId), nil
 }
 
 func (h *Handler) putSummary(ctx context.Context, obj Object, sum stack.Summary) error {

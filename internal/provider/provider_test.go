@@ -14,6 +14,7 @@ import (
 	"github.com/thingpress/thingpress/internal/emf"
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
@@ -284,5 +285,60 @@ func TestProcessNoVerifyChain(t *testing.T) {
 	sum, err = h.Process(t.Context(), provider.Object{Bucket: esp, Key: "modules.csv"})
 	if err != nil || sum.Error != "" || sum.Valid != 0 || sum.Reasons["untrusted chain"] == 0 {
 		t.Fatalf("summary %+v, %v: want every row untrusted", sum, err)
+	}
+}
+
+// TestStackResultsTable: with a results table the provider marks a manifest
+// queued with its valid devices, does not queue a version again that it
+// queued already, and marks a manifest it cannot read failed.
+func TestStackResultsTable(t *testing.T) {
+	f := newFixture(t, 3)
+	ctx := t.Context()
+	junk := filepath.Join(t.TempDir(), "x.7z")
+	if err := os.WriteFile(junk, []byte("hello, not a manifest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.Put(t, "junk.7z", junk)
+	tb := f.s.Results()
+	h := f.handler(t, &stacktest.Metrics{}, func(c *provider.Config) { c.Results, c.Finish = tb, f.s.Finisher("") })
+
+	sum, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: xmlKey})
+	if err != nil || sum.Valid != 3 {
+		t.Fatalf("Process: %+v %v", sum, err)
+	}
+	m, err := tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/"+xmlKey, sum.Version()))
+	if err != nil || m.State != results.StateQueued || m.Valid != 3 || m.QueuedAt == "" || m.Started == "" {
+		t.Fatalf("manifest item %+v %v, want queued with 3 valid", m, err)
+	}
+	if msgs := f.messages(t); len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	again, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: xmlKey})
+	if err != nil || again.Valid != 0 {
+		t.Fatalf("Process again: %+v %v", again, err)
+	}
+	if msgs := f.messages(t); len(msgs) != 0 {
+		t.Errorf("the same version queued again: %d messages", len(msgs))
+	}
+	if stored := f.s.Summary(t, xmlKey); stored.Valid != 3 {
+		t.Errorf("the summary was overwritten: %+v", stored)
+	}
+	// The same bytes uploaded again are a new version, read again.
+	f.s.Put(t, xmlKey, f.res.Path)
+	third, err := h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: xmlKey})
+	if err != nil || third.Valid != 3 || third.VersionID == "" || third.VersionID == sum.VersionID || third.ETag != sum.ETag {
+		t.Fatalf("Process of a new upload: %+v %v (first %+v)", third, err, sum)
+	}
+	if msgs := f.messages(t); len(msgs) != 1 || msgs[0].ManifestVersion != third.VersionID {
+		t.Errorf("new upload: messages %+v", msgs)
+	}
+
+	sum, err = h.Process(ctx, provider.Object{Bucket: f.s.Bucket, Key: "junk.7z"})
+	if err != nil || sum.Error == "" {
+		t.Fatalf("Process junk: %+v %v", sum, err)
+	}
+	m, err = tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/junk.7z", sum.Version()))
+	if err != nil || m.State != results.StateFailed || !strings.Contains(m.Error, "unknown manifest format") || m.Finished == "" {
+		t.Fatalf("junk item %+v %v, want failed", m, err)
 	}
 }

@@ -34,6 +34,7 @@ func FromEnv(ctx context.Context, env lambdarun.Env, stdout, stderr io.Writer) (
 	}
 	cfg.Logger, cfg.Metrics = f.Logger, f.Metrics
 	cfg.IoT, cfg.SQS = f.IoT, f.SQS
+	cfg.Results, cfg.Finish = f.Results(env)
 	if env.String(stack.EnvImporterConcurrency, "") == "" {
 		cfg.Logger.Warn("IMPORTER_MAX_CONCURRENCY is not set: pacing for the lowest event source concurrency",
 			"assumed", DefaultConcurrency)

@@ -24,6 +24,7 @@ import (
 	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -72,6 +73,11 @@ type Config struct {
 	MaxThrottled int
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
+
+	// Results, when set, records each device's outcome; Finish says when
+	// a manifest is done.
+	Results *results.Table
+	Finish  *results.Finisher
 
 	Metrics *emf.Logger
 	Logger  *slog.Logger
@@ -153,6 +159,7 @@ type message struct {
 	mu   sync.Mutex
 	back []stack.QueuedDevice // to send back to the queue
 	gave bool                 // a device's retries ran out
+	done []results.Result
 }
 
 // counts are one manifest's numbers in this invocation.
@@ -199,6 +206,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		for _, d := range m.m.Devices {
 			if err := checkDevice(d); err != nil {
 				c.Import(importer.Result{ChipID: d.ChipID, ThingName: d.ThingName, Status: importer.Failed, Error: err.Error()})
+				m.done = append(m.done, results.Result{Device: resultDevice(d), Outcome: results.Failed, Reason: err.Error()})
 				h.log.Warn("device failed", "manifest", m.m.Manifest, "message_id", rec.MessageId,
 					"chip", d.ChipID, "thing", d.ThingName, "reason", err.Error())
 				continue
@@ -258,19 +266,37 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 
 	var resp events.SQSEventResponse
 	for _, m := range msgs {
-		if m.bad == nil && len(m.back) == 0 {
-			continue
+		if m.bad == nil && len(m.back) > 0 {
+			err := h.requeue(ctx, m)
+			switch {
+			case err == nil: // the workers are done: no lock needed
+				perManifest[m.m.Manifest].Requeued += len(m.back)
+			case errors.Is(err, errTooManyResends) && h.cfg.Results != nil:
+				// The table lists them as failed, for thingpress retry.
+				h.log.Warn("devices sent back too often; recorded failed", "manifest", m.m.Manifest,
+					"message_id", m.rec.MessageId, "devices", len(m.back))
+				for _, d := range m.back {
+					m.done = append(m.done, results.Result{Device: resultDevice(d), Outcome: results.Failed, Reason: err.Error()})
+				}
+				perManifest[m.m.Manifest].Failed += len(m.back)
+				m.back = nil
+			default:
+				h.log.Error("devices not sent back; message reported failed", "manifest", m.m.Manifest,
+					"message_id", m.rec.MessageId, "devices", len(m.back), "err", err)
+				m.bad = err
+			}
 		}
 		if m.bad == nil {
-			err := h.requeue(ctx, m)
-			if err == nil { // the workers are done: no lock needed
-				perManifest[m.m.Manifest].Requeued += len(m.back)
-				continue
+			if err := h.record(ctx, m); err != nil {
+				// Delivered again, the message's devices are recorded then.
+				h.log.Error("outcomes not recorded; message reported failed", "manifest", m.m.Manifest,
+					"message_id", m.rec.MessageId, "err", err)
+				m.bad = err
 			}
-			h.log.Error("devices not sent back; message reported failed", "manifest", m.m.Manifest,
-				"message_id", m.rec.MessageId, "devices", len(m.back), "err", err)
 		}
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.rec.MessageId})
+		if m.bad != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.rec.MessageId})
+		}
 	}
 
 	var total outcome.Counts
@@ -310,6 +336,7 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 		log.Warn("device retries ran out; sent back", "reason", res.Error)
 		return
 	}
+	j.msg.finished(d, res)
 	mu.Lock()
 	defer mu.Unlock()
 	c.Import(res)
@@ -328,6 +355,61 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 		}
 		log.Warn("device failed", "reason", res.Error)
 	}
+}
+
+// finished files a device's outcome for the results table.
+func (m *message) finished(d stack.QueuedDevice, res importer.Result) {
+	r := results.Result{Device: resultDevice(d), Outcome: results.Failed, Reason: res.Error}
+	switch res.Status {
+	case importer.Imported:
+		r.Outcome, r.Reason = results.Imported, ""
+	case importer.Exists:
+		r.Outcome, r.Reason = results.Exists, ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = append(m.done, r)
+}
+
+// resultDevice is what the results table keeps of a device.
+func resultDevice(d stack.QueuedDevice) results.Device {
+	return results.Device{
+		ChipID: d.ChipID, ReelID: d.ReelID, BatchID: d.BatchID, ThingName: d.ThingName,
+		CertificateID: d.CertificateID, CertificatePEM: d.CertificatePEM, Attributes: d.Attributes,
+	}
+}
+
+// record files the outcomes of a message's devices in the results
+// table and, when they completed the manifest, says it is done.
+func (h *Handler) record(ctx context.Context, m *message) error {
+	if h.cfg.Results == nil || len(m.done) == 0 && len(m.back) == 0 {
+		return nil
+	}
+	id := results.ID(m.m.Manifest, m.m.Version())
+	man, done, err := h.cfg.Results.Record(ctx, results.Delivery{
+		Manifest: id, MessageID: m.rec.MessageId, Round: m.m.Round, Results: m.done, Requeued: len(m.back),
+	})
+	if err != nil {
+		return err
+	}
+	if man.Manifest != "" {
+		if err := h.cfg.Metrics.Emit(map[string]string{stack.MetricDimensionManifest: lambdarun.ManifestKey(man.Manifest)},
+			emf.Metric{Name: stack.MetricResultValid, Value: float64(man.Valid)},
+			emf.Metric{Name: stack.MetricResultEnded, Value: float64(man.Ended())},
+			emf.Metric{Name: stack.MetricResultFailed, Value: float64(man.Failed)},
+		); err != nil {
+			h.log.Error("metrics not written", "err", err)
+		}
+	}
+	if done {
+		h.log.Info("manifest done", "manifest", m.m.Manifest, "valid", man.Valid, "imported", man.Imported,
+			"existing", man.Exists, "failed", man.Failed, "round", man.Round)
+		if err := h.cfg.Finish.Finish(ctx, man); err != nil {
+			// The state says done; only the summary or the notice is missing.
+			h.log.Error("manifest done, but not all said so", "manifest", m.m.Manifest, "err", err)
+		}
+	}
+	return nil
 }
 
 func (m *message) sendBack(d stack.QueuedDevice, gaveUp bool) {
@@ -410,7 +492,7 @@ func (h *Handler) requeue(ctx context.Context, m *message) error {
 		}
 		delay = h.delay(attempt)
 	}
-	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, Attempt: attempt}
+	out := stack.Message{Manifest: m.m.Manifest, ManifestETag: m.m.ManifestETag, ManifestVersion: m.m.ManifestVersion, Attempt: attempt, Round: m.m.Round}
 	bodies, err := split(out, m.back, stack.MaxMessageBytes)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
@@ -451,5 +452,48 @@ func TestDeadline(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s called %d times, want once", key, n)
 		}
+	}
+}
+
+// TestStackResultsWhenRetriesRunOut: with a results table, devices sent back
+// are counted once per delivery however often it comes, and devices
+// whose send-backs ran out are recorded failed, with the reason, instead
+// of failing their message.
+func TestStackResultsWhenRetriesRunOut(t *testing.T) {
+	s := stacktest.New(t, "tp-qi-results", stacktest.Options{
+		Proxy: iotproxy.Config{Quotas: map[string]float64{ratelimit.OpRegisterCertificateWithoutCA: 0}},
+	})
+	devs := devices(t, 3)
+	tb := s.Results()
+	id := results.ID(manifest, "e1")
+	h := newHandler(t, s, &stacktest.Metrics{}, func(c *queueimport.Config) {
+		c.ResendDelay, c.MaxResendDelay = time.Second, 2*time.Second
+		c.Results, c.Finish = tb, s.Finisher("")
+	})
+	ev := event(body(t, 0, devs))
+	for range 2 {
+		if resp, err := h.Handle(t.Context(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("Handle: %v %v", resp, err)
+		}
+	}
+	m, err := tb.Get(t.Context(), id)
+	if err != nil || m.Requeued != 3 || m.Ended() != 0 {
+		t.Fatalf("after two deliveries that sent devices back: %+v %v, want 3 requeued", m, err)
+	}
+	requeued(t, s)
+
+	resp, err := h.Handle(t.Context(), event(body(t, queueimport.DefaultMaxResends, devs)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v %v, want no failed message", resp, err)
+	}
+	if m, err = tb.Get(t.Context(), id); err != nil || m.Failed != 3 {
+		t.Fatalf("manifest %+v %v, want 3 failed", m, err)
+	}
+	failed, err := tb.FailedDevices(t.Context(), id)
+	if err != nil || len(failed) != 3 || !strings.Contains(failed[0].Reason, "sent back too often") || failed[0].CertificatePEM == "" {
+		t.Fatalf("failed devices %+v %v", failed, err)
+	}
+	if msgs := requeued(t, s); len(msgs) != 0 {
+		t.Errorf("%d messages sent back", len(msgs))
 	}
 }

@@ -65,6 +65,12 @@ const (
 	// and generated manifests without checking their certificates' chains
 	// when their bucket holds no TrustAnchorsKey object.
 	EnvNoVerifyChain = "NO_VERIFY_CHAIN"
+	// EnvResultsTable is the DynamoDB table of manifest and device
+	// outcomes (internal/results); empty means none.
+	EnvResultsTable = "RESULTS_TABLE"
+	// EnvResultsTopicARN is the SNS topic told once when a manifest is
+	// done; empty means none.
+	EnvResultsTopicARN = "RESULTS_TOPIC_ARN"
 )
 
 // Vendor names a stack bucket's chip maker, as the bucket's name ends.
@@ -155,6 +161,9 @@ const (
 	LogicalImportQueue             = "ImportQueue"
 	LogicalImportDeadLetterQueue   = "ImportDeadLetterQueue"
 	LogicalProviderDeadLetterQueue = "ProviderDeadLetterQueue"
+	// LogicalResultsTable is the results table; its physical ID is its
+	// name.
+	LogicalResultsTable = "ResultsTable"
 	// ManifestSuffix7z and ManifestSuffixXML are the object key endings
 	// that start processing (the provider ignores case).
 	ManifestSuffix7z  = ".7z"
@@ -177,6 +186,11 @@ const (
 	MetricDevicesFailed    = "DevicesFailed"
 	MetricThrottledRetries = "ThrottledRetries"
 	MetricDevicesRequeued  = "DevicesRequeued" // sent back to the queue to finish later
+	// Both, the results table's counts of a manifest after each write
+	// (gauges: read them with the Maximum statistic).
+	MetricResultValid  = "ResultValid"
+	MetricResultEnded  = "ResultEnded" // imported + already there + failed
+	MetricResultFailed = "ResultFailed"
 )
 
 // Defaults of the values above.
@@ -197,9 +211,14 @@ type Message struct {
 	Manifest string `json:"manifest"`
 	// ManifestETag identifies the object version that was read.
 	ManifestETag string `json:"manifest_etag,omitempty"`
+	// ManifestVersion is the object's version ID in a versioned bucket.
+	ManifestVersion string `json:"manifest_version,omitempty"`
 	// Attempt counts how often the importer sent these devices back to
 	// the queue because their retries ran out (0 from the provider).
-	Attempt int            `json:"attempt,omitempty"`
+	Attempt int `json:"attempt,omitempty"`
+	// Round is the retry round of `thingpress retry` that queued the
+	// devices (0 from the provider).
+	Round   int            `json:"round,omitempty"`
 	Devices []QueuedDevice `json:"devices"`
 }
 
@@ -214,6 +233,21 @@ type QueuedDevice struct {
 	Done           []string `json:"done,omitempty"`
 }
 
+// Version names the manifest version the message's devices come from:
+// the object's version ID, or its ETag in an unversioned bucket.
+func (m Message) Version() string { return version(m.ManifestVersion, m.ManifestETag) }
+
+// Version names the manifest version the summary is of, as
+// Message.Version does.
+func (s Summary) Version() string { return version(s.VersionID, s.ETag) }
+
+func version(id, etag string) string {
+	if id != "" {
+		return id
+	}
+	return etag
+}
+
 // SummaryKey is where the provider writes the summary of the manifest at
 // manifestKey: <prefix><manifest key>.json.
 func SummaryKey(prefix, manifestKey string) string { return prefix + manifestKey + ".json" }
@@ -224,11 +258,13 @@ type Summary struct {
 	Manifest string
 	Vendor   Vendor // the bucket's
 	ETag     string
-	Started  string // RFC 3339
-	Finished string
-	Slot     string
-	ReelIDs  []string
-	BatchIDs []string
+	// VersionID is the object's version in a versioned bucket.
+	VersionID string
+	Started   string // RFC 3339
+	Finished  string
+	Slot      string
+	ReelIDs   []string
+	BatchIDs  []string
 	// Counts are the devices after the checks; the JSON holds Total (as
 	// "devices"), Valid, Invalid and Reasons.
 	outcome.Counts
@@ -238,26 +274,27 @@ type Summary struct {
 
 // summaryJSON is the form of a Summary in the bucket.
 type summaryJSON struct {
-	Manifest string         `json:"manifest"`
-	Vendor   Vendor         `json:"vendor,omitempty"` // the bucket's
-	ETag     string         `json:"etag,omitempty"`
-	Started  string         `json:"started"`
-	Finished string         `json:"finished"`
-	Slot     string         `json:"slot,omitempty"` // Infineon only
-	ReelIDs  []string       `json:"reel_ids,omitempty"`
-	BatchIDs []string       `json:"batch_ids,omitempty"`
-	Devices  int            `json:"devices"`
-	Valid    int            `json:"valid"`
-	Invalid  int            `json:"invalid"`
-	Reasons  map[string]int `json:"reasons,omitempty"`
-	Messages int            `json:"messages"`
-	Error    string         `json:"error,omitempty"`
+	Manifest  string         `json:"manifest"`
+	Vendor    Vendor         `json:"vendor,omitempty"` // the bucket's
+	ETag      string         `json:"etag,omitempty"`
+	VersionID string         `json:"version_id,omitempty"`
+	Started   string         `json:"started"`
+	Finished  string         `json:"finished"`
+	Slot      string         `json:"slot,omitempty"` // Infineon only
+	ReelIDs   []string       `json:"reel_ids,omitempty"`
+	BatchIDs  []string       `json:"batch_ids,omitempty"`
+	Devices   int            `json:"devices"`
+	Valid     int            `json:"valid"`
+	Invalid   int            `json:"invalid"`
+	Reasons   map[string]int `json:"reasons,omitempty"`
+	Messages  int            `json:"messages"`
+	Error     string         `json:"error,omitempty"`
 }
 
 // MarshalJSON writes s in the bucket's form.
 func (s Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(summaryJSON{
-		Manifest: s.Manifest, Vendor: s.Vendor, ETag: s.ETag, Started: s.Started, Finished: s.Finished, Slot: s.Slot,
+		Manifest: s.Manifest, Vendor: s.Vendor, ETag: s.ETag, VersionID: s.VersionID, Started: s.Started, Finished: s.Finished, Slot: s.Slot,
 		ReelIDs: s.ReelIDs, BatchIDs: s.BatchIDs,
 		Devices: s.Total, Valid: s.Valid, Invalid: s.Invalid, Reasons: s.Reasons,
 		Messages: s.Messages, Error: s.Error,
@@ -271,10 +308,17 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Summary{
-		Manifest: j.Manifest, Vendor: j.Vendor, ETag: j.ETag, Started: j.Started, Finished: j.Finished, Slot: j.Slot,
+		Manifest: j.Manifest, Vendor: j.Vendor, ETag: j.ETag, VersionID: j.VersionID, Started: j.Started, Finished: j.Finished, Slot: j.Slot,
 		ReelIDs: j.ReelIDs, BatchIDs: j.BatchIDs,
 		Counts:   outcome.Counts{Total: j.Devices, Valid: j.Valid, Invalid: j.Invalid, Reasons: j.Reasons},
 		Messages: j.Messages, Error: j.Error,
 	}
 	return nil
 }
+
+// ResultKey is where the final summary of the manifest at manifestKey is
+// written when its last device has an outcome: next to SummaryKey.
+func ResultKey(prefix, manifestKey string) string { return prefix + manifestKey + ResultSuffix }
+
+// ResultSuffix ends the key of a final summary.
+const ResultSuffix = ".result.json"

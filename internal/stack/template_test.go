@@ -38,6 +38,7 @@ const documentedCommand = "sam deploy --stack-name thingpress-infineon --paramet
 var emfMetrics = []string{
 	"DevicesValid", "DevicesInvalid", "MessagesSent",
 	"DevicesImported", "DevicesExisting", "DevicesFailed", "ThrottledRetries",
+	MetricResultValid, MetricResultEnded, MetricResultFailed,
 }
 
 // Environment variables each function must be given.
@@ -46,12 +47,12 @@ var (
 		EnvImportQueueURL, EnvPolicyNames, EnvThingType, EnvThingGroups,
 		EnvCertificateType, EnvDevicesPerMessage, EnvSummaryPrefix,
 		EnvMaxManifestBytes, EnvMetricsNamespace,
-		EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket, EnvGeneratedBucket, EnvNoVerifyChain,
+		EnvInfineonBucket, EnvMicrochipBucket, EnvEspressifBucket, EnvGeneratedBucket, EnvNoVerifyChain, EnvResultsTable, EnvResultsTopicARN,
 	}
 	importerEnv = []string{
 		EnvImportQueueURL, EnvPolicyNames, EnvThingType, EnvThingGroups,
 		EnvQuotaRegister, EnvQuotaAttachPolicy, EnvImporterConcurrency,
-		EnvMetricsNamespace,
+		EnvMetricsNamespace, EnvSummaryPrefix, EnvResultsTable, EnvResultsTopicARN,
 	}
 )
 
@@ -344,6 +345,8 @@ func TestTemplateEnvironmentIsTheContract(t *testing.T) {
 		EnvQuotaAttachPolicy:   "QuotaAttachPolicyTps",
 		EnvImporterConcurrency: "ImporterMaxConcurrency",
 		EnvDevicesPerMessage:   "DevicesPerMessage",
+		EnvResultsTable:        LogicalResultsTable,
+		EnvResultsTopicARN:     "ResultsTopicArn",
 	}
 	literals := map[string]string{
 		EnvSummaryPrefix:    DefaultSummaryPrefix,
@@ -954,6 +957,9 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 			"iot:GetPolicy":          {iotARN("policy", "${PolicyName}")},
 			"iot:DescribeThingType":  {iotARN("thingtype", "${ThingTypeName}")},
 			"iot:DescribeThingGroup": {iotARN("thinggroup", "${ThingGroupName}")},
+			"dynamodb:GetItem":       {"ResultsTable.Arn"},
+			"dynamodb:UpdateItem":    {"ResultsTable.Arn"},
+			"sns:Publish":            {"map[Ref:ResultsTopicArn]"},
 		},
 		"ImporterRole": {
 			// No resource type in IAM: "*" is the only resource it takes.
@@ -969,6 +975,11 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 			"sqs:GetQueueAttributes":      {"ImportQueue.Arn"},
 			"sqs:ChangeMessageVisibility": {"ImportQueue.Arn"},
 			"sqs:SendMessage":             {"ImportQueue.Arn"},
+			"dynamodb:GetItem":            {"ResultsTable.Arn"},
+			"dynamodb:PutItem":            {"ResultsTable.Arn"},
+			"dynamodb:UpdateItem":         {"ResultsTable.Arn"},
+			"s3:PutObject":                summaries,
+			"sns:Publish":                 {"map[Ref:ResultsTopicArn]"},
 		},
 	}
 	for id, want := range grants {
@@ -1004,6 +1015,48 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		if !reflect.DeepEqual(have, want) {
 			t.Errorf("%s grants\n%s\nwant\n%s", id, dump(have), dump(want))
 		}
+	}
+}
+
+// TestTemplateResultsTable: on-demand, encrypted, point-in-time recovery
+// on, the key internal/results writes, and a provider limited to the
+// manifests' items.
+func TestTemplateResultsTable(t *testing.T) {
+	tp := loadTemplate(t)
+	tb := tp.resource(t, LogicalResultsTable, "AWS::DynamoDB::Table")
+	for path, want := range map[string]any{
+		"BillingMode":                 "PAY_PER_REQUEST",
+		"SSESpecification.SSEEnabled": true,
+		"PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled": true,
+	} {
+		if got := tp.prop(LogicalResultsTable, strings.Split(path, ".")...); got != want {
+			t.Errorf("ResultsTable %s = %v, want %v", path, got, want)
+		}
+	}
+	keys := toSlice(at(tb, "Properties", "KeySchema"))
+	if len(keys) != 2 || at(keys[0], "AttributeName") != "pk" || at(keys[0], "KeyType") != "HASH" ||
+		at(keys[1], "AttributeName") != "sk" || at(keys[1], "KeyType") != "RANGE" {
+		t.Errorf("ResultsTable KeySchema %v, want pk HASH, sk RANGE", keys)
+	}
+	if at(tb, "DeletionPolicy") != "Retain" {
+		t.Errorf("ResultsTable DeletionPolicy %v, want Retain", at(tb, "DeletionPolicy"))
+	}
+	found := false
+	for _, s := range statements(t, tp.resource(t, "ProviderRole", "AWS::IAM::Role")) {
+		if !slices.Contains(strs(s["Action"]), "dynamodb:UpdateItem") {
+			continue
+		}
+		found = true
+		lead := strs(at(s, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys"))
+		if !reflect.DeepEqual(lead, []string{"M#*"}) {
+			t.Errorf("the provider's table statement is limited to %v, want the manifests' keys [M#*]", lead)
+		}
+	}
+	if !found {
+		t.Error("the provider may not update the results table")
+	}
+	if at(tp, "Outputs", "ResultsTableName", "Value") == nil {
+		t.Error("output ResultsTableName is missing")
 	}
 }
 
@@ -1106,7 +1159,8 @@ func TestTemplateCfnLint(t *testing.T) {
 			"PolicyName=ThingpressDevices", "ThingGroupName=reel-2026", "ThingTypeName=OptigaTrustM",
 			"S3BucketName=acme-deploy", "Region=eu-central-1",
 			"RoleArn=arn:aws:iam::123456789012:role/thingpress", "CertificateType=E0E1",
-			"ProviderReservedConcurrency=0", "AlarmTopicArn=arn:aws:sns:eu-central-1:123456789012:ops", "NoVerifyChain=true"},
+			"ProviderReservedConcurrency=0", "AlarmTopicArn=arn:aws:sns:eu-central-1:123456789012:ops", "NoVerifyChain=true",
+			"ResultsTopicArn=arn:aws:sns:eu-central-1:123456789012:imports"},
 	} {
 		cmd := exec.Command(lint, args...)
 		cmd.Dir = repoRoot(t)

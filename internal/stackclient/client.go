@@ -7,7 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
@@ -18,7 +20,7 @@ import (
 type Options struct {
 	Region  string // empty: from the configuration chain
 	Profile string // empty: from the configuration chain
-	// EndpointURL overrides the endpoint of S3, SQS and CloudFormation
+	// EndpointURL overrides the endpoint of S3, SQS, DynamoDB and CloudFormation
 	// (a local emulator); AWS_ENDPOINT_URL works too.
 	EndpointURL string
 }
@@ -30,6 +32,9 @@ type Client struct {
 	SQS    *sqs.Client
 	CFN    *cloudformation.Client
 	cfg    aws.Config
+	// DynamoDB reads the results table; SNS is for tests of the stack.
+	DynamoDB *dynamodb.Client
+	SNS      *sns.Client
 }
 
 // New returns a Client from the standard AWS configuration chain.
@@ -53,6 +58,9 @@ func FromConfig(cfg aws.Config) *Client {
 		SQS:    sqs.NewFromConfig(cfg),
 		CFN:    cloudformation.NewFromConfig(cfg),
 		cfg:    cfg,
+
+		DynamoDB: dynamodb.NewFromConfig(cfg),
+		SNS:      sns.NewFromConfig(cfg),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,12 +27,27 @@ func (s *Status) WriteText(w io.Writer) error {
 	if len(s.Summaries) == 0 {
 		b.WriteString("No manifest summaries yet: upload a manifest with `thingpress upload`.\n")
 	} else {
-		fmt.Fprintf(&b, "Latest manifests (%d of %d, newest first):\n", len(s.Summaries), s.SummariesTotal)
+		if len(s.Summaries) == 1 && s.SummariesTotal == 1 {
+			b.WriteString("Manifest:\n")
+		} else {
+			fmt.Fprintf(&b, "Latest manifests (%d of %d, newest first):\n", len(s.Summaries), s.SummariesTotal)
+		}
+		now := time.Now()
 		tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "MANIFEST\tSTATE\tDEVICES\tVALID\tINVALID\tMESSAGES\tUPDATED")
+		fmt.Fprintln(tw, "MANIFEST\tSTATE\tDEVICES\tVALID\tINVALID\tIMPORTED\tEXISTED\tFAILED\tREQUEUED\tTIME\tRATE")
 		for _, m := range s.Summaries {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Key, m.State(), m.Summary.Total, m.Summary.Valid,
-				m.Summary.Invalid, m.Summary.Messages, m.LastModified.UTC().Format(time.RFC3339))
+			imported, existed, failed, requeued, took, rate := "-", "-", "-", "-", "-", "-"
+			if r := m.Results; r != nil {
+				imported, existed, failed, requeued = strconv.Itoa(r.Imported), strconv.Itoa(r.Exists), strconv.Itoa(r.Failed), strconv.Itoa(r.Requeued)
+				if r.Started != "" {
+					took = r.Duration(now).Round(100 * time.Millisecond).String()
+				}
+				if rt := r.Rate(now); rt > 0 {
+					rate = fmt.Sprintf("%.1f/s", rt)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.State(), m.Summary.Total, m.Summary.Valid,
+				m.Summary.Invalid, imported, existed, failed, requeued, took, rate)
 		}
 		tw.Flush()
 		for _, m := range s.Summaries {
@@ -40,6 +56,12 @@ func (s *Status) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "  %s: summary unreadable: %s\n", m.Key, oneLine(m.ReadError))
 			case m.Summary.Error != "":
 				fmt.Fprintf(&b, "  %s: %s\n", m.Key, oneLine(m.Summary.Error))
+			}
+			if m.ResultsError != "" {
+				fmt.Fprintf(&b, "  %s: results table: %s\n", m.Key, oneLine(m.ResultsError))
+			}
+			if r := m.Results; r != nil && r.Failed > 0 {
+				fmt.Fprintf(&b, "  %s: %d devices failed: list them with --manifest %s --failed -, queue them again with thingpress retry\n", m.Key, r.Failed, m.Key)
 			}
 			if len(m.Summary.Reasons) > 0 && m.ReadError == "" {
 				var rs []string
@@ -51,6 +73,9 @@ func (s *Status) WriteText(w io.Writer) error {
 		}
 	}
 
+	if s.ResultsTable == "" && len(s.Summaries) > 0 {
+		b.WriteString("\nThis stack has no results table: deploy the current template.yaml to see each device's outcome.\n")
+	}
 	var notes []string
 	for _, q := range s.Queues {
 		switch {

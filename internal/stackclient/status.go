@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 )
 
@@ -51,17 +52,31 @@ type ManifestSummary struct {
 	Summary      stack.Summary `json:"summary"`
 	// ReadError is set when the summary object could not be read.
 	ReadError string `json:"read_error,omitempty"`
+	// Results is the manifest's item in the results table, when the
+	// stack has one and it holds the manifest.
+	Results *results.Manifest `json:"results,omitempty"`
+	// ResultsError is set when the item could not be read.
+	ResultsError string `json:"results_error,omitempty"`
 }
 
-// State is "reading", "done" or "failed".
+// State is the state of the results table (reading, queued, importing,
+// done or failed; queued shows as importing once a device has an
+// outcome) or, without it, the summary's: reading, read (devices
+// queued) or failed.
 func (m ManifestSummary) State() string {
+	if r := m.Results; r != nil {
+		if r.State == results.StateQueued && r.Ended() > 0 {
+			return string(results.StateImporting)
+		}
+		return string(r.State)
+	}
 	switch {
 	case m.ReadError != "" || m.Summary.Error != "":
 		return "failed"
 	case m.Summary.Finished == "":
 		return "reading"
 	}
-	return "done"
+	return "read"
 }
 
 // Status is what `thingpress status` shows.
@@ -73,6 +88,9 @@ type Status struct {
 	Summaries []ManifestSummary `json:"summaries"`
 	// SummariesTotal counts every summary under the prefix.
 	SummariesTotal int `json:"summaries_total"`
+	// ResultsTable is the stack's results table; empty for a stack
+	// deployed before it had one.
+	ResultsTable string `json:"results_table,omitempty"`
 }
 
 // StatusInput says which stack to look at.
@@ -85,20 +103,47 @@ type StatusInput struct {
 	SummaryPrefix string
 	// Last is the number of summaries to read, newest first (default 10).
 	Last int
+	// Manifest, when set, is the one manifest to show (its key).
+	Manifest string
 }
 
-// StackQueues finds the URLs of the stack's queues by logical ID.
-func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+// resources returns the physical IDs of the stack's resources of type typ
+// by logical ID.
+func (c *Client) resources(ctx context.Context, stackName, typ string) (map[string]string, error) {
 	out, err := c.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
 	if err != nil {
 		return nil, c.explain(ctx, "stack "+stackName, err)
 	}
-	urls := map[string]string{}
+	ids := map[string]string{}
 	for _, r := range out.StackResources {
-		id := aws.ToString(r.LogicalResourceId)
-		if slices.Contains(Queues, id) && aws.ToString(r.ResourceType) == "AWS::SQS::Queue" {
-			// A queue's physical ID is its URL.
-			urls[id] = aws.ToString(r.PhysicalResourceId)
+		if aws.ToString(r.ResourceType) == typ {
+			ids[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+		}
+	}
+	return ids, nil
+}
+
+// ResultsTable returns the name of the stack's results table, or "" for
+// a stack deployed before it had one.
+func (c *Client) ResultsTable(ctx context.Context, stackName string) (string, error) {
+	ids, err := c.resources(ctx, stackName, "AWS::DynamoDB::Table")
+	if err != nil {
+		return "", err
+	}
+	return ids[stack.LogicalResultsTable], nil
+}
+
+// StackQueues finds the URLs of the stack's queues by logical ID.
+func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+	// A queue's physical ID is its URL.
+	all, err := c.resources(ctx, stackName, "AWS::SQS::Queue")
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	for _, q := range Queues {
+		if all[q] != "" {
+			urls[q] = all[q]
 		}
 	}
 	var missing []string
@@ -152,7 +197,7 @@ func (c *Client) Summaries(ctx context.Context, bucket, prefix string, n int) ([
 		}
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
-			if !strings.HasSuffix(k, ".json") {
+			if !strings.HasSuffix(k, ".json") || strings.HasSuffix(k, stack.ResultSuffix) {
 				continue
 			}
 			all = append(all, ManifestSummary{Key: strings.TrimSuffix(strings.TrimPrefix(k, prefix), ".json"), LastModified: aws.ToTime(o.LastModified)})
@@ -228,8 +273,36 @@ func (c *Client) Status(ctx context.Context, in StatusInput) (*Status, error) {
 		}
 		st.Queues = append(st.Queues, q)
 	}
-	if st.Summaries, st.SummariesTotal, err = c.Summaries(ctx, in.Bucket, in.SummaryPrefix, in.Last); err != nil {
+	if in.Manifest != "" {
+		key := in.Manifest
+		if b, k, err := results.SplitURI(key); err == nil {
+			st.Bucket, key = b, k
+		}
+		sum, err := c.Summary(ctx, st.Bucket, in.SummaryPrefix, key)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: no summary of the provider under s3://%s/%s: %w", key, st.Bucket, in.SummaryPrefix, err)
+		}
+		st.Summaries, st.SummariesTotal = []ManifestSummary{{Key: key, Summary: sum}}, 1
+	} else if st.Summaries, st.SummariesTotal, err = c.Summaries(ctx, in.Bucket, in.SummaryPrefix, in.Last); err != nil {
 		return nil, err
+	}
+	if st.ResultsTable, err = c.ResultsTable(ctx, in.Stack); err != nil || st.ResultsTable == "" {
+		return st, err
+	}
+	tb := results.New(c.DynamoDB, st.ResultsTable)
+	for i := range st.Summaries {
+		m := &st.Summaries[i]
+		if m.ReadError != "" || m.Summary.ETag == "" {
+			continue // not read: the table has no item
+		}
+		r, err := tb.Get(ctx, results.ID("s3://"+st.Bucket+"/"+m.Key, m.Summary.Version()))
+		switch {
+		case errors.Is(err, results.ErrNotFound):
+		case err != nil:
+			m.ResultsError = err.Error()
+		default:
+			m.Results = &r
+		}
 	}
 	return st, nil
 }

@@ -59,7 +59,7 @@ type Config struct {
 	// lacks: a second CreateThing of a name with another thing type or
 	// other attributes is answered 409 ResourceAlreadyExistsException
 	// instead of replacing the Thing. Only Things created through the
-	// proxy are known.
+	// proxy are known, until a DeleteThing through it.
 	StrictCreateThing bool
 	// StrictAttributes gives CreateThing AWS's checks of attributes,
 	// which moto lacks: an attribute name outside [a-zA-Z0-9_.,@/:#-]
@@ -308,6 +308,13 @@ func (p *Proxy) conflict(op string, r *http.Request, w http.ResponseWriter) bool
 		return true
 	}
 	createThing := op == "CreateThing" && (strict || strictAttrs)
+	if strict && op == "DeleteThing" {
+		// A deleted Thing's name is free again.
+		name, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/things/"))
+		p.mu.Lock()
+		delete(p.things, name)
+		p.mu.Unlock()
+	}
 	if observe == nil && !createThing {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
@@ -55,7 +56,8 @@ func TestEndToEnd(t *testing.T) {
 	var metrics stacktest.Metrics
 	prov, err := provider.New(provider.Config{
 		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
-		DevicesPerMessage: 7, Trust: anchors, Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
+		DevicesPerMessage: 7, Trust: anchors, Results: s.Results(), Finish: s.Finisher(""),
+		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +97,7 @@ func TestEndToEnd(t *testing.T) {
 			IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target, Quotas: quotas,
 			MaxAttempts: 2, MaxThrottled: 2, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
 			ResendDelay: time.Second, MaxResendDelay: 2 * time.Second, Reserve: 2 * time.Second,
+			Results: s.Results(), Finish: s.Finisher(""),
 			Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
 		})
 		if err != nil {
@@ -108,6 +111,15 @@ func TestEndToEnd(t *testing.T) {
 		metrics.Sum(stack.MetricDevicesRequeued, ""), metrics.Sum(stack.MetricThrottledRetries, ""))
 
 	s.IoT.AssertComplete(t, devices)
+	// The results table counts each device once through the faults,
+	// drops and send-backs: done, every valid device imported or there.
+	m, err := s.Results().Get(ctx, results.ID("s3://"+s.Bucket+"/"+key, sum.Version()))
+	if err != nil || m.State != results.StateDone || m.Valid != good || m.Imported+m.Exists != good || m.Failed != 0 {
+		t.Errorf("results table %+v %v, want done with %d imported or existing", m, err, good)
+	}
+	if m.Requeued == 0 {
+		t.Error("the table counted no device sent back")
+	}
 
 	// No message lost: the malformed one was reported failed at each of
 	// its deliveries and then moved to the dead-letter queue; nothing

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
@@ -180,6 +181,8 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	for k, v := range s.Env() {
 		env[k] = v
 	}
+	topic, notified := notices(t, s)
+	env[stack.EnvResultsTopicARN] = topic
 
 	prov := startRIE(t, rie, provider, env)
 	ctx := t.Context()
@@ -224,6 +227,17 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 		t.Errorf("delivery %+v, want %d messages and no failure", stats, wantMessages)
 	}
 	s.IoT.AssertComplete(t, devices)
+	// The binaries found the results table from RESULTS_TABLE alone.
+	m, err := s.Results().Get(ctx, results.ID("s3://"+s.Bucket+"/"+key, sum.Version()))
+	if err != nil || m.State != results.StateDone || m.Valid != good || m.Imported != good || m.Exists != 0 || m.Failed != 0 {
+		t.Errorf("results table: %+v %v, want done with %d imported", m, err, good)
+	}
+	if f := finalSummary(t, s, key); f.Imported != good || f.State != results.StateDone {
+		t.Errorf("final summary %+v", f)
+	}
+	if got := notified(); len(got) != 1 || !strings.Contains(got[0], `"state": "done"`) {
+		t.Errorf("notifications %q, want one", got)
+	}
 	if !strings.Contains(imp.output.String(), `"msg":"batch done"`) {
 		t.Errorf("no JSON log line from the importer:\n%s", imp.output.String())
 	}

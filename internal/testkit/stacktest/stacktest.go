@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
@@ -49,10 +51,14 @@ type Stack struct {
 	S3      *s3.Client
 	SQS     *sqs.Client
 	CFN     *cloudformation.Client
+	DDB     *dynamodb.Client
 	// Queue URLs.
 	ImportQueue, ImportDLQ, ProviderDLQ, Events string
+	// Table is the results table's name.
+	Table string
 
 	client *stackclient.Client // what thingpress status reads with
+	ddbMu  sync.Mutex          // see serialDDB
 }
 
 // template makes the resources of template.yaml that the functions and
@@ -70,6 +76,16 @@ Resources:
         maxReceiveCount: %d
   ` + stack.LogicalProviderDeadLetterQueue + `:
     Type: AWS::SQS::Queue
+  ` + stack.LogicalResultsTable + `:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: ` + results.AttrPK + `, AttributeType: S}
+        - {AttributeName: ` + results.AttrSK + `, AttributeType: S}
+      KeySchema:
+        - {AttributeName: ` + results.AttrPK + `, KeyType: HASH}
+        - {AttributeName: ` + results.AttrSK + `, KeyType: RANGE}
 `
 
 // bucketResources are the upload buckets of every vendor.
@@ -102,6 +118,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 		S3:      c.S3,
 		SQS:     c.SQS,
 		CFN:     c.CFN,
+		DDB:     c.DynamoDB,
 		client:  c,
 	}
 	ctx := t.Context()
@@ -119,6 +136,9 @@ func New(t testing.TB, name string, o Options) *Stack {
 	s.ImportQueue = urls[stack.LogicalImportQueue]
 	s.ImportDLQ = urls[stack.LogicalImportDeadLetterQueue]
 	s.ProviderDLQ = urls[stack.LogicalProviderDeadLetterQueue]
+	if s.Table, err = c.ResultsTable(ctx, name); err != nil {
+		t.Fatal(err)
+	}
 	ev, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-s3-events")})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +148,13 @@ func New(t testing.TB, name string, o Options) *Stack {
 	for _, b := range stack.Buckets {
 		bucket := name + b.Suffix
 		s.Buckets[b.Vendor] = bucket
+		// Versioned as template.yaml's buckets (moto's CloudFormation does
+		// not apply VersioningConfiguration).
+		if _, err := s.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+			Bucket: aws.String(bucket), VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+		}); err != nil {
+			t.Fatalf("bucket versioning of %s: %v", bucket, err)
+		}
 		if _, err := s.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 			Bucket: aws.String(bucket),
 			NotificationConfiguration: &s3types.NotificationConfiguration{
@@ -164,12 +191,50 @@ func (s *Stack) Env() map[string]string {
 		stack.EnvThingType:       iottest.ThingType,
 		stack.EnvThingGroups:     iottest.Group,
 		stack.EnvCertificateType: "E0E0",
+		stack.EnvResultsTable:    s.Table,
+		stack.EnvSummaryPrefix:   stack.DefaultSummaryPrefix,
 	}
 	for _, b := range stack.Buckets {
 		env[b.Env] = s.Buckets[b.Vendor]
 	}
 	return env
 }
+
+// Results is the stack's results table. Its writes are serialized (see
+// serialDDB), so give every function of a test the table of this call.
+func (s *Stack) Results() *results.Table {
+	return results.New(serialDDB{Client: s.DDB, mu: &s.ddbMu}, s.Table)
+}
+
+// serialDDB makes one write at a time to moto. moto cancels a
+// transaction by putting back a copy of the whole table taken when the
+// transaction began, which drops whatever another request wrote in
+// between; DynamoDB cancels only the transaction's own items.
+type serialDDB struct {
+	*dynamodb.Client
+	mu *sync.Mutex
+}
+
+func (d serialDDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+func (d serialDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Client.UpdateItem(ctx, in, optFns...)
+}
+
+// Finisher writes final summaries into the stack's bucket, and notifies
+// topic when it is not empty.
+func (s *Stack) Finisher(topic string) *results.Finisher {
+	return &results.Finisher{S3: s.S3, SNS: s.client.SNS, TopicARN: topic}
+}
+
+// Client is the client thingpress status and retry use on this stack.
+func (s *Stack) Client() *stackclient.Client { return s.client }
 
 // Put uploads the file at path as key into the Infineon bucket.
 func (s *Stack) Put(t testing.TB, key, path string) {
