@@ -136,7 +136,7 @@ func (rd *Reader) Next() (Entry, error) {
 	}
 	// The entry was read whole; only its content can be wrong now.
 	if err := decodeInfo(raw, &e.Info); err != nil {
-		e.Problem = fmt.Errorf("%w: %s", ErrEntry, err)
+		e.Problem = fmt.Errorf("%w: %w", ErrEntry, err)
 	}
 	return e, nil
 }
