@@ -5,6 +5,5 @@
 // loop of IoT calls), the classification of AWS errors
 // into throttled, transient, already-exists and permanent, and the
 // preflight that checks policies, thing type and groups exist before any
-// device is touched. Nothing else but the Lambda functions imports the
-// SDK's IoT types.
+// device is touched.
 package awsiot
