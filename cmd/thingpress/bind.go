@@ -61,7 +61,7 @@ attributes, attaches the certificate to it (EXCLUSIVE_THING with --exclusive),
 attaches each --policy to the certificate, adds the Thing to each --thing-group,
 and activates the certificate last (UpdateCertificate) if it is not ACTIVE, so
 that a device left half-made never has an ACTIVE certificate it did not have
-before. That is 5 calls plus one per policy and group for an INACTIVE
+before. That is 4 calls plus one per policy and group for an INACTIVE
 certificate, one fewer for an ACTIVE one.
 
 Every entry is checked before any call: its fields are the four above, spelled
