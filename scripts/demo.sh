@@ -16,7 +16,9 @@ if [ -z "$bundle" ]; then
   bundle=../shared/fixtures/infineon/manifest-infineon.7z
   [ -f "$bundle" ] || bundle=cmd/thingpress/testdata/mini-reel.7z
 fi
-[ -x bin/thingpress ] || go build -o bin/thingpress ./cmd/thingpress
+# Always (re)build: a bin/thingpress left from an older checkout would show
+# the old behaviour. Go's build cache makes this cheap when it is current.
+if command -v make >/dev/null; then make -s build; else go build -o bin/thingpress ./cmd/thingpress; fi
 tp=$root/bin/thingpress
 
 work=$(mktemp -d)

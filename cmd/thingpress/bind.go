@@ -61,11 +61,12 @@ attributes, attaches the certificate to it (EXCLUSIVE_THING with --exclusive),
 attaches each --policy to the certificate, adds the Thing to each --thing-group,
 and activates the certificate last (UpdateCertificate) if it is not ACTIVE, so
 that a device left half-made never has an ACTIVE certificate it did not have
-before. That is 5 calls plus one per policy and group for an INACTIVE
+before. That is 4 calls plus one per policy and group for an INACTIVE
 certificate, one fewer for an ACTIVE one.
 
-Every entry is checked before any call: the fingerprint is 64 hex digits, deviceId
-and deviceType are valid AWS IoT names, the attributes keep AWS's limits (at most
+Every entry is checked before any call: its fields are the four above, spelled
+exactly so, each at most once; the fingerprint is 64 hex digits, deviceId and
+deviceType are valid AWS IoT names, the attributes keep AWS's limits (at most
 50 with a thing type, 3 without; names [a-zA-Z0-9_.,@/:#-]{1,128}, values
 [a-zA-Z0-9_.,@/:#=\[\]-]{0,800}), and no deviceId or fingerprint comes twice.
 An entry that breaks a rule is skipped with its reason; an unknown fingerprint,

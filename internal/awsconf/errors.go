@@ -43,7 +43,8 @@ func (w Where) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// Unreachable reports whether err is a connection refused or a host name
+// Unreachable reports whether err is a connection refused, a connection
+// that timed out (ConnectTimeout: the packets are dropped) or a host name
 // that does not exist: the endpoint is wrong or down, and retrying at
 // once cannot help.
 func Unreachable(err error) bool {
@@ -51,7 +52,13 @@ func Unreachable(err error) bool {
 	if errors.As(err, &dns) && dns.IsNotFound {
 		return true
 	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+	return errors.Is(err, syscall.ECONNREFUSED) || dialTimeout(err)
+}
+
+// dialTimeout reports whether err is a connection attempt that timed out.
+func dialTimeout(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && op.Timeout()
 }
 
 // Code is the AWS error code of err, or "" when err is not an AWS error.
@@ -94,6 +101,9 @@ func Message(err error) string {
 		return fmt.Sprintf("cannot resolve %s (%s): check the endpoint URL and --region, and the network", dns.Name, dns.Err)
 	}
 	var dial *net.OpError
+	if dialTimeout(err) && errors.As(err, &dial) {
+		return fmt.Sprintf("cannot reach %s (no answer to connecting within %s): check the endpoint URL and --region, and the network (a firewall may drop the packets)", dial.Addr, ConnectTimeout)
+	}
 	if errors.As(err, &dial) && dial.Op == "dial" {
 		return fmt.Sprintf("cannot connect to %s (%v): check the endpoint URL and --region, and the network", dial.Addr, dial.Err)
 	}

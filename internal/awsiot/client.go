@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
@@ -74,7 +73,7 @@ func FromConfig(cfg aws.Config, o ClientOptions) *iot.Client {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	httpClient := awshttp.NewBuildableClient().
+	httpClient := awsconf.HTTPClient().
 		WithTimeout(o.Timeout).
 		WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = o.MaxConns * 2

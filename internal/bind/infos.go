@@ -1,10 +1,13 @@
 package bind
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/thingpress/thingpress/internal/manifest"
 )
@@ -19,7 +22,8 @@ var (
 	// over a limit (Limits).
 	ErrTooLarge = errors.New("device-infos file exceeds a size limit")
 	// ErrEntry: one device entry cannot be used (a field of the wrong
-	// type, an unknown field); it is that device's reason.
+	// type, an unknown field, a field name spelled in another case, a
+	// field twice); it is that device's reason.
 	ErrEntry = errors.New("unreadable device entry")
 )
 
@@ -87,7 +91,6 @@ func NewReader(r io.Reader, file string, lim Limits) (*Reader, error) {
 	}
 	cr := &cappedReader{r: r, fileCap: lim.MaxFileBytes}
 	rd := &Reader{file: file, lim: lim, cr: cr, dec: json.NewDecoder(cr), seen: map[string]bool{}}
-	rd.dec.DisallowUnknownFields()
 	if err := rd.delim('{', "the file must be a JSON object"); err != nil {
 		return nil, err
 	}
@@ -127,17 +130,85 @@ func (rd *Reader) Next() (Entry, error) {
 	e := Entry{Index: rd.n}
 	rd.n++
 	rd.cap()
-	err := rd.dec.Decode(&e.Info)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-	case errors.As(err, &typeErr) || isUnknownField(err):
-		// The entry was read whole; only its content is wrong.
-		e.Problem = fmt.Errorf("%w: %s", ErrEntry, plain(err))
-	default:
+	var raw json.RawMessage
+	if err := rd.dec.Decode(&raw); err != nil {
 		return Entry{}, rd.readErr(err, e.Name())
 	}
+	// The entry was read whole; only its content can be wrong now.
+	if err := decodeInfo(raw, &e.Info); err != nil {
+		e.Problem = fmt.Errorf("%w: %w", ErrEntry, err)
+	}
 	return e, nil
+}
+
+// infoFields are the fields of a device entry, spelled as the format
+// names them.
+var infoFields = []string{"certFingerprint", "deviceId", "deviceType", "attributes"}
+
+// decodeInfo decodes one device entry into info, matching field names
+// exactly (encoding/json alone would take "DEVICEID" for deviceId) and
+// refusing a field given twice. On error, info holds the fields read
+// before it.
+func decodeInfo(raw []byte, info *Info) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := d.Token()
+	if err != nil {
+		return err
+	}
+	switch tok := tok.(type) {
+	case nil:
+		return nil // null: an empty entry, as encoding/json reads it
+	case json.Delim:
+		if tok != '{' {
+			return errors.New("the entry must not be a JSON array")
+		}
+	default:
+		return fmt.Errorf("the entry must not be a JSON %s", jsonKind(tok))
+	}
+	var seen [4]bool
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		i := slices.Index(infoFields, key)
+		if i < 0 {
+			for _, f := range infoFields {
+				if strings.EqualFold(key, f) {
+					return fmt.Errorf("field %q must be spelled %q", manifest.Truncate(key, 40), f)
+				}
+			}
+			return fmt.Errorf("unknown field %q", manifest.Truncate(key, 40))
+		}
+		if seen[i] {
+			return fmt.Errorf("field %q appears twice", key)
+		}
+		seen[i] = true
+		dst := []any{&info.CertFingerprint, &info.DeviceID, &info.DeviceType, &info.Attributes}[i]
+		if err := d.Decode(dst); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if !errors.As(err, &typeErr) {
+				return err
+			}
+			if typeErr.Field != "" {
+				key += "." + typeErr.Field
+			}
+			return fmt.Errorf("%s must not be a JSON %s", key, typeErr.Value)
+		}
+	}
+	return nil
+}
+
+// jsonKind names the JSON type of a scalar token as encoding/json does.
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	}
+	return "number"
 }
 
 // members reads the object's members up to the "devices" array (then
@@ -220,23 +291,10 @@ func (rd *Reader) failAt(entry string, err error) error {
 func plain(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		field := typeErr.Field
-		if field == "" {
-			field = "the entry"
-		}
-		return fmt.Sprintf("%s must not be a JSON %s", field, typeErr.Value)
+		return fmt.Sprintf("%s must not be a JSON %s", typeErr.Field, typeErr.Value)
 	}
 	return err.Error()
 }
-
-// isUnknownField tells encoding/json's error for a field that
-// DisallowUnknownFields refuses; it has no type of its own.
-func isUnknownField(err error) bool {
-	var syn *json.SyntaxError
-	return err != nil && !errors.As(err, &syn) && len(err.Error()) > len(unknownField) && err.Error()[:len(unknownField)] == unknownField
-}
-
-const unknownField = "json: unknown field "
 
 // readSlack is what the decoder may have read ahead of the value it
 // decodes.

@@ -51,8 +51,16 @@ func TestReader(t *testing.T) {
 		{name: "wrong type in entry", text: `{"devices":[{"deviceId":5},{"deviceId":"d2","attributes":{"a":1}},{"deviceId":"d3"}]}`,
 			wantIDs: []string{"!deviceId must not be a JSON number", "!attributes must not be a JSON number", "d3"}},
 		{name: "unknown field in entry", text: `{"devices":[{"serial":"d1"},{"deviceId":"d2"}]}`, wantIDs: []string{`!unknown field "serial"`, "d2"}},
-		// encoding/json matches field names regardless of case.
-		{name: "field name case", text: `{"devices":[{"DEVICEID":"d1"}]}`, wantIDs: []string{"d1"}},
+		// encoding/json alone would match field names regardless of case.
+		{name: "field name case", text: `{"devices":[{"DEVICEID":"d1"},{"deviceId":"d2","DeviceType":"t"},{"deviceid":"d3"},{"deviceId":"d4"}]}`,
+			wantIDs: []string{`!field "DEVICEID" must be spelled "deviceId"`, `!field "DeviceType" must be spelled "deviceType"`, `!field "deviceid" must be spelled "deviceId"`, "d4"}},
+		// The long s folds to s: encoding/json alone would take "attributeſ".
+		{name: "field name folding", text: `{"devices":[{"deviceId":"d1","attribute\u017f":{}},{"deviceId":"d2","attributes\u212a":1}]}`,
+			wantIDs: []string{"!field \"attribute\u017f\" must be spelled \"attributes\"", "!unknown field \"attributes\u212a\""}},
+		{name: "field twice in entry", text: `{"devices":[{"deviceId":"d1","deviceId":"d2"},{"deviceId":"d3"}]}`,
+			wantIDs: []string{`!field "deviceId" appears twice`, "d3"}},
+		{name: "entry an array", text: `{"devices":[[1],{"deviceId":"d2"}]}`, wantIDs: []string{"!the entry must not be a JSON array", "d2"}},
+		{name: "entry a number", text: `{"devices":[7]}`, wantIDs: []string{"!the entry must not be a JSON number"}},
 		{name: "entry not an object", text: `{"devices":["d1"]}`, wantIDs: []string{"!the entry must not be a JSON string"}},
 		{name: "null entry", text: `{"devices":[null]}`, wantIDs: []string{""}},
 		{name: "not json", text: `devices`, wantErr: ErrFormat},
@@ -125,6 +133,7 @@ func FuzzReader(f *testing.F) {
 		`{"devices":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`{"devices":[]} trailing`,
 		`{"batchId":"B","batchId":"C","devices":[]}`,
+		`{"devices":[{"DEVICEID":"d1"},{"deviceId":"d2","DeviceType":"t"},{"deviceId":"a","deviceId":"b"},{"attributes\u212a":1}]}`,
 		``, `{`, `[`, `null`,
 	} {
 		f.Add([]byte(seed))

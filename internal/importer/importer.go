@@ -133,15 +133,15 @@ type Result struct {
 	// faults caused (the retries ran out): trying later may succeed.
 	Retryable bool `json:"-"`
 	// Left is set on a failed device that has steps done: what it left
-	// in AWS (its certificate, ACTIVE; its Thing; the steps done and
-	// missing).
+	// in AWS (its certificate, ACTIVE unless registered --inactive; its
+	// Thing; the steps done and missing).
 	Left *Leftover `json:"left_in_aws,omitempty"`
 }
 
 // Leftover is what a failed device left in AWS: the steps done before the
 // one that failed. A later run with the same state file goes on from
-// them; until then the certificate, if registered, is ACTIVE without the
-// rest.
+// them; until then the certificate, if registered, is without the rest
+// (ACTIVE, or INACTIVE when registered so and not yet activated).
 type Leftover struct {
 	// The certificate, once the register step is done.
 	CertificateID  string `json:"certificate_id,omitempty"`

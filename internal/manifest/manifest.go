@@ -128,8 +128,9 @@ type Limits struct {
 }
 
 // DefaultLimits fit an XML manifest of up to ten million devices and a reel
-// of up to two million chips (real reels hold a few thousand): the inner
-// archive's listing then stays under about 1 GiB.
+// of up to two million chips (real reels hold a few thousand), whose inner
+// archive's listing the 7z library holds in memory (its cost per member
+// is in BENCHMARKS.md).
 var DefaultLimits = Limits{
 	MaxEntryBytes:   64 << 10,
 	MaxInnerBytes:   8 << 30,

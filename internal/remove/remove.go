@@ -196,8 +196,9 @@ func New(cfg Config) *Remover {
 var ErrPolicyLeft = errors.New("a policy not given with --policy is attached to the certificate")
 
 // ErrInterrupted means the run stopped before the device was done; its
-// completed steps are recorded.
-var ErrInterrupted = errors.New("interrupted")
+// completed steps are recorded. It is the Caller's sentinel, as the
+// importer's is, so one errors.Is serves every command.
+var ErrInterrupted = awsiot.ErrInterrupted
 
 // Look makes the read-only calls that tell what removing d takes:
 // DescribeCertificate, ListPrincipalThings, and ListThingPrincipals when

@@ -1,6 +1,8 @@
 package remove
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -81,6 +83,41 @@ func TestRemoveUndoes(t *testing.T) {
 		t.Run(tt.step, func(t *testing.T) {
 			if got := undoes(tt.step); !slices.Equal(got, tt.want) {
 				t.Errorf("undoes(%s) = %q, want %q", tt.step, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRemoveInterrupted checks that a removal stopped before its next call
+// answers the one interrupt sentinel that import and the Caller share,
+// both before the look and when resuming after a recorded one.
+func TestRemoveInterrupted(t *testing.T) {
+	tests := []struct {
+		name   string
+		looked bool
+	}{
+		{name: "before the look", looked: false},
+		{name: "after a recorded look", looked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := state.NewMemory()
+			if tt.looked {
+				if err := j.Update("c1", func(s *state.Progress) error {
+					s.CertificateARN = "arn:aws:iot:us-east-1:1:cert/c1"
+					s.MarkDone(StepLook)
+					s.MarkDone(markOwnsThing)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := New(Config{Target: awsiot.Target{Policies: []string{"p"}}, State: j})
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			_, err := r.Remove(ctx, Device{ChipID: "chip", ThingName: "t", CertificateID: "c1"})
+			if !errors.Is(err, awsiot.ErrInterrupted) {
+				t.Fatalf("Remove = %v, want awsiot.ErrInterrupted", err)
 			}
 		})
 	}

@@ -110,7 +110,7 @@ func TestProfileKey(t *testing.T) {
 		{name: "RSA 1024", cert: issue(t, ca, generate.LeafOptions{Key: "rsa1024"}), wantErr: ErrWeakKey, wantMsg: "RSA key of 1024 bits"},
 		{name: "Ed25519", cert: issue(t, ca, generate.LeafOptions{Key: "ed25519"}), wantErr: ErrKeyAlgorithm, wantMsg: "Ed25519"},
 	})
-	// A curve AWS does not take (testpki makes no P-224 leaves).
+	// A curve AWS does not take (internal/generate makes no P-224 leaves).
 	if err := checkKey(&p224.PublicKey); !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), "P-224") {
 		t.Errorf("P-224: %v, want ErrWeakKey", err)
 	}

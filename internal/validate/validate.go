@@ -326,8 +326,8 @@ func truncate(s string, n int) string {
 
 // dedup remembers the certificates, thing names and chip IDs of valid
 // devices by a 64-bit fingerprint (the first 8 bytes of their SHA-256)
-// and the entry number that claimed them: about 60 bytes a device for the
-// three maps, so a million devices cost some 60 MB. Two different values
+// and the entry number that claimed them: a few dozen bytes a device for
+// the three maps (BENCHMARKS.md says how many). Two different values
 // share a fingerprint with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million
 // devices); if it happens, the later device is reported as a duplicate
 // with its reason, never dropped silently.

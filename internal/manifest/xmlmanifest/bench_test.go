@@ -19,7 +19,7 @@ import (
 const benchDevices = 100_000
 
 // benchManifest returns the path of a manifest of benchDevices devices,
-// each with a distinct testpki leaf as PEM in slot E0E0 and as base64-der
+// each with a distinct leaf from internal/generate as PEM in slot E0E0 and as base64-der
 // in slot E0E1. It is made once in os.TempDir and reused by later runs:
 // issuing 100,000 certificates takes a while.
 func benchManifest(b *testing.B) string {
