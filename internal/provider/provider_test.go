@@ -338,7 +338,7 @@ func TestStackResultsTable(t *testing.T) {
 		t.Fatalf("Process junk: %+v %v", sum, err)
 	}
 	m, err = tb.Get(ctx, results.ID("s3://"+f.s.Bucket+"/junk.7z", sum.Version()))
-	if err != nil || m.State != results.StateFailed || !strings.Contains(m.Error, "unknown manifest format") || m.Finished == "" {
+	if err != nil || m.State != results.StateFailed || !strings.Contains(m.Error, "not a 7z archive") || m.Finished == "" {
 		t.Fatalf("junk item %+v %v, want failed", m, err)
 	}
 }
