@@ -87,9 +87,8 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	return nil
 }
 
-// checkStart checks the signature of a 7z archive of size bytes whose first
-// 32 bytes (all, if fewer) head holds, and returns where its header is;
-// what names the archive. The library checks the CRC.
+// checkStart checks the signature of the 7z archive what, of size bytes and
+// starting with head, and returns where its header is.
 func checkStart(head []byte, size uint64, what string) (off, n uint64, err error) {
 	if len(head) < 6 || !bytes.Equal(head[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
 		return 0, 0, fmt.Errorf("%s is not a 7z archive (it starts %q): %w", what, head[:min(len(head), 6)], manifest.ErrMalformed)
@@ -157,15 +156,13 @@ var methods = map[string]struct {
 // hdrError carries the walker's error up to checkHeader.
 type hdrError struct{ error }
 
-// walker reads a header; its methods panic with a hdrError on the first
-// problem.
+// walker reads a header; its methods panic with a hdrError on a problem.
 type walker struct {
 	r        *bufio.Reader
 	maxFiles uint64 // files, and sub-streams, in one archive
 }
 
-// streamsInfo is what the walker keeps of a streams info: counts only, for
-// an archive of a million members may have a million folders.
+// streamsInfo is what the walker keeps of a streams info: counts only.
 type streamsInfo struct {
 	encrypted                              bool
 	packSizes, packed, folders, substreams uint64
@@ -276,8 +273,8 @@ func (w *walker) header() {
 	w.streams(si, nonEmpty)
 }
 
-// streams checks that si, if any, serves nonEmpty files, has the pack
-// sizes the library looks up and coders the importer reads.
+// streams checks that si serves nonEmpty files, with pack sizes and methods
+// the importer reads.
 func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
 	switch {
 	case si == nil || si.folders == 0:
@@ -330,8 +327,7 @@ func (w *walker) streamsInfo() *streamsInfo {
 	return si
 }
 
-// folder reads a folder's coders and bind pairs and returns its
-// out-streams.
+// folder reads a folder's coders and bind pairs and returns its out-streams.
 func (w *walker) folder(si *streamsInfo) (out uint64) {
 	var in uint64
 	for range w.count("coders", maxCoders) {
@@ -420,8 +416,7 @@ func (w *walker) subStreamsInfo(si *streamsInfo) {
 	w.byte() // kEnd of the streams info
 }
 
-// filesInfo reads the files info and returns the number of files with
-// data.
+// filesInfo reads the files info and returns the number of files with data.
 func (w *walker) filesInfo() (nonEmpty uint64) {
 	files := w.count("files", w.maxFiles)
 	nonEmpty = files

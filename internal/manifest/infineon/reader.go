@@ -1,7 +1,7 @@
 package infineon
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -138,12 +138,10 @@ func (r *Reader) BatchID() string { return r.batchID }
 // Slot returns the slot being read.
 func (r *Reader) Slot() string { return r.slot }
 
-// Slots returns the certificate slots the bundle holds, in the order of
-// manifest.Slots.
+// Slots returns the slots the bundle holds, in the order of manifest.Slots.
 func (r *Reader) Slots() []string { return append([]string(nil), r.slots...) }
 
-// Count is the number of records the inner archive's header declares for
-// the slot: its <chipID>_<SLOT>.pem members.
+// Count is the number of <chipID>_<SLOT>.pem members the header declares.
 func (r *Reader) Count() int { return r.count }
 
 // Next returns the record of the next <chipID>_<SLOT>.pem member, in archive
@@ -198,8 +196,7 @@ func (r *Reader) warn(entry, reason string) {
 	r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
 }
 
-// openArchive opens an archive of at most limit members, which checkHeader
-// makes sure of.
+// openArchive opens an archive of at most limit members (checkHeader).
 func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
 	lim := r.opts.Limits
@@ -259,8 +256,7 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 	return f, nil
 }
 
-// spool copies the inner archive, of at most MaxInnerBytes, to a temporary
-// file once its first bytes are a 7z signature, and returns its size.
+// spool copies the inner archive to a temporary file and returns its size.
 func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
 	lim := r.opts.Limits
 	limit := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
@@ -269,30 +265,24 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 			f.UncompressedSize, limit, manifest.ErrTooLarge)
 	}
 	defer recoverLib(&err)
-	defer func() {
-		if cerr := ctx.Err(); cerr != nil {
-			err = fmt.Errorf("spooling the inner archive: %w", cerr)
-		}
-	}()
 	rc, err := f.Open()
 	if err != nil {
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := ctxIO{ctx: ctx, r: rc} // the library reads no more than the header declares
-	var head [32]byte
-	n, err := io.ReadFull(src, head[:])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	src := bufio.NewReaderSize(ctxIO{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
+	head, err := src.Peek(32)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, libError("decompressing the inner archive", err)
 	}
-	if _, _, err := checkStart(head[:n], f.UncompressedSize, "inner archive"); err != nil {
+	if _, _, err := checkStart(head, f.UncompressedSize, "inner archive"); err != nil {
 		return 0, err
 	}
 	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
 	h := crc32.NewIEEE()
-	copied, err := io.Copy(io.MultiWriter(r.tmp, h), io.MultiReader(bytes.NewReader(head[:n]), src))
+	copied, err := io.Copy(io.MultiWriter(r.tmp, h), src)
 	r.total += copied
 	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
 		return 0, libError("spooling the inner archive", err)
@@ -311,8 +301,7 @@ func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
 	return nil
 }
 
-// ctxIO reads r or ra until ctx is done: r where a buffer decodes to
-// megabytes, ra so that the library stops too.
+// ctxIO reads r or ra until ctx is done.
 type ctxIO struct {
 	ctx context.Context
 	r   io.Reader
@@ -333,8 +322,7 @@ func (c ctxIO) ReadAt(p []byte, off int64) (int, error) {
 	return c.ra.ReadAt(p, off)
 }
 
-// match returns the chip ID and slot of member f's name, or why f is
-// skipped.
+// match returns the chip ID and slot of member f's name, or why f is skipped.
 func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 	if f.FileInfo().IsDir() {
 		return nil, "a directory"
@@ -368,8 +356,7 @@ func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err erro
 	return rec, err == nil, err
 }
 
-// read reads member f, whose size the header declares and the library
-// keeps to (Open checked the sum against MaxTotalBytes), and checks it.
+// read reads and checks member f, of the size its header declares.
 func read(f *sevenzip.File) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
@@ -386,8 +373,7 @@ func read(f *sevenzip.File) (data []byte, err error) {
 	return data, checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f)
 }
 
-// libError classifies an error of the 7z library: encryption, an I/O
-// error of the file underneath, the reading cancelled, or else malformed.
+// libError classifies an error of the 7z library.
 func libError(what string, err error) error {
 	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 		return fmt.Errorf("%s: %w", what, manifest.ErrEncrypted) // the library's words are about the garbled data
@@ -399,8 +385,7 @@ func libError(what string, err error) error {
 	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
 }
 
-// recoverLib turns a panic of the 7z library into ErrMalformed, a last
-// resort behind checkHeader.
+// recoverLib turns a panic of the 7z library into ErrMalformed.
 func recoverLib(err *error) {
 	if p := recover(); p != nil {
 		*err = fmt.Errorf("7z library failed on this archive (%v): %w", p, manifest.ErrMalformed)
