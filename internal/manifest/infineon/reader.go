@@ -43,7 +43,7 @@ type Reader struct {
 	files []*sevenzip.File
 	next  int
 	count int   // the members Next will yield a record for
-	total int64 // uncompressed bytes read so far
+	total int64 // bytes decompressed to reach the inner archive
 	err   error // sticky: io.EOF or the fatal error
 }
 
@@ -192,10 +192,6 @@ func (r *Reader) fail(entry string, err error) error {
 	return &manifest.Error{File: r.path, Entry: entry, Err: err}
 }
 
-func (r *Reader) warn(entry, reason string) {
-	r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
-}
-
 // openArchive opens an archive of at most limit members (checkHeader).
 func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
@@ -341,7 +337,7 @@ func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
 	m, skip := r.match(f)
 	if skip != "" {
-		r.warn(f.Name, skip)
+		r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
 		return rec, false, nil
 	}
 	rec = manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
