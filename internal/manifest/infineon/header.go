@@ -137,12 +137,13 @@ const (
 
 // methods names the 7-Zip coder methods by ID, and says which ones the
 // importer reads: those the library decodes, less zstd, Brotli and LZ4,
-// whose decoders allocate windows the header does not declare.
+// whose decoders allocate windows the header does not declare, and Delta,
+// whose decoder spins for ever on a stream shorter than declared.
 var methods = map[string]struct {
 	name string
 	read bool
 }{
-	"\x00": {"Copy", true}, "\x03": {"Delta", true}, "\x03\x01\x01": {"LZMA", true},
+	"\x00": {"Copy", true}, "\x03": {"Delta", false}, "\x03\x01\x01": {"LZMA", true},
 	"\x03\x03\x01\x03": {"BCJ", true}, "\x03\x03\x01\x1b": {"BCJ2", true}, "\x03\x03\x02\x05": {"PPC", true},
 	"\x03\x03\x04\x01": {"IA64", false}, "\x03\x03\x05\x01": {"ARM", true}, "\x03\x03\x07\x01": {"ARMT", false},
 	"\x03\x03\x08\x05": {"SPARC", true}, "\x03\x04\x01": {"PPMd", true}, "\x04\x01\x08": {"Deflate", true},
