@@ -45,10 +45,6 @@ func guardCases(t *testing.T) map[string][]byte {
 		"folder without pack sizes": archive7z(t, nil, []byte{idHeader, idMainStreamsInfo,
 			idUnpackInfo, idFolder, 1, 0, 1, 0x01, 0x00, idCodersUnpackSize, 10, idEnd, idEnd,
 			idFilesInfo, 1, idEnd, idEnd}),
-		"Delta stream shorter than declared": archive7z(t, make([]byte, 10), []byte{idHeader, idMainStreamsInfo,
-			idPackInfo, 0, 1, idSize, 10, idEnd,
-			idUnpackInfo, idFolder, 1, 0, 1, 0x21, 0x03, 1, 0, idCodersUnpackSize, 100, idEnd, idEnd,
-			idFilesInfo, 1, idEnd, idEnd}),
 	}
 }
 

@@ -137,13 +137,12 @@ const (
 
 // methods names the 7-Zip coder methods by ID, and says which ones the
 // importer reads: those the library decodes, less zstd, Brotli and LZ4,
-// whose decoders allocate windows the header does not declare, and Delta,
-// whose decoder spins for ever on a stream shorter than declared.
+// whose decoders allocate windows the header does not declare.
 var methods = map[string]struct {
 	name string
 	read bool
 }{
-	"\x00": {"Copy", true}, "\x03": {"Delta", false}, "\x03\x01\x01": {"LZMA", true},
+	"\x00": {"Copy", true}, "\x03": {"Delta", true}, "\x03\x01\x01": {"LZMA", true},
 	"\x03\x03\x01\x03": {"BCJ", true}, "\x03\x03\x01\x1b": {"BCJ2", true}, "\x03\x03\x02\x05": {"PPC", true},
 	"\x03\x03\x04\x01": {"IA64", false}, "\x03\x03\x05\x01": {"ARM", true}, "\x03\x03\x07\x01": {"ARMT", false},
 	"\x03\x03\x08\x05": {"SPARC", true}, "\x03\x04\x01": {"PPMd", true}, "\x04\x01\x08": {"Deflate", true},
@@ -331,9 +330,11 @@ func (w *walker) streamsInfo() *streamsInfo {
 // folder reads a folder's coders and bind pairs and returns its out-streams.
 func (w *walker) folder(si *streamsInfo) (out uint64) {
 	var in uint64
+	deltaOut := map[uint64]bool{} // the library's Delta spins for ever fed to another coder
 	for range w.count("coders", maxCoders) {
 		v := w.byte()
 		id := w.read(uint64(v & 0x0F))
+		deltaOut[out] = string(id) == "\x03"
 		cin, cout := uint64(1), uint64(1)
 		if v&0x10 != 0 {
 			cin, cout = w.count("coder in-streams", maxCoderStreams), w.count("coder out-streams", maxCoderStreams)
@@ -354,7 +355,9 @@ func (w *walker) folder(si *streamsInfo) (out uint64) {
 		if i >= in || o >= out {
 			w.bad("bind pair out of range")
 		}
-		bound[i] = true
+		if bound[i] = true; deltaOut[o] && si.unsupported == nil {
+			si.unsupported = []byte{0x03}
+		}
 	}
 	packed := in - (out - 1)
 	if packed == 1 && len(bound) != int(in)-1 {
