@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/state"
@@ -34,8 +35,10 @@ func TestImportNameTakenCostsNoCertificate(t *testing.T) {
 	taken := devs[1]
 	// Somebody else's Thing, made through the proxy so that it knows the
 	// Thing's settings.
-	awsIoT(t, e.Proxy.URL(), nil, "create-thing", "--thing-name", taken.ThingName,
-		"--attribute-payload", `{"attributes":{"owner":"someone-else"}}`)
+	if _, err := e.Via.CreateThing(t.Context(), &iot.CreateThingInput{ThingName: aws.String(taken.ThingName),
+		AttributePayload: &types.AttributePayload{Attributes: map[string]string{"owner": "someone-else"}}}); err != nil {
+		t.Fatal(err)
+	}
 	reportPath := filepath.Join(t.TempDir(), "report.jsonl")
 	out, stderr, code := runCLI(t, importArgs(e, "--trust", trustFile, "--rate", "100", "--report", reportPath, path)...)
 	if code != exitSomeDevices {

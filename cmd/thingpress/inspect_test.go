@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -114,21 +115,49 @@ func TestInspectRealSample(t *testing.T) {
 			if len(recs) != 200 {
 				t.Fatalf("%d devices, want 200", len(recs))
 			}
-			for _, r := range recs {
+			ders := opensslDER(t, pems, recs, tt.slot)
+			for i, r := range recs {
 				if r.Status != "ok" || !strings.Contains(r.Issuer, tt.issuer) || r.Slot != tt.slot {
 					t.Errorf("%s: status %s issuer %s slot %s (%s)", r.ChipID, r.Status, r.Issuer, r.Slot, r.Error)
 				}
-				der, err := exec.Command("openssl", "x509", "-outform", "der", "-in", filepath.Join(pems, r.ChipID+"_"+tt.slot+".pem")).Output()
-				if err != nil {
-					t.Fatalf("openssl: %v", err)
-				}
-				sum := sha256.Sum256(der)
+				sum := sha256.Sum256(ders[i])
 				if want := hex.EncodeToString(sum[:]); r.CertificateID != want {
 					t.Errorf("%s: certificate_id %s, openssl's DER hashes to %s", r.ChipID, r.CertificateID, want)
 				}
 			}
 		})
 	}
+}
+
+// opensslDER has openssl re-encode the certificate of each record, read
+// from dir/<chipID>_<slot>.pem, in one run: storeutl lists the
+// certificates of one file in order.
+func opensslDER(t *testing.T, dir string, recs []inspect.Line, slot string) [][]byte {
+	t.Helper()
+	var all []byte
+	for _, r := range recs {
+		b, err := os.ReadFile(filepath.Join(dir, r.ChipID+"_"+slot+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	p := filepath.Join(t.TempDir(), "all.pem")
+	if err := os.WriteFile(p, all, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "storeutl", "-certs", p).Output()
+	if err != nil {
+		t.Fatalf("openssl storeutl: %v", err)
+	}
+	var ders [][]byte
+	for b, rest := pem.Decode(out); b != nil; b, rest = pem.Decode(rest) {
+		ders = append(ders, b.Bytes)
+	}
+	if len(ders) != len(recs) {
+		t.Fatalf("openssl found %d certificates in %d files", len(ders), len(recs))
+	}
+	return ders
 }
 
 // reasons says what inspect must report for each generated bad case; an

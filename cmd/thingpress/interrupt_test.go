@@ -78,7 +78,7 @@ func interruptSpool(t *testing.T, args []string, sig syscall.Signal) {
 			t.Fatalf("no spool file in TMPDIR after 20 s\n%s", out.String())
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // well into the copy
+	time.Sleep(100 * time.Millisecond) // into the copy
 	if fi, err := os.Stat(spools()[0]); err == nil {
 		t.Logf("%d bytes spooled when signalled", fi.Size())
 	}

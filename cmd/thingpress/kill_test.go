@@ -138,16 +138,16 @@ func TestImportKillResume(t *testing.T) {
 	}
 }
 
-// TestImportCtrlC stops an import with SIGINT, as Ctrl-C does: it must
-// stop cleanly with exit status 1 and say how to resume, and the same
-// command must then finish the rest.
+// TestImportCtrlC stops an import with SIGINT, as Ctrl-C does, once two
+// devices are complete: it must stop cleanly with exit status 1 and say
+// how to resume, and the same command must then finish the rest.
 func TestImportCtrlC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 40, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 20, false) // at 5 a second, seconds of import left to interrupt
 	devs := devicesOf(t, path, trustFile)
 	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
 	args := importArgs(e, "--trust", trustFile, "--rate", "5", "--state", statePath, path)
@@ -159,9 +159,17 @@ func TestImportCtrlC(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for e.Proxy.Counts()["AddThingToThingGroup"] < 2 {
+		select {
+		case err := <-exited:
+			t.Fatalf("import ended before the interrupt: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
+	err := <-exited
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
 		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())

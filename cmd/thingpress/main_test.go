@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 // TestMain lets tests run the real command in a child process (for the
 // kill -9 test): with THINGPRESS_TEST_ARGS set, the test binary is
-// thingpress.
+// thingpress. The tests share one moto server.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("THINGPRESS_TEST_ARGS"); args != "" {
 		var argv []string
@@ -19,7 +21,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(runMain(argv))
 	}
-	os.Exit(m.Run())
+	os.Exit(mototest.Main(m))
 }
 
 // runCLI runs thingpress in-process and returns its output and status.

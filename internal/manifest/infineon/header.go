@@ -15,54 +15,29 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 )
 
-// checkHeader walks the header of the 7z archive in r before
-// github.com/bodgit/sevenzip parses it, along the grammar of that library
-// (v1.6.5: TestLibraryVersion fails when go.mod changes it, so that the
-// walk is checked against the new version), and rejects what would make
-// the library allocate without bound or index out of range:
-//
-//   - counts it sizes slices by (files, CRCs, times, attributes,
-//     sub-streams, folders, pack and coder streams, property bytes), which
-//     it checks only against 4 GiB: a header of a few bytes claiming 2^32
-//     files makes it allocate hundreds of GiB, and the runtime's "out of
-//     memory" is fatal, not a panic. Files and sub-streams are capped by
-//     Limits.MaxEntries, the others by small constants;
-//   - dictionaries (or model memory) of more than maxDict;
-//   - counts that disagree (files without streams, too few pack sizes,
-//     bind pairs out of range), as ErrMalformed;
-//   - coder methods the importer does not read, as ErrUnsupported, named.
-//
-// Where the library refuses a header itself (an unknown property ID, a
-// flag it does not support), the walker need not: it checks what the
-// library lets through. An encoded (compressed) header is decoded by the
-// library and walked too; an encrypted one is ErrEncrypted. The archive
-// must start at offset 0 (the library would look further in too).
+// checkHeader walks the header of the 7z archive in r along the grammar of
+// github.com/bodgit/sevenzip v1.6.5 (TestLibraryVersion) before the library
+// parses it, and rejects what the library would die on: counts it sizes
+// slices by, which it checks only against 2^32 (a 41-byte header declaring
+// 2^32-1 files is a fatal out of memory), dictionaries over maxDict, and
+// counts that disagree, which it indexes out of range. It also names the
+// methods the importer does not read (ErrUnsupported). Files and
+// sub-streams are capped by lim.MaxEntries. An encoded header is decoded by
+// the library and walked too. The archive must start at offset 0.
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			he, ok := p.(hdrError)
-			if !ok {
-				panic(p)
-			}
-			err = he.err
+			err = p.(hdrError).error // any other panic goes on, as a type assertion's
 		}
 	}()
 	var sh [32]byte
 	k, _ := r.ReadAt(sh[:], 0)
 	off, n, err := checkStart(sh[:k], uint64(size), "the file")
-	if err != nil {
+	if err != nil || n == 0 {
 		return err
 	}
-	if n == 0 {
-		return nil // an empty archive
-	}
-	w := &walker{maxFiles: uint64(lim.WithDefaults().MaxEntries)}
-	maxHeader := int64(min(w.maxFiles, 1<<20)*1024 + 1<<20) // well over 1 KiB per file, at most 1 GiB
-	if int64(n) > maxHeader {
-		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w", n, maxHeader, manifest.ErrTooLarge)
-	}
 	hdr := io.NewSectionReader(r, int64(32+off), int64(n))
-	w.r = bufio.NewReader(hdr)
+	w := &walker{r: bufio.NewReader(hdr), maxFiles: uint64(lim.WithDefaults().MaxEntries)}
 	switch w.byte() {
 	case idHeader:
 		w.header()
@@ -72,17 +47,15 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 		w.bad("unknown header type")
 	}
 	si := w.streamsInfo()
-	switch {
-	case si.folders != 1 || si.hasSub:
-		w.bad("encoded header: not one folder")
-	case si.encrypted:
+	if si.encrypted {
 		return fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
-	case n > 64<<10:
+	}
+	if n > 64<<10 {
 		w.bad("encoded header of %d bytes", n)
 	}
 	w.streams(si, 1)
-	// The library decodes the header as the one member of an archive
-	// whose plain header holds the encoded header's streams info.
+	// The library decodes the header as the one file of an archive whose
+	// plain header holds the encoded header's streams info.
 	enc := make([]byte, n)
 	if _, err := hdr.ReadAt(enc, 0); err != nil {
 		return fmt.Errorf("reading the 7z header: %w", err)
@@ -91,13 +64,13 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	binary.LittleEndian.PutUint64(sh[20:28], uint64(len(plain)))
 	binary.LittleEndian.PutUint32(sh[28:32], crc32.ChecksumIEEE(plain))
 	binary.LittleEndian.PutUint32(sh[8:12], crc32.ChecksumIEEE(sh[12:32]))
-	sp := &splice{parts: []*io.SectionReader{io.NewSectionReader(bytes.NewReader(sh[:]), 0, 32),
-		io.NewSectionReader(r, 32, int64(off)), io.NewSectionReader(bytes.NewReader(plain), 0, int64(len(plain)))}}
+	sp := splice{io.NewSectionReader(bytes.NewReader(sh[:]), 0, 32), io.NewSectionReader(r, 32, int64(off)),
+		io.NewSectionReader(bytes.NewReader(plain), 0, int64(len(plain)))}
 	zr, err := sevenzip.NewReader(sp, 32+int64(off)+int64(len(plain)))
 	if err != nil {
 		return libError("decoding the 7z header", err)
 	}
-	if zr.File[0].UncompressedSize > uint64(maxHeader) {
+	if maxHeader := min(w.maxFiles, 1<<20)*1024 + 1<<20; zr.File[0].UncompressedSize > maxHeader {
 		return fmt.Errorf("7z header of %d bytes exceeds the limit of %d: %w",
 			zr.File[0].UncompressedSize, maxHeader, manifest.ErrTooLarge)
 	}
@@ -114,18 +87,14 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	return nil
 }
 
-// checkStart checks the start header of a 7z archive of size bytes, of
-// which head holds the first 32 (all, if fewer), and returns where the
-// header is; what names the archive in errors.
+// checkStart checks the signature of the 7z archive what, of size bytes and
+// starting with head, and returns where its header is.
 func checkStart(head []byte, size uint64, what string) (off, n uint64, err error) {
 	if len(head) < 6 || !bytes.Equal(head[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
 		return 0, 0, fmt.Errorf("%s is not a 7z archive (it starts %q): %w", what, head[:min(len(head), 6)], manifest.ErrMalformed)
 	}
 	if len(head) < 32 {
 		return 0, 0, fmt.Errorf("%s is not a 7z archive: %d bytes: %w", what, len(head), manifest.ErrMalformed)
-	}
-	if crc32.ChecksumIEEE(head[12:32]) != binary.LittleEndian.Uint32(head[8:12]) {
-		return 0, 0, fmt.Errorf("%s: 7z start header fails its CRC check: %w", what, manifest.ErrMalformed)
 	}
 	off, n = binary.LittleEndian.Uint64(head[12:20]), binary.LittleEndian.Uint64(head[20:28])
 	if off > size || n > size || 32+off+n > size {
@@ -135,10 +104,10 @@ func checkStart(head []byte, size uint64, what string) (off, n uint64, err error
 }
 
 // splice reads its parts one after the other.
-type splice struct{ parts []*io.SectionReader }
+type splice []*io.SectionReader
 
-func (s *splice) ReadAt(p []byte, off int64) (n int, err error) {
-	for _, part := range s.parts {
+func (s splice) ReadAt(p []byte, off int64) (n int, err error) {
+	for _, part := range s {
 		if off >= part.Size() {
 			off -= part.Size()
 			continue
@@ -156,16 +125,14 @@ func (s *splice) ReadAt(p []byte, off int64) (n int, err error) {
 const (
 	idEnd, idHeader, idMainStreamsInfo, idFilesInfo, idPackInfo, idUnpackInfo, idSubStreamsInfo = 0, 1, 4, 5, 6, 7, 8
 	idSize, idCRC, idFolder, idCodersUnpackSize, idNumUnpackStream, idEmptyStream, idEmptyFile  = 9, 10, 11, 12, 13, 14, 15
-	idName, idCTime, idATime, idMTime, idWinAttributes, idEncodedHeader, idDummy                = 17, 18, 19, 20, 21, 23, 25
+	idName, idCTime, idATime, idMTime, idWinAttributes, idEncodedHeader                         = 17, 18, 19, 20, 21, 23
 )
 
 const (
-	maxCoders       = 32      // coders in a folder (7-Zip writes at most 4)
-	maxCoderStreams = 32      // in or out streams of one coder (BCJ2 has 4)
-	maxProps        = 1 << 10 // bytes of one coder's properties
-	// maxDict caps the dictionary (or model memory) a decompressor may
-	// allocate. 7-Zip's -mx9 uses 64 MiB; Infineon's bundles 16 MiB.
-	maxDict = 256 << 20
+	maxCoders       = 32        // coders in a folder (7-Zip writes at most 4)
+	maxCoderStreams = 32        // in or out streams of one coder (BCJ2 has 4)
+	maxProps        = 1 << 10   // bytes of one coder's properties
+	maxDict         = 256 << 20 // dictionary or model memory of a decompressor
 )
 
 // methods names the 7-Zip coder methods by ID, and says which ones the
@@ -186,40 +153,30 @@ var methods = map[string]struct {
 	"\x02\x03\x02": {"Swap2", false}, "\x02\x03\x04": {"Swap4", false},
 }
 
-// unsupported is the error of a coder method the importer does not read:
-// "7z compression method Deflate64 (040109): not supported".
-func unsupported(id []byte) error {
-	name := fmt.Sprintf("%X", id)
-	if m, ok := methods[string(id)]; ok {
-		name = fmt.Sprintf("%s (%X)", m.name, id)
-	}
-	return fmt.Errorf("7z compression method %s: %w", name, manifest.ErrUnsupported)
-}
-
 // hdrError carries the walker's error up to checkHeader.
-type hdrError struct{ err error }
+type hdrError struct{ error }
 
-// walker reads a header; its methods panic with a hdrError on the first
-// problem.
+// walker reads a header; its methods panic with a hdrError on a problem.
 type walker struct {
 	r        *bufio.Reader
 	maxFiles uint64 // files, and sub-streams, in one archive
 }
 
-// streamsInfo is what the walker keeps of a streams info: no more than
-// counts, for an archive of a million members may have a million folders.
+// streamsInfo is what the walker keeps of a streams info: counts only.
 type streamsInfo struct {
-	hasPack, hasSizes, hasUnpack, hasSub, encrypted bool
-	numPack, packed, folders, substreams            uint64
-	unsupported                                     []byte // the first coder not read
+	encrypted                              bool
+	packSizes, packed, folders, substreams uint64
+	unsupported                            []byte // the first coder not read
 }
 
+func (w *walker) fail(err error) { panic(hdrError{err}) }
+
 func (w *walker) bad(format string, a ...any) {
-	panic(hdrError{fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed)})
+	w.fail(fmt.Errorf("7z header: %s: %w", fmt.Sprintf(format, a...), manifest.ErrMalformed))
 }
 
 func (w *walker) tooMany(what string, limit uint64) {
-	panic(hdrError{fmt.Errorf("7z header: more than %d %s: %w", limit, what, manifest.ErrTooLarge)})
+	w.fail(fmt.Errorf("7z header: more than %d %s: %w", limit, what, manifest.ErrTooLarge))
 }
 
 func (w *walker) byte() byte {
@@ -243,18 +200,21 @@ func (w *walker) num() uint64 {
 	return v
 }
 
-// count reads a number that the library sizes a slice by and checks it
-// against limit; it is not 0, or the library stops, but neither may the
-// walker loop on it.
+// count reads a number the library sizes a slice by (and refuses if 0).
 func (w *walker) count(what string, limit uint64) uint64 {
 	v := w.num()
-	if v == 0 {
-		w.bad("0 %s", what)
-	}
 	if v > limit {
 		w.tooMany(what, limit)
 	}
 	return v
+}
+
+func (w *walker) read(n uint64) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(w.r, b); err != nil {
+		w.bad("truncated")
+	}
+	return b
 }
 
 func (w *walker) skip(n uint64) {
@@ -271,9 +231,24 @@ func (w *walker) bits(n uint64) (set uint64) {
 	return set
 }
 
+// nums reads n numbers and returns n.
+func (w *walker) nums(n uint64) uint64 {
+	for range n {
+		w.num()
+	}
+	return n
+}
+
+// crcs reads the CRCs of n streams if id is kCRC, and the kEnd after them.
+func (w *walker) crcs(id byte, n uint64) {
+	if id == idCRC {
+		w.values(n, 4, false)
+		w.byte()
+	}
+}
+
 // values reads an "all defined" byte, if it is zero a vector of n bits,
-// maybe an external byte, and size bytes per item defined (CRCs, times,
-// attributes).
+// maybe an external byte, and size bytes per item defined.
 func (w *walker) values(n, size uint64, external bool) {
 	d := n
 	if w.byte() == 0 {
@@ -298,26 +273,24 @@ func (w *walker) header() {
 	w.streams(si, nonEmpty)
 }
 
-// streams checks that si, if any, serves nonEmpty files, has the pack
-// sizes the library looks up and coders the importer reads.
+// streams checks that si serves nonEmpty files, with pack sizes and methods
+// the importer reads.
 func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
 	switch {
-	case si == nil || !si.hasUnpack:
+	case si == nil || si.folders == 0:
 		if nonEmpty > 0 {
 			w.bad("%d files but no streams", nonEmpty)
 		}
-		return
 	case si.unsupported != nil:
-		panic(hdrError{unsupported(si.unsupported)})
-	case !si.hasPack || !si.hasSizes || si.numPack < si.packed:
+		name := fmt.Sprintf("%X", si.unsupported)
+		if m, ok := methods[string(si.unsupported)]; ok {
+			name = fmt.Sprintf("%s (%X)", m.name, si.unsupported)
+		}
+		w.fail(fmt.Errorf("7z compression method %s: %w", name, manifest.ErrUnsupported))
+	case si.packSizes < si.packed:
 		w.bad("%d packed streams but not as many pack sizes", si.packed)
-	}
-	streams := si.folders
-	if si.hasSub {
-		streams = si.substreams
-	}
-	if nonEmpty != streams && nonEmpty > 0 {
-		w.bad("%d files with data but %d streams", nonEmpty, streams)
+	case nonEmpty != si.substreams && nonEmpty > 0:
+		w.bad("%d files with data but %d streams", nonEmpty, si.substreams)
 	}
 }
 
@@ -325,39 +298,27 @@ func (w *walker) streamsInfo() *streamsInfo {
 	si := &streamsInfo{}
 	id := w.byte()
 	if id == idPackInfo {
-		si.hasPack = true
 		w.num() // position
-		si.numPack = w.count("pack streams", w.maxFiles+maxCoders)
+		n := w.count("pack streams", w.maxFiles+maxCoders)
 		if id = w.byte(); id == idSize {
-			si.hasSizes = true
-			for range si.numPack {
-				w.num()
-			}
+			si.packSizes = w.nums(n)
 			id = w.byte()
 		}
-		if id == idCRC {
-			w.values(si.numPack, 4, false)
-			w.byte()
-		}
+		w.crcs(id, n)
 		id = w.byte()
 	}
 	if id == idUnpackInfo {
-		si.hasUnpack = true
 		w.byte() // kFolder
 		si.folders = w.count("folders", w.maxFiles+maxCoders)
+		si.substreams = si.folders
 		w.byte() // external
 		var outs uint64
 		for range si.folders {
 			outs += w.folder(si)
 		}
 		w.byte() // kCodersUnpackSize
-		for range outs {
-			w.num()
-		}
-		if w.byte() == idCRC {
-			w.values(si.folders, 4, false)
-			w.byte()
-		}
+		w.nums(outs)
+		w.crcs(w.byte(), si.folders)
 		id = w.byte()
 	}
 	if id == idSubStreamsInfo {
@@ -366,25 +327,21 @@ func (w *walker) streamsInfo() *streamsInfo {
 	return si
 }
 
-// folder reads a folder's coders and returns its out-streams.
-func (w *walker) folder(si *streamsInfo) uint64 {
-	var in, out uint64
+// folder reads a folder's coders and bind pairs and returns its out-streams.
+func (w *walker) folder(si *streamsInfo) (out uint64) {
+	var in uint64
+	deltaOut := map[uint64]bool{} // the library's Delta spins for ever fed to another coder
 	for range w.count("coders", maxCoders) {
 		v := w.byte()
-		id := make([]byte, v&0x0F)
-		for i := range id {
-			id[i] = w.byte()
-		}
+		id := w.read(uint64(v & 0x0F))
+		deltaOut[out] = string(id) == "\x03"
 		cin, cout := uint64(1), uint64(1)
 		if v&0x10 != 0 {
 			cin, cout = w.count("coder in-streams", maxCoderStreams), w.count("coder out-streams", maxCoderStreams)
 		}
 		var props []byte
 		if v&0x20 != 0 {
-			props = make([]byte, w.count("property bytes", maxProps))
-			for i := range props {
-				props[i] = w.byte()
-			}
+			props = w.read(w.count("property bytes", maxProps))
 		}
 		w.coder(si, id, props)
 		in, out = in+cin, out+cout
@@ -398,7 +355,9 @@ func (w *walker) folder(si *streamsInfo) uint64 {
 		if i >= in || o >= out {
 			w.bad("bind pair out of range")
 		}
-		bound[i] = true
+		if bound[i] = true; deltaOut[o] && si.unsupported == nil {
+			si.unsupported = []byte{0x03}
+		}
 	}
 	packed := in - (out - 1)
 	if packed == 1 && len(bound) != int(in)-1 {
@@ -414,69 +373,59 @@ func (w *walker) folder(si *streamsInfo) uint64 {
 }
 
 // coder caps the memory a coder's decompressor will allocate and notes
-// encryption and the methods the importer does not read.
+// encryption and the first method the importer does not read.
 func (w *walker) coder(si *streamsInfo, id, props []byte) {
 	var dict uint64
-	switch m := methods[string(id)].name; {
-	case m == "LZMA" && len(props) != 5:
+	m := methods[string(id)]
+	switch {
+	case m.name == "LZMA" && len(props) != 5:
 		w.bad("LZMA coder with %d property bytes", len(props))
-	case (m == "LZMA" || m == "PPMd") && len(props) == 5:
+	case m.name == "LZMA" || m.name == "PPMd" && len(props) == 5:
 		dict = uint64(binary.LittleEndian.Uint32(props[1:]))
-	case m == "LZMA2" && len(props) == 1 && props[0] <= 40:
+	case m.name == "LZMA2" && len(props) == 1 && props[0] <= 40:
 		dict = uint64(2|props[0]&1) << (props[0]/2 + 11)
-	case m == "AES":
+	case m.name == "AES":
 		si.encrypted = true
 	}
 	if dict > maxDict {
-		panic(hdrError{fmt.Errorf("7z coder %X: dictionary of %d bytes exceeds the limit of %d: %w",
-			id, dict, maxDict, manifest.ErrTooLarge)})
+		w.fail(fmt.Errorf("7z coder %X: dictionary of %d bytes exceeds the limit of %d: %w",
+			id, dict, maxDict, manifest.ErrTooLarge))
 	}
-	if m, ok := methods[string(id)]; (!ok || !m.read) && si.unsupported == nil {
+	if !m.read && si.unsupported == nil {
 		si.unsupported = id
 	}
 }
 
 func (w *walker) subStreamsInfo(si *streamsInfo) {
-	si.hasSub, si.substreams = true, si.folders
 	id := w.byte()
 	var sizes uint64 // sub-stream sizes: all but each folder's last
 	if id == idNumUnpackStream {
 		si.substreams = 0
 		for range si.folders {
 			n := w.num()
-			if n > w.maxFiles || si.substreams+n > w.maxFiles {
+			if si.substreams += min(n, w.maxFiles+1); si.substreams > w.maxFiles {
 				w.tooMany("files with data", w.maxFiles)
 			}
-			si.substreams += n
 			sizes += max(n, 1) - 1
 		}
 		id = w.byte()
 	}
-	if si.substreams > w.maxFiles {
-		w.tooMany("files with data", w.maxFiles)
-	}
 	if id == idSize {
-		for range sizes {
-			w.num()
-		}
+		w.nums(sizes)
 		id = w.byte()
 	} else if sizes > 0 {
 		w.bad("sub-streams without sizes")
 	}
-	if id == idCRC {
-		w.values(si.substreams, 4, false)
-		w.byte()
-	}
+	w.crcs(id, si.substreams)
 	w.byte() // kEnd of the streams info
 }
 
-// filesInfo reads the files info and returns the number of files with
-// data.
+// filesInfo reads the files info and returns the number of files with data.
 func (w *walker) filesInfo() (nonEmpty uint64) {
 	files := w.count("files", w.maxFiles)
 	nonEmpty = files
-	// The library adds up the empty streams of every kEmptyStream
-	// property to size kEmptyFile, but marks the files by the last one.
+	// The library sizes kEmptyFile by the empty streams of every
+	// kEmptyStream property, but marks the files by the last one.
 	var emptyAll uint64
 	for {
 		prop := w.byte()
@@ -497,10 +446,8 @@ func (w *walker) filesInfo() (nonEmpty uint64) {
 		case idName:
 			w.byte() // external
 			w.skip(length - 1)
-		case idDummy:
+		default: // kDummy; the library refuses the others
 			w.skip(length)
-		default:
-			w.bad("unsupported file property %d", prop)
 		}
 	}
 }

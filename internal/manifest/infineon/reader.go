@@ -1,18 +1,18 @@
 package infineon
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
-	"log/slog"
 	"math"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/bodgit/sevenzip"
@@ -20,15 +20,12 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 )
 
+// innerName matches <reelID>_<batchID>_<SLOT>_Certs.7z and pemName
+// <chipID>_<SLOT>.pem, looser than Infineon's lengths so that a change of
+// length does not make a bundle unreadable.
 var (
-	// innerName matches <reelID>_<batchID>_<SLOT>_Certs.7z. Reel IDs are
-	// 16 hex characters and batch IDs UUIDs, but neither is checked
-	// closer than "no underscore", so that a vendor's change of length
-	// does not make a bundle unreadable.
 	innerName = regexp.MustCompile(`^([^_/\\]+)_([^_/\\]+)_([0-9A-Za-z]+)_[Cc]erts\.7z$`)
-	// pemName matches <chipID>_<SLOT>.pem. Chip IDs are 20 upper-case hex
-	// characters; any 1 to 64 hex characters are accepted.
-	pemName = regexp.MustCompile(`^([0-9A-Fa-f]{1,64})_([0-9A-Za-z]+)\.[Pp][Ee][Mm]$`)
+	pemName   = regexp.MustCompile(`^([0-9A-Fa-f]{1,64})_([0-9A-Za-z]+)\.[Pp][Ee][Mm]$`)
 )
 
 // Reader yields the certificates of one slot of an Infineon reel bundle.
@@ -36,7 +33,6 @@ var (
 type Reader struct {
 	path    string
 	opts    manifest.Options
-	log     *slog.Logger
 	slot    string
 	reelID  string
 	batchID string
@@ -47,29 +43,27 @@ type Reader struct {
 	files []*sevenzip.File
 	next  int
 	count int   // the members Next will yield a record for
-	total int64 // uncompressed bytes read so far
+	total int64 // bytes decompressed to reach the inner archive
 	err   error // sticky: io.EOF or the fatal error
 }
 
 var _ manifest.Counted = (*Reader)(nil)
 
-// Open opens the reel bundle at path and prepares to read the certificates
-// of opts.Slot (manifest.DefaultSlot when empty). Every error is a
-// *manifest.Error naming path, wrapping manifest.ErrBadSlot,
-// ErrSlotMissing, ErrFormat (no *_Certs.7z member at all), ErrMalformed,
-// ErrEncrypted, ErrUnsupported (a 7z method the importer does not read)
-// or ErrTooLarge (also: more than Limits.MaxMembers members in the outer
-// archive, or Limits.MaxInnerMembers in the inner one), or an I/O error.
+// Open opens the reel bundle at path to read the certificates of opts.Slot
+// (manifest.DefaultSlot when empty). Every error is a *manifest.Error
+// naming path, wrapping an I/O error or manifest.ErrBadSlot,
+// ErrSlotMissing, ErrFormat (no *_Certs.7z member), ErrMalformed,
+// ErrEncrypted, ErrUnsupported (a 7z method not read) or ErrTooLarge (past
+// a limit, among them Limits.MaxMembers and MaxInnerMembers).
 func Open(path string, opts manifest.Options) (*Reader, error) {
 	return OpenContext(context.Background(), path, opts)
 }
 
-// OpenContext is Open that stops when ctx is done: the inner archive of a
-// big reel takes a while to spool. The error then wraps ctx.Err(), and the
-// temporary file is removed.
+// OpenContext is Open that stops, with an error wrapping ctx.Err(), when
+// ctx is done: the inner archive of a big reel takes a while to spool.
 func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Reader, err error) {
 	opts = opts.WithDefaults()
-	r := &Reader{path: path, opts: opts, log: opts.Logger, slot: strings.ToUpper(opts.Slot)}
+	r := &Reader{path: path, opts: opts, slot: strings.ToUpper(opts.Slot)}
 	if !manifest.ValidSlot(r.slot) {
 		return nil, r.fail("", fmt.Errorf("slot %q (want one of %s): %w",
 			opts.Slot, strings.Join(manifest.Slots, ", "), manifest.ErrBadSlot))
@@ -92,7 +86,7 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, r.fail("", err)
 	}
-	outer, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: f}, st.Size(), opts.Limits.MaxMembers)
+	outer, err := r.openArchive(ctxIO{ctx: ctx, ra: f}, st.Size(), opts.Limits.MaxMembers)
 	if err != nil {
 		return nil, r.fail("", fmt.Errorf("outer archive: %w", err))
 	}
@@ -101,26 +95,21 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 		return nil, err
 	}
 	r.inner = member.Name
-	// In a solid archive the members before this one in its folder are
-	// decompressed to reach it: count them against MaxTotalBytes.
-	for _, f := range outer.File {
-		if f != member && f.Stream != member.Stream {
-			continue
+	var before uint64 // the members before it in its solid folder, decompressed too
+	for _, f := range outer.File[:slices.Index(outer.File, member)] {
+		if f.Stream == member.Stream {
+			before += min(f.UncompressedSize, math.MaxUint64-before) // saturating
 		}
-		if f.UncompressedSize > uint64(opts.Limits.MaxTotalBytes-r.total) {
-			return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
-				opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
-		}
-		if f == member {
-			break
-		}
-		r.total += int64(f.UncompressedSize)
+	}
+	if r.total = int64(before); before > uint64(opts.Limits.MaxTotalBytes) {
+		return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
+			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 	}
 	size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	inner, err := r.openArchive(&ctxReaderAt{ctx: ctx, r: r.tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
+	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: r.tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -149,19 +138,16 @@ func (r *Reader) BatchID() string { return r.batchID }
 // Slot returns the slot being read.
 func (r *Reader) Slot() string { return r.slot }
 
-// Slots returns the certificate slots the bundle holds, in the order of
-// manifest.Slots.
+// Slots returns the slots the bundle holds, in the order of manifest.Slots.
 func (r *Reader) Slots() []string { return append([]string(nil), r.slots...) }
 
-// Count is the number of records the inner archive's header declares for
-// the slot: its <chipID>_<SLOT>.pem members.
+// Count is the number of <chipID>_<SLOT>.pem members the header declares.
 func (r *Reader) Count() int { return r.count }
 
 // Next returns the record of the next <chipID>_<SLOT>.pem member, in archive
-// order, or io.EOF after the last one. Members with other names are skipped
-// with a warning. An entry over Limits.MaxEntryBytes yields a record whose
-// Problem wraps manifest.ErrTooLarge; a damaged or encrypted archive ends
-// the reading with a *manifest.Error.
+// order, or io.EOF after the last one; other members are skipped with a
+// warning. An entry over Limits.MaxEntryBytes yields a record whose Problem
+// wraps manifest.ErrTooLarge; a damaged archive ends the reading.
 func (r *Reader) Next() (manifest.Record, error) {
 	if r.err != nil {
 		return manifest.Record{}, r.err
@@ -203,19 +189,10 @@ func (r *Reader) Close() error {
 }
 
 func (r *Reader) fail(entry string, err error) error {
-	var me *manifest.Error
-	if errors.As(err, &me) {
-		return err
-	}
 	return &manifest.Error{File: r.path, Entry: entry, Err: err}
 }
 
-func (r *Reader) warn(entry, reason string) {
-	r.log.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", entry, "reason", reason)
-}
-
-// openArchive checks the header of an archive of at most limit members
-// (see checkHeader) and opens it with the 7z library.
+// openArchive opens an archive of at most limit members (checkHeader).
 func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzip.Reader, err error) {
 	defer recoverLib(&err)
 	lim := r.opts.Limits
@@ -225,10 +202,6 @@ func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzi
 	}
 	if zr, err = sevenzip.NewReader(ra, size); err != nil {
 		return nil, libError("reading the archive header", err)
-	}
-	if len(zr.File) > limit {
-		return nil, fmt.Errorf("archive holds %d members, more than the limit of %d: %w",
-			len(zr.File), limit, manifest.ErrTooLarge)
 	}
 	return zr, nil
 }
@@ -247,7 +220,7 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 		}
 		reel, batch, slot := m[1], m[2], strings.ToUpper(m[3])
 		if !manifest.ValidSlot(slot) {
-			r.log.Warn("skipping archive of an unknown slot", "file", r.path, "entry", f.Name, "slot", slot)
+			r.opts.Logger.Warn("skipping archive of an unknown slot", "file", r.path, "entry", f.Name, "slot", slot)
 			continue
 		}
 		if r.reelID == "" {
@@ -279,10 +252,7 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 	return f, nil
 }
 
-// spool copies the inner archive to a temporary file, stopping past
-// MaxInnerBytes whatever the header declares, and returns its size. It
-// checks the archive's start header before it writes anything, and
-// stops, within a buffer's worth, when ctx is done.
+// spool copies the inner archive to a temporary file and returns its size.
 func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
 	lim := r.opts.Limits
 	limit := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
@@ -291,42 +261,32 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err e
 			f.UncompressedSize, limit, manifest.ErrTooLarge)
 	}
 	defer recoverLib(&err)
-	defer func() {
-		if cerr := ctx.Err(); cerr != nil {
-			err = fmt.Errorf("spooling the inner archive: %w", cerr)
-		}
-	}()
 	rc, err := f.Open()
 	if err != nil {
 		return 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := &ctxReader{ctx: ctx, r: io.LimitReader(rc, limit+1)}
-	var head [32]byte
-	n, err := io.ReadFull(src, head[:])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	src := bufio.NewReaderSize(ctxIO{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
+	head, err := src.Peek(32)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, libError("decompressing the inner archive", err)
 	}
-	if _, _, err := checkStart(head[:n], f.UncompressedSize, "inner archive"); err != nil {
+	if _, _, err := checkStart(head, f.UncompressedSize, "inner archive"); err != nil {
 		return 0, err
 	}
 	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
 		return 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
 	h := crc32.NewIEEE()
-	copied, err := io.Copy(io.MultiWriter(r.tmp, h), io.MultiReader(bytes.NewReader(head[:n]), src))
+	copied, err := io.Copy(io.MultiWriter(r.tmp, h), src)
 	r.total += copied
 	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
 		return 0, libError("spooling the inner archive", err)
 	}
-	if copied > limit {
-		return 0, fmt.Errorf("inner archive exceeds the limit of %d bytes: %w", limit, manifest.ErrTooLarge)
-	}
 	return copied, checkData("inner archive", copied, h.Sum32(), f)
 }
 
-// checkData checks the size and CRC of member f, read whole, against its
-// header.
+// checkData checks the size and CRC of member f, read whole.
 func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
 	if uint64(size) != f.UncompressedSize {
 		return fmt.Errorf("%s has %d bytes, its header says %d: %w", what, size, f.UncompressedSize, manifest.ErrMalformed)
@@ -337,38 +297,28 @@ func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
 	return nil
 }
 
-// ctxReader reads r until ctx is done: a compressed buffer of the outer
-// archive may decode to many megabytes.
-type ctxReader struct {
+// ctxIO reads r or ra until ctx is done.
+type ctxIO struct {
 	ctx context.Context
 	r   io.Reader
+	ra  io.ReaderAt
 }
 
-func (c *ctxReader) Read(p []byte) (int, error) {
+func (c ctxIO) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
 	return c.r.Read(p)
 }
 
-// ctxReaderAt reads r until ctx is done, so that the 7z library stops
-// too, even where it decompresses to skip to a member.
-type ctxReaderAt struct {
-	ctx context.Context
-	r   io.ReaderAt
-}
-
-func (c *ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+func (c ctxIO) ReadAt(p []byte, off int64) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.ReadAt(p, off)
+	return c.ra.ReadAt(p, off)
 }
 
-// entry turns one inner member into a record; ok is false for a member
-// that is skipped.
-// match returns the chip ID and slot of member f's name, or why f is
-// skipped.
+// match returns the chip ID and slot of member f's name, or why f is skipped.
 func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 	if f.FileInfo().IsDir() {
 		return nil, "a directory"
@@ -383,79 +333,63 @@ func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 	return m, ""
 }
 
+// entry turns one inner member into a record; ok is false if it is skipped.
 func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
 	m, skip := r.match(f)
 	if skip != "" {
-		r.warn(f.Name, skip)
+		r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
 		return rec, false, nil
 	}
-	rec = manifest.Record{
-		Entry:    f.Name,
-		ChipID:   m[1],
-		Slot:     r.slot,
-		ReelID:   r.reelID,
-		BatchID:  r.batchID,
-		Encoding: manifest.PEM,
-		Vendor:   manifest.VendorInfineon,
-	}
-	limit := r.opts.Limits.MaxEntryBytes
-	if f.UncompressedSize > uint64(limit) {
-		// Not read at all: the library skips it on the way to the
-		// next member read.
+	rec = manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
+		Encoding: manifest.PEM, Vendor: manifest.VendorInfineon}
+	if limit := r.opts.Limits.MaxEntryBytes; f.UncompressedSize > uint64(limit) {
+		// Not read: the library skips it on the way to the next one.
 		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
 			f.UncompressedSize, limit, manifest.ErrTooLarge)
 		return rec, true, nil
 	}
-	data, err := read(f, limit)
-	if err != nil {
-		return rec, false, err
-	}
-	r.total += int64(len(data))
-	if r.total > r.opts.Limits.MaxTotalBytes {
-		return rec, false, fmt.Errorf("more than the limit of %d bytes in all: %w",
-			r.opts.Limits.MaxTotalBytes, manifest.ErrTooLarge)
-	}
-	if int64(len(data)) > limit { // the header lied about the size
-		rec.Problem = fmt.Errorf("entry exceeds the limit of %d bytes: %w", limit, manifest.ErrTooLarge)
-		return rec, true, nil
-	}
-	rec.Data = data
-	return rec, true, nil
+	rec.Data, err = read(f)
+	return rec, err == nil, err
 }
 
-// read reads member f, at most limit+1 bytes of it, and checks it against
-// its header. It reads to the member's end so that the library's
-// decompressor is left at the start of the next member.
-func read(f *sevenzip.File, limit int64) (data []byte, err error) {
+// read reads and checks member f, of the size its header declares.
+func read(f *sevenzip.File) (data []byte, err error) {
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
 		return nil, libError("opening", err)
 	}
-	data, err = io.ReadAll(io.LimitReader(rc, limit+1))
-	cerr := rc.Close()
+	data, err = io.ReadAll(&progress{r: rc})
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, libError("decompressing", err)
 	}
-	if int64(len(data)) > limit {
-		return data[:limit+1], nil
-	}
-	if err := checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f); err != nil {
-		return nil, err
-	}
-	if cerr != nil {
-		return nil, libError("closing", cerr)
-	}
-	return data, nil
+	return data, checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f)
 }
 
-// libError classifies an error of the 7z library: encryption, a plain
-// I/O error of the file underneath, the reading cancelled, or else a
-// malformed archive (checkHeader names the methods not read first).
+// progress fails a read that returns nothing, and no error, 100 times in a
+// row, as bufio does: the library's Delta decoder does so for ever on a
+// stream shorter than its header declares.
+type progress struct {
+	r     io.Reader
+	empty int
+}
+
+func (p *progress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 || err != nil || len(b) == 0 {
+		p.empty = 0
+	} else if p.empty++; p.empty == 100 {
+		return 0, io.ErrNoProgress
+	}
+	return n, err
+}
+
+// libError classifies an error of the 7z library.
 func libError(what string, err error) error {
-	var rp *sevenzip.ReadError
-	var rv sevenzip.ReadError
-	if errors.As(err, &rp) && rp.Encrypted || errors.As(err, &rv) && rv.Encrypted {
+	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 		return fmt.Errorf("%s: %w", what, manifest.ErrEncrypted) // the library's words are about the garbled data
 	}
 	var pe *fs.PathError
@@ -465,8 +399,7 @@ func libError(what string, err error) error {
 	return fmt.Errorf("%s: %w: %w", what, manifest.ErrMalformed, err)
 }
 
-// recoverLib turns a panic inside the 7z library into ErrMalformed. It is
-// the last resort: checkHeader keeps the inputs we know to crash it away.
+// recoverLib turns a panic of the 7z library into ErrMalformed.
 func recoverLib(err *error) {
 	if p := recover(); p != nil {
 		*err = fmt.Errorf("7z library failed on this archive (%v): %w", p, manifest.ErrMalformed)

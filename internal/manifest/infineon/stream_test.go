@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -303,5 +304,35 @@ func TestDamage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShortDeltaStream: a member whose Delta-filtered stream is shorter
+// than its header declares ends the reading as malformed; the library's
+// Delta decoder alone would answer "nothing yet" for ever.
+func TestShortDeltaStream(t *testing.T) {
+	name := testChip(1) + "_E0E0.pem"
+	var names []byte
+	for _, c := range name + "\x00" {
+		names = append(names, byte(c), 0)
+	}
+	header := []byte{idHeader, idMainStreamsInfo,
+		idPackInfo, 0, 1, idSize, 10, idEnd,
+		idUnpackInfo, idFolder, 1, 0, 1, 0x21, 0x03, 1, 0, idCodersUnpackSize, 100, idEnd, idEnd,
+		idFilesInfo, 1, idName, byte(1 + len(names)), 0}
+	header = append(append(header, names...), idEnd, idEnd)
+	inner := archive7z(t, make([]byte, 10), header)
+	certs := testReel + "_" + testBatch + "_E0E0_Certs.7z"
+	path := testbundle.Write(t, t.TempDir(), testbundle.Spec{Members: []testbundle.Member{{Name: certs, Data: inner}}})
+	done := make(chan readResult, 1)
+	go func() { done <- readRes(t, path, manifest.Options{}) }()
+	select {
+	case res := <-done:
+		if !errors.Is(res.err, manifest.ErrMalformed) || len(res.recs) != 0 {
+			t.Fatalf("read %d records, error %v; want a malformed member", len(res.recs), res.err)
+		}
+		t.Log(res.err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("still reading after 20 s")
 	}
 }

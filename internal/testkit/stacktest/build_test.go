@@ -18,17 +18,30 @@ func goTool(t *testing.T) string {
 	return p
 }
 
-// buildLambda builds the function in ./cmd/<name> as dir/<name>/bootstrap
-// for Linux on goarch, as `make lambda` does, and returns its path.
-func buildLambda(t *testing.T, name, goarch, dir string) string {
+// buildLambdas builds the functions in ./cmd/provider and ./cmd/importer
+// as dir/<name>/bootstrap for Linux on goarch, as `make lambda` does but
+// in one go build, and returns their paths by name.
+func buildLambdas(t *testing.T, goarch, dir string) map[string]string {
 	t.Helper()
-	out := filepath.Join(dir, name, "bootstrap")
-	cmd := exec.Command(goTool(t), "build", "-trimpath", "-tags", "lambda.norpc", "-o", out, "github.com/thingpress/thingpress/cmd/"+name)
+	names := []string{"provider", "importer"}
+	out := filepath.Join(dir, "build")
+	cmd := exec.Command(goTool(t), "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", out+string(filepath.Separator),
+		"github.com/thingpress/thingpress/cmd/"+names[0], "github.com/thingpress/thingpress/cmd/"+names[1])
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s for linux/%s: %v\n%s", name, goarch, err, b)
+		t.Fatalf("build the functions for linux/%s: %v\n%s", goarch, err, b)
 	}
-	return out
+	paths := map[string]string{}
+	for _, name := range names {
+		paths[name] = filepath.Join(dir, name, "bootstrap")
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(out, name), paths[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths
 }
 
 // TestLambdaBinariesBuildForArm64 builds both functions as template.yaml
@@ -37,10 +50,8 @@ func TestLambdaBinariesBuildForArm64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-compiles the functions")
 	}
-	dir := t.TempDir()
-	for _, name := range []string{"provider", "importer"} {
+	for name, path := range buildLambdas(t, "arm64", t.TempDir()) {
 		t.Run(name, func(t *testing.T) {
-			path := buildLambda(t, name, "arm64", dir)
 			f, err := os.Open(path)
 			if err != nil {
 				t.Fatal(err)

@@ -154,8 +154,8 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	const good = 20
 	res, devices := bundle(t, good)
 	bin := t.TempDir()
-	provider := buildLambda(t, "provider", runtime.GOARCH, bin)
-	importer := buildLambda(t, "importer", runtime.GOARCH, bin)
+	built := buildLambdas(t, runtime.GOARCH, bin)
+	provider, importer := built["provider"], built["importer"]
 
 	s := stacktest.New(t, "tp-rie", stacktest.Options{VisibilityTimeout: 5})
 	const key = "uploads/reel a+b.7z"

@@ -33,8 +33,8 @@ func TestLambdaBinariesUnderRIEVendors(t *testing.T) {
 		t.Skip("builds and runs the functions")
 	}
 	bin := t.TempDir()
-	provider := buildLambda(t, "provider", runtime.GOARCH, bin)
-	importer := buildLambda(t, "importer", runtime.GOARCH, bin)
+	built := buildLambdas(t, runtime.GOARCH, bin)
+	provider, importer := built["provider"], built["importer"]
 	const n = 7
 	for _, vm := range vendorManifests {
 		t.Run(string(vm.vendor), func(t *testing.T) {
