@@ -40,14 +40,16 @@ var (
 	rate      = regexp.MustCompile(`\d+\.\d+( devices)?/s\b`)
 	eta       = regexp.MustCompile(`ETA \S+`)
 	seconds   = regexp.MustCompile(`"seconds":[0-9.e-]+`)
+	versionID = regexp.MustCompile(`(?m)^Version: \S+$`)
 )
 
 // normalize replaces what differs between runs: each of the paths of
-// repl (old, new pairs), local ports, durations and rates.
+// repl (old, new pairs), local ports, S3 version IDs, durations and rates.
 func normalize(s string, repl ...string) string {
 	s = strings.NewReplacer(repl...).Replace(s)
 	s = localPort.ReplaceAllString(s, "127.0.0.1:PORT")
 	s = eta.ReplaceAllString(s, "ETA T")
+	s = versionID.ReplaceAllString(s, "Version: V")
 	s = seconds.ReplaceAllString(s, `"seconds":T`)
 	s = rate.ReplaceAllString(s, "R${1}/s")
 	return duration.ReplaceAllString(s, "T")
