@@ -359,7 +359,7 @@ func read(f *sevenzip.File) (data []byte, err error) {
 	if err != nil {
 		return nil, libError("opening", err)
 	}
-	data, err = io.ReadAll(&progress{r: rc})
+	data, err = io.ReadAll(manifest.ProgressReader(rc)) // the library's Delta decoder spins on a short stream
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
@@ -367,24 +367,6 @@ func read(f *sevenzip.File) (data []byte, err error) {
 		return nil, libError("decompressing", err)
 	}
 	return data, checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f)
-}
-
-// progress fails a read that returns nothing, and no error, 100 times in a
-// row, as bufio does: the library's Delta decoder does so for ever on a
-// stream shorter than its header declares.
-type progress struct {
-	r     io.Reader
-	empty int
-}
-
-func (p *progress) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 || err != nil || len(b) == 0 {
-		p.empty = 0
-	} else if p.empty++; p.empty == 100 {
-		return 0, io.ErrNoProgress
-	}
-	return n, err
 }
 
 // libError classifies an error of the 7z library.
