@@ -39,12 +39,10 @@ type Reader struct {
 	slots   []string
 	inner   string // the inner archive's member name, for messages
 
-	tmp   *os.File // the spooled inner archive
-	files []*sevenzip.File
-	next  int
-	count int   // the members Next will yield a record for
-	total int64 // bytes decompressed to reach the inner archive
-	err   error // sticky: io.EOF or the fatal error
+	final manifest.Final   // owns the spooled inner archive
+	files []*sevenzip.File // the members Next has yet to read
+	count int              // the members Next will yield a record for
+	total int64            // bytes decompressed to reach the inner archive
 }
 
 var _ manifest.Counted = (*Reader)(nil)
@@ -105,11 +103,11 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 		return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
 			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 	}
-	size, err := r.spool(ctx, member)
+	tmp, size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: r.tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
+	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -149,40 +147,38 @@ func (r *Reader) Count() int { return r.count }
 // warning. An entry over Limits.MaxEntryBytes yields a record whose Problem
 // wraps manifest.ErrTooLarge; a damaged archive ends the reading.
 func (r *Reader) Next() (manifest.Record, error) {
-	if r.err != nil {
-		return manifest.Record{}, r.err
-	}
-	if r.tmp == nil {
-		r.err = r.fail("", errors.New("reader is closed"))
-		return manifest.Record{}, r.err
-	}
-	for r.next < len(r.files) {
-		f := r.files[r.next]
-		r.files[r.next] = nil // let the listing shrink as it is read
-		r.next++
+	return manifest.Next(&r.final, r.next)
+}
+
+func (r *Reader) next() (manifest.Record, error) {
+	for len(r.files) > 0 {
+		f := r.files[0]
+		r.files[0], r.files = nil, r.files[1:] // let the listing shrink as it is read
 		rec, ok, err := r.entry(f)
 		if err != nil {
-			r.err = r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
-			return manifest.Record{}, r.err
+			return rec, r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
 		}
 		if ok {
 			return rec, nil
 		}
 	}
-	r.err = io.EOF
 	return manifest.Record{}, io.EOF
 }
+
+var errClosed = errors.New("reader is closed")
 
 // Close removes the spooled inner archive. It may be called more than once.
 func (r *Reader) Close() error {
 	r.files = nil
-	if r.tmp == nil {
-		return nil
-	}
-	name := r.tmp.Name()
-	err := r.tmp.Close()
-	r.tmp = nil
-	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+	return r.final.Close(r.path, errClosed)
+}
+
+// tempFile is removed when it is closed.
+type tempFile struct{ *os.File }
+
+func (f tempFile) Close() error {
+	err := f.File.Close()
+	if rerr := os.Remove(f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 		err = errors.Join(err, rerr)
 	}
 	return err
@@ -253,37 +249,38 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 }
 
 // spool copies the inner archive to a temporary file and returns its size.
-func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
+func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (tmp *os.File, size int64, err error) {
 	lim := r.opts.Limits
 	limit := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
 	if f.UncompressedSize > uint64(limit) {
-		return 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
+		return nil, 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
 			f.UncompressedSize, limit, manifest.ErrTooLarge)
 	}
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
-		return 0, libError("opening the inner archive", err)
+		return nil, 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
 	src := bufio.NewReaderSize(ctxIO{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
 	head, err := src.Peek(32)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, libError("decompressing the inner archive", err)
+		return nil, 0, libError("decompressing the inner archive", err)
 	}
 	if _, _, err := checkStart(head, f.UncompressedSize, "inner archive"); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", err)
+	if tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
+		return nil, 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
+	r.final.Own(tempFile{tmp})
 	h := crc32.NewIEEE()
-	copied, err := io.Copy(io.MultiWriter(r.tmp, h), src)
+	copied, err := io.Copy(io.MultiWriter(tmp, h), src)
 	r.total += copied
 	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
-		return 0, libError("spooling the inner archive", err)
+		return nil, 0, libError("spooling the inner archive", err)
 	}
-	return copied, checkData("inner archive", copied, h.Sum32(), f)
+	return tmp, copied, checkData("inner archive", copied, h.Sum32(), f)
 }
 
 // checkData checks the size and CRC of member f, read whole.
