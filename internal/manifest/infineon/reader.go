@@ -92,7 +92,6 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, err
 	}
-	r.inner = member.Name
 	var before uint64 // the members before it in its solid folder, decompressed too
 	for _, f := range outer.File[:slices.Index(outer.File, member)] {
 		if f.Stream == member.Stream {
@@ -202,8 +201,9 @@ func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzi
 	return zr, nil
 }
 
-// findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot and
-// learns the reel, batch and slots present from the inner archive names.
+// findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot, its
+// r.inner, and learns the reel, batch and slots present from the inner
+// archive names.
 func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 	bySlot := map[string]*sevenzip.File{}
 	for _, f := range outer.File {
@@ -245,6 +245,7 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 		return nil, r.fail("", fmt.Errorf("slot %s: bundle holds only %s: %w",
 			r.slot, strings.Join(r.slots, ", "), manifest.ErrSlotMissing))
 	}
+	r.inner = f.Name
 	return f, nil
 }
 
