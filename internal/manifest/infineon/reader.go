@@ -153,13 +153,24 @@ func (r *Reader) next() (manifest.Record, error) {
 	for len(r.files) > 0 {
 		f := r.files[0]
 		r.files[0], r.files = nil, r.files[1:] // let the listing shrink as it is read
-		rec, ok, err := r.entry(f)
-		if err != nil {
-			return rec, r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
+		m, skip := r.match(f)
+		if skip != "" {
+			r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
+			continue
 		}
-		if ok {
+		rec := manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
+			Encoding: manifest.PEM, Vendor: manifest.VendorInfineon}
+		if limit := r.opts.Limits.MaxEntryBytes; f.UncompressedSize > uint64(limit) {
+			// Not read: the library skips it on the way to the next one.
+			rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
+				f.UncompressedSize, limit, manifest.ErrTooLarge)
 			return rec, nil
 		}
+		var err error
+		if rec.Data, err = read(f); err != nil {
+			return rec, r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
+		}
+		return rec, nil
 	}
 	return manifest.Record{}, io.EOF
 }
@@ -329,25 +340,6 @@ func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 		return nil, fmt.Sprintf("certificate of slot %s in the archive of slot %s", slot, r.slot)
 	}
 	return m, ""
-}
-
-// entry turns one inner member into a record; ok is false if it is skipped.
-func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
-	m, skip := r.match(f)
-	if skip != "" {
-		r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
-		return rec, false, nil
-	}
-	rec = manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
-		Encoding: manifest.PEM, Vendor: manifest.VendorInfineon}
-	if limit := r.opts.Limits.MaxEntryBytes; f.UncompressedSize > uint64(limit) {
-		// Not read: the library skips it on the way to the next one.
-		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
-			f.UncompressedSize, limit, manifest.ErrTooLarge)
-		return rec, true, nil
-	}
-	rec.Data, err = read(f)
-	return rec, err == nil, err
 }
 
 // read reads and checks member f, of the size its header declares.
