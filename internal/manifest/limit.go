@@ -87,3 +87,23 @@ func (c *CappedReader) InputErr() error { return c.inputErr }
 // Exceeded says which cap was exceeded, e.g. "input longer than 100
 // bytes"; it is empty while none is.
 func (c *CappedReader) Exceeded() string { return c.exceeded }
+
+// ProgressReader returns a reader of r that fails with io.ErrNoProgress
+// once r returns nothing, and no error, 100 times in a row, as bufio does:
+// a decoder fed a stream shorter than it expects may do so for ever.
+func ProgressReader(r io.Reader) io.Reader { return &progressReader{r: r} }
+
+type progressReader struct {
+	r     io.Reader
+	empty int
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 || err != nil || len(b) == 0 {
+		p.empty = 0
+	} else if p.empty++; p.empty == 100 {
+		return 0, io.ErrNoProgress
+	}
+	return n, err
+}

@@ -134,3 +134,43 @@ func FuzzCappedReader(f *testing.F) {
 		}
 	})
 }
+
+// emptyReads returns 0, nil empty times before each read of r.
+type emptyReads struct {
+	r     io.Reader
+	empty int
+	left  int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.left > 0 {
+		e.left--
+		return 0, nil
+	}
+	e.left = e.empty
+	return e.r.Read(p)
+}
+
+func TestProgressReader(t *testing.T) {
+	tests := []struct {
+		name  string
+		empty int // empty reads before each read
+		want  error
+	}{
+		{name: "no empty reads", empty: 0},
+		{name: "99 empty reads between data", empty: 99},
+		{name: "100 empty reads", empty: 100, want: io.ErrNoProgress},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ProgressReader(&emptyReads{r: iotest.OneByteReader(strings.NewReader("abc")), empty: tt.empty, left: tt.empty})
+			got, err := io.ReadAll(r)
+			switch {
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Fatalf("ReadAll = %q, %v, want %v", got, err, tt.want)
+			case tt.want == nil && (err != nil || string(got) != "abc"):
+				t.Fatalf("ReadAll = %q, %v, want \"abc\"", got, err)
+			}
+		})
+	}
+}

@@ -176,7 +176,7 @@ func FuzzHeader(f *testing.F) {
 			}
 			if rc, err := f.Open(); err == nil {
 				// Through progress, as the reader reads: only a panic or a hang fails.
-				_, _ = io.Copy(io.Discard, io.LimitReader(&progress{r: rc}, fuzzLimits.MaxEntryBytes))
+				_, _ = io.Copy(io.Discard, io.LimitReader(manifest.ProgressReader(rc), fuzzLimits.MaxEntryBytes))
 				rc.Close()
 			}
 		}

@@ -90,7 +90,7 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 // checkStart checks the signature of the 7z archive what, of size bytes and
 // starting with head, and returns where its header is.
 func checkStart(head []byte, size uint64, what string) (off, n uint64, err error) {
-	if len(head) < 6 || !bytes.Equal(head[:6], []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
+	if !bytes.HasPrefix(head, []byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}) {
 		return 0, 0, fmt.Errorf("%s is not a 7z archive (it starts %q): %w", what, head[:min(len(head), 6)], manifest.ErrMalformed)
 	}
 	if len(head) < 32 {
@@ -322,7 +322,26 @@ func (w *walker) streamsInfo() *streamsInfo {
 		id = w.byte()
 	}
 	if id == idSubStreamsInfo {
-		w.subStreamsInfo(si)
+		var sizes uint64 // sub-stream sizes: all but each folder's last
+		if id = w.byte(); id == idNumUnpackStream {
+			si.substreams = 0
+			for range si.folders {
+				n := w.num()
+				if si.substreams += min(n, w.maxFiles+1); si.substreams > w.maxFiles {
+					w.tooMany("files with data", w.maxFiles)
+				}
+				sizes += max(n, 1) - 1
+			}
+			id = w.byte()
+		}
+		if id == idSize {
+			w.nums(sizes)
+			id = w.byte()
+		} else if sizes > 0 {
+			w.bad("sub-streams without sizes")
+		}
+		w.crcs(id, si.substreams)
+		w.byte() // kEnd of the streams info
 	}
 	return si
 }
@@ -396,30 +415,6 @@ func (w *walker) coder(si *streamsInfo, id, props []byte) {
 	}
 }
 
-func (w *walker) subStreamsInfo(si *streamsInfo) {
-	id := w.byte()
-	var sizes uint64 // sub-stream sizes: all but each folder's last
-	if id == idNumUnpackStream {
-		si.substreams = 0
-		for range si.folders {
-			n := w.num()
-			if si.substreams += min(n, w.maxFiles+1); si.substreams > w.maxFiles {
-				w.tooMany("files with data", w.maxFiles)
-			}
-			sizes += max(n, 1) - 1
-		}
-		id = w.byte()
-	}
-	if id == idSize {
-		w.nums(sizes)
-		id = w.byte()
-	} else if sizes > 0 {
-		w.bad("sub-streams without sizes")
-	}
-	w.crcs(id, si.substreams)
-	w.byte() // kEnd of the streams info
-}
-
 // filesInfo reads the files info and returns the number of files with data.
 func (w *walker) filesInfo() (nonEmpty uint64) {
 	files := w.count("files", w.maxFiles)
@@ -432,8 +427,7 @@ func (w *walker) filesInfo() (nonEmpty uint64) {
 		if prop == idEnd {
 			return nonEmpty
 		}
-		length := w.num()
-		switch prop {
+		switch length := w.num(); prop {
 		case idEmptyStream:
 			empty := w.bits(files)
 			nonEmpty, emptyAll = files-empty, emptyAll+empty

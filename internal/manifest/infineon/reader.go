@@ -39,12 +39,10 @@ type Reader struct {
 	slots   []string
 	inner   string // the inner archive's member name, for messages
 
-	tmp   *os.File // the spooled inner archive
-	files []*sevenzip.File
-	next  int
-	count int   // the members Next will yield a record for
-	total int64 // bytes decompressed to reach the inner archive
-	err   error // sticky: io.EOF or the fatal error
+	final manifest.Final   // owns the spooled inner archive
+	files []*sevenzip.File // the members Next has yet to read
+	count int              // the members Next will yield a record for
+	total int64            // bytes decompressed to reach the inner archive
 }
 
 var _ manifest.Counted = (*Reader)(nil)
@@ -94,7 +92,6 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, err
 	}
-	r.inner = member.Name
 	var before uint64 // the members before it in its solid folder, decompressed too
 	for _, f := range outer.File[:slices.Index(outer.File, member)] {
 		if f.Stream == member.Stream {
@@ -105,11 +102,11 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 		return nil, r.fail(member.Name, fmt.Errorf("the members up to this one hold more than the limit of %d bytes: %w",
 			opts.Limits.MaxTotalBytes, manifest.ErrTooLarge))
 	}
-	size, err := r.spool(ctx, member)
+	tmp, size, err := r.spool(ctx, member)
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: r.tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
+	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -149,40 +146,49 @@ func (r *Reader) Count() int { return r.count }
 // warning. An entry over Limits.MaxEntryBytes yields a record whose Problem
 // wraps manifest.ErrTooLarge; a damaged archive ends the reading.
 func (r *Reader) Next() (manifest.Record, error) {
-	if r.err != nil {
-		return manifest.Record{}, r.err
-	}
-	if r.tmp == nil {
-		r.err = r.fail("", errors.New("reader is closed"))
-		return manifest.Record{}, r.err
-	}
-	for r.next < len(r.files) {
-		f := r.files[r.next]
-		r.files[r.next] = nil // let the listing shrink as it is read
-		r.next++
-		rec, ok, err := r.entry(f)
-		if err != nil {
-			r.err = r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
-			return manifest.Record{}, r.err
+	return manifest.Next(&r.final, r.next)
+}
+
+func (r *Reader) next() (manifest.Record, error) {
+	for len(r.files) > 0 {
+		f := r.files[0]
+		r.files[0], r.files = nil, r.files[1:] // let the listing shrink as it is read
+		m, skip := r.match(f)
+		if skip != "" {
+			r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
+			continue
 		}
-		if ok {
+		rec := manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
+			Encoding: manifest.PEM, Vendor: manifest.VendorInfineon}
+		if limit := r.opts.Limits.MaxEntryBytes; f.UncompressedSize > uint64(limit) {
+			// Not read: the library skips it on the way to the next one.
+			rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
+				f.UncompressedSize, limit, manifest.ErrTooLarge)
 			return rec, nil
 		}
+		var err error
+		if rec.Data, err = read(f); err != nil {
+			return rec, r.fail(f.Name, fmt.Errorf("in %s: %w", r.inner, err))
+		}
+		return rec, nil
 	}
-	r.err = io.EOF
 	return manifest.Record{}, io.EOF
 }
+
+var errClosed = errors.New("reader is closed")
 
 // Close removes the spooled inner archive. It may be called more than once.
 func (r *Reader) Close() error {
 	r.files = nil
-	if r.tmp == nil {
-		return nil
-	}
-	name := r.tmp.Name()
-	err := r.tmp.Close()
-	r.tmp = nil
-	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+	return r.final.Close(r.path, errClosed)
+}
+
+// tempFile is removed when it is closed.
+type tempFile struct{ *os.File }
+
+func (f tempFile) Close() error {
+	err := f.File.Close()
+	if rerr := os.Remove(f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 		err = errors.Join(err, rerr)
 	}
 	return err
@@ -206,8 +212,9 @@ func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzi
 	return zr, nil
 }
 
-// findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot and
-// learns the reel, batch and slots present from the inner archive names.
+// findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot, its
+// r.inner, and learns the reel, batch and slots present from the inner
+// archive names.
 func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 	bySlot := map[string]*sevenzip.File{}
 	for _, f := range outer.File {
@@ -249,41 +256,43 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 		return nil, r.fail("", fmt.Errorf("slot %s: bundle holds only %s: %w",
 			r.slot, strings.Join(r.slots, ", "), manifest.ErrSlotMissing))
 	}
+	r.inner = f.Name
 	return f, nil
 }
 
 // spool copies the inner archive to a temporary file and returns its size.
-func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (size int64, err error) {
+func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (tmp *os.File, size int64, err error) {
 	lim := r.opts.Limits
 	limit := min(lim.MaxInnerBytes, lim.MaxTotalBytes-r.total)
 	if f.UncompressedSize > uint64(limit) {
-		return 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
+		return nil, 0, fmt.Errorf("inner archive of %d bytes exceeds the limit of %d bytes: %w",
 			f.UncompressedSize, limit, manifest.ErrTooLarge)
 	}
 	defer recoverLib(&err)
 	rc, err := f.Open()
 	if err != nil {
-		return 0, libError("opening the inner archive", err)
+		return nil, 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
 	src := bufio.NewReaderSize(ctxIO{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
 	head, err := src.Peek(32)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, libError("decompressing the inner archive", err)
+		return nil, 0, libError("decompressing the inner archive", err)
 	}
 	if _, _, err := checkStart(head, f.UncompressedSize, "inner archive"); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	if r.tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
-		return 0, fmt.Errorf("spooling the inner archive: %w", err)
+	if tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
+		return nil, 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
+	r.final.Own(tempFile{tmp})
 	h := crc32.NewIEEE()
-	copied, err := io.Copy(io.MultiWriter(r.tmp, h), src)
+	copied, err := io.Copy(io.MultiWriter(tmp, h), src)
 	r.total += copied
 	if err != nil { // a write error of the temporary file is an *fs.PathError, which libError keeps
-		return 0, libError("spooling the inner archive", err)
+		return nil, 0, libError("spooling the inner archive", err)
 	}
-	return copied, checkData("inner archive", copied, h.Sum32(), f)
+	return tmp, copied, checkData("inner archive", copied, h.Sum32(), f)
 }
 
 // checkData checks the size and CRC of member f, read whole.
@@ -333,25 +342,6 @@ func (r *Reader) match(f *sevenzip.File) (m []string, skip string) {
 	return m, ""
 }
 
-// entry turns one inner member into a record; ok is false if it is skipped.
-func (r *Reader) entry(f *sevenzip.File) (rec manifest.Record, ok bool, err error) {
-	m, skip := r.match(f)
-	if skip != "" {
-		r.opts.Logger.Warn("skipping archive member", "file", r.path, "archive", r.inner, "entry", f.Name, "reason", skip)
-		return rec, false, nil
-	}
-	rec = manifest.Record{Entry: f.Name, ChipID: m[1], Slot: r.slot, ReelID: r.reelID, BatchID: r.batchID,
-		Encoding: manifest.PEM, Vendor: manifest.VendorInfineon}
-	if limit := r.opts.Limits.MaxEntryBytes; f.UncompressedSize > uint64(limit) {
-		// Not read: the library skips it on the way to the next one.
-		rec.Problem = fmt.Errorf("entry of %d bytes exceeds the limit of %d bytes: %w",
-			f.UncompressedSize, limit, manifest.ErrTooLarge)
-		return rec, true, nil
-	}
-	rec.Data, err = read(f)
-	return rec, err == nil, err
-}
-
 // read reads and checks member f, of the size its header declares.
 func read(f *sevenzip.File) (data []byte, err error) {
 	defer recoverLib(&err)
@@ -359,7 +349,7 @@ func read(f *sevenzip.File) (data []byte, err error) {
 	if err != nil {
 		return nil, libError("opening", err)
 	}
-	data, err = io.ReadAll(&progress{r: rc})
+	data, err = io.ReadAll(manifest.ProgressReader(rc)) // the library's Delta decoder spins on a short stream
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
@@ -367,24 +357,6 @@ func read(f *sevenzip.File) (data []byte, err error) {
 		return nil, libError("decompressing", err)
 	}
 	return data, checkData("member", int64(len(data)), crc32.ChecksumIEEE(data), f)
-}
-
-// progress fails a read that returns nothing, and no error, 100 times in a
-// row, as bufio does: the library's Delta decoder does so for ever on a
-// stream shorter than its header declares.
-type progress struct {
-	r     io.Reader
-	empty int
-}
-
-func (p *progress) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 || err != nil || len(b) == 0 {
-		p.empty = 0
-	} else if p.empty++; p.empty == 100 {
-		return 0, io.ErrNoProgress
-	}
-	return n, err
 }
 
 // libError classifies an error of the 7z library.

@@ -283,7 +283,11 @@ func TestDamage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inner, err := os.ReadFile(r.tmp.Name())
+			spooled, _ := filepath.Glob(filepath.Join(dir, "*.7z"))
+			if len(spooled) != 1 {
+				t.Fatalf("temp dir holds %v, want the spooled inner archive", spooled)
+			}
+			inner, err := os.ReadFile(spooled[0])
 			r.Close()
 			if err != nil {
 				t.Fatal(err)

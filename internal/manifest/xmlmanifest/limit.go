@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/thingpress/thingpress/internal/manifest"
 )
 
 // limitError is the error of the limited reader when a cap is exceeded.
@@ -34,7 +36,7 @@ type limitedReader struct {
 const readBufSize = 64 << 10
 
 func newLimitedReader(r io.Reader, tokenCap, totalCap int64) *limitedReader {
-	return &limitedReader{r: r, buf: make([]byte, readBufSize), tokenCap: tokenCap, totalCap: totalCap}
+	return &limitedReader{r: manifest.ProgressReader(r), buf: make([]byte, readBufSize), tokenCap: tokenCap, totalCap: totalCap}
 }
 
 // startToken starts counting the bytes of a new token.
@@ -91,19 +93,13 @@ func (l *limitedReader) fill() {
 	if !l.started {
 		want = 4 // a byte order mark, or "<?" in UTF-16 or UTF-32
 	}
-	for empty := 0; l.end < want && l.err == nil; {
+	for l.end < want && l.err == nil {
 		n, err := l.r.Read(l.buf[l.end:])
 		l.end += n
-		switch {
-		case err != nil:
+		if err != nil {
 			l.err = err
 			if err != io.EOF {
 				l.ioErr = err
-			}
-		case n == 0:
-			if empty++; empty >= 100 {
-				l.err = io.ErrNoProgress
-				l.ioErr = l.err
 			}
 		}
 	}
