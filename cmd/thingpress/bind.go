@@ -264,28 +264,8 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	if meter != nil {
 		meter.Stop()
 	}
-	summary.Seconds = time.Since(started).Seconds()
-	summary.Calls = im.Calls()
-	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
-	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
-	if rw != nil {
-		if err := rw.Close(&summary); writeErr == nil {
-			writeErr = err
-		}
-	}
-	summary.Print(stdout)
-	switch {
-	case summary.Interrupted:
-		fmt.Fprintf(stdout, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
-		return errSomeDevices
-	case runErr != nil:
-		return runErr
-	case writeErr != nil:
-		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
-	case !summary.OK():
-		return errSomeDevices
-	}
-	return nil
+	return runEnd{summary: &summary, im: im, started: started, report: rw, path: o.reportPath,
+		writeErr: writeErr, inManifest: -1}.finish(stdout, runErr)
 }
 
 // runBindDryRun checks every entry and prints what bind would do, reading

@@ -370,35 +370,8 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	if meter != nil {
 		meter.Stop()
 	}
-	summary.Seconds = time.Since(started).Seconds()
-	summary.Calls = im.Calls()
-	summary.Throttled, summary.Retried = im.Throttled(), im.Retried()
-	summary.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
-	if inManifest < 0 && runErr == nil {
-		// Read to the end: every device has its result.
-		inManifest = summary.Total
-	}
-	if inManifest >= 0 {
-		summary.SetInManifest(inManifest)
-	}
-	if rw != nil {
-		if err := rw.Close(&summary); writeErr == nil {
-			writeErr = err
-		}
-	}
-	summary.Print(stdout)
-	switch {
-	case summary.Interrupted:
-		fmt.Fprintf(stdout, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
-		return errSomeDevices
-	case runErr != nil:
-		return runErr
-	case writeErr != nil:
-		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
-	case !summary.OK():
-		return errSomeDevices
-	}
-	return nil
+	return runEnd{summary: &summary, im: im, started: started, report: rw, path: o.reportPath,
+		writeErr: writeErr, inManifest: inManifest}.finish(stdout, runErr)
 }
 
 // meter returns the progress display the flags and stderr call for.
