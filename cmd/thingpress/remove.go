@@ -19,6 +19,7 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/remove"
+	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -107,7 +108,7 @@ not confirmed.`,
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")
-	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file")
+	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output; what a person reads then goes to standard error)")
 	return cmd
 }
 
@@ -170,6 +171,12 @@ func (s *removeSummary) print(w io.Writer) {
 func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	reportOut := out
+	if o.reportPath == report.Stdout {
+		// The report takes standard output; what a person reads goes to
+		// standard error.
+		out = cmd.ErrOrStderr()
+	}
 	if err := o.manifest.check(); err != nil {
 		return err
 	}
@@ -254,10 +261,14 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		return err
 	}
 	defer st.Close()
-	var rw *os.File
 	var enc *json.Encoder
-	if o.reportPath != "" {
-		if rw, err = os.Create(o.reportPath); err != nil {
+	switch o.reportPath {
+	case "":
+	case report.Stdout:
+		enc = json.NewEncoder(reportOut)
+	default:
+		rw, err := os.Create(o.reportPath)
+		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 		defer rw.Close()

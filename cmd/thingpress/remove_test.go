@@ -184,10 +184,18 @@ func TestRemoveEndToEnd(t *testing.T) {
 
 	t.Run("again finds nothing", func(t *testing.T) {
 		e.Proxy.ResetStats()
-		out, stderr, code := runCLI(t, append(args, "--yes", "--report", reportPath)...)
-		_, sum := readRemoveReport(t, reportPath)
+		// --report -: the report on standard output, the rest on standard error.
+		out, stderr, code := runCLI(t, append(args, "--yes", "--report", "-")...)
+		stdoutReport := filepath.Join(t.TempDir(), "stdout.jsonl")
+		if err := os.WriteFile(stdoutReport, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, sum := readRemoveReport(t, stdoutReport)
 		if code != exitOK || sum.Absent != n || sum.Removed != 0 {
 			t.Fatalf("exit %d, summary %+v\n%s%s", code, sum, out, stderr)
+		}
+		if !strings.Contains(stderr, "Absent     8") || strings.Contains(out, "Absent") {
+			t.Errorf("the summary for a person is not on standard error alone:\nstdout %s\nstderr %s", out, stderr)
 		}
 		if c := e.Proxy.Counts(); c["DescribeCertificate"] != n || e.Proxy.Total().Calls != n+3 {
 			t.Errorf("calls %v, want one DescribeCertificate per device", c)
