@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -261,27 +260,30 @@ func TestRemoveLeavesOthers(t *testing.T) {
 	}
 }
 
-// TestRemoveKillResume kills remove with SIGKILL at random moments, runs
-// it again each time, and checks that the end state is the one a run
-// without kills leaves: none of the manifest's Things or certificates, the
-// foreign Thing untouched, every state record emptied.
+// TestRemoveKillResume kills remove with SIGKILL after a random number of
+// IoT calls (at most 30 of the more than 300 the removal needs, so every
+// kill lands mid-run), runs it again each time, and checks that the end
+// state is the one a run without kills leaves: none of the manifest's
+// Things or certificates, the foreign Thing untouched, every state record
+// emptied.
 func TestRemoveKillResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill test runs for about half a minute")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
-	const n = 40
+	const n = 30
 	path, trustFile, devs := importForTest(t, e, n)
 	foreignARN := foreignThing(t, e, "foreign-thing")
 	statePath := filepath.Join(t.TempDir(), "remove.state")
 	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
-	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--state", statePath, "--report", reportPath, path)
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "50", "--state", statePath, "--report", reportPath, path)
 	argv, _ := json.Marshal(args)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	kills := 0
 	for round := 0; ; round++ {
+		base := e.Proxy.Total().Calls
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
 		final := round >= 5
@@ -298,17 +300,11 @@ func TestRemoveKillResume(t *testing.T) {
 			}
 			break
 		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("round %d ended before the kill: %v\n%s", round, err, out.String())
-			}
-		case <-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			if err := <-exited; err != nil {
-				kills++
-			}
+		killed, err := killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond)
+		if !killed {
+			t.Fatalf("round %d ended before the kill: %v\n%s", round, err, out.String())
 		}
+		kills++
 	}
 	if kills == 0 {
 		t.Fatal("no run was killed: the removal finished too fast to test")
