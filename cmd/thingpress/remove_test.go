@@ -449,17 +449,17 @@ func TestRemoveWithoutThePolicy(t *testing.T) {
 	}
 }
 
-// TestRemoveCtrlC stops a removal with SIGINT, as Ctrl-C does: it stops
-// cleanly with exit status 1 and says how to resume, and the same command
-// then finishes the rest.
+// TestRemoveCtrlC stops a removal with SIGINT, as Ctrl-C does, once two
+// Things are deleted: it stops cleanly with exit status 1 and says how to
+// resume, and the same command then finishes the rest.
 func TestRemoveCtrlC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := importForTest(t, e, 40)
-	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", path)
+	path, trustFile, _ := importForTest(t, e, 20) // at 20 a second, a second of removal left to interrupt
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "20", path)
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
@@ -468,15 +468,26 @@ func TestRemoveCtrlC(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for e.Proxy.Counts()["DeleteThing"] < 2 {
+		select {
+		case err := <-exited:
+			t.Fatalf("removal ended before the interrupt: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
+	err := <-exited
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
 		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
 		t.Errorf("output does not say how to resume:\n%s", out.String())
+	}
+	if n := e.Proxy.Counts()["DeleteThing"]; n >= 20 {
+		t.Fatalf("all %d Things deleted before the interrupt took effect: nothing left to resume", n)
 	}
 	if _, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
