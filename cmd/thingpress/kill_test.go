@@ -147,10 +147,10 @@ func TestImportCtrlC(t *testing.T) {
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 20, false) // at 5 a second, seconds of import left to interrupt
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 20, false) // at 20 a second, a second of import left to interrupt
 	devs := devicesOf(t, path, trustFile)
 	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
-	args := importArgs(e, "--trust", trustFile, "--rate", "5", "--state", statePath, path)
+	args := importArgs(e, "--trust", trustFile, "--rate", "20", "--state", statePath, path)
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
@@ -177,6 +177,10 @@ func TestImportCtrlC(t *testing.T) {
 	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
 		t.Errorf("output does not say how to resume:\n%s", out.String())
 	}
+	if n := e.Proxy.Counts()["AddThingToThingGroup"]; n >= int64(len(devs)) {
+		t.Fatalf("all %d devices complete before the interrupt took effect: nothing left to resume", n)
+	}
+	t.Logf("interrupted with %d of %d devices complete", e.Proxy.Counts()["AddThingToThingGroup"], len(devs))
 	if _, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}

@@ -489,6 +489,7 @@ func TestRemoveCtrlC(t *testing.T) {
 	if n := e.Proxy.Counts()["DeleteThing"]; n >= 20 {
 		t.Fatalf("all %d Things deleted before the interrupt took effect: nothing left to resume", n)
 	}
+	t.Logf("interrupted with %d of 20 Things deleted", e.Proxy.Counts()["DeleteThing"])
 	if _, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
