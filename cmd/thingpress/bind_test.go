@@ -250,7 +250,7 @@ func assertBound(t *testing.T, s awsState, devs []iottest.Device) {
 // is sent again.
 func TestBindKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond, StrictCreateThing: true})

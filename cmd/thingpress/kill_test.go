@@ -27,7 +27,7 @@ import (
 // registered without recording it must not come back as "exists".
 func TestImportKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})

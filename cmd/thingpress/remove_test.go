@@ -268,7 +268,7 @@ func TestRemoveLeavesOthers(t *testing.T) {
 // emptied.
 func TestRemoveKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
