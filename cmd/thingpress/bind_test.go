@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -244,13 +243,14 @@ func assertBound(t *testing.T, s awsState, devs []iottest.Device) {
 	}
 }
 
-// TestBindKillResume kills bind with SIGKILL at random moments and runs
-// the same command again each time: the end state must be the one
-// without kills, and no step the state file recorded as done is sent
-// again.
+// TestBindKillResume kills bind with SIGKILL after a random number of IoT
+// calls (at most 30 of the more than 200 bind needs, so every kill lands
+// mid-run) and runs the same command again each time: the end state must
+// be the one without kills, and no step the state file recorded as done
+// is sent again.
 func TestBindKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond, StrictCreateThing: true})
@@ -258,7 +258,7 @@ func TestBindKillResume(t *testing.T) {
 	infosPath := writeInfos(t, infos)
 	statePath := filepath.Join(t.TempDir(), "bind.state")
 	reportPath := filepath.Join(t.TempDir(), "bind.jsonl")
-	args := bindArgs(e, "--thing-type", iottest.ThingType, "--rate", "10", "--state", statePath, "--report", reportPath, infosPath)
+	args := bindArgs(e, "--thing-type", iottest.ThingType, "--rate", "50", "--state", statePath, "--report", reportPath, infosPath)
 	argv, _ := json.Marshal(args)
 	idOf := map[string]string{}
 	for _, in := range infos {
@@ -308,6 +308,7 @@ func TestBindKillResume(t *testing.T) {
 	for round := 0; ; round++ {
 		before := doneKeys()
 		e.Calls.Reset()
+		base := e.Proxy.Total().Calls
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
 		final := round >= 5
@@ -320,13 +321,11 @@ func TestBindKillResume(t *testing.T) {
 		if final {
 			err = <-exited
 		} else {
-			select {
-			case err = <-exited:
-			case <-time.After(time.Duration(200+rng.IntN(1200)) * time.Millisecond):
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				if werr := <-exited; werr != nil {
-					kills++
-				}
+			var killed bool
+			if killed, err = killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond); killed {
+				kills++
+			} else {
+				t.Errorf("round %d ended before the kill: %v", round, err)
 			}
 		}
 		for key, n := range e.Calls.Counts() {

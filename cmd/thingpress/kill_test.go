@@ -18,19 +18,20 @@ import (
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 )
 
-// TestImportKillResume kills thingpress with SIGKILL at random moments,
-// runs it again each time, and checks that in the end every device is
-// complete, nothing exists twice, no step that the state file recorded
-// as done was ever sent again, and every device is reported imported:
-// none was there before, so a certificate a killed run registered without
-// recording it must not come back as "exists".
+// TestImportKillResume kills thingpress with SIGKILL after a random number
+// of IoT calls (at most 30 of the 200 the import needs, so every kill
+// lands mid-run), runs it again each time, and checks that in the end
+// every device is complete, nothing exists twice, no step that the state
+// file recorded as done was ever sent again, and every device is reported
+// imported: none was there before, so a certificate a killed run
+// registered without recording it must not come back as "exists".
 func TestImportKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
-	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 60, false)
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 40, false)
 	devs := devicesOf(t, path, trustFile)
 	thingOf := map[string]string{} // certificate ID -> thing name
 	out, _, _ := runCLI(t, "inspect", "--trust", trustFile, "--output", "json", path)
@@ -39,7 +40,7 @@ func TestImportKillResume(t *testing.T) {
 	}
 	statePath := filepath.Join(t.TempDir(), "kill.state")
 	reportPath := filepath.Join(t.TempDir(), "kill.jsonl")
-	args := importArgs(e, "--trust", trustFile, "--rate", "10", "--state", statePath, "--report", reportPath, path)
+	args := importArgs(e, "--trust", trustFile, "--rate", "50", "--state", statePath, "--report", reportPath, path)
 	argv, _ := json.Marshal(args)
 
 	// doneKeys lists, as the proxy's recorder names them, the calls of
@@ -86,6 +87,7 @@ func TestImportKillResume(t *testing.T) {
 	for round := 0; ; round++ {
 		before := doneKeys()
 		e.Calls.Reset()
+		base := e.Proxy.Total().Calls
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
 		final := round >= 5
@@ -98,13 +100,11 @@ func TestImportKillResume(t *testing.T) {
 		if final {
 			err = <-exited
 		} else {
-			select {
-			case err = <-exited:
-			case <-time.After(time.Duration(200+rng.IntN(1200)) * time.Millisecond):
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				if werr := <-exited; werr != nil {
-					kills++ // nil: it ended before the kill
-				}
+			var killed bool
+			if killed, err = killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond); killed {
+				kills++
+			} else {
+				t.Errorf("round %d ended before the kill: %v", round, err)
 			}
 		}
 		for key, n := range e.Calls.Counts() {
@@ -147,10 +147,10 @@ func TestImportCtrlC(t *testing.T) {
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 20, false) // at 5 a second, seconds of import left to interrupt
+	path, trustFile, _ := writeTestManifest(t, generate.FormatXML, 20, false) // at 20 a second, a second of import left to interrupt
 	devs := devicesOf(t, path, trustFile)
 	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
-	args := importArgs(e, "--trust", trustFile, "--rate", "5", "--state", statePath, path)
+	args := importArgs(e, "--trust", trustFile, "--rate", "20", "--state", statePath, path)
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
@@ -177,8 +177,34 @@ func TestImportCtrlC(t *testing.T) {
 	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
 		t.Errorf("output does not say how to resume:\n%s", out.String())
 	}
+	if n := e.Proxy.Counts()["AddThingToThingGroup"]; n >= int64(len(devs)) {
+		t.Fatalf("all %d devices complete before the interrupt took effect: nothing left to resume", n)
+	}
+	t.Logf("interrupted with %d of %d devices complete", e.Proxy.Counts()["AddThingToThingGroup"], len(devs))
 	if _, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
 	e.AssertComplete(t, devs)
+}
+
+// killAfterCalls waits until the proxy has counted k IoT calls more than
+// base, then for delay (so the kill lands anywhere in a call's latency,
+// before or after it reached moto), and kills cmd with SIGKILL. killed is
+// false if cmd exited before the kill; err is what cmd's Wait returned.
+func killAfterCalls(p *iotproxy.Proxy, cmd *exec.Cmd, exited <-chan error, base, k int64, delay time.Duration) (killed bool, err error) {
+	for p.Total().Calls < base+k {
+		select {
+		case err := <-exited:
+			return false, err
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-exited:
+		return false, err
+	case <-time.After(delay):
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	err = <-exited
+	return err != nil, err
 }

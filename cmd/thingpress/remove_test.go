@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -269,27 +268,30 @@ func TestRemoveLeavesOthers(t *testing.T) {
 	}
 }
 
-// TestRemoveKillResume kills remove with SIGKILL at random moments, runs
-// it again each time, and checks that the end state is the one a run
-// without kills leaves: none of the manifest's Things or certificates, the
-// foreign Thing untouched, every state record emptied.
+// TestRemoveKillResume kills remove with SIGKILL after a random number of
+// IoT calls (at most 30 of the more than 300 the removal needs, so every
+// kill lands mid-run), runs it again each time, and checks that the end
+// state is the one a run without kills leaves: none of the manifest's
+// Things or certificates, the foreign Thing untouched, every state record
+// emptied.
 func TestRemoveKillResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test runs for about half a minute")
+		t.Skip("kill test runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond, Jitter: 40 * time.Millisecond})
-	const n = 40
+	const n = 30
 	path, trustFile, devs := importForTest(t, e, n)
 	foreignARN := foreignThing(t, e, "foreign-thing")
 	statePath := filepath.Join(t.TempDir(), "remove.state")
 	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
-	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--state", statePath, "--report", reportPath, path)
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "50", "--state", statePath, "--report", reportPath, path)
 	argv, _ := json.Marshal(args)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	kills := 0
 	for round := 0; ; round++ {
+		base := e.Proxy.Total().Calls
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
 		final := round >= 5
@@ -306,17 +308,11 @@ func TestRemoveKillResume(t *testing.T) {
 			}
 			break
 		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("round %d ended before the kill: %v\n%s", round, err, out.String())
-			}
-		case <-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			if err := <-exited; err != nil {
-				kills++
-			}
+		killed, err := killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond)
+		if !killed {
+			t.Fatalf("round %d ended before the kill: %v\n%s", round, err, out.String())
 		}
+		kills++
 	}
 	if kills == 0 {
 		t.Fatal("no run was killed: the removal finished too fast to test")
@@ -461,17 +457,17 @@ func TestRemoveWithoutThePolicy(t *testing.T) {
 	}
 }
 
-// TestRemoveCtrlC stops a removal with SIGINT, as Ctrl-C does: it stops
-// cleanly with exit status 1 and says how to resume, and the same command
-// then finishes the rest.
+// TestRemoveCtrlC stops a removal with SIGINT, as Ctrl-C does, once two
+// Things are deleted: it stops cleanly with exit status 1 and says how to
+// resume, and the same command then finishes the rest.
 func TestRemoveCtrlC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
 	isolateAWS(t)
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
-	path, trustFile, _ := importForTest(t, e, 40)
-	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", path)
+	path, trustFile, _ := importForTest(t, e, 20) // at 20 a second, a second of removal left to interrupt
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "20", path)
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
@@ -480,9 +476,17 @@ func TestRemoveCtrlC(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for e.Proxy.Counts()["DeleteThing"] < 2 {
+		select {
+		case err := <-exited:
+			t.Fatalf("removal ended before the interrupt: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
+	err := <-exited
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
 		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())
@@ -490,6 +494,10 @@ func TestRemoveCtrlC(t *testing.T) {
 	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
 		t.Errorf("output does not say how to resume:\n%s", out.String())
 	}
+	if n := e.Proxy.Counts()["DeleteThing"]; n >= 20 {
+		t.Fatalf("all %d Things deleted before the interrupt took effect: nothing left to resume", n)
+	}
+	t.Logf("interrupted with %d of 20 Things deleted", e.Proxy.Counts()["DeleteThing"])
 	if _, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
@@ -251,48 +253,92 @@ type awsState struct {
 	Certificates map[string]string
 }
 
+// botoScript answers one request per line of stdin, a JSON [endpoint,
+// group], with one line of JSON on stdout: the state, or {"Error": ...}.
+// One process serves the whole test binary, so boto3's start (half a
+// second) is paid once, not at every check.
 const botoScript = `
-import json, sys, boto3
-iot = boto3.client("iot", endpoint_url=sys.argv[1], region_name="us-east-1",
-    aws_access_key_id="testing", aws_secret_access_key="testing")
-out = {"Things": {}, "Group": [], "Certificates": {}}
-for page in iot.get_paginator("list_things").paginate():
-    for th in page["things"]:
-        name = th["thingName"]
-        principals = iot.list_thing_principals(thingName=name)["principals"]
-        policies = []
-        for p in principals:
-            policies += [x["policyName"] for x in iot.list_attached_policies(target=p)["policies"]]
-        out["Things"][name] = {"Type": th.get("thingTypeName", ""), "Attributes": th.get("attributes", {}),
-            "Principals": principals, "Policies": policies}
-for page in iot.get_paginator("list_things_in_thing_group").paginate(thingGroupName=sys.argv[2]):
-    out["Group"] += page["things"]
-for page in iot.get_paginator("list_certificates").paginate():
-    for c in page["certificates"]:
-        out["Certificates"][c["certificateArn"]] = c["status"]
-json.dump(out, sys.stdout)
+import json, sys, traceback, boto3
+def state(endpoint, group):
+    iot = boto3.client("iot", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing")
+    out = {"Things": {}, "Group": [], "Certificates": {}}
+    for page in iot.get_paginator("list_things").paginate():
+        for th in page["things"]:
+            name = th["thingName"]
+            principals = iot.list_thing_principals(thingName=name)["principals"]
+            policies = []
+            for p in principals:
+                policies += [x["policyName"] for x in iot.list_attached_policies(target=p)["policies"]]
+            out["Things"][name] = {"Type": th.get("thingTypeName", ""), "Attributes": th.get("attributes", {}),
+                "Principals": principals, "Policies": policies}
+    for page in iot.get_paginator("list_things_in_thing_group").paginate(thingGroupName=group):
+        out["Group"] += page["things"]
+    for page in iot.get_paginator("list_certificates").paginate():
+        for c in page["certificates"]:
+            out["Certificates"][c["certificateArn"]] = c["status"]
+    return out
+for line in sys.stdin:
+    try:
+        out = state(*json.loads(line))
+    except Exception:
+        out = {"Error": traceback.format_exc()}
+    print(json.dumps(out), flush=True)
 `
 
-// botoState asks moto, through boto3 in one run, what it holds.
+// boto is the boto3 process botoState talks to, started at the first
+// check; it ends when the test binary closes its stdin by exiting.
+var boto struct {
+	mu  sync.Mutex
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// botoState asks moto, through boto3, what it holds.
 func botoState(t *testing.T, endpoint, group string) awsState {
 	t.Helper()
 	requireTool(t, "python3")
-	cmd := exec.Command("python3", "-c", botoScript, endpoint, group)
-	cmd.Env = append(os.Environ(), "AWS_PAGER=")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			stderr = string(ee.Stderr)
+	boto.mu.Lock()
+	defer boto.mu.Unlock()
+	if boto.in == nil {
+		cmd := exec.Command("python3", "-c", botoScript)
+		cmd.Env = append(os.Environ(), "AWS_PAGER=")
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("boto3: %v\n%s", err, stderr)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("boto3: %v", err)
+		}
+		boto.in, boto.out = in, bufio.NewReaderSize(out, 1<<20)
 	}
-	var s awsState
-	if err := json.Unmarshal(out, &s); err != nil {
+	req, _ := json.Marshal([]string{endpoint, group})
+	line := []byte{}
+	_, err := boto.in.Write(append(req, '\n'))
+	if err == nil {
+		line, err = boto.out.ReadBytes('\n')
+	}
+	if err != nil {
+		boto.in.Close()
+		boto.in = nil
+		t.Fatalf("boto3: %v", err)
+	}
+	var s struct {
+		awsState
+		Error string
+	}
+	if err := json.Unmarshal(line, &s); err != nil {
 		t.Fatalf("boto3 output: %v", err)
 	}
-	return s
+	if s.Error != "" {
+		t.Fatalf("boto3: %s", s.Error)
+	}
+	return s.awsState
 }
 
 // generatedManifest writes a generated manifest of n devices (each line

@@ -244,12 +244,22 @@ func TestPreflightRetryLayers(t *testing.T) {
 	}
 }
 
+// TestPreflightRetriesThrottling runs the preflight while half the calls
+// are throttled: each throttled call is sent again until it gets through.
+// The SDK's backoff makes each throttle cost up to seconds: seed 1
+// throttles a few calls, enough to prove the retries, and no more.
 func TestPreflightRetriesThrottling(t *testing.T) {
-	e := newEnv(t, iotproxy.Config{ThrottleRate: 0.5, Seed: 3})
+	e := newEnv(t, iotproxy.Config{ThrottleRate: 0.5, Seed: 1})
 	if err := awsiot.Preflight(t.Context(), e.Via, target); err != nil {
 		t.Fatalf("preflight under 50%% throttling: %v", err)
 	}
-	if e.Proxy.Total().Throttled == 0 {
+	total := e.Proxy.Total()
+	if total.Throttled == 0 {
 		t.Fatal("no throttle was injected")
+	}
+	// GetPolicy, DescribeThingType, DescribeThingGroup, and one more
+	// attempt for each throttled one.
+	if total.Calls != 3+total.Throttled {
+		t.Errorf("%d calls with %d throttled, want 3 plus one retry each: %v", total.Calls, total.Throttled, e.Proxy.Counts())
 	}
 }
