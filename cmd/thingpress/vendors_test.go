@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
@@ -239,106 +235,13 @@ func TestInspectVendorGolden(t *testing.T) {
 	}
 }
 
-// awsState is what boto3 finds in moto: every Thing with its type,
-// attributes, principals and their policies, the group's members and the
-// certificates' statuses.
-type awsState struct {
-	Things map[string]struct {
-		Type       string
-		Attributes map[string]string
-		Principals []string
-		Policies   []string
-	}
-	Group        []string
-	Certificates map[string]string
-}
-
-// botoScript answers one request per line of stdin, a JSON [endpoint,
-// group], with one line of JSON on stdout: the state, or {"Error": ...}.
-// One process serves the whole test binary, so boto3's start (half a
-// second) is paid once, not at every check.
-const botoScript = `
-import json, sys, traceback, boto3
-def state(endpoint, group):
-    iot = boto3.client("iot", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing")
-    out = {"Things": {}, "Group": [], "Certificates": {}}
-    for page in iot.get_paginator("list_things").paginate():
-        for th in page["things"]:
-            name = th["thingName"]
-            principals = iot.list_thing_principals(thingName=name)["principals"]
-            policies = []
-            for p in principals:
-                policies += [x["policyName"] for x in iot.list_attached_policies(target=p)["policies"]]
-            out["Things"][name] = {"Type": th.get("thingTypeName", ""), "Attributes": th.get("attributes", {}),
-                "Principals": principals, "Policies": policies}
-    for page in iot.get_paginator("list_things_in_thing_group").paginate(thingGroupName=group):
-        out["Group"] += page["things"]
-    for page in iot.get_paginator("list_certificates").paginate():
-        for c in page["certificates"]:
-            out["Certificates"][c["certificateArn"]] = c["status"]
-    return out
-for line in sys.stdin:
-    try:
-        out = state(*json.loads(line))
-    except Exception:
-        out = {"Error": traceback.format_exc()}
-    print(json.dumps(out), flush=True)
-`
-
-// boto is the boto3 process botoState talks to, started at the first
-// check; it ends when the test binary closes its stdin by exiting.
-var boto struct {
-	mu  sync.Mutex
-	in  io.WriteCloser
-	out *bufio.Reader
-}
+// awsState is what boto3 finds in moto (iottest.BotoState).
+type awsState = iottest.AWSState
 
 // botoState asks moto, through boto3, what it holds.
 func botoState(t *testing.T, endpoint, group string) awsState {
 	t.Helper()
-	requireTool(t, "python3")
-	boto.mu.Lock()
-	defer boto.mu.Unlock()
-	if boto.in == nil {
-		cmd := exec.Command("python3", "-c", botoScript)
-		cmd.Env = append(os.Environ(), "AWS_PAGER=")
-		cmd.Stderr = os.Stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("boto3: %v", err)
-		}
-		boto.in, boto.out = in, bufio.NewReaderSize(out, 1<<20)
-	}
-	req, _ := json.Marshal([]string{endpoint, group})
-	line := []byte{}
-	_, err := boto.in.Write(append(req, '\n'))
-	if err == nil {
-		line, err = boto.out.ReadBytes('\n')
-	}
-	if err != nil {
-		boto.in.Close()
-		boto.in = nil
-		t.Fatalf("boto3: %v", err)
-	}
-	var s struct {
-		awsState
-		Error string
-	}
-	if err := json.Unmarshal(line, &s); err != nil {
-		t.Fatalf("boto3 output: %v", err)
-	}
-	if s.Error != "" {
-		t.Fatalf("boto3: %s", s.Error)
-	}
-	return s.awsState
+	return iottest.BotoState(t, endpoint, group)
 }
 
 // generatedManifest writes a generated manifest of n devices (each line
