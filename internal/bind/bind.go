@@ -300,8 +300,6 @@ func reason(err error) string {
 	return awsiot.Message(err)
 }
 
-var errStopped = errors.New("stopped")
-
 // Walk reads every entry of rd, checks it (Check) and calls fn with it;
 // a later entry with the deviceId or fingerprint of an earlier valid one
 // gets a duplicate reason. It stops at the first error of rd or fn.
@@ -358,71 +356,14 @@ type RunOptions struct {
 // reported Skipped with their reason. It returns importer.ErrInterrupted
 // when ctx ended before every device was done.
 func (b *Binder) Run(ctx context.Context, rd *Reader, o RunOptions) error {
-	if o.Workers <= 0 {
-		o.Workers = 16
-	}
-	var mu sync.Mutex
-	report := func(r importer.Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		if o.OnResult != nil {
-			o.OnResult(r)
-		}
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan Device)
-	var wg sync.WaitGroup
-	var errMu sync.Mutex
-	var interrupted, fatal error
-	setErr := func(dst *error, err error) {
-		errMu.Lock()
-		defer errMu.Unlock()
-		if *dst == nil {
-			*dst = err
-		}
-	}
-	for range o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range work {
-				res, err := b.Bind(runCtx, &d)
-				switch {
-				case errors.Is(err, importer.ErrInterrupted):
-					setErr(&interrupted, err)
-					continue
-				case err != nil:
-					setErr(&fatal, err)
-					cancel()
-					continue
+	return importer.Each(ctx, o.Workers, o.OnResult,
+		func(_ context.Context, send func(Device) error, skip func(importer.Result)) error {
+			return b.Walk(rd, o.File, func(d Device) error {
+				if d.Err != nil {
+					skip(d.result(importer.Skipped, manifest.Reason(d.Err)))
+					return nil
 				}
-				report(res)
-			}
-		}()
-	}
-	readErr := b.Walk(rd, o.File, func(d Device) error {
-		if d.Err != nil {
-			report(d.result(importer.Skipped, manifest.Reason(d.Err)))
-			return nil
-		}
-		select {
-		case work <- d:
-			return nil
-		case <-runCtx.Done():
-			return errStopped
-		}
-	})
-	if errors.Is(readErr, errStopped) {
-		readErr = nil
-	}
-	close(work)
-	wg.Wait()
-	switch {
-	case fatal != nil:
-		return fatal
-	case ctx.Err() != nil || interrupted != nil:
-		return importer.ErrInterrupted
-	}
-	return readErr
+				return send(d)
+			})
+		}, b.Bind)
 }

@@ -1,0 +1,80 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Each is the worker pool of a run over many devices (the CLI's import,
+// bind): feed sends the values to work on, and do works on each, workers
+// at once (16 if not positive). Every result, do's and those feed passes
+// to skip, goes to onResult, one call at a time. send returns ctx's error
+// once the run stops, which feed should return. A do that ends in
+// ErrInterrupted drops its value; any other error of do (the state file
+// failed: no device may go on without its steps recorded) stops the run
+// and is returned. Each returns ErrInterrupted when ctx ended before every
+// value was done, else feed's error.
+func Each[T any](ctx context.Context, workers int, onResult func(Result),
+	feed func(ctx context.Context, send func(T) error, skip func(Result)) error,
+	do func(context.Context, *T) (Result, error)) error {
+	if workers <= 0 {
+		workers = 16
+	}
+	var mu sync.Mutex
+	report := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if onResult != nil {
+			onResult(r)
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan T)
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var interrupted, fatal error
+	setErr := func(dst *error, err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if *dst == nil {
+			*dst = err
+		}
+	}
+	for range workers {
+		wg.Go(func() {
+			for v := range work {
+				res, err := do(runCtx, &v)
+				switch {
+				case errors.Is(err, ErrInterrupted):
+					setErr(&interrupted, err)
+					continue
+				case err != nil:
+					setErr(&fatal, err)
+					cancel()
+					continue
+				}
+				report(res)
+			}
+		})
+	}
+	send := func(v T) error {
+		select {
+		case work <- v:
+			return nil
+		case <-runCtx.Done():
+			return runCtx.Err()
+		}
+	}
+	ferr := feed(runCtx, send, report)
+	close(work)
+	wg.Wait()
+	switch {
+	case fatal != nil:
+		return fatal
+	case ctx.Err() != nil || interrupted != nil:
+		return ErrInterrupted
+	}
+	return ferr
+}
