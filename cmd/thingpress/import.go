@@ -163,16 +163,8 @@ func (o *importOptions) check() error {
 	case len(o.policies) == 0 && !o.registerOnly:
 		return usageError{errors.New("--policy is required")}
 	}
-	if len(o.policies) > 10 {
-		return usageError{errors.New("at most 10 policies per certificate (an AWS IoT limit)")}
-	}
-	if len(o.thingGroups) > 10 {
-		return usageError{errors.New("a thing can be in at most 10 thing groups (an AWS IoT limit)")}
-	}
-	for _, n := range append([]string{o.thingType}, o.thingGroups...) {
-		if n != "" && !validate.ValidThingName(n) {
-			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
-		}
+	if err := checkTarget(o.policies, o.thingType, o.thingGroups); err != nil {
+		return err
 	}
 	if err := checkProgress(&o.progress); err != nil {
 		return err

@@ -39,18 +39,27 @@ func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) 
 }
 
 func (o *targetOptions) check() error {
-	if len(o.policies) > 10 {
+	if err := checkTarget(o.policies, o.thingType, o.thingGroups); err != nil {
+		return err
+	}
+	return o.pace.check()
+}
+
+// checkTarget checks the --policy, --thing-type and --thing-group values
+// of import, bind, verify and remove against AWS IoT's limits and names.
+func checkTarget(policies []string, thingType string, groups []string) error {
+	if len(policies) > 10 {
 		return usageError{errors.New("at most 10 policies per certificate (an AWS IoT limit)")}
 	}
-	if len(o.thingGroups) > 10 {
+	if len(groups) > 10 {
 		return usageError{errors.New("a thing can be in at most 10 thing groups (an AWS IoT limit)")}
 	}
-	for _, n := range append([]string{o.thingType}, o.thingGroups...) {
+	for _, n := range append([]string{thingType}, groups...) {
 		if n != "" && !validate.ValidThingName(n) {
 			return usageError{fmt.Errorf("%q is not a valid thing type or group name", n)}
 		}
 	}
-	return o.pace.check()
+	return nil
 }
 
 // perDevice is the policies and groups, for the default of --workers.
