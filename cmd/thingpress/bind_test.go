@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"math/rand/v2"
 
 	"github.com/thingpress/thingpress/internal/bind"
 	"github.com/thingpress/thingpress/internal/generate"
@@ -259,7 +256,6 @@ func TestBindKillResume(t *testing.T) {
 	statePath := filepath.Join(t.TempDir(), "bind.state")
 	reportPath := filepath.Join(t.TempDir(), "bind.jsonl")
 	args := bindArgs(e, "--thing-type", iottest.ThingType, "--rate", "50", "--state", statePath, "--report", reportPath, infosPath)
-	argv, _ := json.Marshal(args)
 	idOf := map[string]string{}
 	for _, in := range infos {
 		idOf[in.CertFingerprint] = in.DeviceID
@@ -303,43 +299,7 @@ func TestBindKillResume(t *testing.T) {
 		}
 		return keys
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	kills := 0
-	for round := 0; ; round++ {
-		before := doneKeys()
-		e.Calls.Reset()
-		base := e.Proxy.Total().Calls
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-		final := round >= 5
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		var err error
-		if final {
-			err = <-exited
-		} else {
-			var killed bool
-			if killed, err = killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond); killed {
-				kills++
-			} else {
-				t.Errorf("round %d ended before the kill: %v", round, err)
-			}
-		}
-		for key, n := range e.Calls.Counts() {
-			if before[key] {
-				t.Errorf("round %d repeated a completed step: %s (%d calls)", round, key, n)
-			}
-		}
-		if final {
-			if err != nil {
-				t.Fatalf("final run: %v", err)
-			}
-			break
-		}
-	}
+	kills := killRounds(t, e, args, 2, 5, doneKeys)
 	if kills == 0 {
 		t.Fatalf("no run was killed: bind finished too fast to test")
 	}

@@ -41,7 +41,6 @@ func TestImportKillResume(t *testing.T) {
 	statePath := filepath.Join(t.TempDir(), "kill.state")
 	reportPath := filepath.Join(t.TempDir(), "kill.jsonl")
 	args := importArgs(e, "--trust", trustFile, "--rate", "50", "--state", statePath, "--report", reportPath, path)
-	argv, _ := json.Marshal(args)
 
 	// doneKeys lists, as the proxy's recorder names them, the calls of
 	// every step the state file records as done.
@@ -82,43 +81,7 @@ func TestImportKillResume(t *testing.T) {
 		return keys
 	}
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	kills := 0
-	for round := 0; ; round++ {
-		before := doneKeys()
-		e.Calls.Reset()
-		base := e.Proxy.Total().Calls
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-		final := round >= 5
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		var err error
-		if final {
-			err = <-exited
-		} else {
-			var killed bool
-			if killed, err = killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond); killed {
-				kills++
-			} else {
-				t.Errorf("round %d ended before the kill: %v", round, err)
-			}
-		}
-		for key, n := range e.Calls.Counts() {
-			if before[key] {
-				t.Errorf("round %d repeated a completed step: %s (%d calls)", round, key, n)
-			}
-		}
-		if final {
-			if err != nil {
-				t.Fatalf("final run: %v", err)
-			}
-			break
-		}
-	}
+	kills := killRounds(t, e, args, 1, 5, doneKeys)
 	if kills == 0 {
 		t.Fatalf("no run was killed: the import finished too fast to test")
 	}
@@ -185,6 +148,57 @@ func TestImportCtrlC(t *testing.T) {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
 	e.AssertComplete(t, devs)
+}
+
+// killRounds runs the command of args in a child process rounds times,
+// each killed with SIGKILL after a random count of IoT calls (so every
+// kill lands mid-run: a round that ends first fails the test), then once
+// more to the end, which must succeed. With doneKeys (the proxy
+// recorder's keys of the steps the state file has as done), a round that
+// repeats a step done before it fails the test. It returns the kills.
+func killRounds(t *testing.T, e *iottest.Env, args []string, seed uint64, rounds int, doneKeys func() map[string]bool) int {
+	t.Helper()
+	argv, _ := json.Marshal(args)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), seed))
+	kills := 0
+	for round := 0; round <= rounds; round++ {
+		var before map[string]bool
+		if doneKeys != nil {
+			before = doneKeys()
+		}
+		e.Calls.Reset()
+		base := e.Proxy.Total().Calls
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		final := round == rounds
+		var err error
+		if final {
+			err = <-exited
+		} else {
+			var killed bool
+			if killed, err = killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond); killed {
+				kills++
+			} else {
+				t.Errorf("round %d ended before the kill: %v\n%s", round, err, out.String())
+			}
+		}
+		for key, n := range e.Calls.Counts() {
+			if before[key] {
+				t.Errorf("round %d repeated a completed step: %s (%d calls)", round, key, n)
+			}
+		}
+		if final && err != nil {
+			t.Fatalf("final run: %v\n%s", err, out.String())
+		}
+	}
+	return kills
 }
 
 // killAfterCalls waits until the proxy has counted k IoT calls more than

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,34 +285,8 @@ func TestRemoveKillResume(t *testing.T) {
 	statePath := filepath.Join(t.TempDir(), "remove.state")
 	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
 	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "50", "--state", statePath, "--report", reportPath, path)
-	argv, _ := json.Marshal(args)
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	kills := 0
-	for round := 0; ; round++ {
-		base := e.Proxy.Total().Calls
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-		final := round >= 5
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		if final {
-			if err := <-exited; err != nil {
-				t.Fatalf("final run: %v\n%s", err, out.String())
-			}
-			break
-		}
-		killed, err := killAfterCalls(e.Proxy, cmd, exited, base, 1+rng.Int64N(30), time.Duration(rng.IntN(80))*time.Millisecond)
-		if !killed {
-			t.Fatalf("round %d ended before the kill: %v\n%s", round, err, out.String())
-		}
-		kills++
-	}
+	kills := killRounds(t, e, args, 2, 5, nil)
 	if kills == 0 {
 		t.Fatal("no run was killed: the removal finished too fast to test")
 	}
