@@ -124,7 +124,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	f := newFleet(t, 3)
 	// Somebody else already made a Thing with the second device's name.
 	if _, err := e.Via.CreateThing(t.Context(), &iot.CreateThingInput{
-		ThingName:        aws.String(f.names[1]),
+		ThingName:        aws.String(f.Names[1]),
 		AttributePayload: nil,
 	}); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, rec := range f.recs {
+	for i, rec := range f.Recs {
 		r := results[rec.ChipID]
 		if i == 1 {
 			if r.Status != importer.Failed || !strings.Contains(r.Error, "exists with other settings") || r.Left != nil || r.CertificateARN != "" {
@@ -146,7 +146,7 @@ func TestImportThingExistsWithOtherSettings(t *testing.T) {
 			t.Errorf("device %d: %+v", i, r)
 		}
 	}
-	th, err := e.Direct.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String(f.names[1])})
+	th, err := e.Direct.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String(f.Names[1])})
 	if err != nil || th.ThingTypeName != nil {
 		t.Errorf("existing thing was changed: %+v, %v", th, err)
 	}
