@@ -83,6 +83,25 @@ func freeAddr(t *testing.T) string {
 // startRIE runs bootstrap under the emulator with env only (no variable
 // of the test's own environment leaks in) and waits until it accepts
 // invocations.
+// sqsHandler hands SQS batches to the emulated importer function.
+func (e *emulated) sqsHandler() stacktest.ImportHandler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return events.SQSEventResponse{}, err
+		}
+		out, err := e.invoke(ctx, body)
+		if err != nil {
+			return events.SQSEventResponse{}, err
+		}
+		var resp events.SQSEventResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			return resp, fmt.Errorf("importer answer %q: %w", out, err)
+		}
+		return resp, nil
+	}
+}
+
 func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *emulated {
 	t.Helper()
 	api, invoke := freeAddr(t), freeAddr(t)
@@ -207,21 +226,7 @@ func TestLambdaBinariesUnderRIE(t *testing.T) {
 	}
 
 	imp := startRIE(t, rie, importer, env)
-	handle := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return events.SQSEventResponse{}, err
-		}
-		out, err := imp.invoke(ctx, body)
-		if err != nil {
-			return events.SQSEventResponse{}, err
-		}
-		var resp events.SQSEventResponse
-		if err := json.Unmarshal(out, &resp); err != nil {
-			return resp, fmt.Errorf("importer answer %q: %w", out, err)
-		}
-		return resp, nil
-	}
+	handle := imp.sqsHandler()
 	stats := s.Deliver(t, stacktest.DeliverOptions{Handlers: []stacktest.ImportHandler{handle}, BatchSize: 4, Timeout: 60 * time.Second})
 	if stats.Messages != wantMessages || len(stats.Failures) != 0 {
 		t.Errorf("delivery %+v, want %d messages and no failure", stats, wantMessages)

@@ -3,9 +3,6 @@
 package stacktest_test
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver"
@@ -96,21 +91,7 @@ func TestLambdaBinariesUnderRIEVendors(t *testing.T) {
 			}
 
 			imp := startRIE(t, rie, importer, env)
-			handle := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				body, err := json.Marshal(ev)
-				if err != nil {
-					return events.SQSEventResponse{}, err
-				}
-				out, err := imp.invoke(ctx, body)
-				if err != nil {
-					return events.SQSEventResponse{}, err
-				}
-				var resp events.SQSEventResponse
-				if err := json.Unmarshal(out, &resp); err != nil {
-					return resp, fmt.Errorf("importer answer %q: %w", out, err)
-				}
-				return resp, nil
-			}
+			handle := imp.sqsHandler()
 			stats := s.Deliver(t, stacktest.DeliverOptions{Handlers: []stacktest.ImportHandler{handle}, BatchSize: 4, Timeout: 60 * time.Second})
 			if stats.Messages != wantMessages || len(stats.Failures) != 0 {
 				t.Errorf("delivery %+v, want %d messages and no failure", stats, wantMessages)
