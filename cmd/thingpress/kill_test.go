@@ -114,6 +114,23 @@ func TestImportCtrlC(t *testing.T) {
 	devs := devicesOf(t, path, trustFile)
 	statePath := filepath.Join(t.TempDir(), "ctrlc.state")
 	args := importArgs(e, "--trust", trustFile, "--rate", "20", "--state", statePath, path)
+	interruptAfter(t, e, args, "AddThingToThingGroup", 2)
+	if n := e.Proxy.Counts()["AddThingToThingGroup"]; n >= int64(len(devs)) {
+		t.Fatalf("all %d devices complete before the interrupt took effect: nothing left to resume", n)
+	}
+	t.Logf("interrupted with %d of %d devices complete", e.Proxy.Counts()["AddThingToThingGroup"], len(devs))
+	if _, stderr, code := runCLI(t, args...); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	e.AssertComplete(t, devs)
+}
+
+// interruptAfter runs the command of args in a child process and sends it
+// SIGINT, as Ctrl-C does, once the proxy has counted n calls of op. The
+// child must not end before, and must then stop with exit status 1 and
+// say how to resume.
+func interruptAfter(t *testing.T, e *iottest.Env, args []string, op string, n int64) {
+	t.Helper()
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
@@ -124,10 +141,10 @@ func TestImportCtrlC(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	for e.Proxy.Counts()["AddThingToThingGroup"] < 2 {
+	for e.Proxy.Counts()[op] < n {
 		select {
 		case err := <-exited:
-			t.Fatalf("import ended before the interrupt: %v\n%s", err, out.String())
+			t.Fatalf("%s ended before the interrupt: %v\n%s", args[0], err, out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -140,14 +157,6 @@ func TestImportCtrlC(t *testing.T) {
 	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
 		t.Errorf("output does not say how to resume:\n%s", out.String())
 	}
-	if n := e.Proxy.Counts()["AddThingToThingGroup"]; n >= int64(len(devs)) {
-		t.Fatalf("all %d devices complete before the interrupt took effect: nothing left to resume", n)
-	}
-	t.Logf("interrupted with %d of %d devices complete", e.Proxy.Counts()["AddThingToThingGroup"], len(devs))
-	if _, stderr, code := runCLI(t, args...); code != exitOK {
-		t.Fatalf("resume: exit %d\n%s", code, stderr)
-	}
-	e.AssertComplete(t, devs)
 }
 
 // killRounds runs the command of args in a child process rounds times,

@@ -441,32 +441,7 @@ func TestRemoveCtrlC(t *testing.T) {
 	e := iottest.New(t, iotproxy.Config{Latency: 30 * time.Millisecond})
 	path, trustFile, _ := importForTest(t, e, 20) // at 20 a second, a second of removal left to interrupt
 	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--rate", "20", path)
-	argv, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	for e.Proxy.Counts()["DeleteThing"] < 2 {
-		select {
-		case err := <-exited:
-			t.Fatalf("removal ended before the interrupt: %v\n%s", err, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	err := <-exited
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitSomeDevices {
-		t.Fatalf("after SIGINT: %v, want exit status 1\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "Run the same command again") {
-		t.Errorf("output does not say how to resume:\n%s", out.String())
-	}
+	interruptAfter(t, e, args, "DeleteThing", 2)
 	if n := e.Proxy.Counts()["DeleteThing"]; n >= 20 {
 		t.Fatalf("all %d Things deleted before the interrupt took effect: nothing left to resume", n)
 	}
