@@ -287,12 +287,7 @@ func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath strin
 			if err != nil {
 				return err
 			}
-			pending = nil
-			for _, s := range steps {
-				if !rec.Has(s) {
-					pending = append(pending, s)
-				}
-			}
+			pending = rec.Missing(steps)
 		}
 		if len(pending) == 0 {
 			done++

@@ -35,10 +35,6 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 		return err
 	}
 	defer src.Close()
-	steps := importer.Steps(o.target())
-	if o.registerOnly {
-		steps = []string{state.StepRegister}
-	}
 	var counts outcome.Counts
 	var done, calls, shown int
 	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Checked) error {
@@ -47,22 +43,14 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))
 			return nil
 		}
-		pending := steps
+		var rec state.Progress
 		if st != nil {
-			rec, _, err := st.Get(d.CertificateID)
-			if err != nil {
+			var err error
+			if rec, _, err = st.Get(d.CertificateID); err != nil {
 				return err
 			}
-			pending = nil
-			for _, s := range steps {
-				if !rec.Has(s) {
-					pending = append(pending, s)
-				}
-			}
-			if !o.registerOnly && rec.Inactive && !rec.Has(state.StepActivate) {
-				pending = append(pending, state.StepActivate)
-			}
 		}
+		pending := rec.Missing(importer.StepsFor(o.target(), o.registerOnly, rec))
 		if len(pending) == 0 {
 			done++
 			return nil

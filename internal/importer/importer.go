@@ -237,16 +237,24 @@ func (im *Importer) Steps() []string {
 	return Steps(im.cfg.Target)
 }
 
-// stepsOf lists the steps that make the device of st complete: Steps,
-// then, for a certificate an import --register-only --inactive
-// registered (st.Inactive), the activate step: a complete device's
-// certificate is ACTIVE.
-func (im *Importer) stepsOf(st state.Progress) []string {
-	steps := im.Steps()
-	if !im.cfg.RegisterOnly && st.Inactive {
+// StepsFor lists the steps that make the device of st complete for t:
+// Steps(t), or only the register step with registerOnly; then, for a
+// certificate an import --register-only --inactive registered
+// (st.Inactive), the activate step: a complete device's certificate is
+// ACTIVE.
+func StepsFor(t awsiot.Target, registerOnly bool, st state.Progress) []string {
+	if registerOnly {
+		return []string{state.StepRegister}
+	}
+	steps := Steps(t)
+	if st.Inactive {
 		steps = append(steps, state.StepActivate)
 	}
 	return steps
+}
+
+func (im *Importer) stepsOf(st state.Progress) []string {
+	return StepsFor(im.cfg.Target, im.cfg.RegisterOnly, st)
 }
 
 // Call makes one AWS call of operation op as the device steps do: under
@@ -284,13 +292,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 		return res, fmt.Errorf("state: %w", err)
 	}
 	res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
-	pending := 0
-	for _, s := range im.stepsOf(st) {
-		if !st.Has(s) {
-			pending++
-		}
-	}
-	if pending == 0 {
+	if len(st.Missing(im.stepsOf(st))) == 0 {
 		res.Status = im.statusOf(st)
 		res.Resumed = true
 		return res, nil

@@ -114,6 +114,17 @@ type Progress struct {
 // Has reports whether step is done.
 func (d *Progress) Has(step string) bool { return slices.Contains(d.Done, step) }
 
+// Missing returns the steps of steps that are not done, in order.
+func (d *Progress) Missing(steps []string) []string {
+	var out []string
+	for _, s := range steps {
+		if !d.Has(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // MarkDone records step as done; marking it again changes nothing.
 func (d *Progress) MarkDone(step string) {
 	if !d.Has(step) {
