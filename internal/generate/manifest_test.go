@@ -218,7 +218,7 @@ func TestGenerateInfineon(t *testing.T) {
 				t.Fatalf("%d chips, %d bad", res.ChipIDs, len(res.Bad))
 			}
 			for _, slot := range res.Slots {
-				r, err := infineon.Open(path, manifest.Options{Slot: slot, TempDir: t.TempDir()})
+				r, err := infineon.Open(t.Context(), path, manifest.Options{Slot: slot, TempDir: t.TempDir()})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -40,7 +40,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 	}
 	for _, slot := range manifest.Slots {
 		b.Run(slot, func(b *testing.B) {
-			r, err := infineon.Open(path, manifest.Options{Slot: slot, TempDir: b.TempDir()})
+			r, err := infineon.Open(b.Context(), path, manifest.Options{Slot: slot, TempDir: b.TempDir()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -249,7 +249,7 @@ func OpenConfig(ctx context.Context, path string, f Format, opts manifest.Option
 	var src manifest.Source
 	switch f {
 	case Infineon:
-		src, err = infineon.OpenContext(ctx, path, opts)
+		src, err = infineon.Open(ctx, path, opts)
 	case XML:
 		src, err = xmlmanifest.Open(path, opts)
 	case Microchip:

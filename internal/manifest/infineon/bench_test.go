@@ -57,7 +57,7 @@ func BenchmarkRead100k(b *testing.B) {
 			var ms runtime.MemStats
 			b.ResetTimer()
 			for b.Loop() {
-				r, err := infineon.Open(path, opts)
+				r, err := infineon.Open(b.Context(), path, opts)
 				if err != nil {
 					b.Fatal(err)
 				}

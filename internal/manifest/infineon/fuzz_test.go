@@ -77,7 +77,7 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal(err)
 		}
 		opts := manifest.Options{TempDir: tmp, Limits: fuzzLimits, Logger: slog.New(slog.DiscardHandler)}
-		r, err := Open(path, opts)
+		r, err := Open(t.Context(), path, opts)
 		if err == nil {
 			for n := 0; ; n++ {
 				var rec manifest.Record
@@ -139,9 +139,9 @@ func splitArchive(b []byte) (packed, header []byte) {
 // FuzzHeader mutates the packed data and the header of an archive and then
 // fixes the CRCs, as an attacker would, so that mutations get past the CRC
 // checks to checkHeader and then to the library. Whatever checkHeader lets
-// through must not make the library panic or hold more members than the
-// limit, opening the archive or reading its members: this target calls it
-// without the recover the reader has as a last resort.
+// through must not make the library die (a fatal out of memory, a hang) or
+// hold more members than the limit, opening the archive or reading its
+// members. A panic is recovered, as recoverLib does in the reader.
 func FuzzHeader(f *testing.F) {
 	for _, b := range readSeeds(f) {
 		packed, header := splitArchive(b)
@@ -156,6 +156,7 @@ func FuzzHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, packed, header []byte) {
 		file := archive7z(t, packed, header)
 		ra := bytes.NewReader(file)
+		defer func() { _ = recover() }()
 		if err := checkHeader(ra, int64(len(file)), fuzzLimits); err != nil {
 			return
 		}

@@ -17,17 +17,22 @@ import (
 
 // checkHeader walks the header of the 7z archive in r along the grammar of
 // github.com/bodgit/sevenzip v1.6.5 (TestLibraryVersion) before the library
-// parses it, and rejects what the library would die on: counts it sizes
+// parses it, and rejects what no recover catches: counts the library sizes
 // slices by, which it checks only against 2^32 (a 41-byte header declaring
-// 2^32-1 files is a fatal out of memory), dictionaries over maxDict, and
-// counts that disagree, which it indexes out of range. It also names the
-// methods the importer does not read (ErrUnsupported). Files and
-// sub-streams are capped by lim.MaxEntries. An encoded header is decoded by
-// the library and walked too. The archive must start at offset 0.
+// 2^32-1 files is a fatal out of memory), dictionaries over maxDict, and a
+// Delta coder feeding another, which spins for ever. Files and sub-streams
+// are capped by lim.MaxEntries. It also names the methods the importer does
+// not read (ErrUnsupported). The library's panics on counts that disagree
+// are left to recoverLib. An encoded header is decoded by the library and
+// walked too. The archive must start at offset 0.
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = p.(hdrError).error // any other panic goes on, as a type assertion's
+			he, ok := p.(hdrError)
+			if !ok {
+				panic(p) // the library's: recoverLib's
+			}
+			err = he.error
 		}
 	}()
 	var sh [32]byte
@@ -44,16 +49,14 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 		return nil
 	case idEncodedHeader:
 	default:
-		w.bad("unknown header type")
+		return nil // the library refuses it
 	}
-	si := w.streamsInfo()
-	if si.encrypted {
+	if w.streamsInfo(); w.aes {
 		return fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
 	}
 	if n > 64<<10 {
 		w.bad("encoded header of %d bytes", n)
 	}
-	w.streams(si, 1)
 	// The library decodes the header as the one file of an archive whose
 	// plain header holds the encoded header's streams info.
 	enc := make([]byte, n)
@@ -80,10 +83,9 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	}
 	defer rc.Close()
 	w.r = bufio.NewReader(rc) // a decoding error ends it: truncated
-	if w.byte() != idHeader {
-		w.bad("encoded header does not start with a header")
+	if w.byte() == idHeader {
+		w.header()
 	}
-	w.header()
 	return nil
 }
 
@@ -148,7 +150,7 @@ var methods = map[string]struct {
 	"\x03\x03\x08\x05": {"SPARC", true}, "\x03\x04\x01": {"PPMd", true}, "\x04\x01\x08": {"Deflate", true},
 	"\x04\x01\x09": {"Deflate64", false}, "\x04\x02\x02": {"BZip2", true}, "\x04\xf7\x11\x01": {"zstd", false},
 	"\x04\xf7\x11\x02": {"Brotli", false}, "\x04\xf7\x11\x04": {"LZ4", false}, "\x04\xf7\x11\x05": {"LZ5", false},
-	"\x04\xf7\x11\x06": {"Lizard", false}, "\x06\xf1\x07\x01": {"AES", true}, // reported as encrypted
+	"\x04\xf7\x11\x06": {"Lizard", false}, "\x06\xf1\x07\x01": {"AES", true},
 	"\x0a": {"ARM64", true}, "\x0b": {"RISCV", false}, "\x21": {"LZMA2", true},
 	"\x02\x03\x02": {"Swap2", false}, "\x02\x03\x04": {"Swap4", false},
 }
@@ -160,13 +162,7 @@ type hdrError struct{ error }
 type walker struct {
 	r        *bufio.Reader
 	maxFiles uint64 // files, and sub-streams, in one archive
-}
-
-// streamsInfo is what the walker keeps of a streams info: counts only.
-type streamsInfo struct {
-	encrypted                              bool
-	packSizes, packed, folders, substreams uint64
-	unsupported                            []byte // the first coder not read
+	aes      bool   // an AES coder was seen
 }
 
 func (w *walker) fail(err error) { panic(hdrError{err}) }
@@ -177,6 +173,14 @@ func (w *walker) bad(format string, a ...any) {
 
 func (w *walker) tooMany(what string, limit uint64) {
 	w.fail(fmt.Errorf("7z header: more than %d %s: %w", limit, what, manifest.ErrTooLarge))
+}
+
+func (w *walker) unsupported(id []byte) {
+	name := fmt.Sprintf("%X", id)
+	if m, ok := methods[string(id)]; ok {
+		name = fmt.Sprintf("%s (%X)", m.name, id)
+	}
+	w.fail(fmt.Errorf("7z compression method %s: %w", name, manifest.ErrUnsupported))
 }
 
 func (w *walker) byte() byte {
@@ -200,7 +204,7 @@ func (w *walker) num() uint64 {
 	return v
 }
 
-// count reads a number the library sizes a slice by (and refuses if 0).
+// count reads a number the library sizes a slice by.
 func (w *walker) count(what string, limit uint64) uint64 {
 	v := w.num()
 	if v > limit {
@@ -231,12 +235,11 @@ func (w *walker) bits(n uint64) (set uint64) {
 	return set
 }
 
-// nums reads n numbers and returns n.
-func (w *walker) nums(n uint64) uint64 {
+// nums reads n numbers.
+func (w *walker) nums(n uint64) {
 	for range n {
 		w.num()
 	}
-	return n
 }
 
 // crcs reads the CRCs of n streams if id is kCRC, and the kEnd after them.
@@ -262,72 +265,48 @@ func (w *walker) values(n, size uint64, external bool) {
 
 func (w *walker) header() {
 	id := w.byte()
-	var si *streamsInfo
 	if id == idMainStreamsInfo {
-		si, id = w.streamsInfo(), w.byte()
+		w.streamsInfo()
+		id = w.byte()
 	}
-	var nonEmpty uint64
 	if id == idFilesInfo {
-		nonEmpty = w.filesInfo()
-	}
-	w.streams(si, nonEmpty)
-}
-
-// streams checks that si serves nonEmpty files, with pack sizes and methods
-// the importer reads.
-func (w *walker) streams(si *streamsInfo, nonEmpty uint64) {
-	switch {
-	case si == nil || si.folders == 0:
-		if nonEmpty > 0 {
-			w.bad("%d files but no streams", nonEmpty)
-		}
-	case si.unsupported != nil:
-		name := fmt.Sprintf("%X", si.unsupported)
-		if m, ok := methods[string(si.unsupported)]; ok {
-			name = fmt.Sprintf("%s (%X)", m.name, si.unsupported)
-		}
-		w.fail(fmt.Errorf("7z compression method %s: %w", name, manifest.ErrUnsupported))
-	case si.packSizes < si.packed:
-		w.bad("%d packed streams but not as many pack sizes", si.packed)
-	case nonEmpty != si.substreams && nonEmpty > 0:
-		w.bad("%d files with data but %d streams", nonEmpty, si.substreams)
+		w.filesInfo()
 	}
 }
 
-func (w *walker) streamsInfo() *streamsInfo {
-	si := &streamsInfo{}
+func (w *walker) streamsInfo() {
 	id := w.byte()
 	if id == idPackInfo {
 		w.num() // position
 		n := w.count("pack streams", w.maxFiles+maxCoders)
 		if id = w.byte(); id == idSize {
-			si.packSizes = w.nums(n)
+			w.nums(n)
 			id = w.byte()
 		}
 		w.crcs(id, n)
 		id = w.byte()
 	}
+	folders := uint64(1)
 	if id == idUnpackInfo {
 		w.byte() // kFolder
-		si.folders = w.count("folders", w.maxFiles+maxCoders)
-		si.substreams = si.folders
+		folders = w.count("folders", w.maxFiles+maxCoders)
 		w.byte() // external
 		var outs uint64
-		for range si.folders {
-			outs += w.folder(si)
+		for range folders {
+			outs += w.folder()
 		}
 		w.byte() // kCodersUnpackSize
 		w.nums(outs)
-		w.crcs(w.byte(), si.folders)
+		w.crcs(w.byte(), folders)
 		id = w.byte()
 	}
 	if id == idSubStreamsInfo {
-		var sizes uint64 // sub-stream sizes: all but each folder's last
+		substreams, sizes := folders, uint64(0) // sizes: all but each folder's last
 		if id = w.byte(); id == idNumUnpackStream {
-			si.substreams = 0
-			for range si.folders {
+			substreams = 0
+			for range folders {
 				n := w.num()
-				if si.substreams += min(n, w.maxFiles+1); si.substreams > w.maxFiles {
+				if substreams += min(n, w.maxFiles+1); substreams > w.maxFiles {
 					w.tooMany("files with data", w.maxFiles)
 				}
 				sizes += max(n, 1) - 1
@@ -337,23 +316,20 @@ func (w *walker) streamsInfo() *streamsInfo {
 		if id == idSize {
 			w.nums(sizes)
 			id = w.byte()
-		} else if sizes > 0 {
-			w.bad("sub-streams without sizes")
 		}
-		w.crcs(id, si.substreams)
+		w.crcs(id, substreams)
 		w.byte() // kEnd of the streams info
 	}
-	return si
 }
 
 // folder reads a folder's coders and bind pairs and returns its out-streams.
-func (w *walker) folder(si *streamsInfo) (out uint64) {
+func (w *walker) folder() (out uint64) {
 	var in uint64
-	deltaOut := map[uint64]bool{} // the library's Delta spins for ever fed to another coder
+	delta := map[uint64]bool{} // out-streams of Delta coders
 	for range w.count("coders", maxCoders) {
 		v := w.byte()
 		id := w.read(uint64(v & 0x0F))
-		deltaOut[out] = string(id) == "\x03"
+		delta[out] = string(id) == "\x03"
 		cin, cout := uint64(1), uint64(1)
 		if v&0x10 != 0 {
 			cin, cout = w.count("coder in-streams", maxCoderStreams), w.count("coder out-streams", maxCoderStreams)
@@ -362,41 +338,27 @@ func (w *walker) folder(si *streamsInfo) (out uint64) {
 		if v&0x20 != 0 {
 			props = w.read(w.count("property bytes", maxProps))
 		}
-		w.coder(si, id, props)
+		w.coder(id, props)
 		in, out = in+cin, out+cout
 	}
-	if in < out {
-		w.bad("folder has fewer in-streams than out-streams")
-	}
-	bound := map[uint64]bool{}
-	for range out - 1 {
-		i, o := w.num(), w.num()
-		if i >= in || o >= out {
-			w.bad("bind pair out of range")
-		}
-		if bound[i] = true; deltaOut[o] && si.unsupported == nil {
-			si.unsupported = []byte{0x03}
+	for range max(out, 1) - 1 { // bind pairs
+		if w.num(); delta[w.num()] {
+			w.unsupported([]byte{0x03}) // the library's Delta spins for ever fed to another coder
 		}
 	}
-	packed := in - (out - 1)
-	if packed == 1 && len(bound) != int(in)-1 {
-		w.bad("not one unbound in-stream")
+	if packed := in - min(in, max(out, 1)-1); packed > 1 {
+		w.nums(packed)
 	}
-	for i := uint64(0); packed > 1 && i < packed; i++ {
-		if w.num() >= in {
-			w.bad("packed stream out of range")
-		}
-	}
-	si.packed += packed
 	return out
 }
 
-// coder caps the memory a coder's decompressor will allocate and notes
-// encryption and the first method the importer does not read.
-func (w *walker) coder(si *streamsInfo, id, props []byte) {
+// coder caps the memory a coder's decompressor will allocate and refuses
+// the methods the importer does not read.
+func (w *walker) coder(id, props []byte) {
 	var dict uint64
-	m := methods[string(id)]
-	switch {
+	switch m := methods[string(id)]; {
+	case !m.read:
+		w.unsupported(id)
 	case m.name == "LZMA" && len(props) != 5:
 		w.bad("LZMA coder with %d property bytes", len(props))
 	case m.name == "LZMA" || m.name == "PPMd" && len(props) == 5:
@@ -404,33 +366,28 @@ func (w *walker) coder(si *streamsInfo, id, props []byte) {
 	case m.name == "LZMA2" && len(props) == 1 && props[0] <= 40:
 		dict = uint64(2|props[0]&1) << (props[0]/2 + 11)
 	case m.name == "AES":
-		si.encrypted = true
+		w.aes = true
 	}
 	if dict > maxDict {
 		w.fail(fmt.Errorf("7z coder %X: dictionary of %d bytes exceeds the limit of %d: %w",
 			id, dict, maxDict, manifest.ErrTooLarge))
 	}
-	if !m.read && si.unsupported == nil {
-		si.unsupported = id
-	}
 }
 
-// filesInfo reads the files info and returns the number of files with data.
-func (w *walker) filesInfo() (nonEmpty uint64) {
+// filesInfo reads the files info.
+func (w *walker) filesInfo() {
 	files := w.count("files", w.maxFiles)
-	nonEmpty = files
 	// The library sizes kEmptyFile by the empty streams of every
 	// kEmptyStream property, but marks the files by the last one.
 	var emptyAll uint64
 	for {
 		prop := w.byte()
 		if prop == idEnd {
-			return nonEmpty
+			return
 		}
 		switch length := w.num(); prop {
 		case idEmptyStream:
-			empty := w.bits(files)
-			nonEmpty, emptyAll = files-empty, emptyAll+empty
+			emptyAll += w.bits(files)
 		case idEmptyFile:
 			w.bits(emptyAll)
 		case idCTime, idATime, idMTime:

@@ -48,18 +48,14 @@ type Reader struct {
 var _ manifest.Counted = (*Reader)(nil)
 
 // Open opens the reel bundle at path to read the certificates of opts.Slot
-// (manifest.DefaultSlot when empty). Every error is a *manifest.Error
-// naming path, wrapping an I/O error or manifest.ErrBadSlot,
-// ErrSlotMissing, ErrFormat (no *_Certs.7z member), ErrMalformed,
-// ErrEncrypted, ErrUnsupported (a 7z method not read) or ErrTooLarge (past
-// a limit, among them Limits.MaxMembers and MaxInnerMembers).
-func Open(path string, opts manifest.Options) (*Reader, error) {
-	return OpenContext(context.Background(), path, opts)
-}
-
-// OpenContext is Open that stops, with an error wrapping ctx.Err(), when
-// ctx is done: the inner archive of a big reel takes a while to spool.
-func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Reader, err error) {
+// (manifest.DefaultSlot when empty). It stops, with an error wrapping
+// ctx.Err(), when ctx is done: the inner archive of a big reel takes a
+// while to spool. Every error is a *manifest.Error naming path, wrapping an
+// I/O error or manifest.ErrBadSlot, ErrSlotMissing, ErrFormat (no
+// *_Certs.7z member), ErrMalformed, ErrEncrypted, ErrUnsupported (a 7z
+// method not read) or ErrTooLarge (past a limit, among them
+// Limits.MaxMembers and MaxInnerMembers).
+func Open(ctx context.Context, path string, opts manifest.Options) (_ *Reader, err error) {
 	opts = opts.WithDefaults()
 	r := &Reader{path: path, opts: opts, slot: strings.ToUpper(opts.Slot)}
 	if !manifest.ValidSlot(r.slot) {
@@ -84,7 +80,7 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, r.fail("", err)
 	}
-	outer, err := r.openArchive(ctxIO{ctx: ctx, ra: f}, st.Size(), opts.Limits.MaxMembers)
+	outer, err := r.openArchive(f, st.Size(), opts.Limits.MaxMembers)
 	if err != nil {
 		return nil, r.fail("", fmt.Errorf("outer archive: %w", err))
 	}
@@ -106,7 +102,7 @@ func OpenContext(ctx context.Context, path string, opts manifest.Options) (_ *Re
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
-	inner, err := r.openArchive(ctxIO{ctx: ctx, ra: tmp}, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
+	inner, err := r.openArchive(tmp, size, min(opts.Limits.MaxEntries, opts.Limits.MaxInnerMembers))
 	if err != nil {
 		return nil, r.fail(member.Name, err)
 	}
@@ -177,21 +173,10 @@ func (r *Reader) next() (manifest.Record, error) {
 
 var errClosed = errors.New("reader is closed")
 
-// Close removes the spooled inner archive. It may be called more than once.
+// Close closes the spooled inner archive. It may be called more than once.
 func (r *Reader) Close() error {
 	r.files = nil
 	return r.final.Close(r.path, errClosed)
-}
-
-// tempFile is removed when it is closed.
-type tempFile struct{ *os.File }
-
-func (f tempFile) Close() error {
-	err := f.File.Close()
-	if rerr := os.Remove(f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		err = errors.Join(err, rerr)
-	}
-	return err
 }
 
 func (r *Reader) fail(entry string, err error) error {
@@ -274,7 +259,7 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (tmp *os.File, siz
 		return nil, 0, libError("opening the inner archive", err)
 	}
 	defer rc.Close()
-	src := bufio.NewReaderSize(ctxIO{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
+	src := bufio.NewReaderSize(ctxReader{ctx: ctx, r: rc}, 64<<10) // the library reads no more than the header declares
 	head, err := src.Peek(32)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, libError("decompressing the inner archive", err)
@@ -285,7 +270,10 @@ func (r *Reader) spool(ctx context.Context, f *sevenzip.File) (tmp *os.File, siz
 	if tmp, err = os.CreateTemp(r.opts.TempDir, "thingpress-infineon-*.7z"); err != nil {
 		return nil, 0, fmt.Errorf("spooling the inner archive: %w", err)
 	}
-	r.final.Own(tempFile{tmp})
+	r.final.Own(tmp)
+	if err := os.Remove(tmp.Name()); err != nil { // at once: not even a kill leaves it behind
+		return nil, 0, fmt.Errorf("spooling the inner archive: %w", err)
+	}
 	h := crc32.NewIEEE()
 	copied, err := io.Copy(io.MultiWriter(tmp, h), src)
 	r.total += copied
@@ -306,25 +294,17 @@ func checkData(what string, size int64, crc uint32, f *sevenzip.File) error {
 	return nil
 }
 
-// ctxIO reads r or ra until ctx is done.
-type ctxIO struct {
+// ctxReader reads r until ctx is done.
+type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
-	ra  io.ReaderAt
 }
 
-func (c ctxIO) Read(p []byte) (int, error) {
+func (c ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func (c ctxIO) ReadAt(p []byte, off int64) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.ra.ReadAt(p, off)
 }
 
 // match returns the chip ID and slot of member f's name, or why f is skipped.

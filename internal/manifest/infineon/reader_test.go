@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func bundle(n int, slots ...string) testbundle.Spec {
 // Open or Next other than io.EOF.
 func readAll(t *testing.T, path string, opts manifest.Options) (*infineon.Reader, []manifest.Record, error) {
 	t.Helper()
-	r, err := infineon.Open(path, opts)
+	r, err := infineon.Open(t.Context(), path, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -318,12 +319,15 @@ func TestOversizeEntry(t *testing.T) {
 func TestTempFile(t *testing.T) {
 	path := testbundle.Write(t, t.TempDir(), bundle(2, "E0E0"))
 	tmp := t.TempDir()
-	r, err := infineon.Open(path, manifest.Options{TempDir: tmp, Logger: quiet()})
+	r, err := infineon.Open(t.Context(), path, manifest.Options{TempDir: tmp, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := os.ReadDir(tmp); len(left) != 1 {
-		t.Errorf("temp dir holds %v while open, want the spooled inner archive", left)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temp dir holds %v while open, want the spooled inner archive removed at once", left)
+	}
+	if runtime.GOOS == "linux" && !spooling(tmp) {
+		t.Error("no open file in the temp dir while open, want the spooled inner archive")
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
@@ -337,6 +341,19 @@ func TestTempFile(t *testing.T) {
 	if _, err := r.Next(); err == nil || errors.Is(err, io.EOF) {
 		t.Errorf("Next after Close = %v, want an error", err)
 	}
+}
+
+// spooling says whether this process holds a file of dir open, removed or
+// not (Linux only: it reads /proc/self/fd).
+func spooling(dir string) bool {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil &&
+			strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRealSample reads Infineon's sample reel bundle.

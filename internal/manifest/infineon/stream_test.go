@@ -39,7 +39,7 @@ func readRes(t *testing.T, path string, opts manifest.Options) readResult {
 	var logs bytes.Buffer
 	opts.TempDir = t.TempDir()
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	r, err := Open(path, opts)
+	r, err := Open(t.Context(), path, opts)
 	if err != nil {
 		return readResult{logs: logs.String(), err: err}
 	}
@@ -279,7 +279,7 @@ func TestDamage(t *testing.T) {
 			path := bundleOf(t, files, args...)
 			dir := t.TempDir()
 			// The inner archive, damaged, in a stored outer archive.
-			r, err := Open(path, manifest.Options{TempDir: dir})
+			r, err := Open(t.Context(), path, manifest.Options{TempDir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
