@@ -22,9 +22,10 @@ import (
 // 2^32-1 files is a fatal out of memory), dictionaries over maxDict, and a
 // Delta coder feeding another, which spins for ever. Files and sub-streams
 // are capped by lim.MaxEntries. It also names the methods the importer does
-// not read (ErrUnsupported). The library's panics on counts that disagree
-// are left to recoverLib. An encoded header is decoded by the library and
-// walked too. The archive must start at offset 0.
+// not read (ErrUnsupported) and refuses encryption (ErrEncrypted). The
+// library's panics on counts that disagree are left to recoverLib. An
+// encoded header is decoded by the library and walked too. The archive
+// must start at offset 0.
 func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -45,8 +46,7 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	w := &walker{r: bufio.NewReader(hdr), maxFiles: uint64(lim.WithDefaults().MaxEntries)}
 	switch w.byte() {
 	case idHeader:
-		w.header()
-		return nil
+		return w.header()
 	case idEncodedHeader:
 	default:
 		return nil // the library refuses it
@@ -83,10 +83,10 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	}
 	defer rc.Close()
 	w.r = bufio.NewReader(rc) // a decoding error ends it: truncated
-	if w.byte() == idHeader {
-		w.header()
+	if w.byte() != idHeader {
+		return nil // the library refuses it
 	}
-	return nil
+	return w.header()
 }
 
 // checkStart checks the signature of the 7z archive what, of size bytes and
@@ -263,7 +263,9 @@ func (w *walker) values(n, size uint64, external bool) {
 	w.skip(d * size)
 }
 
-func (w *walker) header() {
+// header walks a plain header. Encrypted content is refused here: with
+// no password the library decrypts to garbage, which may even decode.
+func (w *walker) header() error {
 	id := w.byte()
 	if id == idMainStreamsInfo {
 		w.streamsInfo()
@@ -272,6 +274,10 @@ func (w *walker) header() {
 	if id == idFilesInfo {
 		w.filesInfo()
 	}
+	if w.aes {
+		return fmt.Errorf("7z archive is encrypted (thingpress reads no password): %w", manifest.ErrEncrypted)
+	}
+	return nil
 }
 
 func (w *walker) streamsInfo() {

@@ -341,9 +341,6 @@ func read(f *sevenzip.File) (data []byte, err error) {
 
 // libError classifies an error of the 7z library.
 func libError(what string, err error) error {
-	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
-		return fmt.Errorf("%s: %w", what, manifest.ErrEncrypted) // the library's words are about the garbled data
-	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)

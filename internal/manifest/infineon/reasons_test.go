@@ -70,7 +70,7 @@ var reasonCases = []struct {
 			return s
 		},
 		want:   manifest.ErrEncrypted,
-		reason: chip(0) + "_E0E0.pem: in " + certsName("E0E0") + ": decompressing: manifest is encrypted",
+		reason: certsName("E0E0") + ": 7z archive is encrypted (thingpress reads no password): manifest is encrypted",
 	},
 	{
 		file: "outer-many-members.7z",
