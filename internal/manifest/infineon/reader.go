@@ -36,7 +36,6 @@ type Reader struct {
 	slot    string
 	reelID  string
 	batchID string
-	slots   []string
 	inner   string // the inner archive's member name, for messages
 
 	final manifest.Final   // owns the spooled inner archive
@@ -122,18 +121,6 @@ func Open(ctx context.Context, path string, opts manifest.Options) (_ *Reader, e
 	return r, nil
 }
 
-// ReelID returns the reel ID taken from the inner archive names.
-func (r *Reader) ReelID() string { return r.reelID }
-
-// BatchID returns the batch ID taken from the inner archive names.
-func (r *Reader) BatchID() string { return r.batchID }
-
-// Slot returns the slot being read.
-func (r *Reader) Slot() string { return r.slot }
-
-// Slots returns the slots the bundle holds, in the order of manifest.Slots.
-func (r *Reader) Slots() []string { return append([]string(nil), r.slots...) }
-
 // Count is the number of <chipID>_<SLOT>.pem members the header declares.
 func (r *Reader) Count() int { return r.count }
 
@@ -198,8 +185,7 @@ func (r *Reader) openArchive(ra io.ReaderAt, size int64, limit int) (zr *sevenzi
 }
 
 // findInner picks the <reel>_<batch>_<slot>_Certs.7z member for r.slot, its
-// r.inner, and learns the reel, batch and slots present from the inner
-// archive names.
+// r.inner, and learns the reel and batch from the inner archive names.
 func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 	bySlot := map[string]*sevenzip.File{}
 	for _, f := range outer.File {
@@ -227,19 +213,20 @@ func (r *Reader) findInner(outer *sevenzip.Reader) (*sevenzip.File, error) {
 		}
 		bySlot[slot] = f
 	}
+	var slots []string
 	for _, s := range manifest.Slots {
 		if bySlot[s] != nil {
-			r.slots = append(r.slots, s)
+			slots = append(slots, s)
 		}
 	}
-	if len(r.slots) == 0 {
+	if len(slots) == 0 {
 		return nil, r.fail("", fmt.Errorf("not an Infineon reel bundle: no <reel>_<batch>_<slot>_Certs.7z member among %d: %w",
 			len(outer.File), manifest.ErrFormat))
 	}
 	f := bySlot[r.slot]
 	if f == nil {
 		return nil, r.fail("", fmt.Errorf("slot %s: bundle holds only %s: %w",
-			r.slot, strings.Join(r.slots, ", "), manifest.ErrSlotMissing))
+			r.slot, strings.Join(slots, ", "), manifest.ErrSlotMissing))
 	}
 	r.inner = f.Name
 	return f, nil
