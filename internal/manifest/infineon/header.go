@@ -46,14 +46,13 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	w := &walker{r: bufio.NewReader(hdr), maxFiles: uint64(lim.WithDefaults().MaxEntries)}
 	switch w.byte() {
 	case idHeader:
-		return w.header()
+		w.header()
+		return nil
 	case idEncodedHeader:
 	default:
 		return nil // the library refuses it
 	}
-	if w.streamsInfo(); w.aes {
-		return fmt.Errorf("7z header: file names are encrypted: %w", manifest.ErrEncrypted)
-	}
+	w.streamsInfo()
 	if n > 64<<10 {
 		w.bad("encoded header of %d bytes", n)
 	}
@@ -83,10 +82,10 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	}
 	defer rc.Close()
 	w.r = bufio.NewReader(rc) // a decoding error ends it: truncated
-	if w.byte() != idHeader {
-		return nil // the library refuses it
+	if w.byte() == idHeader {
+		w.header()
 	}
-	return w.header()
+	return nil
 }
 
 // checkStart checks the signature of the 7z archive what, of size bytes and
@@ -162,7 +161,6 @@ type hdrError struct{ error }
 type walker struct {
 	r        *bufio.Reader
 	maxFiles uint64 // files, and sub-streams, in one archive
-	aes      bool   // an AES coder was seen
 }
 
 func (w *walker) fail(err error) { panic(hdrError{err}) }
@@ -263,9 +261,7 @@ func (w *walker) values(n, size uint64, external bool) {
 	w.skip(d * size)
 }
 
-// header walks a plain header. Encrypted content is refused here: with
-// no password the library decrypts to garbage, which may even decode.
-func (w *walker) header() error {
+func (w *walker) header() {
 	id := w.byte()
 	if id == idMainStreamsInfo {
 		w.streamsInfo()
@@ -274,10 +270,6 @@ func (w *walker) header() error {
 	if id == idFilesInfo {
 		w.filesInfo()
 	}
-	if w.aes {
-		return fmt.Errorf("7z archive is encrypted (thingpress reads no password): %w", manifest.ErrEncrypted)
-	}
-	return nil
 }
 
 func (w *walker) streamsInfo() {
@@ -359,7 +351,7 @@ func (w *walker) folder() (out uint64) {
 }
 
 // coder caps the memory a coder's decompressor will allocate and refuses
-// the methods the importer does not read.
+// encryption and the methods the importer does not read.
 func (w *walker) coder(id, props []byte) {
 	var dict uint64
 	switch m := methods[string(id)]; {
@@ -371,8 +363,8 @@ func (w *walker) coder(id, props []byte) {
 		dict = uint64(binary.LittleEndian.Uint32(props[1:]))
 	case m.name == "LZMA2" && len(props) == 1 && props[0] <= 40:
 		dict = uint64(2|props[0]&1) << (props[0]/2 + 11)
-	case m.name == "AES":
-		w.aes = true
+	case m.name == "AES": // with no password the library decrypts to garbage, which may even decode
+		w.fail(fmt.Errorf("7z archive is encrypted (thingpress reads no password): %w", manifest.ErrEncrypted))
 	}
 	if dict > maxDict {
 		w.fail(fmt.Errorf("7z coder %X: dictionary of %d bytes exceeds the limit of %d: %w",
@@ -393,7 +385,9 @@ func (w *walker) filesInfo() {
 		}
 		switch length := w.num(); prop {
 		case idEmptyStream:
-			emptyAll += w.bits(files)
+			if emptyAll += w.bits(files); emptyAll > files {
+				w.tooMany("empty streams", files)
+			}
 		case idEmptyFile:
 			w.bits(emptyAll)
 		case idCTime, idATime, idMTime:

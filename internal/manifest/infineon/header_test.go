@@ -107,6 +107,8 @@ func TestCheckHeaderHostile(t *testing.T) {
 			idPackInfo, 0, 1, idSize, 10, idEnd,
 			idUnpackInfo, idFolder, 1, 0, 1, 0x01, 0x00, idCodersUnpackSize, 10, idEnd,
 			idSubStreamsInfo, idNumUnpackStream, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF}), want: manifest.ErrTooLarge},
+		{name: "empty streams twice", file: archive7z(t, nil, []byte{idHeader, idFilesInfo, 8,
+			idEmptyStream, 1, 0xFF, idEmptyStream, 1, 0xFF, idEnd, idEnd}), want: manifest.ErrTooLarge},
 		{name: "signature not at the start", file: append([]byte("MZ"), archive7z(t, nil, manyFiles)...), want: manifest.ErrMalformed},
 		{name: "header past the end", file: archive7z(t, nil, manyFiles)[:40], want: manifest.ErrMalformed},
 	}
