@@ -11,6 +11,7 @@ import (
 	"math/bits"
 
 	"github.com/bodgit/sevenzip"
+	"go4.org/readerutil"
 
 	"github.com/thingpress/thingpress/internal/manifest"
 )
@@ -66,9 +67,8 @@ func checkHeader(r io.ReaderAt, size int64, lim manifest.Limits) (err error) {
 	binary.LittleEndian.PutUint64(sh[20:28], uint64(len(plain)))
 	binary.LittleEndian.PutUint32(sh[28:32], crc32.ChecksumIEEE(plain))
 	binary.LittleEndian.PutUint32(sh[8:12], crc32.ChecksumIEEE(sh[12:32]))
-	sp := splice{io.NewSectionReader(bytes.NewReader(sh[:]), 0, 32), io.NewSectionReader(r, 32, int64(off)),
-		io.NewSectionReader(bytes.NewReader(plain), 0, int64(len(plain)))}
-	zr, err := sevenzip.NewReader(sp, 32+int64(off)+int64(len(plain)))
+	sp := readerutil.NewMultiReaderAt(bytes.NewReader(sh[:]), io.NewSectionReader(r, 32, int64(off)), bytes.NewReader(plain))
+	zr, err := sevenzip.NewReader(sp, sp.Size())
 	if err != nil {
 		return libError("decoding the 7z header", err)
 	}
@@ -102,24 +102,6 @@ func checkStart(head []byte, size uint64, what string) (off, n uint64, err error
 		return 0, 0, fmt.Errorf("%s: 7z header lies past the end of the archive: %w", what, manifest.ErrMalformed)
 	}
 	return off, n, nil
-}
-
-// splice reads its parts one after the other.
-type splice []*io.SectionReader
-
-func (s splice) ReadAt(p []byte, off int64) (n int, err error) {
-	for _, part := range s {
-		if off >= part.Size() {
-			off -= part.Size()
-			continue
-		}
-		m, err := part.ReadAt(p[n:], off)
-		if n += m; n == len(p) || off+int64(m) < part.Size() {
-			return n, err
-		}
-		off = 0
-	}
-	return n, io.EOF
 }
 
 // Property IDs of the 7z format.
