@@ -57,7 +57,7 @@ one with no valid device. --force uploads it anyway. --cert-type should be the
 stack's CertificateType, --trust the CAs its provider checks (TRUST_ANCHORS_PEM
 for Infineon, trust/ca.pem for Espressif and generated manifests: without
 --trust their chains are not checked here) and --signer any Microchip signer
-of your own.
+of your own (the stack's are in trust/signers.pem of its Microchip bucket).
 
 Follow the import with
 'thingpress status --stack NAME'.

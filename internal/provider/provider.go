@@ -311,6 +311,10 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 		if err != nil {
 			return err
 		}
+		signers, err := h.signersFor(ctx, b, obj.Bucket)
+		if err != nil {
+			return err
+		}
 		path, etag, version, err := h.download(ctx, obj)
 		if err != nil {
 			return err
@@ -335,7 +339,7 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 			return err
 		}
 		src, _, err := format.OpenConfig(ctx, path, readerFormat(b.Vendor),
-			manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log}, format.Config{Signers: h.cfg.Signers})
+			manifest.Options{Slot: h.cfg.Slot, TempDir: h.cfg.TempDir, Logger: log}, format.Config{Signers: signers})
 		if err != nil {
 			return classifyManifestErr(renameFile(err, path, obj.Key))
 		}
@@ -430,7 +434,56 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 		return nil, nil
 	}
 	uri := lambdarun.ManifestURI(bucket, stack.TrustAnchorsKey)
-	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(stack.TrustAnchorsKey)})
+	data, err := h.trustObject(ctx, bucket, stack.TrustAnchorsKey)
+	switch {
+	case err != nil:
+		return nil, err
+	case data == nil && h.cfg.NoVerifyChain:
+		return nil, nil
+	case data == nil:
+		return nil, permanent(fmt.Errorf("%w: %s is missing: %s certificates have no public CA to check their chains against; "+
+			"put the PEM certificates of their CAs there (self-signed ones are roots), or deploy the stack with NoVerifyChain=true "+
+			"to import them unchecked, then upload the manifest again", ErrNoTrustAnchors, uri, b.Vendor))
+	}
+	s, err := trust.FromPEM(data)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("%s: %w", uri, err))
+	}
+	return s, nil
+}
+
+// signersFor is what bucket b's Microchip manifests are verified against:
+// the configured signers (the embedded ones unless set), and those of the
+// bucket's stack.SignersKey object when there is one.
+func (h *Handler) signersFor(ctx context.Context, b stack.Bucket, bucket string) (*microchip.Signers, error) {
+	if !b.TakesSigners {
+		return h.cfg.Signers, nil
+	}
+	data, err := h.trustObject(ctx, bucket, stack.SignersKey)
+	if err != nil || data == nil {
+		return h.cfg.Signers, err
+	}
+	base := h.cfg.Signers
+	if base == nil {
+		base = microchip.DefaultSigners()
+	}
+	s := &microchip.Signers{}
+	for _, g := range base.List() {
+		if err := s.Add(g.Cert); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.AddPEM(data); err != nil {
+		return nil, permanent(fmt.Errorf("%s: %w", lambdarun.ManifestURI(bucket, stack.SignersKey), err))
+	}
+	return s, nil
+}
+
+// trustObject reads the object key of bucket, one of the stack's trust
+// objects, or returns nil if there is none.
+func (h *Handler) trustObject(ctx context.Context, bucket, key string) ([]byte, error) {
+	uri := lambdarun.ManifestURI(bucket, key)
+	out, err := h.cfg.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		// The role may list the bucket, so that S3 answers a missing key
 		// with NoSuchKey, not AccessDenied: an object that is there but
@@ -439,12 +492,7 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 		var api smithy.APIError
 		switch {
 		case errors.As(err, &nsk) || errors.As(err, &api) && api.ErrorCode() == "NoSuchKey":
-			if h.cfg.NoVerifyChain {
-				return nil, nil
-			}
-			return nil, permanent(fmt.Errorf("%w: %s is missing: %s certificates have no public CA to check their chains against; "+
-				"put the PEM certificates of their CAs there (self-signed ones are roots), or deploy the stack with NoVerifyChain=true "+
-				"to import them unchecked, then upload the manifest again", ErrNoTrustAnchors, uri, b.Vendor))
+			return nil, nil
 		case errors.As(err, &api) && api.ErrorCode() == "AccessDenied":
 			return nil, permanent(fmt.Errorf("%w: %s cannot be read (AccessDenied): check the provider's role and the object's encryption, "+
 				"then upload the manifest again", ErrNoTrustAnchors, uri))
@@ -459,11 +507,7 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 	if len(data) > stack.MaxTrustAnchorsBytes {
 		return nil, permanent(fmt.Errorf("%s: %w: more than %d bytes", uri, manifest.ErrTooLarge, stack.MaxTrustAnchorsBytes))
 	}
-	s, err := trust.FromPEM(data)
-	if err != nil {
-		return nil, permanent(fmt.Errorf("%s: %w", uri, err))
-	}
-	return s, nil
+	return data, nil
 }
 
 // recordResult files the end of the reading in the results table and,

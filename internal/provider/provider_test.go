@@ -288,6 +288,53 @@ func TestProcessNoVerifyChain(t *testing.T) {
 	}
 }
 
+// TestProcessMicrochipSigners: a Microchip manifest signed by a signer of
+// the customer's own is refused entry by entry until that signer is in the
+// bucket's trust/signers.pem; a signers.pem with no certificate fails the
+// manifest, naming the object.
+func TestProcessMicrochipSigners(t *testing.T) {
+	f := newFixture(t, 2)
+	mc := f.s.Buckets[stack.VendorMicrochip]
+	res, err := generate.Write(filepath.Join(t.TempDir(), "chips.json"), generate.Options{N: 3, Format: generate.FormatMicrochip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.PutIn(t, mc, "chips.json", res.Path)
+	h := f.handler(t, &stacktest.Metrics{}, nil)
+
+	sum, err := h.Process(t.Context(), provider.Object{Bucket: mc, Key: "chips.json"})
+	if err != nil || sum.Error != "" || sum.Valid != 0 || sum.Invalid != 3 || sum.Reasons["unreadable entry"] != 3 {
+		t.Fatalf("summary %+v, %v: want every entry of an unknown signer", sum, err)
+	}
+	f.messages(t)
+
+	signers := filepath.Join(t.TempDir(), "signers.pem")
+	if err := os.WriteFile(signers, generate.PEM(res.Signer.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.PutIn(t, mc, stack.SignersKey, signers)
+	sum, err = h.Process(t.Context(), provider.Object{Bucket: mc, Key: "chips.json"})
+	if err != nil || sum.Error != "" || sum.Valid != 3 || sum.Invalid != 0 {
+		t.Fatalf("summary %+v, %v: want the 3 entries valid", sum, err)
+	}
+	queued := 0
+	for _, m := range f.messages(t) {
+		queued += len(m.Devices)
+	}
+	if queued != 3 {
+		t.Errorf("%d devices queued, want 3", queued)
+	}
+
+	if err := os.WriteFile(signers, []byte("not PEM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.s.PutIn(t, mc, stack.SignersKey, signers)
+	sum, err = h.Process(t.Context(), provider.Object{Bucket: mc, Key: "chips.json"})
+	if err != nil || !strings.Contains(sum.Error, "s3://"+mc+"/trust/signers.pem") || sum.Valid != 0 {
+		t.Fatalf("summary %+v, %v: want an error naming trust/signers.pem", sum, err)
+	}
+}
+
 // TestStackResultsTable: with a results table the provider marks a manifest
 // queued with its valid devices, does not queue a version again that it
 // queued already, and marks a manifest it cannot read failed.

@@ -99,12 +99,15 @@ type Bucket struct {
 	// NeedsTrust says that the vendor has no public CA: the bucket's
 	// TrustAnchorsKey object holds the CAs its chains are checked against.
 	NeedsTrust bool
+	// TakesSigners says that the bucket's SignersKey object, if there is
+	// one, adds manifest signers to the embedded ones.
+	TakesSigners bool
 }
 
 // Buckets are the stack's upload buckets, one per vendor.
 var Buckets = []Bucket{
 	{Vendor: VendorInfineon, Suffix: BucketSuffix, Logical: "UploadBucket", Env: EnvInfineonBucket, KeySuffixes: []string{ManifestSuffix7z, ManifestSuffixXML}},
-	{Vendor: VendorMicrochip, Suffix: "-microchip", Logical: "MicrochipBucket", Env: EnvMicrochipBucket, KeySuffixes: []string{".json"}},
+	{Vendor: VendorMicrochip, Suffix: "-microchip", Logical: "MicrochipBucket", Env: EnvMicrochipBucket, KeySuffixes: []string{".json"}, TakesSigners: true},
 	{Vendor: VendorEspressif, Suffix: "-espressif", Logical: "EspressifBucket", Env: EnvEspressifBucket, KeySuffixes: []string{".csv"}, NeedsTrust: true},
 	{Vendor: VendorGenerated, Suffix: "-generated", Logical: "GeneratedBucket", Env: EnvGeneratedBucket, KeySuffixes: []string{".txt"}, NeedsTrust: true},
 }
@@ -147,7 +150,11 @@ func (b Bucket) IsManifestKey(key string) bool {
 const (
 	TrustPrefix     = "trust/"
 	TrustAnchorsKey = TrustPrefix + "ca.pem"
-	// MaxTrustAnchorsBytes caps the TrustAnchorsKey object.
+	// SignersKey is the object, in the bucket of a vendor that
+	// TakesSigners, holding PEM manifest signer certificates of the
+	// customer's own (thingpress --signer's).
+	SignersKey = TrustPrefix + "signers.pem"
+	// MaxTrustAnchorsBytes caps the TrustAnchorsKey and SignersKey objects.
 	MaxTrustAnchorsBytes = 1 << 20
 )
 

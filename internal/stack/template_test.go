@@ -943,8 +943,8 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		arn := "arn:${AWS::Partition}:s3:::${AWS::StackName}" + b.Suffix
 		reads = append(reads, arn+"/*")
 		summaries = append(summaries, arn+"/"+DefaultSummaryPrefix+"*")
-		if b.NeedsTrust {
-			// A missing trust/ca.pem is NoSuchKey, not AccessDenied.
+		if b.NeedsTrust || b.TakesSigners {
+			// A missing trust/ca.pem or signers.pem is NoSuchKey, not AccessDenied.
 			lists = append(lists, arn)
 		}
 	}
