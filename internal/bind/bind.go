@@ -23,6 +23,7 @@ import (
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/validate"
+	"github.com/thingpress/thingpress/internal/workers"
 )
 
 // StepActivate is the state file's step of making the certificate ACTIVE;
@@ -356,7 +357,7 @@ type RunOptions struct {
 // reported Skipped with their reason. It returns importer.ErrInterrupted
 // when ctx ended before every device was done.
 func (b *Binder) Run(ctx context.Context, rd *Reader, o RunOptions) error {
-	return importer.Each(ctx, o.Workers, o.OnResult,
+	return workers.Each(ctx, o.Workers, importer.ErrInterrupted, o.OnResult,
 		func(_ context.Context, send func(Device) error, skip func(importer.Result)) error {
 			return b.Walk(rd, o.File, func(d Device) error {
 				if d.Err != nil {

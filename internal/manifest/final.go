@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"io"
+	"os"
 )
 
 // Final holds what every reader's NextDevice and Close share: the first
@@ -15,6 +16,21 @@ type Final struct {
 
 // Own makes Close close c.
 func (f *Final) Own(c io.Closer) { f.closer = c }
+
+// OpenFile is a reader's Open: it opens the file at path and gives it to
+// newReader, which returns the reader of it and the reader's Final; that
+// Final's Close closes the file. An error opening it is an *Error
+// naming path.
+func OpenFile[R any](path string, newReader func(io.Reader) (R, *Final)) (R, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero R
+		return zero, &Error{File: path, Err: err}
+	}
+	r, final := newReader(f)
+	final.Own(f)
+	return r, nil
+}
 
 // Next returns what next returns, unless an earlier error was final; an
 // error from next is final.

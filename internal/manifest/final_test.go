@@ -3,6 +3,9 @@ package manifest
 import (
 	"errors"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -47,5 +50,60 @@ func TestFinal(t *testing.T) {
 	var me *Error
 	if !errors.As(err, &me) || me.File != "m.csv" || !errors.Is(err, errClosed) || errors.Is(err, io.EOF) {
 		t.Errorf("after Close: %v", err)
+	}
+}
+
+func TestOpenFile(t *testing.T) {
+	type reader struct {
+		in    io.Reader
+		final Final
+	}
+	newReader := func(in io.Reader) (*reader, *Final) {
+		r := &reader{in: in}
+		return r, &r.final
+	}
+	missing := filepath.Join(t.TempDir(), "missing.csv")
+	r, err := OpenFile(missing, newReader)
+	var me *Error
+	if r != nil || !errors.As(err, &me) || me.File != missing || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, %v; want nil and an *Error naming it", r, err)
+	}
+	path := filepath.Join(t.TempDir(), "m.csv")
+	if err := os.WriteFile(path, []byte("MAC"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err = OpenFile(path, newReader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(r.in); err != nil || string(b) != "MAC" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	if err := r.final.Close(path, errors.New("closed")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.in.Read(make([]byte, 1)); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("read after Close: %v; want the file closed", err)
+	}
+}
+
+func TestWithAttributes(t *testing.T) {
+	rec := Record{Entry: "row 1", ChipID: "AB"}
+	tests := []struct {
+		name string
+		a    map[string]string
+		want map[string]string
+	}{
+		{name: "nil", a: nil, want: nil},
+		{name: "empty", a: map[string]string{}, want: nil},
+		{name: "some", a: map[string]string{"cn": "x"}, want: map[string]string{"cn": "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rec.WithAttributes(tt.a)
+			if got.Entry != rec.Entry || got.ChipID != rec.ChipID || (got.Attributes == nil) != (tt.want == nil) || len(got.Attributes) != len(tt.want) || got.Attributes["cn"] != tt.want["cn"] {
+				t.Errorf("WithAttributes(%v) = %+v, want Attributes %v", tt.a, got, tt.want)
+			}
+		})
 	}
 }

@@ -51,6 +51,15 @@ type Record struct {
 	Problem error
 }
 
+// WithAttributes returns r with Attributes a, or r as it is when a is
+// empty: a vendor reader's Next hands on what its device adds.
+func (r Record) WithAttributes(a map[string]string) Record {
+	if len(a) > 0 {
+		r.Attributes = a
+	}
+	return r
+}
+
 // Source yields the device records of one manifest, in manifest order,
 // without holding the manifest in memory.
 type Source interface {

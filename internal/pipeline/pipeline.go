@@ -6,6 +6,7 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/validate"
+	"github.com/thingpress/thingpress/internal/workers"
 )
 
 // Options configure Run.
@@ -23,7 +24,7 @@ type Options struct {
 // cancelled before every device was done (the results of those done are
 // reported).
 func Run(ctx context.Context, im *importer.Importer, src manifest.Source, o Options) error {
-	return importer.Each(ctx, o.Workers, o.OnResult,
+	return workers.Each(ctx, o.Workers, importer.ErrInterrupted, o.OnResult,
 		func(ctx context.Context, send func(importer.Device) error, skip func(importer.Result)) error {
 			return validate.Run(ctx, src, o.Validate, func(d *validate.Checked) error {
 				if !d.OK() {

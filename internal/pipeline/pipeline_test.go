@@ -19,10 +19,10 @@ import (
 
 func TestRunInterruptResumes(t *testing.T) {
 	const n = 30
-	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas(), Latency: 20e6})
-	f := newFleet(t, n)
-	path := statePath(t)
-	im, st := newImporter(t, e, path, fastQuotas(), target)
+	e := iottest.New(t, iotproxy.Config{Quotas: importtest.FastQuotas(), Latency: 20e6})
+	f := importtest.NewFleet(t, n)
+	path := importtest.StatePath(t)
+	im, st := importtest.NewImporter(t, e, path, importtest.FastQuotas(), importtest.Target)
 	ctx, cancel := context.WithCancel(t.Context())
 	var seen atomic.Int32
 	err := pipeline.Run(ctx, im, f.Source(), pipeline.Options{
@@ -44,15 +44,15 @@ func TestRunInterruptResumes(t *testing.T) {
 	first := e.Calls.Counts()
 	e.Calls.Reset()
 
-	im, _ = newImporter(t, e, path, fastQuotas(), target)
-	results, err := run(t, t.Context(), im, f, 4)
+	im, _ = importtest.NewImporter(t, e, path, importtest.FastQuotas(), importtest.Target)
+	results, err := importtest.Run(t, t.Context(), im, f, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(results) != n {
 		t.Fatalf("%d results, want %d", len(results), n)
 	}
-	assertComplete(t, e, f)
+	importtest.AssertComplete(t, e, f)
 	// A clean interrupt finishes and records the calls in flight, so no
 	// call of the first run is made again.
 	for key := range e.Calls.Counts() {
@@ -63,8 +63,8 @@ func TestRunInterruptResumes(t *testing.T) {
 }
 
 func TestRunSkipsInvalid(t *testing.T) {
-	e := newEnv(t, iotproxy.Config{Quotas: fastQuotas()})
-	f := newFleet(t, 2)
+	e := iottest.New(t, iotproxy.Config{Quotas: importtest.FastQuotas()})
+	f := importtest.NewFleet(t, 2)
 	l, err := generate.NewRoot("stranger")
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,8 @@ func TestRunSkipsInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Recs = append(f.Recs, manifest.Record{Entry: "X_E0E0.pem", ChipID: "X", Data: generate.PEM(leaf.Cert)})
-	im, _ := newImporter(t, e, statePath(t), fastQuotas(), target)
-	results, err := run(t, t.Context(), im, f, 2)
+	im, _ := importtest.NewImporter(t, e, importtest.StatePath(t), importtest.FastQuotas(), importtest.Target)
+	results, err := importtest.Run(t, t.Context(), im, f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,18 +86,3 @@ func TestRunSkipsInvalid(t *testing.T) {
 		t.Errorf("%d registrations, want 2", c)
 	}
 }
-
-type env = iottest.Env
-
-func newEnv(t testing.TB, cfg iotproxy.Config) *env { return iottest.New(t, cfg) }
-
-// The importer and fleet helpers of internal/testkit/importtest.
-var (
-	target         = importtest.Target
-	fastQuotas     = importtest.FastQuotas
-	newImporter    = importtest.NewImporter
-	newFleet       = importtest.NewFleet
-	run            = importtest.Run
-	assertComplete = importtest.AssertComplete
-	statePath      = importtest.StatePath
-)

@@ -1,15 +1,14 @@
 package provider_test
 
 import (
-	"errors"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
-	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/testkit/envtest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -18,16 +17,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := map[string]string{stack.EnvImportQueueURL: "https://sqs/q", stack.EnvPolicyNames: "p1"}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return envtest.With(base, kv...) }
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -75,15 +65,9 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := provider.ConfigFromEnv(func(k string) string { return tc.env[k] })
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, lambdarun.ErrEnv) {
-					t.Fatalf("error %v, want ErrEnv naming %s", err, tc.wantErr)
-				}
+			c, ok := envtest.Config(t, provider.ConfigFromEnv, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tc.check(t, c)
 		})

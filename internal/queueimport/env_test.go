@@ -1,28 +1,17 @@
 package queueimport_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
-	"github.com/thingpress/thingpress/internal/lambdarun"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/stack"
+	"github.com/thingpress/thingpress/internal/testkit/envtest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
 	base := map[string]string{stack.EnvImportQueueURL: "https://sqs/q", stack.EnvPolicyNames: "p1", stack.EnvThingGroups: "g"}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return envtest.With(base, kv...) }
 	tests := []struct {
 		name         string
 		env          map[string]string
@@ -40,15 +29,9 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := queueimport.ConfigFromEnv(func(k string) string { return tc.env[k] })
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, lambdarun.ErrEnv) {
-					t.Fatalf("error %v, want ErrEnv naming %s", err, tc.wantErr)
-				}
+			c, ok := envtest.Config(t, queueimport.ConfigFromEnv, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.Quotas[ratelimit.OpRegisterCertificateWithoutCA]; got != tc.wantRegister {
 				t.Errorf("register share %v, want %v", got, tc.wantRegister)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +17,7 @@ import (
 	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/workers"
 )
 
 // Steps recorded in a device's state record while it is removed. The
@@ -444,89 +444,45 @@ func (r *Remover) deleteCertificate(ctx context.Context, id string) error {
 // ErrInterrupted when ctx was done before every device was, and stops at
 // a state file error.
 func (r *Remover) RemoveAll(ctx context.Context, workers int, src func(emit func(Device) error) error, onResult func(Result)) error {
-	if workers <= 0 {
-		workers = 16
+	err := each(ctx, workers, src, onResult, r.Remove)
+	if cause := context.Cause(ctx); errors.Is(err, ErrInterrupted) && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // ctx ended other than by Ctrl-C or a cancel (a deadline)
 	}
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan Device)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var interrupted bool
-	for range workers {
-		wg.Go(func() {
-			for d := range work {
-				res, err := r.Remove(runCtx, d)
-				mu.Lock()
-				switch {
-				case errors.Is(err, ErrInterrupted):
-					interrupted = true
-				case err != nil:
-					cancel(err)
-				default:
-					onResult(res)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	serr := src(func(d Device) error {
-		select {
-		case work <- d:
-			return nil
-		case <-runCtx.Done():
-			return context.Cause(runCtx)
-		}
-	})
-	close(work)
-	wg.Wait()
-	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	if interrupted || ctx.Err() != nil {
-		return ErrInterrupted
-	}
-	return serr
+	return err
 }
 
 // LookAll makes the look of every device src emits with workers
 // goroutines, changing nothing, and hands each plan to fn, one call at a
 // time. It stops at the first AWS call that fails for good.
 func (r *Remover) LookAll(ctx context.Context, workers int, src func(emit func(Device) error) error, fn func(Device, Plan)) error {
-	if workers <= 0 {
-		workers = 16
+	type looked struct {
+		d Device
+		p Plan
 	}
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan Device)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for d := range work {
-				p, err := r.Look(runCtx, d)
-				if err != nil {
-					cancel(fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err)))
-					continue
-				}
-				mu.Lock()
-				fn(d, p)
-				mu.Unlock()
-			}
-		})
-	}
-	serr := src(func(d Device) error {
-		select {
-		case work <- d:
-			return nil
-		case <-runCtx.Done():
-			return context.Cause(runCtx)
+	err := each(ctx, workers, src, func(l looked) { fn(l.d, l.p) }, func(ctx context.Context, d Device) (looked, error) {
+		p, err := r.Look(ctx, d)
+		if err != nil {
+			return looked{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
 		}
+		return looked{d, p}, nil
 	})
-	close(work)
-	wg.Wait()
-	if err := context.Cause(runCtx); err != nil {
-		return err
+	if errors.Is(err, ErrInterrupted) {
+		return context.Cause(ctx)
 	}
-	return serr
+	return err
+}
+
+// each runs do on every device src emits on the worker pool import and
+// bind use. An error of do once ctx is done is the interruption's, not
+// one that stops the run, as it came from the interruption.
+func each[R any](ctx context.Context, n int, src func(emit func(Device) error) error, onResult func(R), do func(context.Context, Device) (R, error)) error {
+	return workers.Each(ctx, n, ErrInterrupted, onResult,
+		func(_ context.Context, send func(Device) error, _ func(R)) error { return src(send) },
+		func(runCtx context.Context, d *Device) (R, error) {
+			res, err := do(runCtx, *d)
+			if err != nil && ctx.Err() != nil {
+				return res, ErrInterrupted
+			}
+			return res, err
+		})
 }

@@ -3,8 +3,10 @@ package remove
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/state"
@@ -118,6 +120,89 @@ func TestRemoveInterrupted(t *testing.T) {
 			_, err := r.Remove(ctx, Device{ChipID: "chip", ThingName: "t", CertificateID: "c1"})
 			if !errors.Is(err, awsiot.ErrInterrupted) {
 				t.Fatalf("Remove = %v, want awsiot.ErrInterrupted", err)
+			}
+		})
+	}
+}
+
+// failingJournal fails every Get, first calling before.
+type failingJournal struct {
+	before func()
+	err    error
+}
+
+func (j failingJournal) Get(string) (state.Progress, bool, error) {
+	if j.before != nil {
+		j.before()
+	}
+	return state.Progress{}, false, j.err
+}
+
+func (j failingJournal) Update(string, func(*state.Progress) error) error { return j.err }
+
+// TestRemoveAllEnds checks how a run over many devices ends: a state file
+// error stops it and is returned, unless Ctrl-C came first; a run whose
+// context ends is interrupted, or ends in the context's cause when that
+// is not a cancel (a deadline). No device is reported in any of these.
+func TestRemoveAllEnds(t *testing.T) {
+	errJournal := errors.New("journal broken")
+	tests := []struct {
+		name    string
+		journal func(cancel context.CancelFunc) Journal
+		ctx     func(ctx context.Context) (context.Context, context.CancelFunc)
+		want    error
+	}{
+		{
+			name:    "state error",
+			journal: func(context.CancelFunc) Journal { return failingJournal{err: errJournal} },
+			ctx:     context.WithCancel,
+			want:    errJournal,
+		},
+		{
+			name:    "state error after Ctrl-C",
+			journal: func(cancel context.CancelFunc) Journal { return failingJournal{before: cancel, err: errJournal} },
+			ctx:     context.WithCancel,
+			want:    ErrInterrupted,
+		},
+		{
+			name:    "Ctrl-C",
+			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(ctx)
+				cancel()
+				return ctx, cancel
+			},
+			want: ErrInterrupted,
+		},
+		{
+			name:    "deadline",
+			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
+				return context.WithDeadline(ctx, time.Now().Add(-time.Second))
+			},
+			want: context.DeadlineExceeded,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx(t.Context())
+			defer cancel()
+			r := New(Config{Target: awsiot.Target{Policies: []string{"p"}}, State: tt.journal(cancel)})
+			src := func(emit func(Device) error) error {
+				for i := range 3 {
+					if err := emit(Device{ChipID: fmt.Sprint("chip", i), ThingName: "t", CertificateID: fmt.Sprint("c", i)}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			var results []Result
+			err := r.RemoveAll(ctx, 2, src, func(res Result) { results = append(results, res) })
+			if !errors.Is(err, tt.want) || (!errors.Is(tt.want, ErrInterrupted) && errors.Is(err, ErrInterrupted)) {
+				t.Errorf("RemoveAll = %v, want %v", err, tt.want)
+			}
+			if len(results) != 0 {
+				t.Errorf("results %+v, want none", results)
 			}
 		})
 	}

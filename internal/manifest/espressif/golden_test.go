@@ -43,3 +43,23 @@ func TestGolden(t *testing.T) {
 	})
 	manifesttest.Golden(t, filepath.Join("testdata", "mixed.golden"), got)
 }
+
+// TestNextAttributes reads testdata/mixed.csv through Next: a row's
+// record carries its cn as an attribute, and a row without one none.
+func TestNextAttributes(t *testing.T) {
+	r, err := Open(filepath.Join("testdata", "mixed.csv"), manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs := manifesttest.All(t, r.Next)
+	if len(recs) != 6 {
+		t.Fatalf("%d records, want 6", len(recs))
+	}
+	if a := recs[0].Attributes; len(a) != 1 || a["cn"] != "6d1d54ba-ed81-4c32-8e08-f9f8c885a6ed" {
+		t.Errorf("%s: Attributes %v, want its cn", recs[0].Entry, a)
+	}
+	if a := recs[3].Attributes; a != nil {
+		t.Errorf("%s: Attributes %v, want none (no cn)", recs[3].Entry, a)
+	}
+}

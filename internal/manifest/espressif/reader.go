@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -71,13 +70,10 @@ type Reader struct {
 // Open opens the manifest at path. The Reader owns the file: Close
 // closes it.
 func Open(path string, opts manifest.Options) (*Reader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &manifest.Error{File: path, Err: err}
-	}
-	r := NewReader(f, path, opts)
-	r.final.Own(f)
-	return r, nil
+	return manifest.OpenFile(path, func(f io.Reader) (*Reader, *manifest.Final) {
+		r := NewReader(f, path, opts)
+		return r, &r.final
+	})
 }
 
 // NewReader returns a Reader of the manifest read from r; file names it
@@ -105,10 +101,7 @@ func (r *Reader) Close() error {
 // Next returns the record of the next row, or io.EOF after the last.
 func (r *Reader) Next() (manifest.Record, error) {
 	d, err := r.NextDevice()
-	if a := d.Attributes(); len(a) > 0 {
-		d.Record.Attributes = a
-	}
-	return d.Record, err
+	return d.WithAttributes(d.Attributes()), err
 }
 
 // NextDevice returns the next row with its Espressif fields, or io.EOF

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -48,13 +47,10 @@ type Reader struct {
 // Open opens the manifest at path. The Reader owns the file: Close
 // closes it.
 func Open(path string, opts manifest.Options) (*Reader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &manifest.Error{File: path, Err: err}
-	}
-	r := NewReader(f, path, opts)
-	r.final.Own(f)
-	return r, nil
+	return manifest.OpenFile(path, func(f io.Reader) (*Reader, *manifest.Final) {
+		r := NewReader(f, path, opts)
+		return r, &r.final
+	})
 }
 
 // NewReader returns a Reader of the manifest read from r; file names it

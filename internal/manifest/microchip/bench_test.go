@@ -6,18 +6,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 const benchEntries = 100_000
@@ -44,52 +42,32 @@ func benchSigner(b *testing.B) *testSigner {
 // made once in os.TempDir and reused by later runs.
 func benchManifest(b *testing.B, s *testSigner) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("thingpress-microchip-bench-%d-v1.json", benchEntries))
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	b.Logf("generating %s", path)
-	pki := newDevicePKI(b)
-	entries := make([]string, benchEntries)
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < benchEntries; i += workers {
-				// No x5t#S256: the signer certificate's DER differs from
-				// run to run (its signature is randomised), its kid not.
-				h := s.header()
-				delete(h, "x5t#S256")
-				entries[i] = s.signed(b, h, pki.payload(fmt.Sprintf("0123%014x", i))).json(b)
-			}
-		})
-	}
-	wg.Wait()
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	// A bufio.Writer keeps its first error; Flush returns it.
-	_, _ = w.WriteString("[\n")
-	for i, e := range entries {
-		if i > 0 {
-			_, _ = w.WriteString(",\n")
+	return manifesttest.Cached(b, fmt.Sprintf("thingpress-microchip-bench-%d-v1.json", benchEntries), func(w *bufio.Writer) {
+		pki := newDevicePKI(b)
+		entries := make([]string, benchEntries)
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for g := range workers {
+			wg.Go(func() {
+				for i := g; i < benchEntries; i += workers {
+					// No x5t#S256: the signer certificate's DER differs from
+					// run to run (its signature is randomised), its kid not.
+					h := s.header()
+					delete(h, "x5t#S256")
+					entries[i] = s.signed(b, h, pki.payload(fmt.Sprintf("0123%014x", i))).json(b)
+				}
+			})
 		}
-		_, _ = w.WriteString(e)
-	}
-	_, _ = w.WriteString("\n]\n")
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		b.Fatal(err)
-	}
-	return path
+		wg.Wait()
+		_, _ = w.WriteString("[\n")
+		for i, e := range entries {
+			if i > 0 {
+				_, _ = w.WriteString(",\n")
+			}
+			_, _ = w.WriteString(e)
+		}
+		_, _ = w.WriteString("\n]\n")
+	})
 }
 
 // BenchmarkRead100k reads a 100,000-entry manifest per op, verifying
@@ -110,20 +88,11 @@ func BenchmarkRead100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			d, err := r.NextDevice()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+		n := manifesttest.Count(b, r.NextDevice, func(d Device) {
 			if d.Problem != nil {
 				b.Fatalf("%s: %v", d.Entry, d.Problem)
 			}
-			n++
-		}
+		})
 		r.Close()
 		if n != benchEntries {
 			b.Fatalf("read %d entries, want %d", n, benchEntries)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -98,13 +97,10 @@ type Reader struct {
 // Open opens the manifest at path; signers nil means DefaultSigners.
 // The Reader owns the file: Close closes it.
 func Open(path string, opts manifest.Options, signers *Signers) (*Reader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &manifest.Error{File: path, Err: err}
-	}
-	r := NewReader(f, path, opts, signers)
-	r.final.Own(f)
-	return r, nil
+	return manifest.OpenFile(path, func(f io.Reader) (*Reader, *manifest.Final) {
+		r := NewReader(f, path, opts, signers)
+		return r, &r.final
+	})
 }
 
 // NewReader returns a Reader of the manifest read from r; file names it
@@ -129,10 +125,7 @@ func (r *Reader) Close() error {
 // Next returns the record of the next entry, or io.EOF after the last.
 func (r *Reader) Next() (manifest.Record, error) {
 	d, err := r.NextDevice()
-	if a := d.Attributes(); len(a) > 0 {
-		d.Record.Attributes = a
-	}
-	return d.Record, err
+	return d.WithAttributes(d.Attributes()), err
 }
 
 // NextDevice returns the next entry with its Microchip fields, or io.EOF

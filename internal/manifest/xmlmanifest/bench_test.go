@@ -3,17 +3,15 @@ package xmlmanifest
 import (
 	"bufio"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 const benchDevices = 100_000
@@ -24,59 +22,40 @@ const benchDevices = 100_000
 // issuing 100,000 certificates takes a while.
 func benchManifest(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("thingpress-xmlmanifest-bench-%d-v1.xml", benchDevices))
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	b.Logf("generating %s", path)
-	ca, err := generate.NewRoot("xmlmanifest bench root")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Issue in parallel, write in order.
-	leaves := make([]*generate.Leaf, benchDevices)
-	errs := make([]error, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for w := range errs {
-		wg.Go(func() {
-			for i := w; i < benchDevices; i += len(errs) {
-				l, err := ca.Issue(generate.LeafOptions{Seed: fmt.Sprint("bench ", i)})
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				leaves[i] = l
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
+	return manifesttest.Cached(b, fmt.Sprintf("thingpress-xmlmanifest-bench-%d-v1.xml", benchDevices), func(w *bufio.Writer) {
+		ca, err := generate.NewRoot("xmlmanifest bench root")
 		if err != nil {
 			b.Fatal(err)
 		}
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CertificateManifest vendor=\"Infineon\" product=\"OPTIGA Trust M Express\" reelId=\"78211223032C7EFA\" batchId=\"b41425b9-b42b-47fd-95c2-f981b4c61561\">\n")
-	for i, l := range leaves {
-		fmt.Fprintf(w, "  <Device chipId=\"%020X\">\n    <Certificate slot=\"E0E0\">%s</Certificate>\n    <Certificate slot=\"E0E1\" encoding=\"base64-der\">%s</Certificate>\n  </Device>\n",
-			i, generate.PEM(l.Cert), base64.StdEncoding.EncodeToString(l.Cert.Raw))
-	}
-	fmt.Fprintf(w, "</CertificateManifest>\n")
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		b.Fatal(err)
-	}
-	return path
+		// Issue in parallel, write in order.
+		leaves := make([]*generate.Leaf, benchDevices)
+		errs := make([]error, runtime.GOMAXPROCS(0))
+		var wg sync.WaitGroup
+		for g := range errs {
+			wg.Go(func() {
+				for i := g; i < benchDevices; i += len(errs) {
+					l, err := ca.Issue(generate.LeafOptions{Seed: fmt.Sprint("bench ", i)})
+					if err != nil {
+						errs[g] = err
+						return
+					}
+					leaves[i] = l
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CertificateManifest vendor=\"Infineon\" product=\"OPTIGA Trust M Express\" reelId=\"78211223032C7EFA\" batchId=\"b41425b9-b42b-47fd-95c2-f981b4c61561\">\n")
+		for i, l := range leaves {
+			fmt.Fprintf(w, "  <Device chipId=\"%020X\">\n    <Certificate slot=\"E0E0\">%s</Certificate>\n    <Certificate slot=\"E0E1\" encoding=\"base64-der\">%s</Certificate>\n  </Device>\n",
+				i, generate.PEM(l.Cert), base64.StdEncoding.EncodeToString(l.Cert.Raw))
+		}
+		fmt.Fprintf(w, "</CertificateManifest>\n")
+	})
 }
 
 // BenchmarkRead100k reads a 100,000-device manifest per op and reports
@@ -105,20 +84,11 @@ func BenchmarkRead100k(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				n := 0
-				for {
-					rec, err := r.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+				n := manifesttest.Count(b, r.Next, func(rec manifest.Record) {
 					if rec.Problem != nil || len(rec.Data) == 0 {
 						b.Fatalf("%s: Problem %v, %d bytes of data", rec.Entry, rec.Problem, len(rec.Data))
 					}
-					n++
-				}
+				})
 				r.Close()
 				if n != benchDevices {
 					b.Fatalf("read %d devices, want %d", n, benchDevices)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the manifests of testdata/reasons")
 
 // reasonDoc is the manifest that the testdata/reasons files hold in other
 // encodings.
@@ -79,7 +77,7 @@ func TestReasons(t *testing.T) {
 	for _, tc := range reasonCases {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "reasons", tc.file)
-			if *update {
+			if manifesttest.Update() {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
 				}

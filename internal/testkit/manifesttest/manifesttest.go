@@ -1,6 +1,7 @@
 package manifesttest
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -144,6 +145,53 @@ func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords 
 		}
 		check(d)
 	}
+}
+
+// Count reads next up to io.EOF, failing the test at any other error,
+// and returns how many records it yielded; check sees each. It keeps
+// none, so that a benchmark's allocations are the reader's.
+func Count[D any](t testing.TB, next func() (D, error), check func(D)) int {
+	t.Helper()
+	for n := 0; ; n++ {
+		d, err := next()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(d)
+	}
+}
+
+// Cached returns the path of the file name in os.TempDir, which write
+// fills the first time: a benchmark's manifest, made once and reused by
+// later runs. The file appears whole or not at all; Cached checks the
+// errors the bufio.Writer keeps.
+func Cached(t testing.TB, name string, write func(w *bufio.Writer)) string {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	t.Logf("generating %s", path)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	write(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // SamplePath returns the path of a shared sample manifest, whether or
