@@ -90,12 +90,7 @@ Exit status: 0 when every device whose certificate was in AWS is removed; 1
 when any was refused or failed, or the run was interrupted; 2 for argument or
 preflight errors, an unreadable manifest, a damaged state file, or a removal
 not confirmed.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRemove(cmd, g, o, args[0])
 		},
