@@ -165,13 +165,7 @@ func (s *removeSummary) print(w io.Writer) {
 
 func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path string) error {
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-	reportOut := out
-	if o.reportPath == report.Stdout {
-		// The report takes standard output; what a person reads goes to
-		// standard error.
-		out = cmd.ErrOrStderr()
-	}
+	out := personOut(cmd, o.reportPath)
 	if err := o.manifest.check(); err != nil {
 		return err
 	}
@@ -260,7 +254,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	switch o.reportPath {
 	case "":
 	case report.Stdout:
-		enc = json.NewEncoder(reportOut)
+		enc = json.NewEncoder(cmd.OutOrStdout())
 	default:
 		rw, err := os.Create(o.reportPath)
 		if err != nil {
@@ -295,18 +289,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		}{&s})
 	}
 	s.print(out)
-	switch {
-	case s.Interrupted:
-		fmt.Fprintf(out, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
-		return errSomeDevices
-	case runErr != nil:
-		return runErr
-	case writeErr != nil:
-		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
-	case s.Failed > 0 || s.Refused > 0:
-		return errSomeDevices
-	}
-	return nil
+	return runExit(out, s.Interrupted, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.

@@ -130,15 +130,23 @@ func (r *importRun) finish(out io.Writer, im *importer.Importer, inManifest int,
 		}
 	}
 	s.Print(out)
+	return runExit(out, s.Interrupted, runErr, writeErr, r.path, s.OK())
+}
+
+// runExit is the error that ends a run of import, bind or remove, its
+// summary printed on out: an interrupted run says so and how to finish
+// it, then the run's own error, the first error writing the report
+// reportPath, and errSomeDevices unless allOK.
+func runExit(out io.Writer, interrupted bool, runErr, writeErr error, reportPath string, allOK bool) error {
 	switch {
-	case s.Interrupted:
+	case interrupted:
 		fmt.Fprintf(out, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
 		return errSomeDevices
 	case runErr != nil:
 		return runErr
 	case writeErr != nil:
-		return fmt.Errorf("report %s: %w", r.path, writeErr)
-	case !s.OK():
+		return fmt.Errorf("report %s: %w", reportPath, writeErr)
+	case !allOK:
 		return errSomeDevices
 	}
 	return nil
