@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -183,25 +182,21 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 // runBindDryRun checks every entry and prints what bind would do, reading
 // the state file if there is one but changing nothing.
 func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
-	var st *state.Store
-	if _, err := os.Stat(statePath); err == nil {
-		s, err := state.OpenReadOnly(statePath)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		st = s
+	st, err := openStateIfExists(statePath)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
 	}
 	steps := bind.Steps(o.target())
-	var valid, invalid, done, calls, shown int
+	c := dryRunCounts{out: out}
 	b := bind.New(bind.Config{Target: o.target()})
-	err := b.Walk(rd, path, func(d bind.Device) error {
+	err = b.Walk(rd, path, func(d bind.Device) error {
 		if d.Err != nil {
-			invalid++
-			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Name(), d.DeviceID, manifest.Reason(d.Err))
+			c.skip(d.Name(), d.DeviceID, d.Err)
 			return nil
 		}
-		valid++
 		pending := steps
 		if st != nil {
 			rec, _, err := st.Get(d.Fingerprint)
@@ -210,31 +205,13 @@ func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath strin
 			}
 			pending = rec.Missing(steps)
 		}
-		if len(pending) == 0 {
-			done++
-			return nil
-		}
-		calls += len(pending)
-		if shown < dryRunShown {
-			shown++
-			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.Name(), d.DeviceID, d.Fingerprint[:16], strings.Join(pending, ", "))
-		}
+		c.need(d.Name(), d.DeviceID, d.Fingerprint, pending)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if more := valid - done - shown; more > 0 {
-		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
-	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
-		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
-	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
-	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.pace.rate, estimate(valid-done, o.pace.rate))
-	fmt.Fprintf(out, "State      %s\n", statePath)
-	if invalid > 0 {
-		return errSomeDevices
-	}
-	return nil
+	c.print(&o.targetFlags)
+	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", c.calls, o.pace.rate, estimate(c.valid-c.done, o.pace.rate))
+	return c.end(statePath)
 }

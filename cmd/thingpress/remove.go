@@ -296,18 +296,18 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device, invalid int, client awsiot.RemoveAPI, caller *awsiot.Caller,
 	statePath string, emitAll func(func(remove.Device) error) error) error {
 	out := cmd.OutOrStdout()
-	var st *state.Store
-	if _, err := os.Stat(statePath); err == nil {
-		if st, err = state.OpenReadOnly(statePath); err != nil {
-			return err
-		}
+	st, err := openStateIfExists(statePath)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		defer st.Close()
 	}
 	t := o.aws.target()
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller})
 	var would, absent, refused, begun int
 	calls := 0
-	err := rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
+	err = rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
 		steps := remove.Steps(t, p)
 		if st != nil {
 			if rec, _, err := st.Get(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
@@ -326,7 +326,7 @@ func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device,
 		would++
 		calls += len(steps)
 		if would <= dryRunShown {
-			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.ChipID, d.ThingName, d.CertificateID[:16], strings.Join(steps, ", "))
+			printWould(out, d.ChipID, d.ThingName, d.CertificateID, steps)
 		}
 	})
 	if err != nil {
