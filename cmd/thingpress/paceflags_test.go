@@ -50,8 +50,8 @@ func TestPaceTables(t *testing.T) {
 	pace := paceOptions{rate: 40, quotas: []string{"listthingprincipals=7"}}
 	flags := targetFlags{policies: []string{"a", "b"}, thingGroups: []string{"g"}}
 	tgt := targetOptions{targetFlags: flags, pace: pace}
-	verifyQ := (&verifyOptions{aws: tgt}).quotaTable()
-	removeQ := (&removeOptions{aws: tgt}).quotaTable()
+	verifyQ := (&verifyOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
+	removeQ := (&removeOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
 	bindQ, err := (&bindOptions{targetFlags: flags, pace: pace}).quotaTable()
 	if err != nil {
 		t.Fatal(err)

@@ -28,8 +28,7 @@ import (
 var errNotConfirmed = errors.New("nothing removed")
 
 type removeOptions struct {
-	manifest   manifestOptions
-	aws        targetOptions
+	importedOptions
 	yes        bool
 	dryRun     bool
 	statePath  string
@@ -96,10 +95,8 @@ not confirmed.`,
 		},
 	}
 	f := cmd.Flags()
-	o.manifest.bind(f)
-	o.aws.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of")
-	o.aws.pace.bind(f, "DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
-	o.manifest.bindThingName(f)
+	o.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of",
+		"DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")
@@ -166,10 +163,7 @@ func (s *removeSummary) print(w io.Writer) {
 func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path string) error {
 	ctx := cmd.Context()
 	out := personOut(cmd, o.reportPath)
-	if err := o.manifest.check(); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	store, err := o.manifest.prepare(path)

@@ -120,6 +120,32 @@ func checkTarget(policies []string, thingType string, groups []string) error {
 	return nil
 }
 
+// importedOptions are the flags verify and remove share to find what an
+// import made of a manifest's devices: the manifest's flags with
+// --thing-name, the target, where and how fast.
+type importedOptions struct {
+	manifest manifestOptions
+	aws      targetOptions
+}
+
+// bind binds the flags: policy, thingType and group say what the command
+// does with each (see targetOptions.bind), ceiling and what are
+// paceOptions.bind's.
+func (o *importedOptions) bind(f *pflag.FlagSet, policy, thingType, group, ceiling, what string) {
+	o.manifest.bind(f)
+	o.aws.bind(f, policy, thingType, group)
+	o.aws.pace.bind(f, ceiling, what)
+	o.manifest.bindThingName(f)
+}
+
+// check validates the flags that need no manifest.
+func (o *importedOptions) check() error {
+	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	return o.aws.check()
+}
+
 // workerCount is --workers or its default.
 func (o *targetOptions) workerCount() int { return o.pace.workerCount(o.perDevice()) }
 

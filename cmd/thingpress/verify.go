@@ -14,9 +14,8 @@ import (
 )
 
 type verifyOptions struct {
-	manifest manifestOptions
-	aws      targetOptions
-	output   string
+	importedOptions
+	output string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
@@ -59,10 +58,8 @@ manifest, or an AWS call that failed for good.`,
 		},
 	}
 	f := cmd.Flags()
-	o.manifest.bind(f)
-	o.aws.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing")
-	o.aws.pace.bind(f, "DescribeCertificate and ListPrincipalThings", "checked")
-	o.manifest.bindThingName(f)
+	o.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing",
+		"DescribeCertificate and ListPrincipalThings", "checked")
 	f.StringVar(&o.output, "output", "table", "output format: table or json (one line per device)")
 	return cmd
 }
@@ -78,10 +75,7 @@ func (o *verifyOptions) quotaTable() map[string]float64 {
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, path string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	if err := o.manifest.check(); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	if o.output != "table" && o.output != "json" {
