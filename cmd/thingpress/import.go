@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
-	"github.com/thingpress/thingpress/internal/progress"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
@@ -270,7 +268,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	if err != nil {
 		return err
 	}
-	meter := o.meter(stderr)
+	meter := newMeter(o.progress, stderr, false)
 	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
@@ -290,9 +288,4 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		OnResult: run.onResult,
 	})
 	return run.finish(stdout, im, inManifest, runErr)
-}
-
-// meter returns the progress display the flags and stderr call for.
-func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
-	return newMeter(o.progress, stderr, false)
 }
