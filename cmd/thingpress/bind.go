@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +13,6 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/state"
 )
 
@@ -24,18 +21,14 @@ import (
 const bindSlot = "bind"
 
 type bindOptions struct {
-	policies    []string
-	thingType   string
-	thingGroups []string
-	exclusive   bool
-	region      string
-	profile     string
-	endpointURL string
-	statePath   string
-	reportPath  string
-	pace        paceOptions
-	progress    string
-	dryRun      bool
+	targetFlags
+	exclusive  bool
+	conn       connFlags
+	statePath  string
+	reportPath string
+	pace       paceOptions
+	progress   string
+	dryRun     bool
 }
 
 var errExactlyOneDevicesFile = errors.New("expected exactly one DEVICES.json argument")
@@ -88,24 +81,15 @@ preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 Exit status: 0 when every device is bound; 1 when any device was skipped or
 failed, or the run was interrupted; 2 for argument or preflight errors, an
 unreadable device-infos file or a damaged state file.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneDevicesFile}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneDevicesFile),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBind(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy to attach to each certificate (required; repeatable)")
-	f.StringVar(&o.thingType, "thing-type", "", "thing type of the Things whose entry names no deviceType")
-	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group to add each Thing to (repeatable)")
-	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
-	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
-	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
-	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	o.bindTarget(f, policyHelp, "thing type of the Things whose entry names no deviceType", groupHelp)
+	f.BoolVar(&o.exclusive, "exclusive", false, exclusiveHelp)
+	o.conn.bind(f)
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the file's SHA-256, region and endpoint)")
 	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output)")
 	o.pace.bind(f, "DescribeCertificate and UpdateCertificate", "bound")
@@ -118,17 +102,13 @@ func (o *bindOptions) check() error {
 	if len(o.policies) == 0 {
 		return usageError{errors.New("--policy is required")}
 	}
-	if err := checkTarget(o.policies, o.thingType, o.thingGroups); err != nil {
+	if err := o.targetFlags.check(); err != nil {
 		return err
 	}
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
 	return o.pace.check()
-}
-
-func (o *bindOptions) perDevice() ratelimit.PerDevice {
-	return ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}
 }
 
 // quotaTable is import's table for --rate, with DescribeCertificate and
@@ -140,17 +120,9 @@ func (o *bindOptions) quotaTable() (map[string]float64, error) {
 	return q, applyQuotas(q, o.pace.quotas)
 }
 
-func (o *bindOptions) target() awsiot.Target {
-	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
-}
-
 func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) error {
 	ctx := cmd.Context()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	reportOut := stdout
-	if o.reportPath == report.Stdout {
-		stdout = stderr
-	}
+	stdout, stderr := personOut(cmd, o.reportPath), cmd.ErrOrStderr()
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -165,122 +137,66 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 		return err
 	}
 	workers := o.pace.workerCount(o.perDevice())
-	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
-		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: workers,
-	})
+	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers)
 	if err != nil {
 		return err
-	}
-	endpoint := o.endpointURL
-	if endpoint == "" && awsCfg.BaseEndpoint != nil {
-		endpoint = *awsCfg.BaseEndpoint
 	}
 	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
 		return err
 	}
-	sum, err := state.HashFile(path)
-	if err != nil {
-		return &manifest.Error{File: path, Err: err}
-	}
-	meta := state.Meta{
-		ManifestSHA256: sum, Slot: bindSlot, Region: awsCfg.Region, Endpoint: endpoint,
+	meta, statePath, err := stateFile(path, state.Meta{
+		Slot: bindSlot, Region: awsCfg.Region, Endpoint: endpoint,
 		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}
-	statePath := o.statePath
-	if statePath == "" {
-		if statePath, err = state.DefaultPath(meta); err != nil {
-			return err
-		}
+	}, o.statePath)
+	if err != nil {
+		return err
 	}
 	if o.dryRun {
 		return runBindDryRun(o, path, rd, statePath, stdout)
 	}
-	st, err := state.Open(statePath, meta)
+	target := o.target()
+	im, st, err := newImporter(statePath, meta, quotas, importer.Config{API: client, Target: target, Logger: g.logger, Exclusive: o.exclusive})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(ratelimit.DefaultMargin))
-	if err != nil {
-		return usageError{err}
-	}
-	target := o.target()
-	im := importer.New(importer.Config{API: client, Target: target, Limits: limits, State: st, Logger: g.logger, Exclusive: o.exclusive})
 	b := bind.New(bind.Config{Importer: im, API: client, State: st, Target: target, Logger: g.logger})
 
-	var rw *report.Writer
-	switch o.reportPath {
-	case "":
-	case report.Stdout:
-		rw = report.New(reportOut)
-	default:
-		if rw, err = report.Create(o.reportPath); err != nil {
-			return err
+	run, err := newImportRun(o.reportPath, cmd.OutOrStdout(), statePath, func(r importer.Result) {
+		switch {
+		case r.Left != nil:
+			g.logger.Warn("device failed half-made", "device", r.ThingName, "reason", r.Error,
+				"certificate_arn", r.Left.CertificateARN, "done", r.Left.Done, "missing", r.Left.Missing)
+		case r.Status == importer.Failed || r.Status == importer.Skipped:
+			g.logger.Warn("device not bound", "device", r.ThingName, "status", r.Status, "reason", r.Error)
 		}
-	}
-	meter := newMeter(o.progress, stderr, false)
-	var summary report.Summary
-	summary.State, summary.Report = statePath, o.reportPath
-	if o.reportPath == report.Stdout {
-		summary.Report = "the report on standard output"
-	}
-	var writeErr error
-	started := time.Now()
-	if meter != nil {
-		meter.Start()
-	}
-	runErr := b.Run(ctx, rd, bind.RunOptions{
-		File: path, Workers: workers,
-		OnResult: func(r importer.Result) {
-			summary.Import(r)
-			if meter != nil {
-				if r.Resumed {
-					meter.AddResumed(1)
-				} else {
-					meter.Add(1)
-				}
-			}
-			switch {
-			case r.Left != nil:
-				g.logger.Warn("device failed half-made", "device", r.ThingName, "reason", r.Error,
-					"certificate_arn", r.Left.CertificateARN, "done", r.Left.Done, "missing", r.Left.Missing)
-			case r.Status == importer.Failed || r.Status == importer.Skipped:
-				g.logger.Warn("device not bound", "device", r.ThingName, "status", r.Status, "reason", r.Error)
-			}
-			if rw != nil && writeErr == nil {
-				writeErr = rw.Write(r)
-			}
-		},
 	})
-	if meter != nil {
-		meter.Stop()
+	if err != nil {
+		return err
 	}
-	return runEnd{summary: &summary, im: im, started: started, report: rw, path: o.reportPath,
-		writeErr: writeErr, inManifest: -1}.finish(stdout, runErr)
+	run.start(newMeter(o.progress, stderr, false))
+	runErr := b.Run(ctx, rd, bind.RunOptions{File: path, Workers: workers, OnResult: run.onResult})
+	return run.finish(stdout, im, -1, runErr)
 }
 
 // runBindDryRun checks every entry and prints what bind would do, reading
 // the state file if there is one but changing nothing.
 func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
-	var st *state.Store
-	if _, err := os.Stat(statePath); err == nil {
-		s, err := state.OpenReadOnly(statePath)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		st = s
+	st, err := openStateIfExists(statePath)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
 	}
 	steps := bind.Steps(o.target())
-	var valid, invalid, done, calls, shown int
+	c := dryRunCounts{out: out}
 	b := bind.New(bind.Config{Target: o.target()})
-	err := b.Walk(rd, path, func(d bind.Device) error {
+	err = b.Walk(rd, path, func(d bind.Device) error {
 		if d.Err != nil {
-			invalid++
-			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Name(), d.DeviceID, manifest.Reason(d.Err))
+			c.skip(d.Name(), d.DeviceID, d.Err)
 			return nil
 		}
-		valid++
 		pending := steps
 		if st != nil {
 			rec, _, err := st.Get(d.Fingerprint)
@@ -289,31 +205,13 @@ func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath strin
 			}
 			pending = rec.Missing(steps)
 		}
-		if len(pending) == 0 {
-			done++
-			return nil
-		}
-		calls += len(pending)
-		if shown < dryRunShown {
-			shown++
-			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.Name(), d.DeviceID, d.Fingerprint[:16], strings.Join(pending, ", "))
-		}
+		c.need(d.Name(), d.DeviceID, d.Fingerprint, pending)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if more := valid - done - shown; more > 0 {
-		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
-	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
-		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
-	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", valid, done, invalid)
-	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", calls, o.pace.rate, estimate(valid-done, o.pace.rate))
-	fmt.Fprintf(out, "State      %s\n", statePath)
-	if invalid > 0 {
-		return errSomeDevices
-	}
-	return nil
+	c.print(&o.targetFlags)
+	fmt.Fprintf(out, "Would make at most %d calls (no activation for a certificate already ACTIVE); at %.0f devices/s about %s\n", c.calls, o.pace.rate, estimate(c.valid-c.done, o.pace.rate))
+	return c.end(statePath)
 }

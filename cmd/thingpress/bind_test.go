@@ -260,45 +260,17 @@ func TestBindKillResume(t *testing.T) {
 	for _, in := range infos {
 		idOf[in.CertFingerprint] = in.DeviceID
 	}
-	doneKeys := func() map[string]bool {
-		t.Helper()
-		keys := map[string]bool{}
-		if _, err := os.Stat(statePath); err != nil {
-			return keys
+	doneKeys := stateDoneKeys(t, statePath, idOf, func(fp, step string) (string, bool) {
+		switch step {
+		case state.StepRegister:
+			// Found by DescribeCertificate: a read, which a rerun may
+			// repeat only if the answer was lost; not counted.
+			return "", true
+		case bind.StepActivate:
+			return "UpdateCertificate /certificates/" + fp, true
 		}
-		st, err := state.OpenReadOnly(statePath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		err = st.ForEach(func(fp string, d state.Progress) error {
-			id := idOf[fp]
-			for _, step := range d.Done {
-				switch step {
-				case state.StepRegister:
-					// Found by DescribeCertificate: a read, which a rerun may
-					// repeat only if the answer was lost; not counted.
-				case state.StepThing:
-					keys["CreateThing /things/"+id] = true
-				case state.StepPrincipal:
-					keys["AttachThingPrincipal /things/"+id+"/principals "+d.CertificateARN] = true
-				case state.PolicyStep(iottest.Policy):
-					keys["AttachPolicy /target-policies/"+iottest.Policy+" "+d.CertificateARN] = true
-				case state.GroupStep(iottest.Group):
-					keys["AddThingToThingGroup "+iottest.Group+" "+id] = true
-				case bind.StepActivate:
-					keys["UpdateCertificate /certificates/"+fp] = true
-				default:
-					t.Errorf("unknown step %q", step)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return keys
-	}
+		return "", false
+	})
 	kills := killRounds(t, e, args, 2, 5, doneKeys)
 	if kills == 0 {
 		t.Fatalf("no run was killed: bind finished too fast to test")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
-	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
@@ -21,26 +20,22 @@ const dryRunShown = 3
 // runDryRun validates the manifest and prints what an import would do,
 // reading the state file if there is one but changing nothing.
 func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path string, store *trust.Store, statePath string, out io.Writer) error {
-	var st *state.Store
-	if _, err := os.Stat(statePath); err == nil {
-		s, err := state.OpenReadOnly(statePath)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		st = s
+	st, err := openStateIfExists(statePath)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
 	}
 	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	var counts outcome.Counts
-	var done, calls, shown int
+	c := dryRunCounts{out: out}
 	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Checked) error {
-		counts.Check(d)
 		if !d.OK() {
-			fmt.Fprintf(out, "skip     %s %s: %s\n", d.Entry, d.ChipID, manifest.Reason(d.Err))
+			c.skip(d.Entry, d.ChipID, d.Err)
 			return nil
 		}
 		var rec state.Progress
@@ -50,35 +45,80 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 				return err
 			}
 		}
-		pending := rec.Missing(importer.StepsFor(o.target(), o.registerOnly, rec))
-		if len(pending) == 0 {
-			done++
-			return nil
-		}
-		calls += len(pending)
-		if shown < dryRunShown {
-			shown++
-			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.ChipID, d.ThingName, d.CertificateID[:16], strings.Join(pending, ", "))
-		}
+		c.need(d.ChipID, d.ThingName, d.CertificateID, rec.Missing(importer.StepsFor(o.target(), o.registerOnly, rec)))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if more := counts.Valid - done - shown; more > 0 {
-		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
-	fmt.Fprintf(out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
-		strings.Join(o.policies, ", "), orDash(o.thingType), orDash(strings.Join(o.thingGroups, ", ")))
-	fmt.Fprintf(out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", counts.Valid, done, counts.Invalid)
+	c.print(&o.targetFlags)
 	rate := o.pace.rate
-	fmt.Fprintf(out, "Would make %d calls; at %.0f registrations/s about %s\n", calls, rate, estimate(counts.Valid-done, rate))
-	fmt.Fprintf(out, "State      %s\n", statePath)
-	if counts.Invalid > 0 {
+	fmt.Fprintf(out, "Would make %d calls; at %.0f registrations/s about %s\n", c.calls, rate, estimate(c.valid-c.done, rate))
+	return c.end(statePath)
+}
+
+// openStateIfExists opens the state file at path read-only, or returns
+// nil when there is none yet.
+func openStateIfExists(path string) (*state.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	return state.OpenReadOnly(path)
+}
+
+// dryRunCounts counts the devices of a dry run of import or bind and
+// prints the first dryRunShown that need any step.
+type dryRunCounts struct {
+	out                                io.Writer
+	valid, invalid, done, calls, shown int
+}
+
+// skip counts an invalid device (entry names it in the input) and says
+// why.
+func (c *dryRunCounts) skip(entry, device string, err error) {
+	c.invalid++
+	fmt.Fprintf(c.out, "skip     %s %s: %s\n", entry, device, manifest.Reason(err))
+}
+
+// need counts a valid device that still needs the steps pending.
+func (c *dryRunCounts) need(device, thing, certificateID string, pending []string) {
+	c.valid++
+	if len(pending) == 0 {
+		c.done++
+		return
+	}
+	c.calls += len(pending)
+	if c.shown < dryRunShown {
+		c.shown++
+		printWould(c.out, device, thing, certificateID, pending)
+	}
+}
+
+// print prints the devices not shown and the summary up to the calls,
+// for the target t the preflight found.
+func (c *dryRunCounts) print(t *targetFlags) {
+	if more := c.valid - c.done - c.shown; more > 0 {
+		fmt.Fprintf(c.out, "would    ... and %d more devices\n", more)
+	}
+	fmt.Fprintf(c.out, "\nDry run: nothing was changed in AWS.\n")
+	fmt.Fprintf(c.out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
+		strings.Join(t.policies, ", "), orDash(t.thingType), orDash(strings.Join(t.thingGroups, ", ")))
+	fmt.Fprintf(c.out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", c.valid, c.done, c.invalid)
+}
+
+// end prints the state file and returns errSomeDevices if any device is
+// invalid.
+func (c *dryRunCounts) end(statePath string) error {
+	fmt.Fprintf(c.out, "State      %s\n", statePath)
+	if c.invalid > 0 {
 		return errSomeDevices
 	}
 	return nil
+}
+
+// printWould prints what a dry run would do to one device.
+func printWould(out io.Writer, device, thing, certificateID string, steps []string) {
+	fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", device, thing, certificateID[:16], strings.Join(steps, ", "))
 }
 
 func estimate(devices int, rate float64) string {

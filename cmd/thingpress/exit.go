@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit statuses, decided here and nowhere else.
@@ -38,3 +40,14 @@ func exitCode(err error) int {
 }
 
 var errExactlyOneManifest = errors.New("expected exactly one MANIFEST argument")
+
+// exactlyOneArg accepts one argument; for any other count it returns
+// err as a usage error.
+func exactlyOneArg(err error) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError{err}
+		}
+		return nil
+	}
+}

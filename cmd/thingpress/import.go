@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,27 +14,21 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
-	"github.com/thingpress/thingpress/internal/progress"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/report"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
 type importOptions struct {
-	manifest    manifestOptions
-	policies    []string
-	thingType   string
-	thingGroups []string
-	region      string
-	profile     string
-	endpointURL string
-	statePath   string
-	reportPath  string
-	pace        paceOptions
-	dryRun      bool
-	progress    string
+	manifest manifestOptions
+	targetFlags
+	conn       connFlags
+	statePath  string
+	reportPath string
+	pace       paceOptions
+	dryRun     bool
+	progress   string
 
 	registerOnly bool
 	inactive     bool
@@ -114,31 +106,22 @@ was skipped (invalid), failed (half-made ones included), or the run was
 interrupted (Ctrl-C, SIGTERM); 2 for argument or preflight errors, an unreadable
 manifest, a --thing-name template that gives invalid or duplicate names, or a
 damaged state file (nothing imported).`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImport(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
 	o.manifest.bind(f)
-	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy to attach to each certificate (required; repeatable)")
-	f.StringVar(&o.thingType, "thing-type", "", "thing type of each Thing")
-	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group to add each Thing to (repeatable)")
-	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
-	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
-	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	o.bindTarget(f, policyHelp, "thing type of each Thing", groupHelp)
+	o.conn.bind(f)
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: derived from the manifest's SHA-256, slot, region and endpoint)")
 	f.StringVar(&o.reportPath, "report", "", "write a JSON Lines report, one object per device and a closing summary, to this file (- for standard output; the summary for a person then goes to standard error)")
 	o.pace.bind(f, "RegisterCertificateWithoutCA", "imported")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, run the preflight and print what would be done, without any change in AWS")
 	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
 	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind, or a later import, activates them)")
-	f.BoolVar(&o.exclusive, "exclusive", false, "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing")
+	f.BoolVar(&o.exclusive, "exclusive", false, exclusiveHelp)
 	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
 	bindProgress(f, &o.progress)
 	return cmd
@@ -163,7 +146,7 @@ func (o *importOptions) check() error {
 	case len(o.policies) == 0 && !o.registerOnly:
 		return usageError{errors.New("--policy is required")}
 	}
-	if err := checkTarget(o.policies, o.thingType, o.thingGroups); err != nil {
+	if err := o.targetFlags.check(); err != nil {
 		return err
 	}
 	if err := checkProgress(&o.progress); err != nil {
@@ -178,7 +161,7 @@ func (o *importOptions) check() error {
 
 // quotaTable is the rate per operation: --rate, then every --quota.
 func (o *importOptions) quotaTable() (map[string]float64, error) {
-	q := ratelimit.ForRegistrationRate(o.pace.rate, ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
+	q := ratelimit.ForRegistrationRate(o.pace.rate, o.perDevice())
 	return q, applyQuotas(q, o.pace.quotas)
 }
 
@@ -202,11 +185,7 @@ func applyQuotas(q map[string]float64, quotas []string) error {
 // workerCount is --workers, or enough to keep the registration rate busy
 // (see ratelimit.Workers).
 func (o *importOptions) workerCount() int {
-	return o.pace.workerCount(ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)})
-}
-
-func (o *importOptions) target() awsiot.Target {
-	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
+	return o.pace.workerCount(o.perDevice())
 }
 
 // validateOptions are the validation settings for the manifest at path,
@@ -233,12 +212,7 @@ func (o *importOptions) checkNames(ctx context.Context, g *globalOptions, path s
 
 func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path string) error {
 	ctx := cmd.Context()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	reportOut := stdout
-	if o.reportPath == report.Stdout {
-		// The report owns standard output; the person reads standard error.
-		stdout = stderr
-	}
+	stdout, stderr := personOut(cmd, o.reportPath), cmd.ErrOrStderr()
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -254,63 +228,47 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	workers := o.workerCount()
-	client, awsCfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
-		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: workers,
-	})
+	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers)
 	if err != nil {
 		return err
-	}
-	endpoint := o.endpointURL
-	if endpoint == "" && awsCfg.BaseEndpoint != nil {
-		endpoint = *awsCfg.BaseEndpoint
 	}
 	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
 		return preflightIn(ctx, err, awsCfg, endpoint)
 	}
 
-	sum, err := state.HashFile(path)
-	if err != nil {
-		return &manifest.Error{File: path, Err: err}
-	}
-	meta := state.Meta{
-		ManifestSHA256: sum, Slot: o.manifest.certType, Region: awsCfg.Region, Endpoint: endpoint,
+	meta, statePath, err := stateFile(path, state.Meta{
+		Slot: o.manifest.certType, Region: awsCfg.Region, Endpoint: endpoint,
 		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}
-	statePath := o.statePath
-	if statePath == "" {
-		if statePath, err = state.DefaultPath(meta); err != nil {
-			return err
-		}
+	}, o.statePath)
+	if err != nil {
+		return err
 	}
 	if o.dryRun {
 		return runDryRun(ctx, g, o, path, store, statePath, stdout)
 	}
-	st, err := state.Open(statePath, meta)
+	im, st, err := newImporter(statePath, meta, quotas, importer.Config{
+		API: client, Target: o.target(), Logger: g.logger,
+		RegisterOnly: o.registerOnly, Inactive: o.inactive, Exclusive: o.exclusive,
+	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	limits, err := ratelimit.NewSet(quotas, ratelimit.WithMargin(ratelimit.DefaultMargin))
-	if err != nil {
-		return usageError{err}
-	}
-	im := importer.New(importer.Config{
-		API: client, Target: o.target(), Limits: limits, State: st, Logger: g.logger,
-		RegisterOnly: o.registerOnly, Inactive: o.inactive, Exclusive: o.exclusive,
-	})
-
-	var rw *report.Writer
-	switch o.reportPath {
-	case "":
-	case report.Stdout:
-		rw = report.New(reportOut)
-	default:
-		if rw, err = report.Create(o.reportPath); err != nil {
-			return err
+	run, err := newImportRun(o.reportPath, cmd.OutOrStdout(), statePath, func(r importer.Result) {
+		switch {
+		case r.Left != nil:
+			g.logger.Warn("device failed half-made", "chip", r.ChipID, "thing", r.ThingName, "reason", r.Error,
+				"certificate_arn", r.Left.CertificateARN, "certificate_status", r.Left.CertificateStatus,
+				"thing_created", r.Left.ThingCreated, "done", r.Left.Done, "missing", r.Left.Missing)
+		case r.Status == importer.Failed || r.Status == importer.Skipped:
+			g.logger.Warn("device not imported", "chip", r.ChipID, "thing", r.ThingName, "status", r.Status, "reason", r.Error)
 		}
+	})
+	if err != nil {
+		return err
 	}
-	meter := o.meter(stderr)
+	meter := newMeter(o.progress, stderr, false)
 	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
@@ -323,50 +281,11 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 			meter.SetTotal(int64(inManifest))
 		}
 	}
-
-	var summary report.Summary
-	summary.State, summary.Report = statePath, o.reportPath
-	if o.reportPath == report.Stdout {
-		summary.Report = "the report on standard output"
-	}
-	var writeErr error
-	started := time.Now()
-	if meter != nil {
-		meter.Start()
-	}
+	run.start(meter)
 	runErr := pipeline.Run(ctx, im, src, pipeline.Options{
 		Validate: o.validateOptions(path, store),
 		Workers:  workers,
-		OnResult: func(r importer.Result) {
-			summary.Import(r)
-			if meter != nil {
-				if r.Resumed {
-					meter.AddResumed(1)
-				} else {
-					meter.Add(1)
-				}
-			}
-			switch {
-			case r.Left != nil:
-				g.logger.Warn("device failed half-made", "chip", r.ChipID, "thing", r.ThingName, "reason", r.Error,
-					"certificate_arn", r.Left.CertificateARN, "certificate_status", r.Left.CertificateStatus,
-					"thing_created", r.Left.ThingCreated, "done", r.Left.Done, "missing", r.Left.Missing)
-			case r.Status == importer.Failed || r.Status == importer.Skipped:
-				g.logger.Warn("device not imported", "chip", r.ChipID, "thing", r.ThingName, "status", r.Status, "reason", r.Error)
-			}
-			if rw != nil && writeErr == nil {
-				writeErr = rw.Write(r)
-			}
-		},
+		OnResult: run.onResult,
 	})
-	if meter != nil {
-		meter.Stop()
-	}
-	return runEnd{summary: &summary, im: im, started: started, report: rw, path: o.reportPath,
-		writeErr: writeErr, inManifest: inManifest}.finish(stdout, runErr)
-}
-
-// meter returns the progress display the flags and stderr call for.
-func (o *importOptions) meter(stderr io.Writer) *progress.Meter {
-	return newMeter(o.progress, stderr, false)
+	return run.finish(stdout, im, inManifest, runErr)
 }

@@ -24,15 +24,23 @@ func importArgs(e *iottest.Env, extra ...string) []string {
 	return append(args, extra...)
 }
 
+// readReport reads import's or bind's --report.
 func readReport(t *testing.T, path string) ([]importer.Result, report.Summary) {
+	t.Helper()
+	return readReportOf[importer.Result, report.Summary](t, path)
+}
+
+// readReportOf reads a JSON Lines report: one line of L per device and a
+// closing {"summary": S}, which must be there.
+func readReportOf[L, S any](t *testing.T, path string) ([]L, S) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []importer.Result
-	var sum struct{ Summary *report.Summary }
+	var lines []L
+	var sum struct{ Summary *S }
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), `{"summary":`) {
@@ -41,7 +49,7 @@ func readReport(t *testing.T, path string) ([]importer.Result, report.Summary) {
 			}
 			continue
 		}
-		var l importer.Result
+		var l L
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("report line %q: %v", sc.Text(), err)
 		}

@@ -57,12 +57,7 @@ certificate, chip ID or thing name.
 Exit status: 0 when every device is ok, 1 when any device is invalid (the output
 is still complete) or the run was interrupted (Ctrl-C, SIGTERM), 2 when the
 manifest cannot be read or the arguments are wrong.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInspect(cmd, g, o, args[0])
 		},

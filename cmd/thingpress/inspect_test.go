@@ -42,19 +42,7 @@ func TestInspectGoldenJSON(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			golden := filepath.Join("testdata", "mini-reel-"+slot+".jsonl.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (run go test -update):\n%s", golden, out)
-			}
+			checkGolden(t, filepath.Join("testdata", "mini-reel-"+slot+".jsonl.golden"), out)
 			// The slot is taken in any letter case.
 			lower, stderr, code := runCLI(t, "inspect", "--output", "json", "--cert-type", strings.ToLower(slot), "testdata/mini-reel.7z")
 			if code != exitOK || lower != out {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -52,16 +51,7 @@ func TestInterruptSpooling(t *testing.T) {
 func interruptSpool(t *testing.T, args []string, sig syscall.Signal) {
 	t.Helper()
 	tmp := t.TempDir()
-	argv, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv), "TMPDIR="+tmp)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, out, exited := startChild(t, args, "TMPDIR="+tmp)
 	spools := func() []string {
 		m, _ := filepath.Glob(filepath.Join(tmp, "thingpress-infineon-*.7z"))
 		return m

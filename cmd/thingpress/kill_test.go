@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -42,44 +41,9 @@ func TestImportKillResume(t *testing.T) {
 	reportPath := filepath.Join(t.TempDir(), "kill.jsonl")
 	args := importArgs(e, "--trust", trustFile, "--rate", "50", "--state", statePath, "--report", reportPath, path)
 
-	// doneKeys lists, as the proxy's recorder names them, the calls of
-	// every step the state file records as done.
-	doneKeys := func() map[string]bool {
-		t.Helper()
-		keys := map[string]bool{}
-		if _, err := os.Stat(statePath); err != nil {
-			return keys
-		}
-		st, err := state.OpenReadOnly(statePath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		err = st.ForEach(func(certID string, d state.Progress) error {
-			thing := thingOf[certID]
-			for _, step := range d.Done {
-				switch step {
-				case state.StepRegister:
-					keys["RegisterCertificateWithoutCA "+certID] = true
-				case state.StepThing:
-					keys["CreateThing /things/"+thing] = true
-				case state.StepPrincipal:
-					keys["AttachThingPrincipal /things/"+thing+"/principals "+d.CertificateARN] = true
-				case state.PolicyStep(iottest.Policy):
-					keys["AttachPolicy /target-policies/"+iottest.Policy+" "+d.CertificateARN] = true
-				case state.GroupStep(iottest.Group):
-					keys["AddThingToThingGroup "+iottest.Group+" "+thing] = true
-				default:
-					t.Errorf("unknown step %q", step)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return keys
-	}
+	doneKeys := stateDoneKeys(t, statePath, thingOf, func(certID, step string) (string, bool) {
+		return "RegisterCertificateWithoutCA " + certID, step == state.StepRegister
+	})
 
 	kills := killRounds(t, e, args, 1, 5, doneKeys)
 	if kills == 0 {
@@ -131,16 +95,7 @@ func TestImportCtrlC(t *testing.T) {
 // say how to resume.
 func interruptAfter(t *testing.T, e *iottest.Env, args []string, op string, n int64) {
 	t.Helper()
-	argv, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, out, exited := startChild(t, args)
 	for e.Proxy.Counts()[op] < n {
 		select {
 		case err := <-exited:
@@ -159,6 +114,54 @@ func interruptAfter(t *testing.T, e *iottest.Env, args []string, op string, n in
 	}
 }
 
+// stateDoneKeys returns a doneKeys for killRounds: the keys, as the
+// proxy's recorder names them, of the calls of every step the state file
+// at statePath records as done. thingOf names each record's Thing by the
+// record's key; other gives the call of any other step ("" for one whose
+// calls are not counted), ok false for a step it does not know, which
+// fails the test.
+func stateDoneKeys(t *testing.T, statePath string, thingOf map[string]string, other func(key, step string) (call string, ok bool)) func() map[string]bool {
+	return func() map[string]bool {
+		t.Helper()
+		keys := map[string]bool{}
+		if _, err := os.Stat(statePath); err != nil {
+			return keys
+		}
+		st, err := state.OpenReadOnly(statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		err = st.ForEach(func(key string, d state.Progress) error {
+			thing := thingOf[key]
+			for _, step := range d.Done {
+				switch step {
+				case state.StepThing:
+					keys["CreateThing /things/"+thing] = true
+				case state.StepPrincipal:
+					keys["AttachThingPrincipal /things/"+thing+"/principals "+d.CertificateARN] = true
+				case state.PolicyStep(iottest.Policy):
+					keys["AttachPolicy /target-policies/"+iottest.Policy+" "+d.CertificateARN] = true
+				case state.GroupStep(iottest.Group):
+					keys["AddThingToThingGroup "+iottest.Group+" "+thing] = true
+				default:
+					switch call, ok := other(key, step); {
+					case !ok:
+						t.Errorf("unknown step %q", step)
+					case call != "":
+						keys[call] = true
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+}
+
 // killRounds runs the command of args in a child process rounds times,
 // each killed with SIGKILL after a random count of IoT calls (so every
 // kill lands mid-run: a round that ends first fails the test), then once
@@ -167,7 +170,6 @@ func interruptAfter(t *testing.T, e *iottest.Env, args []string, op string, n in
 // repeats a step done before it fails the test. It returns the kills.
 func killRounds(t *testing.T, e *iottest.Env, args []string, seed uint64, rounds int, doneKeys func() map[string]bool) int {
 	t.Helper()
-	argv, _ := json.Marshal(args)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), seed))
 	kills := 0
 	for round := 0; round <= rounds; round++ {
@@ -177,15 +179,7 @@ func killRounds(t *testing.T, e *iottest.Env, args []string, seed uint64, rounds
 		}
 		e.Calls.Reset()
 		base := e.Proxy.Total().Calls
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv))
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		cmd, out, exited := startChild(t, args)
 		final := round == rounds
 		var err error
 		if final {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
@@ -30,6 +32,24 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	code = run(t.Context(), args, &out, &errb)
 	return out.String(), errb.String(), code
+}
+
+// startChild starts thingpress with args in a child process (see
+// TestMain), env added to its environment. out collects its standard
+// output and error; exited gets what its Wait returns.
+func startChild(t *testing.T, args []string, env ...string) (cmd *exec.Cmd, out *strings.Builder, exited <-chan error) {
+	t.Helper()
+	argv, _ := json.Marshal(args)
+	cmd = exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), "THINGPRESS_TEST_ARGS="+string(argv)), env...)
+	out = &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, out, done
 }
 
 // isolateAWS points the AWS configuration chain and the state directory

@@ -48,10 +48,11 @@ func TestPaceFlags(t *testing.T) {
 // others follow, and --quota has the last word.
 func TestPaceTables(t *testing.T) {
 	pace := paceOptions{rate: 40, quotas: []string{"listthingprincipals=7"}}
-	tgt := targetOptions{policies: []string{"a", "b"}, thingGroups: []string{"g"}, pace: pace}
-	verifyQ := (&verifyOptions{aws: tgt}).quotaTable()
-	removeQ := (&removeOptions{aws: tgt}).quotaTable()
-	bindQ, err := (&bindOptions{policies: tgt.policies, thingGroups: tgt.thingGroups, pace: pace}).quotaTable()
+	flags := targetFlags{policies: []string{"a", "b"}, thingGroups: []string{"g"}}
+	tgt := targetOptions{targetFlags: flags, pace: pace}
+	verifyQ := (&verifyOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
+	removeQ := (&removeOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
+	bindQ, err := (&bindOptions{targetFlags: flags, pace: pace}).quotaTable()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,20 +61,7 @@ func personGolden(t *testing.T, name string, got seen, repl ...string) {
 	t.Helper()
 	text := normalize("$ thingpress "+strings.Join(got.args, " "), repl...) + "\nexit " + strconv.Itoa(got.code) + "\n--- stdout\n" + normalize(got.stdout, repl...) +
 		"--- stderr\n" + normalize(got.stderr, repl...)
-	golden := filepath.Join("testdata", "person", name+".golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if text != string(want) {
-		t.Errorf("what a person sees differs from %s (run go test -update):\n%s", golden, text)
-	}
+	checkGolden(t, filepath.Join("testdata", "person", name+".golden"), text)
 }
 
 // TestPersonArguments: flag values are checked before anything starts,

@@ -28,8 +28,7 @@ import (
 var errNotConfirmed = errors.New("nothing removed")
 
 type removeOptions struct {
-	manifest   manifestOptions
-	aws        targetOptions
+	importedOptions
 	yes        bool
 	dryRun     bool
 	statePath  string
@@ -90,21 +89,14 @@ Exit status: 0 when every device whose certificate was in AWS is removed; 1
 when any was refused or failed, or the run was interrupted; 2 for argument or
 preflight errors, an unreadable manifest, a damaged state file, or a removal
 not confirmed.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRemove(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
-	o.manifest.bind(f)
-	o.aws.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of")
-	o.aws.pace.bind(f, "DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
-	o.manifest.bindThingName(f)
+	o.bind(f, "detached before the certificate is deleted", "only checked to exist", "each Thing is taken out of",
+		"DescribeCertificate, ListPrincipalThings, ListThingPrincipals, UpdateCertificate and DeleteCertificate", "removed")
 	f.BoolVar(&o.yes, "yes", false, "remove without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "look at each device and print what removing it takes, without any change")
 	f.StringVar(&o.statePath, "state", "", "state file for resuming (default: the import's, derived from the manifest's SHA-256, slot, region and endpoint)")
@@ -170,17 +162,8 @@ func (s *removeSummary) print(w io.Writer) {
 
 func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path string) error {
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-	reportOut := out
-	if o.reportPath == report.Stdout {
-		// The report takes standard output; what a person reads goes to
-		// standard error.
-		out = cmd.ErrOrStderr()
-	}
-	if err := o.manifest.check(); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	out := personOut(cmd, o.reportPath)
+	if err := o.check(); err != nil {
 		return err
 	}
 	store, err := o.manifest.prepare(path)
@@ -265,7 +248,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	switch o.reportPath {
 	case "":
 	case report.Stdout:
-		enc = json.NewEncoder(reportOut)
+		enc = json.NewEncoder(cmd.OutOrStdout())
 	default:
 		rw, err := os.Create(o.reportPath)
 		if err != nil {
@@ -300,36 +283,25 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		}{&s})
 	}
 	s.print(out)
-	switch {
-	case s.Interrupted:
-		fmt.Fprintf(out, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
-		return errSomeDevices
-	case runErr != nil:
-		return runErr
-	case writeErr != nil:
-		return fmt.Errorf("report %s: %w", o.reportPath, writeErr)
-	case s.Failed > 0 || s.Refused > 0:
-		return errSomeDevices
-	}
-	return nil
+	return runExit(out, s.Interrupted, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.
 func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device, invalid int, client awsiot.RemoveAPI, caller *awsiot.Caller,
 	statePath string, emitAll func(func(remove.Device) error) error) error {
 	out := cmd.OutOrStdout()
-	var st *state.Store
-	if _, err := os.Stat(statePath); err == nil {
-		if st, err = state.OpenReadOnly(statePath); err != nil {
-			return err
-		}
+	st, err := openStateIfExists(statePath)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		defer st.Close()
 	}
 	t := o.aws.target()
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller})
 	var would, absent, refused, begun int
 	calls := 0
-	err := rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
+	err = rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
 		steps := remove.Steps(t, p)
 		if st != nil {
 			if rec, _, err := st.Get(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
@@ -348,7 +320,7 @@ func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device,
 		would++
 		calls += len(steps)
 		if would <= dryRunShown {
-			fmt.Fprintf(out, "would    %s: thing %s, certificate %s..., steps %s\n", d.ChipID, d.ThingName, d.CertificateID[:16], strings.Join(steps, ", "))
+			printWould(out, d.ChipID, d.ThingName, d.CertificateID, steps)
 		}
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -48,33 +47,10 @@ func foreignCertOn(t *testing.T, e *iottest.Env, name string) string {
 	return aws.ToString(c.CertificateArn)
 }
 
+// readRemoveReport reads remove's --report.
 func readRemoveReport(t *testing.T, path string) ([]remove.Result, removeSummary) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []remove.Result
-	var sum struct{ Summary *removeSummary }
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), `{"summary":`) {
-			if err := json.Unmarshal(sc.Bytes(), &sum); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		var r remove.Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("report line %q: %v", sc.Text(), err)
-		}
-		lines = append(lines, r)
-	}
-	if sum.Summary == nil {
-		t.Fatalf("report %s has no summary", path)
-	}
-	return lines, *sum.Summary
+	return readReportOf[remove.Result, removeSummary](t, path)
 }
 
 // runCLIInput is runCLI with stdin reading text, which is not a terminal

@@ -14,32 +14,90 @@ import (
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
+// targetFlags are --policy, --thing-type and --thing-group: what import
+// and bind make of each device, and what verify and remove look for.
+type targetFlags struct {
+	policies    []string
+	thingType   string
+	thingGroups []string
+}
+
+// The help of the target flags of import and bind, which make the devices.
+const (
+	policyHelp    = "IoT policy to attach to each certificate (required; repeatable)"
+	groupHelp     = "thing group to add each Thing to (repeatable)"
+	exclusiveHelp = "attach each certificate with thingPrincipalType EXCLUSIVE_THING, so AWS refuses to attach it to another Thing"
+)
+
+// bindTarget binds the flags with the help texts given.
+func (t *targetFlags) bindTarget(f *pflag.FlagSet, policy, thingType, group string) {
+	f.StringArrayVar(&t.policies, "policy", nil, policy)
+	f.StringVar(&t.thingType, "thing-type", "", thingType)
+	f.StringArrayVar(&t.thingGroups, "thing-group", nil, group)
+}
+
+// perDevice is the policies and groups, for the default of --workers.
+func (t *targetFlags) perDevice() ratelimit.PerDevice {
+	return ratelimit.PerDevice{Policies: len(t.policies), Groups: len(t.thingGroups)}
+}
+
+func (t *targetFlags) target() awsiot.Target {
+	return awsiot.Target{Policies: t.policies, ThingType: t.thingType, ThingGroups: t.thingGroups}
+}
+
+// check checks the values (see checkTarget).
+func (t *targetFlags) check() error { return checkTarget(t.policies, t.thingType, t.thingGroups) }
+
+// connFlags are --region, --profile and --endpoint-url, of every command
+// that calls AWS IoT.
+type connFlags struct {
+	region      string
+	profile     string
+	endpointURL string
+}
+
+func (c *connFlags) bind(f *pflag.FlagSet) {
+	f.StringVar(&c.region, "region", "", "AWS region (default: from the AWS configuration chain)")
+	f.StringVar(&c.profile, "profile", "", "AWS shared configuration profile")
+	f.StringVar(&c.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+}
+
+// connect returns the IoT client for workers devices at once, its AWS
+// configuration and the endpoint it calls ("" for AWS's own).
+func (c *connFlags) connect(ctx context.Context, workers int) (*iot.Client, aws.Config, string, error) {
+	client, cfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
+		Region: c.region, Profile: c.profile, EndpointURL: c.endpointURL, MaxConns: workers,
+	})
+	if err != nil {
+		return nil, aws.Config{}, "", err
+	}
+	endpoint := c.endpointURL
+	if endpoint == "" && cfg.BaseEndpoint != nil {
+		endpoint = aws.ToString(cfg.BaseEndpoint)
+	}
+	return client, cfg, endpoint, nil
+}
+
 // targetOptions are the flags of verify and remove that name what an
 // import made (policies, thing type, groups) and where (account, region,
 // endpoint).
 type targetOptions struct {
-	policies    []string
-	thingType   string
-	thingGroups []string
-	region      string
-	profile     string
-	endpointURL string
-	pace        paceOptions
+	targetFlags
+	conn connFlags
+	pace paceOptions
 }
 
 // bind binds the flags; the help of each flag says what the command does
 // with it.
 func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) {
-	f.StringArrayVar(&o.policies, "policy", nil, "IoT policy the import attached to each certificate: "+policy+" (repeatable)")
-	f.StringVar(&o.thingType, "thing-type", "", "thing type the import gave each Thing: "+thingType)
-	f.StringArrayVar(&o.thingGroups, "thing-group", nil, "thing group the import added each Thing to: "+group+" (repeatable)")
-	f.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration chain)")
-	f.StringVar(&o.profile, "profile", "", "AWS shared configuration profile")
-	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS IoT endpoint URL (e.g. a local emulator); AWS_ENDPOINT_URL(_IOT) work too")
+	o.bindTarget(f, "IoT policy the import attached to each certificate: "+policy+" (repeatable)",
+		"thing type the import gave each Thing: "+thingType,
+		"thing group the import added each Thing to: "+group+" (repeatable)")
+	o.conn.bind(f)
 }
 
 func (o *targetOptions) check() error {
-	if err := checkTarget(o.policies, o.thingType, o.thingGroups); err != nil {
+	if err := o.targetFlags.check(); err != nil {
 		return err
 	}
 	return o.pace.check()
@@ -62,30 +120,41 @@ func checkTarget(policies []string, thingType string, groups []string) error {
 	return nil
 }
 
-// perDevice is the policies and groups, for the default of --workers.
-func (o *targetOptions) perDevice() ratelimit.PerDevice {
-	return ratelimit.PerDevice{Policies: len(o.policies), Groups: len(o.thingGroups)}
+// importedOptions are the flags verify and remove share to find what an
+// import made of a manifest's devices: the manifest's flags with
+// --thing-name, the target, where and how fast.
+type importedOptions struct {
+	manifest manifestOptions
+	aws      targetOptions
+}
+
+// bind binds the flags: policy, thingType and group say what the command
+// does with each (see targetOptions.bind), ceiling and what are
+// paceOptions.bind's.
+func (o *importedOptions) bind(f *pflag.FlagSet, policy, thingType, group, ceiling, what string) {
+	o.manifest.bind(f)
+	o.aws.bind(f, policy, thingType, group)
+	o.aws.pace.bind(f, ceiling, what)
+	o.manifest.bindThingName(f)
+}
+
+// check validates the flags that need no manifest.
+func (o *importedOptions) check() error {
+	if err := o.manifest.check(); err != nil {
+		return err
+	}
+	return o.aws.check()
 }
 
 // workerCount is --workers or its default.
 func (o *targetOptions) workerCount() int { return o.pace.workerCount(o.perDevice()) }
 
-func (o *targetOptions) target() awsiot.Target {
-	return awsiot.Target{Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
-}
-
 // connect returns the IoT client, its region and endpoint, after the
 // preflight has found every policy, the thing type and every group.
 func (o *targetOptions) connect(ctx context.Context) (*iot.Client, string, string, error) {
-	client, cfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
-		Region: o.region, Profile: o.profile, EndpointURL: o.endpointURL, MaxConns: o.workerCount(),
-	})
+	client, cfg, endpoint, err := o.conn.connect(ctx, o.workerCount())
 	if err != nil {
 		return nil, "", "", err
-	}
-	endpoint := o.endpointURL
-	if endpoint == "" && cfg.BaseEndpoint != nil {
-		endpoint = aws.ToString(cfg.BaseEndpoint)
 	}
 	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
 		return nil, "", "", err

@@ -64,12 +64,7 @@ Follow the import with
 
 The caller needs s3:PutObject on the bucket (and, for multipart uploads,
 s3:AbortMultipartUpload).`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runUpload(cmd, g, o, args[0])
 		},

@@ -217,19 +217,7 @@ func TestInspectVendorGolden(t *testing.T) {
 				if code != exitSomeDevices {
 					t.Fatalf("exit %d, want 1 (the manifest has bad entries)\n%s", code, stderr)
 				}
-				golden := filepath.Join("testdata", "vendors", tt.name+"."+output+".golden")
-				if *update {
-					if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out != string(want) {
-					t.Errorf("output differs from %s (run go test -update):\n%s", golden, out)
-				}
+				checkGolden(t, filepath.Join("testdata", "vendors", tt.name+"."+output+".golden"), out)
 			})
 		}
 	}

@@ -14,9 +14,8 @@ import (
 )
 
 type verifyOptions struct {
-	manifest manifestOptions
-	aws      targetOptions
-	output   string
+	importedOptions
+	output string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
@@ -53,21 +52,14 @@ order:
 Exit status: 0 when every valid device is complete; 1 when any is not (or the
 run was interrupted); 2 for argument or preflight errors, an unreadable
 manifest, or an AWS call that failed for good.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errExactlyOneManifest}
-			}
-			return nil
-		},
+		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
-	o.manifest.bind(f)
-	o.aws.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing")
-	o.aws.pace.bind(f, "DescribeCertificate and ListPrincipalThings", "checked")
-	o.manifest.bindThingName(f)
+	o.bind(f, "checked to be attached", "checked to be each Thing's", "checked to hold each Thing",
+		"DescribeCertificate and ListPrincipalThings", "checked")
 	f.StringVar(&o.output, "output", "table", "output format: table or json (one line per device)")
 	return cmd
 }
@@ -83,10 +75,7 @@ func (o *verifyOptions) quotaTable() map[string]float64 {
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, path string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	if err := o.manifest.check(); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	if o.output != "table" && o.output != "json" {
