@@ -32,7 +32,7 @@ func TestInspectReasons(t *testing.T) {
 		{filepath.Join(infineon, "inner-armt.7z"), certs + ": 7z compression method ARMT (03030701): not supported"},
 		{filepath.Join(infineon, "outer-deflate64.7z"), "outer archive: 7z compression method Deflate64 (040109): not supported"},
 		{filepath.Join(infineon, "inner-not-7z.7z"), certs + `: inner archive is not a 7z archive (it starts "PK\x03\x04 a"): malformed manifest`},
-		{filepath.Join(infineon, "inner-encrypted.7z"), "0A091B5C000000000000_E0E0.pem: in " + certs + ": decompressing: manifest is encrypted"},
+		{filepath.Join(infineon, "inner-encrypted.7z"), certs + ": 7z archive is encrypted (thingpress reads no password): manifest is encrypted"},
 		{filepath.Join(infineon, "outer-many-members.7z"), "outer archive: 7z header: more than 4096 files with data: manifest exceeds a size limit"},
 	}
 	for _, tc := range tests {

@@ -321,7 +321,7 @@ func TestTempFile(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("temp dir holds %v while open, want the spooled inner archive removed at once", left)
 	}
-	if runtime.GOOS == "linux" && !spooling(tmp) {
+	if runtime.GOOS == "linux" && testbundle.Spool(os.Getpid(), tmp) == "" {
 		t.Error("no open file in the temp dir while open, want the spooled inner archive")
 	}
 	if err := r.Close(); err != nil {
@@ -336,19 +336,6 @@ func TestTempFile(t *testing.T) {
 	if _, err := r.Next(); err == nil || errors.Is(err, io.EOF) {
 		t.Errorf("Next after Close = %v, want an error", err)
 	}
-}
-
-// spooling says whether this process holds a file of dir open, removed or
-// not (Linux only: it reads /proc/self/fd).
-func spooling(dir string) bool {
-	fds, _ := os.ReadDir("/proc/self/fd")
-	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil &&
-			strings.HasPrefix(target, dir+string(filepath.Separator)) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestRealSample reads Infineon's sample reel bundle.
