@@ -228,15 +228,6 @@ func Steps(t awsiot.Target) []string {
 	return steps
 }
 
-// Steps lists the steps that make a device complete for the target:
-// only the register step with RegisterOnly.
-func (im *Importer) Steps() []string {
-	if im.cfg.RegisterOnly {
-		return []string{state.StepRegister}
-	}
-	return Steps(im.cfg.Target)
-}
-
 // StepsFor lists the steps that make the device of st complete for t:
 // Steps(t), or only the register step with registerOnly; then, for a
 // certificate an import --register-only --inactive registered
