@@ -2,9 +2,11 @@ package iotproxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -132,12 +134,27 @@ type Proxy struct {
 
 	srv *http.Server
 	ln  net.Listener
+	// closing ends, at Close, the waits for Latency; aborting ends, when
+	// Close gives up waiting, the requests forwarded to the backend.
+	closing, aborting context.Context
+	stop, abort       context.CancelFunc
+	// inflight counts the requests being served; after closed is set
+	// (under inMu) none is added, so that Close can wait for them.
+	inMu     sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
 }
+
+// closeWait bounds how long Close waits for the backend to answer the
+// requests already forwarded.
+const closeWait = 10 * time.Second
 
 // New returns a proxy that forwards to target (scheme and host; a path
 // prefix is kept).
 func New(target *url.URL, cfg Config) *Proxy {
 	p := &Proxy{target: target, now: time.Now, stats: make(map[string]*OpStats), things: map[string]string{}, attached: map[string]*attachment{}}
+	p.closing, p.stop = context.WithCancel(context.Background())
+	p.aborting, p.abort = context.WithCancel(context.Background())
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256 // benchmarks run many calls at once
 	p.rp = &httputil.ReverseProxy{
@@ -255,6 +272,15 @@ func (p *Proxy) decide(op string) (action, time.Duration) {
 
 // ServeHTTP applies the configuration to one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inMu.Lock()
+	if p.closed {
+		p.inMu.Unlock()
+		hangUp(w)
+		return
+	}
+	p.inflight.Add(1)
+	p.inMu.Unlock()
+	defer p.inflight.Done()
 	op := Operation(r)
 	p.count(op, OpStats{Calls: 1})
 	act, delay := p.decide(op)
@@ -262,11 +288,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-r.Context().Done():
+		case <-r.Context().Done(): // the client left, or Close
 			t.Stop()
+			hangUp(w)
 			return
 		}
 	}
+	// Once forwarded, a request runs to the backend's answer, as one that
+	// reached AWS takes effect whether or not the client waits for it;
+	// only Close giving up ends it.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	defer context.AfterFunc(p.aborting, cancel)()
+	r = r.WithContext(fctx)
 	switch act {
 	case throttle:
 		p.count(op, OpStats{Throttled: 1})
@@ -545,7 +579,8 @@ func (p *Proxy) Start() (string, error) {
 		return "", fmt.Errorf("iotproxy: listen: %w", err)
 	}
 	p.ln = ln
-	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return p.closing }}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p.URL(), nil
 }
@@ -558,12 +593,34 @@ func (p *Proxy) URL() string {
 	return "http://" + p.ln.Addr().String()
 }
 
-// Close stops serving and closes every connection, in flight or idle.
+// Close stops serving, closes every connection and returns once no
+// request is in flight: those still waiting out their Latency are dropped,
+// and those forwarded end with the backend's answer (which no client
+// hears), so that no request made before Close reaches the backend after
+// it (a shared moto is reset for the next test once the proxy is closed).
+// It waits at most 10 seconds, then abandons the forwarded requests.
 func (p *Proxy) Close() error {
-	if p.srv == nil {
-		return nil
+	p.inMu.Lock()
+	p.closed = true
+	p.inMu.Unlock()
+	p.stop()
+	var err error
+	if p.srv != nil {
+		err = p.srv.Close()
 	}
-	err := p.srv.Close()
+	done := make(chan struct{})
+	go func() {
+		p.inflight.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		p.abort()
+		err = errors.Join(err, fmt.Errorf("iotproxy: requests still in flight %v after Close", closeWait))
+	}
 	p.rp.Transport.(*http.Transport).CloseIdleConnections()
 	return err
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +82,11 @@ func send(t *testing.T, client *http.Client, method, u string) result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return do(client, req)
+}
+
+// do makes the request req; it may run in any goroutine.
+func do(client *http.Client, req *http.Request) result {
 	resp, err := client.Do(req)
 	if err != nil {
 		return result{err: err}
@@ -436,5 +443,78 @@ func TestStatsAndReset(t *testing.T) {
 	}
 	if cfg := p.Config(); cfg.Quotas != nil {
 		t.Errorf("Config() = %+v", cfg)
+	}
+}
+
+// TestCloseWaitsForForwarded: Close returns only once a request already
+// forwarded has the backend's answer, so that nothing a test sent through
+// the proxy reaches a shared moto after it has been reset for the next.
+func TestCloseWaitsForForwarded(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var answered atomic.Bool
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		close(arrived)
+		<-release
+		answered.Store(true)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(backend.Close)
+	target, _ := url.Parse(backend.URL)
+	p := New(target, Config{})
+	u, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", u+"/things/t1", strings.NewReader(`{}`))
+	go do(freshClient(), req)
+	<-arrived
+	closed := make(chan bool, 1)
+	go func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		closed <- answered.Load()
+	}()
+	// Close has begun once the proxy refuses connections.
+	for {
+		c, err := net.Dial("tcp", p.ln.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+	}
+	close(release)
+	if !<-closed {
+		t.Error("Close returned before the backend answered a forwarded request")
+	}
+}
+
+// TestCloseDropsWaiting: a request still waiting out its Latency at Close
+// is dropped, never forwarded, and Close does not wait for the latency.
+func TestCloseDropsWaiting(t *testing.T) {
+	b := newBackend(t)
+	p := New(b.url, Config{Latency: time.Hour})
+	u, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan result, 1)
+	req, _ := http.NewRequest("POST", u+"/things/t1", strings.NewReader(`{}`))
+	go func() { res <- do(freshClient(), req) }()
+	for p.Stats()["CreateThing"].Calls == 0 {
+		runtime.Gosched()
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if r := <-res; r.err == nil {
+		t.Errorf("client got HTTP %d, want no answer", r.status)
+	}
+	if n := b.hits.Load(); n != 0 {
+		t.Errorf("backend got %d requests, want none", n)
+	}
+	if s := p.Stats()["CreateThing"]; s.Forwarded != 0 {
+		t.Errorf("stats %+v", s)
 	}
 }

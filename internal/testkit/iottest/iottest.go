@@ -61,7 +61,13 @@ func New(t testing.TB, cfg iotproxy.Config) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() {
+		// Close waits for the requests in flight, so none of them reaches
+		// moto after the next test's reset.
+		if err := p.Close(); err != nil {
+			t.Errorf("close proxy: %v", err)
+		}
+	})
 	e := &Env{
 		Moto:   moto,
 		Proxy:  p,

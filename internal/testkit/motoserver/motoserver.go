@@ -17,12 +17,20 @@ import (
 )
 
 // launcher is the Python program that starts moto with certificate IDs
-// derived as AWS derives them. It takes the port as its only argument.
-const launcher = `import sys
+// derived as AWS derives them. It serves on the listening socket it
+// inherits as file descriptor 3 (Start opens it), so no other program can
+// take the port between choosing it and listening on it; its only argument
+// is the port, for moto's MOTO_PORT.
+const launcher = `import os, signal, sys
 from moto.core.config import default_user_config
 default_user_config["iot"]["use_valid_cert"] = True
-from moto.server import main
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+os.environ["MOTO_PORT"] = sys.argv[1]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+app = DomainDispatcherApplication(create_backend_app)
+app.debug = True
+make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True, fd=3).serve_forever()
 `
 
 // DefaultStartTimeout bounds how long Start waits for moto to answer.
@@ -35,7 +43,8 @@ type Options struct {
 	// Stderr receives moto's log (one line per request). Nil discards it;
 	// the last few kilobytes are kept for error messages either way.
 	Stderr io.Writer
-	// Port to listen on at 127.0.0.1; 0 picks a free one.
+	// Port to listen on at 127.0.0.1; 0 picks a free one. A port another
+	// program listens on is an error, never that program's server.
 	Port int
 	// StartTimeout bounds the wait for the first HTTP answer; 0 means
 	// DefaultStartTimeout.
@@ -81,9 +90,8 @@ func available(ctx context.Context, python string) error {
 }
 
 // Start launches moto and waits until it answers HTTP. ctx bounds only the
-// start; the server runs until Stop. When Port is 0 a free port is chosen,
-// and the start is retried on another port if moto exits early (another
-// process may have taken the port in between).
+// start; the server runs until Stop. Start opens the listening socket
+// itself and hands it to moto, so whatever answers at URL is this moto.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Python == "" {
 		opts.Python = "python3"
@@ -93,36 +101,23 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-
-	attempts := 1
-	if opts.Port == 0 {
-		attempts = 3
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(opts.Port))
+	if err != nil {
+		return nil, fmt.Errorf("motoserver: listen: %w", err)
 	}
-	var lastErr error
-	for range attempts {
-		port := opts.Port
-		if port == 0 {
-			p, err := freePort()
-			if err != nil {
-				return nil, err
-			}
-			port = p
-		}
-		s, err := start(ctx, opts, port)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
-			break
-		}
-	}
-	return nil, lastErr
+	defer ln.Close() // moto holds its own copy once started
+	return start(ctx, opts, ln.(*net.TCPListener))
 }
 
 var errExitedEarly = errors.New("moto exited before answering")
 
-func start(ctx context.Context, opts Options, port int) (*Server, error) {
+func start(ctx context.Context, opts Options, ln *net.TCPListener) (*Server, error) {
+	port := ln.Addr().(*net.TCPAddr).Port
+	sock, err := ln.File()
+	if err != nil {
+		return nil, fmt.Errorf("motoserver: listener: %w", err)
+	}
+	defer sock.Close()
 	dir, err := os.MkdirTemp("", "motoserver-")
 	if err != nil {
 		return nil, err
@@ -142,6 +137,7 @@ func start(ctx context.Context, opts Options, port int) (*Server, error) {
 	cmd.Stdout = errOut
 	cmd.Stderr = errOut
 	cmd.Dir = dir
+	cmd.ExtraFiles = []*os.File{sock} // fd 3
 	// Do not let a stray grandchild holding the output pipe block Wait.
 	cmd.WaitDelay = 2 * time.Second
 	setProcessGroup(cmd)
@@ -149,6 +145,9 @@ func start(ctx context.Context, opts Options, port int) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("motoserver: start %s: %w", opts.Python, err)
 	}
+	// Only moto holds the socket now: when it exits, the port refuses.
+	sock.Close()
+	ln.Close()
 
 	s := &Server{
 		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
@@ -235,15 +234,6 @@ func (s *Server) ResetContext(ctx context.Context) error {
 		return fmt.Errorf("motoserver: reset: HTTP %d: %s", resp.StatusCode, body)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("motoserver: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

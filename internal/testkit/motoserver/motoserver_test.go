@@ -121,6 +121,29 @@ func TestStartFails(t *testing.T) {
 	}
 }
 
+// TestStartPortTaken: a port another server listens on is refused at
+// once; Start must never take that server's answers for moto's (another
+// test binary's moto or proxy would then get this binary's requests).
+func TestStartPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{}`))
+	}), ReadHeaderTimeout: time.Second}
+	go func() { _ = foreign.Serve(ln) }()
+	t.Cleanup(func() { foreign.Close() })
+	s, err := motoserver.Start(t.Context(), motoserver.Options{Port: ln.Addr().(*net.TCPAddr).Port})
+	if err == nil {
+		_ = s.Stop()
+		t.Fatalf("Start succeeded at %s, which another server holds", s.URL)
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("error %q does not say the port is taken", err)
+	}
+}
+
 // TestCertificateIDIsDERHash proves the launcher's use_valid_cert setting
 // took effect, and that it survives a Reset.
 func TestCertificateIDIsDERHash(t *testing.T) {
