@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/bind"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -137,11 +136,8 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 		return err
 	}
 	workers := o.pace.workerCount(o.perDevice())
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers)
+	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
 	if err != nil {
-		return err
-	}
-	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
 		return err
 	}
 	meta, statePath, err := stateFile(path, state.Meta{

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
@@ -228,12 +227,9 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	workers := o.workerCount()
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers)
+	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
 	if err != nil {
 		return err
-	}
-	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
-		return preflightIn(ctx, err, awsCfg, endpoint)
 	}
 
 	meta, statePath, err := stateFile(path, state.Meta{

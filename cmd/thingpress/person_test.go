@@ -148,6 +148,8 @@ func TestPersonAWS(t *testing.T) {
 		within time.Duration
 	}{
 		{name: "import-policy-missing", args: []string{"import", "--endpoint-url", e.Proxy.URL(), "--policy", "nope", "--thing-group", "nope-group", "testdata/mini-reel.7z"}, code: exitFatal},
+		{name: "verify-policy-missing", args: []string{"verify", "--endpoint-url", e.Proxy.URL(), "--policy", "nope", "testdata/mini-reel.7z"}, code: exitFatal},
+		{name: "remove-policy-missing", args: []string{"remove", "--endpoint-url", e.Proxy.URL(), "--policy", "nope", "--dry-run", "testdata/mini-reel.7z"}, code: exitFatal},
 		{name: "import-no-credentials", args: []string{"import", "--policy", iottest.Policy, "testdata/mini-reel.7z"},
 			unset: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, env: map[string]string{"AWS_EC2_METADATA_DISABLED": "true"}, code: exitFatal},
 		{name: "import-bad-credentials", args: []string{"import", "--endpoint-url", badKeys.URL, "--policy", iottest.Policy, "testdata/mini-reel.7z"}, code: exitFatal},

@@ -63,8 +63,10 @@ func (c *connFlags) bind(f *pflag.FlagSet) {
 }
 
 // connect returns the IoT client for workers devices at once, its AWS
-// configuration and the endpoint it calls ("" for AWS's own).
-func (c *connFlags) connect(ctx context.Context, workers int) (*iot.Client, aws.Config, string, error) {
+// configuration and the endpoint it calls ("" for AWS's own), after the
+// preflight has found t's policies, thing type and groups; a preflight
+// error says where it looked.
+func (c *connFlags) connect(ctx context.Context, workers int, t awsiot.Target) (*iot.Client, aws.Config, string, error) {
 	client, cfg, err := awsiot.NewClient(ctx, awsiot.ClientOptions{
 		Region: c.region, Profile: c.profile, EndpointURL: c.endpointURL, MaxConns: workers,
 	})
@@ -74,6 +76,9 @@ func (c *connFlags) connect(ctx context.Context, workers int) (*iot.Client, aws.
 	endpoint := c.endpointURL
 	if endpoint == "" && cfg.BaseEndpoint != nil {
 		endpoint = aws.ToString(cfg.BaseEndpoint)
+	}
+	if err := awsiot.Preflight(ctx, client, t); err != nil {
+		return nil, aws.Config{}, "", preflightIn(ctx, err, cfg, endpoint)
 	}
 	return client, cfg, endpoint, nil
 }
@@ -152,11 +157,8 @@ func (o *targetOptions) workerCount() int { return o.pace.workerCount(o.perDevic
 // connect returns the IoT client, its region and endpoint, after the
 // preflight has found every policy, the thing type and every group.
 func (o *targetOptions) connect(ctx context.Context) (*iot.Client, string, string, error) {
-	client, cfg, endpoint, err := o.conn.connect(ctx, o.workerCount())
+	client, cfg, endpoint, err := o.conn.connect(ctx, o.workerCount(), o.target())
 	if err != nil {
-		return nil, "", "", err
-	}
-	if err := awsiot.Preflight(ctx, client, o.target()); err != nil {
 		return nil, "", "", err
 	}
 	return client, cfg.Region, endpoint, nil
