@@ -272,6 +272,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	wg.Wait()
 
 	var resp events.SQSEventResponse
+	told := map[string]bool{} // manifests this invocation tried to tell
 	for _, m := range msgs {
 		if m.bad == nil && len(m.back) > 0 {
 			err := h.requeue(ctx, m)
@@ -294,7 +295,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			}
 		}
 		if m.bad == nil {
-			if err := h.record(ctx, m); errors.Is(err, errNotTold) {
+			if err := h.record(ctx, m, told); errors.Is(err, errNotTold) {
 				// Delivered again, the message tells it then.
 				h.log.Error("manifest done, but its end not told; message reported failed", "manifest", m.m.Manifest,
 					"message_id", m.rec.MessageId, "err", err)
@@ -424,8 +425,16 @@ func (h *Handler) doneBefore(ctx context.Context, m *message) bool {
 var errNotTold = errors.New("manifest done, but its end not told")
 
 // tell writes the final summary of a manifest done and publishes its
-// notice, then marks it told in the results table.
-func (h *Handler) tell(ctx context.Context, man results.Manifest) error {
+// notice, then marks it told in the results table. A manifest told (or
+// tried) for an earlier message of the batch is not told again: a batch
+// delivered again whole after its invocation died may hold many messages
+// of the manifest it completed, and the first one's failure is enough to
+// have it told at the next delivery.
+func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[string]bool) error {
+	if told[man.ID] {
+		return nil
+	}
+	told[man.ID] = true
 	if err := h.cfg.Results.Finish(ctx, h.cfg.Finish, man); err != nil {
 		return fmt.Errorf("%w: %w", errNotTold, err)
 	}
@@ -436,7 +445,7 @@ func (h *Handler) tell(ctx context.Context, man results.Manifest) error {
 // table and, when the manifest is done and its end not yet told (these
 // outcomes completed it, or an earlier delivery failed to tell it),
 // tells it. It returns an error wrapping errNotTold when that failed.
-func (h *Handler) record(ctx context.Context, m *message) error {
+func (h *Handler) record(ctx context.Context, m *message, told map[string]bool) error {
 	if h.cfg.Results == nil {
 		return nil
 	}
@@ -445,7 +454,7 @@ func (h *Handler) record(ctx context.Context, m *message) error {
 			return nil
 		}
 		h.log.Info("manifest done before; telling its end", "manifest", m.m.Manifest, "message_id", m.rec.MessageId)
-		return h.tell(ctx, *m.seen)
+		return h.tell(ctx, *m.seen, told)
 	}
 	if len(m.done) == 0 && len(m.back) == 0 {
 		return nil
@@ -469,7 +478,7 @@ func (h *Handler) record(ctx context.Context, m *message) error {
 	if done {
 		h.log.Info("manifest done", "manifest", m.m.Manifest, "valid", man.Valid, "imported", man.Imported,
 			"existing", man.Exists, "failed", man.Failed, "round", man.Round)
-		return h.tell(ctx, man)
+		return h.tell(ctx, man, told)
 	}
 	return nil
 }

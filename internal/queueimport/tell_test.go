@@ -68,18 +68,23 @@ func (tp *topic) create(t *testing.T) {
 func (tp *topic) notices(t *testing.T) []string { t.Helper(); return tp.s.Receive(t, tp.queue) }
 
 // delivery is the event of one delivery of one message, with the receive
-// count SQS gives it (0: no attribute, as in a hand-made event).
-func delivery(t *testing.T, m stack.Message, receiveCount int) events.SQSEvent {
+// count SQS gives it (0: no attribute, as in a hand-made event), and of
+// more copies of it under other message IDs.
+func delivery(t *testing.T, m stack.Message, receiveCount int, copies ...string) events.SQSEvent {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := events.SQSMessage{MessageId: "last", Body: string(b), EventSource: "aws:sqs"}
-	if receiveCount > 0 {
-		rec.Attributes = map[string]string{"ApproximateReceiveCount": strconv.Itoa(receiveCount)}
+	var ev events.SQSEvent
+	for _, id := range append([]string{"last"}, copies...) {
+		rec := events.SQSMessage{MessageId: id, Body: string(b), EventSource: "aws:sqs"}
+		if receiveCount > 0 {
+			rec.Attributes = map[string]string{"ApproximateReceiveCount": strconv.Itoa(receiveCount)}
+		}
+		ev.Records = append(ev.Records, rec)
 	}
-	return events.SQSEvent{Records: []events.SQSMessage{rec}}
+	return ev
 }
 
 // finalSummary reads the final summary of key, and false when there is
@@ -113,10 +118,14 @@ func TestTellEnd(t *testing.T) {
 		// receiveCount of the second delivery (0: none, so that its
 		// devices are imported again).
 		receiveCount int
+		// copies are more messages of the manifest in the second
+		// delivery's batch, as when a whole batch comes again.
+		copies []string
 	}{
 		{name: "told at once", receiveCount: 2},
 		{name: "told at the redelivery", failFirst: true, receiveCount: 2},
 		{name: "told at a redelivery that imports again", failFirst: true},
+		{name: "told once by a batch delivered again", failFirst: true, receiveCount: 2, copies: []string{"other", "third"}},
 	}
 	var all []stack.QueuedDevice
 	for i, tc := range tests {
@@ -166,7 +175,7 @@ func TestTellEnd(t *testing.T) {
 				}
 				tp.create(t)
 				calls := s.IoT.Proxy.Total().Calls
-				resp, err = h.Handle(ctx, delivery(t, msg, tc.receiveCount))
+				resp, err = h.Handle(ctx, delivery(t, msg, tc.receiveCount, tc.copies...))
 				if err != nil || len(resp.BatchItemFailures) != 0 {
 					t.Fatalf("redelivery: %v %v, want no failure", resp, err)
 				}
