@@ -236,6 +236,9 @@ var (
 	// ErrNoTrustAnchors means the bucket of a vendor without a public CA
 	// holds no stack.TrustAnchorsKey object.
 	ErrNoTrustAnchors = errors.New("no trust anchors")
+	// ErrNotTold means a manifest is done but its final summary or notice
+	// failed; the event is tried again to tell it.
+	ErrNotTold = errors.New("manifest done, but its end not told")
 )
 
 // bucket returns the stack bucket named name.
@@ -349,10 +352,14 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 	err := run()
 	if errors.Is(err, errQueued) {
 		log.Info("manifest version already queued: not read again", "etag", sum.ETag)
+		// An earlier invocation may have completed it but failed to tell it.
+		if terr := h.tellPending(ctx, results.ID(uri, sum.Version()), log); terr != nil {
+			return sum, terr
+		}
 		return sum, nil
 	}
 	sum.Finished = h.stamp()
-	h.recordResult(ctx, uri, sum, err, log)
+	terr := h.recordResult(ctx, uri, sum, err, log)
 	retry := err != nil && !errors.As(err, new(errPermanent))
 	if err != nil {
 		sum.Error = err.Error()
@@ -379,6 +386,10 @@ func (h *Handler) Process(ctx context.Context, obj Object) (stack.Summary, error
 	if err == nil {
 		log.Info("manifest done", "devices", sum.Total, "valid", sum.Valid, "invalid", sum.Invalid,
 			"reasons", sum.Reasons, "messages", sum.Messages, "reels", sum.ReelIDs, "batches", sum.BatchIDs)
+	}
+	if terr != nil {
+		// Tried again, the event finds the manifest queued, and tells it.
+		return sum, terr
 	}
 	if !retry {
 		return sum, nil
@@ -511,29 +522,56 @@ func (h *Handler) trustObject(ctx context.Context, bucket, key string) ([]byte, 
 }
 
 // recordResult files the end of the reading in the results table and,
-// when that completed the manifest, says it is done.
-func (h *Handler) recordResult(ctx context.Context, uri string, sum stack.Summary, err error, log *slog.Logger) {
+// when the manifest is done (e.g. it has no valid device), tells it. The
+// error is that of telling it, which trying the event again can mend.
+func (h *Handler) recordResult(ctx context.Context, uri string, sum stack.Summary, err error, log *slog.Logger) error {
 	if h.cfg.Results == nil || sum.ETag == "" {
-		return // not read: no item
+		return nil // not read: no item
 	}
 	id := results.ID(uri, sum.Version())
 	if err != nil {
 		if ferr := h.cfg.Results.Fail(ctx, id, err.Error()); ferr != nil {
 			log.Error("results table not updated", "err", ferr)
 		}
-		return
+		return nil
 	}
 	m, done, qerr := h.cfg.Results.Queued(ctx, id, sum.Valid)
 	if qerr != nil {
 		log.Error("results table not updated", "err", qerr)
-		return
+		return nil
 	}
-	if done {
-		log.Info("manifest done", "valid", m.Valid, "imported", m.Imported, "existing", m.Exists, "failed", m.Failed)
-		if ferr := h.cfg.Finish.Finish(ctx, m); ferr != nil {
-			log.Error("manifest done, but not all said so", "err", ferr)
-		}
+	if !done {
+		return nil
 	}
+	log.Info("manifest done", "valid", m.Valid, "imported", m.Imported, "existing", m.Exists, "failed", m.Failed)
+	return h.tell(ctx, m, log)
+}
+
+// tellPending tells the end of a manifest the results table has as done
+// but not told.
+func (h *Handler) tellPending(ctx context.Context, id string, log *slog.Logger) error {
+	if h.cfg.Results == nil {
+		return nil
+	}
+	m, done, err := h.cfg.Results.CheckDone(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !done {
+		return nil
+	}
+	log.Info("manifest done before; telling its end")
+	return h.tell(ctx, m, log)
+}
+
+// tell writes the final summary and the notice of a manifest done and
+// marks it told.
+func (h *Handler) tell(ctx context.Context, m results.Manifest, log *slog.Logger) error {
+	if err := h.cfg.Results.Finish(ctx, h.cfg.Finish, m); err != nil {
+		log.Error("manifest done, but its end not told; the event is tried again", "err", err)
+		return fmt.Errorf("%w: %w", ErrNotTold, err)
+	}
+	return nil
 }
 
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format(time.RFC3339) }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -160,6 +161,9 @@ type message struct {
 	back []stack.QueuedDevice // to send back to the queue
 	gave bool                 // a device's retries ran out
 	done []results.Result
+	// seen is the manifest, done, that a redelivery found in the results
+	// table: its devices have their outcomes and are not imported again.
+	seen *results.Manifest
 }
 
 // counts are one manifest's numbers in this invocation.
@@ -191,6 +195,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		if m.bad = decode(rec.Body, &m.m); m.bad != nil {
 			h.log.Error("message is not an import message; reported failed", "message_id", rec.MessageId,
 				"receive_count", rec.Attributes["ApproximateReceiveCount"], "err", m.bad)
+			continue
+		}
+		if h.doneBefore(ctx, m) {
 			continue
 		}
 		c := perManifest[m.m.Manifest]
@@ -265,6 +272,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	wg.Wait()
 
 	var resp events.SQSEventResponse
+	told := map[string]bool{} // manifests this invocation tried to tell
 	for _, m := range msgs {
 		if m.bad == nil && len(m.back) > 0 {
 			err := h.requeue(ctx, m)
@@ -287,7 +295,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			}
 		}
 		if m.bad == nil {
-			if err := h.record(ctx, m); err != nil {
+			if err := h.record(ctx, m, told); errors.Is(err, errNotTold) {
+				// Delivered again, the message tells it then.
+				h.log.Error("manifest done, but its end not told; message reported failed", "manifest", m.m.Manifest,
+					"message_id", m.rec.MessageId, "err", err)
+				m.bad = err
+			} else if err != nil {
 				// Delivered again, the message's devices are recorded then.
 				h.log.Error("outcomes not recorded; message reported failed", "manifest", m.m.Manifest,
 					"message_id", m.rec.MessageId, "err", err)
@@ -379,10 +392,71 @@ func resultDevice(d stack.QueuedDevice) results.Device {
 	}
 }
 
+// doneBefore reports whether a message delivered again belongs to a
+// manifest the results table has as done in the message's round or a
+// later one: every device of the message has its outcome, so none is
+// imported again (m.seen). A first delivery is not looked up.
+func (h *Handler) doneBefore(ctx context.Context, m *message) bool {
+	if h.cfg.Results == nil {
+		return false
+	}
+	if n, err := strconv.Atoi(m.rec.Attributes["ApproximateReceiveCount"]); err != nil || n <= 1 {
+		return false
+	}
+	man, err := h.cfg.Results.Get(ctx, results.ID(m.m.Manifest, m.m.Version()))
+	if err != nil {
+		if !errors.Is(err, results.ErrNotFound) {
+			h.log.Warn("results table not read; devices imported again", "manifest", m.m.Manifest,
+				"message_id", m.rec.MessageId, "err", err)
+		}
+		return false
+	}
+	if man.State != results.StateDone || man.Round < m.m.Round {
+		return false
+	}
+	h.log.Info("message delivered again for a done manifest: devices not imported again", "manifest", m.m.Manifest,
+		"message_id", m.rec.MessageId, "devices", len(m.m.Devices), "told", man.Notified != "")
+	m.seen = &man
+	return true
+}
+
+// errNotTold reports a manifest done whose final summary or notice
+// failed.
+var errNotTold = errors.New("manifest done, but its end not told")
+
+// tell writes the final summary of a manifest done and publishes its
+// notice, then marks it told in the results table. A manifest told (or
+// tried) for an earlier message of the batch is not told again: a batch
+// delivered again whole after its invocation died may hold many messages
+// of the manifest it completed, and the first one's failure is enough to
+// have it told at the next delivery.
+func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[string]bool) error {
+	if told[man.ID] {
+		return nil
+	}
+	told[man.ID] = true
+	if err := h.cfg.Results.Finish(ctx, h.cfg.Finish, man); err != nil {
+		return fmt.Errorf("%w: %w", errNotTold, err)
+	}
+	return nil
+}
+
 // record files the outcomes of a message's devices in the results
-// table and, when they completed the manifest, says it is done.
-func (h *Handler) record(ctx context.Context, m *message) error {
-	if h.cfg.Results == nil || len(m.done) == 0 && len(m.back) == 0 {
+// table and, when the manifest is done and its end not yet told (these
+// outcomes completed it, or an earlier delivery failed to tell it),
+// tells it. It returns an error wrapping errNotTold when that failed.
+func (h *Handler) record(ctx context.Context, m *message, told map[string]bool) error {
+	if h.cfg.Results == nil {
+		return nil
+	}
+	if m.seen != nil {
+		if m.seen.Notified != "" {
+			return nil
+		}
+		h.log.Info("manifest done before; telling its end", "manifest", m.m.Manifest, "message_id", m.rec.MessageId)
+		return h.tell(ctx, *m.seen, told)
+	}
+	if len(m.done) == 0 && len(m.back) == 0 {
 		return nil
 	}
 	id := results.ID(m.m.Manifest, m.m.Version())
@@ -404,10 +478,7 @@ func (h *Handler) record(ctx context.Context, m *message) error {
 	if done {
 		h.log.Info("manifest done", "manifest", m.m.Manifest, "valid", man.Valid, "imported", man.Imported,
 			"existing", man.Exists, "failed", man.Failed, "round", man.Round)
-		if err := h.cfg.Finish.Finish(ctx, man); err != nil {
-			// The state says done; only the summary or the notice is missing.
-			h.log.Error("manifest done, but not all said so", "manifest", m.m.Manifest, "err", err)
-		}
+		return h.tell(ctx, man, told)
 	}
 	return nil
 }

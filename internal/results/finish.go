@@ -27,7 +27,9 @@ type SNSAPI interface {
 }
 
 // Finisher says that a manifest is done: the final summary next to the
-// provider's, and a notification when a topic is set.
+// provider's, and a notification when a topic is set. Table.Finish runs
+// it and marks the manifest told; until then, each caller CheckDone asks
+// runs it again, so both are told at least once, rarely twice.
 type Finisher struct {
 	S3            S3API
 	SNS           SNSAPI // nil when TopicARN is empty

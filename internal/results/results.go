@@ -87,6 +87,9 @@ type Manifest struct {
 	Started  string `dynamodbav:"started,omitempty" json:"started,omitempty"`
 	QueuedAt string `dynamodbav:"queued_at,omitempty" json:"queued_at,omitempty"`
 	Finished string `dynamodbav:"finished,omitempty" json:"finished,omitempty"`
+	// Notified is when the end of the current round was told (the final
+	// summary written and the notice published); empty until then.
+	Notified string `dynamodbav:"notified,omitempty" json:"notified,omitempty"`
 	// Round counts the retries; Outstanding is the devices of the
 	// current retry not yet recorded.
 	Round       int    `dynamodbav:"round" json:"round,omitempty"`
@@ -234,9 +237,8 @@ func (t *Table) Reading(ctx context.Context, id, uri, etag string) (bool, error)
 }
 
 // Queued records that the provider queued valid devices of the manifest
-// and its reading ended. It returns the manifest and true when that
-// completed it (every device already had its outcome): the caller then
-// finishes it (see Finisher).
+// and its reading ended. It returns the manifest and true when the
+// caller is to finish it (see CheckDone and Finish).
 func (t *Table) Queued(ctx context.Context, id string, valid int) (Manifest, bool, error) {
 	now := t.stamp()
 	upd := expression.Set(expression.Name("state"), expression.Value(StateQueued)).
@@ -282,12 +284,17 @@ func (t *Table) Get(ctx context.Context, id string) (Manifest, error) {
 }
 
 // CheckDone sets the manifest done when each device it waits for has an
-// outcome, and returns it with true if this call did: of all callers,
-// exactly one sees true.
+// outcome. It returns the manifest with true when the caller is to finish
+// it (Finish): this call set it done, or it was done already but its end
+// not yet told (the caller that set it done failed to tell it, or is
+// telling it now). Until one Finish succeeds, every caller sees true.
 func (t *Table) CheckDone(ctx context.Context, id string) (Manifest, bool, error) {
 	m, err := t.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Manifest{}, false, nil
+	}
+	if err == nil && m.State == StateDone && m.Notified == "" {
+		return m, true, nil
 	}
 	if err != nil || !m.complete() {
 		return m, false, err
@@ -311,6 +318,30 @@ func (t *Table) CheckDone(ctx context.Context, id string) (Manifest, bool, error
 	}
 	done.ID = id
 	return done, true, nil
+}
+
+// MarkNotified records that the end of m (as CheckDone returned it) was
+// told, so that CheckDone no longer asks for it. It changes nothing when
+// the manifest has moved on since (a retry started): that round's end is
+// told in its turn.
+func (t *Table) MarkNotified(ctx context.Context, m Manifest) error {
+	upd := expression.Set(expression.Name("notified"), expression.IfNotExists(expression.Name("notified"), expression.Value(t.stamp())))
+	cond := stateIs(StateDone).And(expression.Name("finished").Equal(expression.Value(m.Finished)))
+	_, err := t.update(ctx, m.ID, upd, &cond, types.ReturnValueNone)
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("results table: manifest %s notified: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Finish tells the end of m, as CheckDone returned it, with f (which may
+// be nil: nothing to tell) and then marks it told. On an error the
+// manifest stays done but untold, so the next CheckDone asks again.
+func (t *Table) Finish(ctx context.Context, f *Finisher, m Manifest) error {
+	if err := f.Finish(ctx, m); err != nil {
+		return err
+	}
+	return t.MarkNotified(ctx, m)
 }
 
 // Result is one device's outcome in one delivery of a message.
@@ -344,8 +375,8 @@ type entry struct {
 // Record files a delivery: each device's item is written only if the
 // device has no outcome yet (round 0) or failed in an earlier round, in
 // one transaction with the counters it changes, so that a message
-// delivered again adds nothing. It returns the manifest and true when
-// this call completed it.
+// delivered again adds nothing. It returns the manifest and true when the
+// caller is to finish it (see CheckDone).
 func (t *Table) Record(ctx context.Context, d Delivery) (Manifest, bool, error) {
 	var entries []entry
 	pk := &types.AttributeValueMemberS{Value: DevicePrefix + d.Manifest}
@@ -513,7 +544,8 @@ func (t *Table) StartRetry(ctx context.Context, id string, n int) (int, error) {
 	upd := expression.Set(expression.Name("state"), expression.Value(StateImporting)).
 		Set(expression.Name("outstanding"), expression.Value(n)).
 		Add(expression.Name("round"), expression.Value(1)).
-		Remove(expression.Name("finished"))
+		Remove(expression.Name("finished")).
+		Remove(expression.Name("notified"))
 	cond := stateIs(StateDone)
 	out, err := t.update(ctx, id, upd, &cond, types.ReturnValueUpdatedNew)
 	if isConditionFailed(err) {

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/thingpress/thingpress/internal/results"
+	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 
@@ -61,8 +65,22 @@ func TestTable(t *testing.T) {
 		if err != nil || !done || m.State != results.StateDone || m.Finished == "" {
 			t.Fatalf("last device: %+v %v %v", m, done, err)
 		}
+		// Until its end is told, every caller is asked to tell it.
+		if again, done, err := tb.CheckDone(ctx, id); err != nil || !done || again.Finished != m.Finished || again.Notified != "" {
+			t.Fatalf("done but not told: %+v %v %v, want asked to finish", again, done, err)
+		}
+		if err := tb.MarkNotified(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 		if _, done, err := tb.CheckDone(ctx, id); err != nil || done {
-			t.Fatalf("done a second time: %v %v", done, err)
+			t.Fatalf("done and told, asked again: %v %v", done, err)
+		}
+		if _, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m2", Results: []results.Result{res(3, results.Exists)}}); err != nil || done {
+			t.Fatalf("last message delivered again after the end was told: %v %v", done, err)
+		}
+		told := check(t, tb, id, results.StateDone, counts{3, 1, 1, 1, 1})
+		if told.Notified == "" {
+			t.Fatal("notified not set")
 		}
 		if ok, err := tb.Reading(ctx, id, "s3://b/one.7z", "e1"); err != nil || ok {
 			t.Fatalf("Reading a queued manifest again: %v %v", ok, err)
@@ -83,11 +101,20 @@ func TestTable(t *testing.T) {
 		if _, err := tb.StartRetry(ctx, id, 1); !errors.Is(err, results.ErrState) {
 			t.Fatalf("second retry while importing: %v", err)
 		}
-		check(t, tb, id, results.StateImporting, counts{3, 1, 1, 1, 1})
+		if m := check(t, tb, id, results.StateImporting, counts{3, 1, 1, 1, 1}); m.Notified != "" || m.Finished != "" {
+			t.Fatalf("a retry keeps the last round's end: %+v", m)
+		}
+		// The first round's end, told late, does not count for the retry.
+		if err := tb.MarkNotified(ctx, told); err != nil {
+			t.Fatal(err)
+		}
 		r := results.Delivery{Manifest: id, MessageID: "m3", Round: round, Results: []results.Result{res(2, results.Imported), res(1, results.Imported)}}
 		m, done, err = tb.Record(ctx, r)
-		if err != nil || !done {
-			t.Fatalf("retry Record: %v %v", done, err)
+		if err != nil || !done || m.Notified != "" {
+			t.Fatalf("retry Record: %+v %v %v", m, done, err)
+		}
+		if err := tb.MarkNotified(ctx, m); err != nil {
+			t.Fatal(err)
 		}
 		if _, done, err := tb.Record(ctx, r); err != nil || done {
 			t.Fatalf("retry delivered again: %v %v", done, err)
@@ -140,4 +167,49 @@ func TestTable(t *testing.T) {
 			t.Fatalf("a failed manifest is read again: %v %v", ok, err)
 		}
 	})
+}
+
+// TestFinishMarksTold: Table.Finish marks a manifest told only when the
+// final summary was written; until then CheckDone asks for it again.
+func TestFinishMarksTold(t *testing.T) {
+	s := stacktest.New(t, "tp-results-finish", stacktest.Options{})
+	tb := s.Results()
+	ctx := t.Context()
+	const bucket = "tp-results-finish-late"
+	uri := "s3://" + bucket + "/reels/late.7z"
+	id := results.ID(uri, "e1")
+	if _, err := tb.Reading(ctx, id, uri, "e1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tb.Queued(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	m, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: []results.Result{res(1, results.Imported)}})
+	if err != nil || !done {
+		t.Fatalf("Record: %v %v", done, err)
+	}
+	f := &results.Finisher{S3: s.S3}
+	if err := tb.Finish(ctx, f, m); err == nil {
+		t.Fatal("Finish into a missing bucket: no error")
+	}
+	again, done, err := tb.CheckDone(ctx, id)
+	if err != nil || !done || again.Notified != "" {
+		t.Fatalf("after a failed Finish: %+v %v %v, want asked again", again, done, err)
+	}
+	if _, err := s.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Finish(ctx, f, again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(stack.ResultKey(stack.DefaultSummaryPrefix, "reels/late.7z"))}); err != nil {
+		t.Fatalf("final summary: %v", err)
+	}
+	told := check(t, tb, id, results.StateDone, counts{1, 1, 0, 0, 0})
+	if told.Notified == "" {
+		t.Fatal("notified not set")
+	}
+	if _, done, err := tb.CheckDone(ctx, id); err != nil || done {
+		t.Fatalf("told, asked again: %v %v", done, err)
+	}
 }

@@ -68,8 +68,8 @@ const (
 	// EnvResultsTable is the DynamoDB table of manifest and device
 	// outcomes (internal/results); empty means none.
 	EnvResultsTable = "RESULTS_TABLE"
-	// EnvResultsTopicARN is the SNS topic told once when a manifest is
-	// done; empty means none.
+	// EnvResultsTopicARN is the SNS topic told when a manifest is done
+	// (at least once); empty means none.
 	EnvResultsTopicARN = "RESULTS_TOPIC_ARN"
 )
 

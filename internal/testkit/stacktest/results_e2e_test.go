@@ -246,3 +246,123 @@ func TestStackResultsEndToEnd(t *testing.T) {
 	}
 	s.IoT.AssertComplete(t, devices)
 }
+
+// failUntil passes batches to h and, after the first that reports a
+// failed message, runs fix once.
+type failUntil struct {
+	h      stacktest.ImportHandler
+	mu     sync.Mutex
+	fix    func()
+	failed int // messages reported failed
+}
+
+func (f *failUntil) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	resp, err := f.h(ctx, ev)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed += len(resp.BatchItemFailures)
+	if len(resp.BatchItemFailures) > 0 && f.fix != nil {
+		f.fix()
+		f.fix = nil
+	}
+	return resp, err
+}
+
+// TestStackResultsTellRedelivered: the notification of a done manifest
+// fails (its topic is missing); the message that completed the manifest
+// is reported failed, SQS delivers it again after its visibility timeout,
+// and that delivery, which imports nothing and changes no count, writes
+// the final summary and the one notification.
+func TestStackResultsTellRedelivered(t *testing.T) {
+	const good = 6
+	res, devices := bundle(t, good)
+	s := stacktest.New(t, "tp-results-tell", stacktest.Options{VisibilityTimeout: 1})
+	ctx := t.Context()
+	topic, notified := notices(t, s)
+	c := s.Client()
+	if _, err := c.SNS.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(topic)}); err != nil {
+		t.Fatal(err)
+	}
+
+	const key = "reels/tell.7z"
+	s.Put(t, key, res.Path)
+	ev, _ := s.ObjectCreatedEvent(t, key)
+	anchors, err := trust.FromPEM(res.PKI.PEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics stacktest.Metrics
+	fin := s.Finisher(topic)
+	prov, err := provider.New(provider.Config{
+		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
+		DevicesPerMessage: 4, Trust: anchors, Results: s.Results(), Finish: fin,
+		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.Handle(ctx, ev); err != nil {
+		t.Fatalf("provider: %v", err)
+	}
+	id := results.ID("s3://"+s.Bucket+"/"+key, s.Summary(t, key).Version())
+
+	h, err := queueimport.New(queueimport.Config{
+		IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
+		Quotas:  queueimport.ShareQuotas(200, 300, 1, ratelimit.PerDevice{Policies: 1, Groups: 1}),
+		Results: s.Results(), Finish: fin,
+		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var untold results.Manifest
+	f := &failUntil{h: h.Handle, fix: func() {
+		m, err := s.Results().Get(ctx, id)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		untold = m
+		recreated, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(s.Name + "-done")})
+		if err != nil || aws.ToString(recreated.TopicArn) != topic {
+			t.Errorf("topic made again: %v %v, want %s", recreated, err, topic)
+			return
+		}
+		q, err := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.Name + "-notices")})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := c.SNS.Subscribe(ctx, &sns.SubscribeInput{
+			TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(s.QueueARN(t, aws.ToString(q.QueueUrl))),
+			Attributes: map[string]string{"RawMessageDelivery": "true"},
+		}); err != nil {
+			t.Error(err)
+		}
+	}}
+	stats := s.Deliver(t, stacktest.DeliverOptions{Handlers: []stacktest.ImportHandler{f.Handle}, BatchSize: 1})
+	if f.failed != 1 || len(stats.Failures) != 1 {
+		t.Fatalf("%d messages reported failed (%v), want the one that completed the manifest", f.failed, stats.Failures)
+	}
+	if got, want := tableCounts(untold), (counts{good, good, 0, 0}); untold.State != results.StateDone || untold.Notified != "" || got != want {
+		t.Fatalf("after the failed notice: %s %+v notified %q, want done %+v, not told", untold.State, got, untold.Notified, want)
+	}
+	m, err := s.Results().Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tableCounts(m) != tableCounts(untold) || m.Requeued != untold.Requeued || m.State != results.StateDone || m.Notified == "" || m.Finished != untold.Finished {
+		t.Fatalf("after the redelivery %+v, want %+v and told", m, untold)
+	}
+	if fs := finalSummary(t, s, key); tableCounts(fs.Manifest) != tableCounts(m) || fs.Finished != m.Finished {
+		t.Errorf("final summary %+v, want the table's %+v", fs, m)
+	}
+	if got := notified(); len(got) != 1 {
+		t.Fatalf("notifications %q, want one", got)
+	}
+	// Each certificate registered once: the redelivery imported nothing.
+	if n := s.IoT.Proxy.Stats()[ratelimit.OpRegisterCertificateWithoutCA].Calls; n != good {
+		t.Errorf("%d RegisterCertificateWithoutCA calls, want %d", n, good)
+	}
+	s.IoT.AssertComplete(t, devices)
+}
