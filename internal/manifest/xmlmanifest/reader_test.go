@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -879,21 +880,24 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-// peakHeap runs f and returns the most heap in use above what was in use
-// before (sampled every millisecond: memory that grows with the input
-// cannot hide), and the bytes f allocated in all.
+// peakHeap runs f and returns the most live heap above what was live
+// before, and the bytes f allocated in all. The live heap is what the last
+// collection marked (runtime/metrics /gc/heap/live:bytes), sampled every
+// millisecond with the collector running often: memory f keeps cannot
+// hide, and garbage the collector has not reached yet, which grows when
+// the machine is busy, does not count.
 func peakHeap(f func()) (peak, total uint64) {
-	// Collect garbage early, so that the peak shows what is kept rather
-	// than how far the collector lags behind.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	base, start := ms.HeapAlloc, ms.TotalAlloc
-	sample := func(ms *runtime.MemStats) {
-		runtime.ReadMemStats(ms)
-		if ms.HeapAlloc > base {
-			peak = max(peak, ms.HeapAlloc-base)
+	metrics.Read(live)
+	base, start := live[0].Value.Uint64(), ms.TotalAlloc
+	sample := func() {
+		metrics.Read(live)
+		if v := live[0].Value.Uint64(); v > base {
+			peak = max(peak, v-base)
 		}
 	}
 	done := make(chan struct{})
@@ -901,20 +905,20 @@ func peakHeap(f func()) (peak, total uint64) {
 	wg.Go(func() {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
-		var ms runtime.MemStats
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
-				sample(&ms)
+				sample()
 			}
 		}
 	})
 	f()
 	close(done)
 	wg.Wait()
-	sample(&ms)
+	sample()
+	runtime.ReadMemStats(&ms)
 	return peak, ms.TotalAlloc - start
 }
 
