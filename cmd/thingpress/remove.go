@@ -106,18 +106,21 @@ not confirmed.`,
 
 // removeSummary counts the results of a removal.
 type removeSummary struct {
-	Removed       int              `json:"removed"`
-	ThingsDeleted int              `json:"things_deleted"`
-	ThingsKept    int              `json:"things_kept"`
-	Absent        int              `json:"absent"`
-	Refused       int              `json:"refused"`
-	Failed        int              `json:"failed"`
-	Invalid       int              `json:"invalid"`
-	Resumed       int              `json:"resumed"`
-	Interrupted   bool             `json:"interrupted"`
-	Calls         map[string]int64 `json:"calls"`
-	Seconds       float64          `json:"seconds"`
-	State         string           `json:"state"`
+	Removed       int  `json:"removed"`
+	ThingsDeleted int  `json:"things_deleted"`
+	ThingsKept    int  `json:"things_kept"`
+	Absent        int  `json:"absent"`
+	Refused       int  `json:"refused"`
+	Failed        int  `json:"failed"`
+	Invalid       int  `json:"invalid"`
+	Resumed       int  `json:"resumed"`
+	Interrupted   bool `json:"interrupted"`
+	// Unreachable is set when the run stopped because the endpoint
+	// stopped taking connections: why, naming the address.
+	Unreachable string           `json:"unreachable,omitempty"`
+	Calls       map[string]int64 `json:"calls"`
+	Seconds     float64          `json:"seconds"`
+	State       string           `json:"state"`
 }
 
 func (s *removeSummary) add(r remove.Result) {
@@ -277,13 +280,17 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	})
 	s.Calls, s.Seconds = caller.Calls(), time.Since(started).Seconds()
 	s.Interrupted = errors.Is(runErr, remove.ErrInterrupted)
+	unreachable := caller.Unreachable()
+	if s.Interrupted && unreachable != nil {
+		s.Unreachable = unreachable.Error()
+	}
 	if enc != nil && writeErr == nil {
 		writeErr = enc.Encode(struct {
 			Summary *removeSummary `json:"summary"`
 		}{&s})
 	}
 	s.print(out)
-	return runExit(out, s.Interrupted, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
+	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.
