@@ -86,8 +86,9 @@ refused, failed, or skipped for a device invalid in the manifest; what became
 of the Thing; the steps done) and a summary.
 
 Exit status: 0 when every device whose certificate was in AWS is removed; 1
-when any was refused or failed, or the run was interrupted; 2 for argument or
-preflight errors, an unreadable manifest, a damaged state file, or a removal
+when any was refused or failed, or the run was interrupted (Ctrl-C, or the
+endpoint became unreachable: the devices not done are left for the same command
+to finish); 2 for argument or preflight errors, an unreadable manifest, a damaged state file, or a removal
 not confirmed.`,
 		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {

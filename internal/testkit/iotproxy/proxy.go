@@ -136,7 +136,7 @@ type Proxy struct {
 	seen    int // IoT requests since SetConfig, for RefuseAfter
 	// refusing is set once Refuse took the endpoint down.
 	refusing atomic.Bool
-	things  map[string]string // CreateThing settings by name, for StrictCreateThing
+	things   map[string]string // CreateThing settings by name, for StrictCreateThing
 	// attached is, by principal, the Things it is attached to and the one
 	// it is attached to exclusively, for StrictExclusive.
 	attached map[string]*attachment
