@@ -78,8 +78,9 @@ iot:AttachThingPrincipal, iot:AttachPolicy, iot:AddThingToThingGroup, and for th
 preflight iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is bound; 1 when any device was skipped or
-failed, or the run was interrupted; 2 for argument or preflight errors, an
-unreadable device-infos file or a damaged state file.`,
+failed, or the run was interrupted (Ctrl-C, or the endpoint became unreachable:
+the devices not done are left for the same command to finish); 2 for argument
+or preflight errors, an unreadable device-infos file or a damaged state file.`,
 		Args: exactlyOneArg(errExactlyOneDevicesFile),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBind(cmd, g, o, args[0])

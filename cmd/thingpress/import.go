@@ -85,6 +85,11 @@ registrations, and for INACTIVE ones ends with UpdateCertificate to ACTIVE.
 Calls are paced per operation at AWS's default quotas (RegisterCertificateWithoutCA
 10/s is the ceiling: 36,000 devices an hour); raise --rate after a quota increase.
 Throttling, 5xx answers and broken connections are retried with jittered backoff.
+An endpoint that stops taking connections (refused, no such host) for a few
+seconds (5 attempts in a row over at least 2 s, or one call's 10 attempts)
+stops the run as Ctrl-C does: the devices not done are left remaining, not
+failed, the summary names the endpoint and the error, and the same command
+finishes them once it answers.
 
 Every completed step is recorded in a state file before the next one, so after a
 crash or Ctrl-C the same command finishes the rest without repeating a completed
@@ -102,7 +107,7 @@ iot:GetPolicy, iot:DescribeThingType, iot:DescribeThingGroup.
 
 Exit status: 0 when every device is imported or already there; 1 when any device
 was skipped (invalid), failed (half-made ones included), or the run was
-interrupted (Ctrl-C, SIGTERM); 2 for argument or preflight errors, an unreadable
+interrupted (Ctrl-C, SIGTERM, or the endpoint became unreachable); 2 for argument or preflight errors, an unreadable
 manifest, a --thing-name template that gives invalid or duplicate names, or a
 damaged state file (nothing imported).`,
 		Args: exactlyOneArg(errExactlyOneManifest),

@@ -86,8 +86,9 @@ refused, failed, or skipped for a device invalid in the manifest; what became
 of the Thing; the steps done) and a summary.
 
 Exit status: 0 when every device whose certificate was in AWS is removed; 1
-when any was refused or failed, or the run was interrupted; 2 for argument or
-preflight errors, an unreadable manifest, a damaged state file, or a removal
+when any was refused or failed, or the run was interrupted (Ctrl-C, or the
+endpoint became unreachable: the devices not done are left for the same command
+to finish); 2 for argument or preflight errors, an unreadable manifest, a damaged state file, or a removal
 not confirmed.`,
 		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,18 +107,21 @@ not confirmed.`,
 
 // removeSummary counts the results of a removal.
 type removeSummary struct {
-	Removed       int              `json:"removed"`
-	ThingsDeleted int              `json:"things_deleted"`
-	ThingsKept    int              `json:"things_kept"`
-	Absent        int              `json:"absent"`
-	Refused       int              `json:"refused"`
-	Failed        int              `json:"failed"`
-	Invalid       int              `json:"invalid"`
-	Resumed       int              `json:"resumed"`
-	Interrupted   bool             `json:"interrupted"`
-	Calls         map[string]int64 `json:"calls"`
-	Seconds       float64          `json:"seconds"`
-	State         string           `json:"state"`
+	Removed       int  `json:"removed"`
+	ThingsDeleted int  `json:"things_deleted"`
+	ThingsKept    int  `json:"things_kept"`
+	Absent        int  `json:"absent"`
+	Refused       int  `json:"refused"`
+	Failed        int  `json:"failed"`
+	Invalid       int  `json:"invalid"`
+	Resumed       int  `json:"resumed"`
+	Interrupted   bool `json:"interrupted"`
+	// Unreachable is set when the run stopped because the endpoint
+	// stopped taking connections: why, naming the address.
+	Unreachable string           `json:"unreachable,omitempty"`
+	Calls       map[string]int64 `json:"calls"`
+	Seconds     float64          `json:"seconds"`
+	State       string           `json:"state"`
 }
 
 func (s *removeSummary) add(r remove.Result) {
@@ -277,13 +281,17 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	})
 	s.Calls, s.Seconds = caller.Calls(), time.Since(started).Seconds()
 	s.Interrupted = errors.Is(runErr, remove.ErrInterrupted)
+	unreachable := caller.Unreachable()
+	if s.Interrupted && unreachable != nil {
+		s.Unreachable = unreachable.Error()
+	}
 	if enc != nil && writeErr == nil {
 		writeErr = enc.Encode(struct {
 			Summary *removeSummary `json:"summary"`
 		}{&s})
 	}
 	s.print(out)
-	return runExit(out, s.Interrupted, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
+	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -427,5 +428,47 @@ func TestRemoveCtrlC(t *testing.T) {
 	}
 	if s := botoState(t, e.Moto.URL, iottest.Group); len(s.Things) != 0 || len(s.Certificates) != 0 {
 		t.Errorf("left after the resume: things %v, certificates %v", slices.Sorted(maps.Keys(s.Things)), s.Certificates)
+	}
+}
+
+// TestRemoveEndpointGoesDown: the endpoint stops taking connections part
+// way through a removal. It stops within seconds, as an interrupted run,
+// with no device failed and the reason named; the same command against
+// the endpoint back up finishes the rest.
+func TestRemoveEndpointGoesDown(t *testing.T) {
+	isolateAWS(t)
+	e := iottest.New(t, iotproxy.Config{})
+	path, trustFile, _ := importForTest(t, e, 8)
+	e.Proxy.SetConfig(iotproxy.Config{RefuseAfter: 3 + 12}) // the preflight, then a device or so
+	addr := strings.TrimPrefix(e.Proxy.URL(), "http://")
+	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
+	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--workers", "2", "--report", reportPath, path)
+	started := time.Now()
+	out, stderr, code := runCLI(t, args...)
+	if took := time.Since(started); took > 15*time.Second {
+		t.Errorf("took %v to stop, want a few seconds", took)
+	}
+	if code != exitSomeDevices || !strings.Contains(out, "unreachable") {
+		t.Errorf("exit %d, want %d and the reason\n%s%s", code, exitSomeDevices, out, stderr)
+	}
+	_, sum := readRemoveReport(t, reportPath)
+	if sum.Failed != 0 || sum.Removed >= 8 || !sum.Interrupted || !strings.Contains(sum.Unreachable, addr) {
+		t.Errorf("summary %+v: want some not removed, none failed, interrupted, unreachable naming %s", sum, addr)
+	}
+
+	moto, err := url.Parse(e.Moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := iotproxy.New(moto, iotproxy.Config{})
+	if _, err := back.StartAt(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	if out, stderr, code := runCLI(t, args...); code != exitOK {
+		t.Fatalf("the endpoint back: exit %d\n%s%s", code, out, stderr)
+	}
+	if s := botoState(t, e.Moto.URL, iottest.Group); len(s.Things) != 0 || len(s.Certificates) != 0 {
+		t.Errorf("left: things %v, certificates %v", slices.Sorted(maps.Keys(s.Things)), s.Certificates)
 	}
 }

@@ -116,6 +116,10 @@ func (r *importRun) finish(out io.Writer, im *importer.Importer, inManifest int,
 	s.Calls = im.Calls()
 	s.Throttled, s.Retried = im.Throttled(), im.Retried()
 	s.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
+	unreachable := im.Unreachable()
+	if s.Interrupted && unreachable != nil {
+		s.Unreachable = unreachable.Error()
+	}
 	if inManifest < 0 && runErr == nil {
 		// Read to the end: every device has its result.
 		inManifest = s.Total
@@ -130,15 +134,19 @@ func (r *importRun) finish(out io.Writer, im *importer.Importer, inManifest int,
 		}
 	}
 	s.Print(out)
-	return runExit(out, s.Interrupted, runErr, writeErr, r.path, s.OK())
+	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, r.path, s.OK())
 }
 
 // runExit is the error that ends a run of import, bind or remove, its
-// summary printed on out: an interrupted run says so and how to finish
-// it, then the run's own error, the first error writing the report
-// reportPath, and errSomeDevices unless allOK.
-func runExit(out io.Writer, interrupted bool, runErr, writeErr error, reportPath string, allOK bool) error {
+// summary printed on out: an interrupted run says so (and why when the
+// endpoint became unreachable: the Caller's Unreachable) and how to
+// finish it, then the run's own error, the first error writing the
+// report reportPath, and errSomeDevices unless allOK.
+func runExit(out io.Writer, interrupted bool, unreachable, runErr, writeErr error, reportPath string, allOK bool) error {
 	switch {
+	case interrupted && unreachable != nil:
+		fmt.Fprintf(out, "\nStopped early: %s.\nThe devices not done are left as they were (none failed for it), and every completed step is recorded.\nRun the same command again once the endpoint answers, to finish the rest.\n", unreachable)
+		return errSomeDevices
 	case interrupted:
 		fmt.Fprintf(out, "\nInterrupted: every completed step is recorded. Run the same command again to finish the rest.\n")
 		return errSomeDevices

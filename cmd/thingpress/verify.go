@@ -51,7 +51,8 @@ order:
 
 Exit status: 0 when every valid device is complete; 1 when any is not (or the
 run was interrupted); 2 for argument or preflight errors, an unreadable
-manifest, or an AWS call that failed for good.`,
+manifest, or an AWS call that failed for good (an endpoint that became
+unreachable among them).`,
 		Args: exactlyOneArg(errExactlyOneManifest),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, g, o, args[0])

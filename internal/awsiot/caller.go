@@ -23,11 +23,31 @@ var ErrGaveUp = errors.New("gave up retrying")
 // waited to be retried.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrUnreachable means the Caller's breaker tripped: the endpoint stopped
+// taking connections (refused, no such host, no answer to connecting) for
+// long enough that the run should stop rather than retry every call to
+// the end. The errors that wrap it are ErrInterrupted as well, so that a
+// run leaves its devices as an interrupted run does, for a later run to
+// finish.
+var ErrUnreachable = errors.New("endpoint unreachable")
+
+// unreachableError is the error of every call once the breaker tripped:
+// ErrUnreachable and ErrInterrupted, with what the last attempt met.
+type unreachableError struct{ last string }
+
+func (e *unreachableError) Error() string { return ErrUnreachable.Error() + ": " + e.last }
+
+func (e *unreachableError) Is(target error) bool {
+	return target == ErrUnreachable || target == ErrInterrupted
+}
+
 // Caller makes IoT calls under per-operation rate limits, retrying
 // throttles and transient faults with jittered backoff, and counts them:
 // the one retry loop of the IoT calls of import, bind, verify and remove.
-// It is safe for concurrent use; its settings must not change once it
-// is in use.
+// An attempt that never reached the endpoint (NotSent) is retried too,
+// but a run of them trips a breaker for the whole Caller: see
+// UnreachableAttempts. It is safe for concurrent use; its settings must
+// not change once it is in use.
 type Caller struct {
 	Limits *ratelimit.Set
 	// MaxAttempts bounds the attempts of a call that fails transiently,
@@ -37,9 +57,23 @@ type Caller struct {
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
 	Logger       *slog.Logger // nil: no retry log
+	// The breaker trips when UnreachableAttempts attempts in a row, of
+	// any calls, never reached the endpoint, the first of them at least
+	// UnreachableFor ago, or when a call's attempts run out on one; an
+	// answer of any kind (a success, an error from AWS, a throttle)
+	// before that starts the count again. Once tripped, every call fails
+	// at once with ErrUnreachable, for the rest of the Caller's life.
+	UnreachableAttempts int
+	UnreachableFor      time.Duration
 
 	calls              sync.Map // op -> *atomic.Int64
 	throttled, retried atomic.Int64
+
+	mu      sync.Mutex // guards the breaker's state
+	streak  int        // attempts in a row that never reached the endpoint
+	since   time.Time  // when the first of them was made
+	tripped error      // an *unreachableError once tripped
+	broken  chan struct{}
 }
 
 // Caller defaults.
@@ -48,6 +82,10 @@ const (
 	DefaultMaxThrottled = 60
 	DefaultBackoffBase  = 100 * time.Millisecond
 	DefaultBackoffMax   = 10 * time.Second
+	// A few seconds of nothing but refused connections: the network or
+	// the endpoint is gone, not one connection lost.
+	DefaultUnreachableAttempts = 5
+	DefaultUnreachableFor      = 2 * time.Second
 )
 
 // NewCaller returns a Caller at the rates of quotas (nil: DefaultQuotas).
@@ -76,45 +114,134 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(context.Context) err
 // Try is Do for a caller that must tell a lost answer from a refusal:
 // ctx governs the waits and callCtx the calls (so that a call once sent
 // can be finished after an interrupt), errors are not prefixed, and
-// maybeDone reports whether an earlier attempt failed transiently: such
-// an attempt (a 5xx, a dropped connection) may have taken effect
-// without its answer reaching us.
+// maybeDone reports whether an earlier attempt failed transiently after
+// it was sent: such an attempt (a 5xx, a dropped connection) may have
+// taken effect without its answer reaching us. An attempt that never
+// reached the endpoint (NotSent) cannot have. Once the breaker trips,
+// Try returns an error wrapping ErrUnreachable (and ErrInterrupted).
 func (c *Caller) Try(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
 	lim := c.Limits.Get(op)
-	throttled, failed := 0, 0
+	throttled, failed, sent := 0, 0, 0
+	maxAttempts := positive(c.MaxAttempts, DefaultMaxAttempts)
 	for {
+		if err := c.Unreachable(); err != nil {
+			return sent > 0, err
+		}
 		if err := lim.Wait(ctx); err != nil {
-			return failed > 0, ErrInterrupted
+			return sent > 0, ErrInterrupted
 		}
 		c.count(op)
 		err := fn(callCtx)
-		if err == nil {
-			lim.Succeeded()
-			return failed > 0, nil
-		}
-		switch Classify(err) {
-		case Throttled:
-			lim.Throttled()
-			c.throttled.Add(1)
-			if throttled++; throttled >= positive(c.MaxThrottled, DefaultMaxThrottled) {
-				return failed > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
-			}
-		case Transient:
+		if err != nil && NotSent(err) {
 			c.retried.Add(1)
-			if failed++; failed >= positive(c.MaxAttempts, DefaultMaxAttempts) {
-				return true, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
+			failed++
+			if tripped := c.notSent(err, failed >= maxAttempts); tripped != nil {
+				return sent > 0, tripped
 			}
 			if c.Logger != nil {
 				c.Logger.Debug("retrying", "op", op, "attempt", failed, "err", Message(err))
 			}
-		default:
-			return failed > 0, err
+		} else {
+			c.answered()
+			if err == nil {
+				lim.Succeeded()
+				return sent > 0, nil
+			}
+			switch Classify(err) {
+			case Throttled:
+				lim.Throttled()
+				c.throttled.Add(1)
+				if throttled++; throttled >= positive(c.MaxThrottled, DefaultMaxThrottled) {
+					return sent > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
+				}
+			case Transient:
+				c.retried.Add(1)
+				sent++
+				if failed++; failed >= maxAttempts {
+					return true, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
+				}
+				if c.Logger != nil {
+					c.Logger.Debug("retrying", "op", op, "attempt", failed, "err", Message(err))
+				}
+			default:
+				return sent > 0, err
+			}
 		}
 		d := backoff.Full(positive(c.BackoffBase, DefaultBackoffBase), positive(c.BackoffMax, DefaultBackoffMax), throttled+failed)
-		if !backoff.Sleep(ctx, d) {
-			return failed > 0, ErrInterrupted
+		if !c.sleep(ctx, d) {
+			return sent > 0, ErrInterrupted
 		}
 	}
+}
+
+// Unreachable returns the error every call gets once the breaker tripped
+// (it wraps ErrUnreachable and names what the last attempt met), or nil.
+func (c *Caller) Unreachable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tripped
+}
+
+// notSent counts an attempt that never reached the endpoint and returns
+// the breaker's error if it trips now or tripped before; exhausted says
+// the attempt was its call's last.
+func (c *Caller) notSent(err error, exhausted bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tripped != nil {
+		return c.tripped
+	}
+	now := time.Now()
+	if c.streak == 0 {
+		c.since = now
+	}
+	c.streak++
+	if exhausted || c.streak >= positive(c.UnreachableAttempts, DefaultUnreachableAttempts) &&
+		now.Sub(c.since) >= positive(c.UnreachableFor, DefaultUnreachableFor) {
+		c.tripped = &unreachableError{last: Message(err)}
+		c.brokenLocked()
+		close(c.broken)
+		if c.Logger != nil {
+			c.Logger.Warn("endpoint unreachable: stopping", "attempts", c.streak,
+				"seconds", now.Sub(c.since).Seconds(), "err", Message(err))
+		}
+	}
+	return c.tripped
+}
+
+// answered starts the breaker's count again: the endpoint answered.
+func (c *Caller) answered() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.streak = 0
+}
+
+// brokenLocked makes the channel closed at the trip; c.mu is held.
+func (c *Caller) brokenLocked() chan struct{} {
+	if c.broken == nil {
+		c.broken = make(chan struct{})
+	}
+	return c.broken
+}
+
+// sleep waits for d, until ctx is done (false) or until the breaker
+// trips.
+func (c *Caller) sleep(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	c.mu.Lock()
+	broken := c.brokenLocked()
+	c.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-broken:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 func positive[T int | time.Duration](v, def T) T {

@@ -3,6 +3,7 @@ package awsiot
 import (
 	"context"
 	"errors"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
@@ -106,6 +107,27 @@ func Code(err error) string {
 	return ""
 }
 
+// NotSent reports whether err is an attempt that never reached the
+// endpoint: its connection could not be made (refused, no route, no
+// answer to connecting) or its host name could not be resolved. Nothing
+// it asked for can have taken effect. A connection that broke once the
+// request was on its way (a reset, a timeout awaiting the answer) is not
+// NotSent.
+func NotSent(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // Message is the AWS error's code and message, without the SDK's
-// operation and request-ID wrapping, for reports (awsconf.Message).
-func Message(err error) string { return awsconf.Message(err) }
+// operation and request-ID wrapping, for reports (awsconf.Message); for
+// the breaker's error, that the endpoint is unreachable and why.
+func Message(err error) string {
+	if u, ok := errors.AsType[*unreachableError](err); ok {
+		return u.Error()
+	}
+	return awsconf.Message(err)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,5 +78,31 @@ func TestMessageUnreachableEndpoint(t *testing.T) {
 	got := Message(fmt.Errorf("operation error IoT: GetPolicy, exceeded maximum number of attempts: %w", err))
 	if !strings.Contains(got, "cannot connect to 127.0.0.1:1") || !strings.Contains(got, "endpoint URL and --region") {
 		t.Errorf("Message = %q, want it to name the address and what to check", got)
+	}
+}
+
+func TestNotSent(t *testing.T) {
+	send := func(err error) error {
+		return &smithy.OperationError{ServiceID: "IoT", OperationName: "CreateThing", Err: &smithyhttp.RequestSendError{Err: err}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "refused", err: send(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), want: true},
+		{name: "network unreachable", err: send(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ENETUNREACH}), want: true},
+		{name: "no such host", err: send(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}), want: true},
+		{name: "reset after sending", err: send(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})},
+		{name: "unexpected EOF", err: send(io.ErrUnexpectedEOF)},
+		{name: "5xx", err: &smithy.GenericAPIError{Code: "InternalFailureException"}},
+		{name: "cancelled", err: context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NotSent(tt.err); got != tt.want {
+				t.Errorf("NotSent(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -267,15 +267,21 @@ func (im *Importer) Throttled() int64 { return im.caller.Throttled() }
 // Retried is the number of calls retried after a transient failure.
 func (im *Importer) Retried() int64 { return im.caller.Retried() }
 
+// Unreachable is the error of the calls once the endpoint became
+// unreachable (it wraps awsiot.ErrUnreachable and names the address), or
+// nil.
+func (im *Importer) Unreachable() error { return im.caller.Unreachable() }
+
 // ErrInterrupted means the run was stopped before the device was
 // complete; its completed steps are in the state file. It is the
 // Caller's sentinel.
 var ErrInterrupted = awsiot.ErrInterrupted
 
-// Import makes d complete. It returns ErrInterrupted (and no result)
-// when ctx is cancelled before the device is complete; a call already
-// sent is finished first, and its outcome recorded, so a later run
-// resumes after it.
+// Import makes d complete. It returns an error that Is ErrInterrupted
+// (and no result) when ctx is cancelled, or the endpoint became
+// unreachable (awsiot.ErrUnreachable), before the device is complete; a
+// call already sent is finished first, and its outcome recorded, so a
+// later run resumes after it.
 func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	res := Result{ChipID: d.ChipID, ThingName: d.ThingName}
 	st, _, err := im.cfg.State.Get(d.CertificateID)
@@ -454,7 +460,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	}
 	switch {
 	case errors.Is(err, ErrInterrupted):
-		return res, ErrInterrupted
+		return res, err
 	case err != nil:
 		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
 		res.Left = im.leftover(d, st, doneNow)

@@ -3,10 +3,13 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -84,5 +87,69 @@ func TestRunSkipsInvalid(t *testing.T) {
 	}
 	if c := e.Proxy.Counts()["RegisterCertificateWithoutCA"]; c != 2 {
 		t.Errorf("%d registrations, want 2", c)
+	}
+}
+
+// TestRunEndpointGoesDown: the endpoint stops taking connections part way
+// through. The run stops within seconds as an interrupted one, with no
+// device failed, and a run against the endpoint back up finishes the
+// rest without repeating a call that reached it.
+func TestRunEndpointGoesDown(t *testing.T) {
+	const n = 30
+	e := iottest.New(t, iotproxy.Config{Quotas: importtest.FastQuotas(), RefuseAfter: 40})
+	f := importtest.NewFleet(t, n)
+	path := importtest.StatePath(t)
+	im, st := importtest.NewImporter(t, e, path, importtest.FastQuotas(), importtest.Target)
+	started := time.Now()
+	results, err := importtest.Run(t, t.Context(), im, f, 4)
+	took := time.Since(started)
+	if !errors.Is(err, importer.ErrInterrupted) || !errors.Is(im.Unreachable(), awsiot.ErrUnreachable) {
+		t.Fatalf("err = %v, unreachable %v; want an interruption by ErrUnreachable", err, im.Unreachable())
+	}
+	if addr := strings.TrimPrefix(e.Proxy.URL(), "http://"); !strings.Contains(im.Unreachable().Error(), addr) {
+		t.Errorf("%v does not name %s", im.Unreachable(), addr)
+	}
+	if took > 15*time.Second {
+		t.Errorf("took %v to stop", took)
+	}
+	if len(results) == 0 || len(results) >= n {
+		t.Errorf("%d devices done, want some but not all", len(results))
+	}
+	for chip, r := range results {
+		if r.Status != importer.Imported {
+			t.Errorf("%s: %s %q, want only imported devices reported", chip, r.Status, r.Error)
+		}
+	}
+	st.Close()
+	first := e.Calls.Counts()
+	e.Calls.Reset()
+
+	moto, err := url.Parse(e.Moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := iotproxy.New(moto, iotproxy.Config{Observe: e.Calls.Observe})
+	if _, err := back.StartAt(strings.TrimPrefix(e.Proxy.URL(), "http://")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	im, _ = importtest.NewImporter(t, e, path, importtest.FastQuotas(), importtest.Target)
+	rest, err := importtest.Run(t, t.Context(), im, f, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for chip, r := range rest {
+		if r.Status != importer.Imported || r.Resumed != (results[chip].Status != "") {
+			t.Errorf("%s after the endpoint came back: %+v", chip, r)
+		}
+	}
+	if len(rest) != n {
+		t.Errorf("%d results, want %d", len(rest), n)
+	}
+	importtest.AssertComplete(t, e, f)
+	for key := range e.Calls.Counts() {
+		if first[key] > 0 {
+			t.Errorf("%s repeated after the endpoint came back", key)
+		}
 	}
 }

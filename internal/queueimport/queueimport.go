@@ -338,6 +338,13 @@ func (h *Handler) importOne(ctx context.Context, journal *state.Memory, mu *sync
 	res, err := c.im.Import(ctx, &d.Device)
 	log := h.log.With("manifest", j.msg.m.Manifest, "message_id", j.msg.rec.MessageId, "chip", d.ChipID, "thing", d.ThingName)
 	switch {
+	case errors.Is(err, awsiot.ErrUnreachable):
+		// The endpoint stopped taking connections: nothing is lost, but
+		// trying again at once would find it gone as well. Back with its
+		// steps, after a delay, as when retries run out.
+		j.msg.sendBack(withProgress(journal, d), true)
+		log.Info("endpoint unreachable; device sent back", "reason", err.Error())
+		return
 	case err != nil:
 		// Interrupted (time ran out) or the journal failed: the steps
 		// done so far go back with the device.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -499,5 +500,80 @@ func TestStackResultsWhenRetriesRunOut(t *testing.T) {
 	}
 	if msgs := requeued(t, s, 0); len(msgs) != 0 {
 		t.Errorf("%d messages sent back", len(msgs))
+	}
+}
+
+// TestEndpointUnreachable: the IoT endpoint stops taking connections part
+// way through a batch. The invocation stops within seconds, not after
+// every device's retries, records no device failed, and sends the devices
+// not done back with their steps and a delay, as when retries run out; a
+// later delivery, the endpoint back, finishes them without a call made
+// twice.
+func TestEndpointUnreachable(t *testing.T) {
+	s := stacktest.New(t, "tp-qi-unreach", stacktest.Options{Proxy: iotproxy.Config{RefuseAfter: 12}})
+	devs := devices(t, 12)
+	tb := s.Results()
+	id := results.ID(manifest, "e1")
+	var metrics stacktest.Metrics
+	h := newHandler(t, s, &metrics, func(c *queueimport.Config) {
+		// The defaults: 10 attempts a call, 100 ms to 10 s apart.
+		c.MaxAttempts, c.BackoffBase, c.BackoffMax = 0, 0, 0
+		c.Workers = 2
+		c.ResendDelay, c.MaxResendDelay = time.Second, 2*time.Second
+		c.Results, c.Finish = tb, s.Finisher("")
+	})
+	started := time.Now()
+	resp, err := h.Handle(t.Context(), event(body(t, 0, devs[:6]), body(t, 0, devs[6:])))
+	took := time.Since(started)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v %v, want no failed message", resp, err)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the invocation took %v with the endpoint gone, want a few seconds", took)
+	}
+	done, back := metrics.Sum(stack.MetricDevicesImported, ""), metrics.Sum(stack.MetricDevicesRequeued, "")
+	if failed := metrics.Sum(stack.MetricDevicesFailed, ""); failed != 0 || back == 0 || done+back != 12 {
+		t.Fatalf("imported %v, failed %v, sent back %v: want none failed, some sent back, 12 in all", done, failed, back)
+	}
+	if m, err := tb.Get(t.Context(), id); err != nil || m.Failed != 0 || m.Requeued != int(back) {
+		t.Errorf("results %+v %v, want none failed, %v requeued", m, err, back)
+	}
+	msgs := requeued(t, s)
+	var rest []string
+	n := 0
+	for _, m := range msgs {
+		if m.Attempt != 1 {
+			t.Errorf("sent back as attempt %d, want 1 (with a delay)", m.Attempt)
+		}
+		n += len(m.Devices)
+		rest = append(rest, body(t, m.Attempt, m.Devices))
+	}
+	if n != int(back) {
+		t.Fatalf("%d devices on the queue, %v sent back", n, back)
+	}
+	t.Logf("stopped after %v: %v imported, %v sent back", took, done, back)
+
+	// The endpoint back, at the same address.
+	moto, err := url.Parse(s.IoT.Moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := iotproxy.New(moto, iotproxy.Config{Observe: s.IoT.Calls.Observe})
+	if _, err := up.StartAt(strings.TrimPrefix(s.IoT.Proxy.URL(), "http://")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	resp, err = newHandler(t, s, &metrics, func(c *queueimport.Config) { c.Results, c.Finish = tb, s.Finisher("") }).Handle(t.Context(), event(rest...))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("second Handle: %v %v", resp, err)
+	}
+	s.IoT.AssertComplete(t, expected(devs))
+	for key, n := range s.IoT.Calls.Counts() {
+		if n != 1 {
+			t.Errorf("%s called %d times, want once", key, n)
+		}
+	}
+	if m, err := tb.Get(t.Context(), id); err != nil || m.Failed != 0 || m.Imported != 12 {
+		t.Errorf("results %+v %v, want 12 imported", m, err)
 	}
 }

@@ -276,8 +276,9 @@ func listAll(ctx context.Context, c *awsiot.Caller, op string, page func(ctx con
 	}
 }
 
-// Remove removes d. It returns ErrInterrupted when ctx is done before
-// d is, and other errors only when the state file fails.
+// Remove removes d. It returns an error that Is ErrInterrupted when ctx
+// is done, or the endpoint became unreachable, before d is, and other
+// errors only when the state file fails.
 func (r *Remover) Remove(ctx context.Context, d Device) (Result, error) {
 	res := Result{ChipID: d.ChipID, ThingName: d.ThingName, CertificateID: d.CertificateID, Done: []string{}}
 	rec, _, err := r.cfg.State.Get(d.CertificateID)
@@ -353,7 +354,12 @@ func (r *Remover) Remove(ctx context.Context, d Device) (Result, error) {
 }
 
 func (r *Remover) fail(ctx context.Context, res Result, step string, err error) (Result, error) {
-	if ctx.Err() != nil {
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		// The endpoint became unreachable (awsiot.ErrUnreachable), or ctx
+		// ended while the call waited.
+		return res, err
+	case ctx.Err() != nil:
 		return res, ErrInterrupted
 	}
 	res.Status, res.Error = Failed, step+": "+awsiot.Message(err)

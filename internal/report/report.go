@@ -24,8 +24,11 @@ type Summary struct {
 	InManifest *int `json:"in_manifest,omitempty"`
 	// Remaining is InManifest less Total: the devices this run did not
 	// reach (an interrupted run); absent when InManifest is.
-	Remaining   *int             `json:"remaining,omitempty"`
-	Interrupted bool             `json:"interrupted"`
+	Remaining   *int `json:"remaining,omitempty"`
+	Interrupted bool `json:"interrupted"`
+	// Unreachable is set on a run that stopped because the endpoint
+	// stopped taking connections: why, naming the address.
+	Unreachable string           `json:"unreachable,omitempty"`
 	Calls       map[string]int64 `json:"calls"`
 	Throttled   int64            `json:"throttled"`
 	Retried     int64            `json:"retried"`

@@ -10,7 +10,9 @@ import (
 // positive). Every result, do's and those feed passes to skip, goes to
 // onResult, one call at a time. send returns ctx's error once the run
 // stops, which feed should return. A do that ends in an error that Is
-// interrupted drops its value; any other error of do (the state file
+// interrupted drops its value and stops the run, as ctx ending does (an
+// endpoint gone unreachable, say: the values not started are left); any
+// other error of do (the state file
 // failed: no device may go on without its steps recorded) stops the run
 // and is returned. Each returns interrupted when ctx ended before every
 // value was done, else feed's error.
@@ -48,6 +50,7 @@ func Each[T, R any](ctx context.Context, workers int, interrupted error, onResul
 				switch {
 				case errors.Is(err, interrupted):
 					setErr(&stopped, err)
+					cancel()
 					continue
 				case err != nil:
 					setErr(&fatal, err)

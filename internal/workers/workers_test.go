@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 )
@@ -22,15 +23,16 @@ func TestEach(t *testing.T) {
 		want    error
 		results int // at least; exactly when exact
 		exact   bool
+		fewer   bool // fewer than every value's result
 	}{
 		{name: "every result and the skipped ones", do: func(v int) (int, error) { return v, nil }, results: 42, exact: true},
 		{name: "feed error", feedErr: errFeed, do: func(v int) (int, error) { return v, nil }, want: errFeed, results: 42, exact: true},
-		{name: "interrupted values are dropped", do: func(v int) (int, error) {
-			if v%2 == 1 {
+		{name: "an interrupted value is dropped and stops the run", do: func(v int) (int, error) {
+			if v == 5 {
 				return 0, errStop
 			}
 			return v, nil
-		}, want: errStop, results: 22, exact: true},
+		}, want: errStop, results: 2, fewer: true},
 		{name: "a fatal error stops the run", feedErr: errFeed, do: func(v int) (int, error) {
 			if v == 3 {
 				return 0, errFatal
@@ -79,6 +81,12 @@ func TestEach(t *testing.T) {
 			}
 			if len(results) < tt.results || tt.exact && len(results) != tt.results {
 				t.Errorf("%d results, want %d", len(results), tt.results)
+			}
+			if tt.fewer && len(results) >= 41 {
+				t.Errorf("%d results: the run went on after the interrupted value", len(results))
+			}
+			if tt.fewer && slices.Contains(results, 0) {
+				t.Errorf("an interrupted value's result was handed on: %v", results)
 			}
 			if tt.cancel && sendErrs != 1 {
 				t.Errorf("send failed %d times with the parent done, want once", sendErrs)

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -78,6 +79,14 @@ type Config struct {
 	// a request it refuses). Attaching again to the same Thing succeeds.
 	// Only attachments made through the proxy are known.
 	StrictExclusive bool
+	// RefuseAfter, if positive, takes the endpoint down after so many IoT
+	// requests (Other not counted; SetConfig counts afresh), as a server
+	// that stopped or a network that went away: at that request the
+	// listener closes, so new connections are refused, and idle
+	// connections are closed; that request is still served. Later
+	// requests on connections still open are hung up without forwarding
+	// (counted Dropped). See Refuse.
+	RefuseAfter int
 	// Observe, if set, sees every request that is forwarded (dropped
 	// after forwarding included), with its body, before it is forwarded.
 	Observe func(op string, r *http.Request, body []byte)
@@ -118,13 +127,16 @@ type Proxy struct {
 	target *url.URL
 	rp     *httputil.ReverseProxy
 
-	mu      sync.Mutex       // guards now, cfg, faultOn, buckets, rng
+	mu      sync.Mutex       // guards now, cfg, faultOn, buckets, rng, seen
 	now     func() time.Time // the clock of the token buckets; tests replace it
 	cfg     Config
 	faultOn map[string]bool
 	buckets map[string]*bucket
 	rng     *mrand.Rand
-	things  map[string]string // CreateThing settings by name, for StrictCreateThing
+	seen    int // IoT requests since SetConfig, for RefuseAfter
+	// refusing is set once Refuse took the endpoint down.
+	refusing atomic.Bool
+	things   map[string]string // CreateThing settings by name, for StrictCreateThing
 	// attached is, by principal, the Things it is attached to and the one
 	// it is attached to exclusively, for StrictExclusive.
 	attached map[string]*attachment
@@ -191,6 +203,7 @@ func (p *Proxy) SetConfig(cfg Config) {
 		p.buckets[op] = newBucket(rate)
 	}
 	p.rng = mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x7468696e67707273))
+	p.seen = 0
 }
 
 // setClock replaces the clock of the token buckets (for tests).
@@ -231,6 +244,8 @@ const (
 	fault503
 	dropBefore
 	dropAfter
+	refuseNow  // the RefuseAfter-th request: take the endpoint down, then serve it
+	refuseLate // a request after it on a connection still open
 )
 
 func (p *Proxy) decide(op string) (action, time.Duration) {
@@ -238,6 +253,15 @@ func (p *Proxy) decide(op string) (action, time.Duration) {
 	defer p.mu.Unlock()
 	if op == Other {
 		return forward, 0
+	}
+	if p.cfg.RefuseAfter > 0 {
+		p.seen++
+		switch {
+		case p.seen > p.cfg.RefuseAfter:
+			return refuseLate, 0
+		case p.seen == p.cfg.RefuseAfter:
+			return refuseNow, 0
+		}
 	}
 	delay := p.cfg.Latency
 	if p.cfg.Jitter > 0 {
@@ -284,6 +308,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := Operation(r)
 	p.count(op, OpStats{Calls: 1})
 	act, delay := p.decide(op)
+	switch {
+	case act == refuseNow:
+		p.Refuse()
+		act = forward
+	case act == refuseLate || p.refusing.Load():
+		p.count(op, OpStats{Dropped: 1})
+		hangUp(w)
+		return
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -570,18 +603,23 @@ func (p *Proxy) ResetStats() {
 
 // Start serves the proxy on a free loopback port and returns its URL
 // (http://127.0.0.1:PORT).
-func (p *Proxy) Start() (string, error) {
+func (p *Proxy) Start() (string, error) { return p.StartAt("127.0.0.1:0") }
+
+// StartAt serves the proxy on addr (host:port) and returns its URL: a new
+// proxy can take over the address of one that Refuse took down, so that a
+// client sees the same endpoint come back.
+func (p *Proxy) StartAt(addr string) (string, error) {
 	if p.srv != nil {
 		return "", fmt.Errorf("iotproxy: already started")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("iotproxy: listen: %w", err)
 	}
-	p.ln = ln
+	p.ln = &onceCloseListener{Listener: ln}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return p.closing }}
-	go func() { _ = p.srv.Serve(ln) }()
+	go func() { _ = p.srv.Serve(p.ln) }()
 	return p.URL(), nil
 }
 
@@ -591,6 +629,30 @@ func (p *Proxy) URL() string {
 		return ""
 	}
 	return "http://" + p.ln.Addr().String()
+}
+
+// Refuse takes the endpoint down while requests may be in flight: the
+// listener closes (a new connection is refused: the client's dial fails),
+// idle connections close, and every request after this one is hung up
+// without forwarding; requests being served finish. Close is still needed.
+func (p *Proxy) Refuse() {
+	if p.refusing.Swap(true) || p.srv == nil {
+		return
+	}
+	_ = p.ln.Close()
+	p.srv.SetKeepAlivesEnabled(false) // closes the idle connections
+}
+
+// onceCloseListener lets Refuse and Close both close the listener.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
 
 // Close stops serving, closes every connection and returns once no

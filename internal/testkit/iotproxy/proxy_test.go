@@ -2,6 +2,7 @@ package iotproxy
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -516,5 +518,52 @@ func TestCloseDropsWaiting(t *testing.T) {
 	}
 	if s := p.Stats()["CreateThing"]; s.Forwarded != 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestRefuseAfter checks that the endpoint goes down at the RefuseAfter-th
+// IoT request: that one is served, a request on a connection kept open is
+// hung up unforwarded, a new connection is refused, and a new proxy can
+// take the address over.
+func TestRefuseAfter(t *testing.T) {
+	b := newBackend(t)
+	p, u := startProxy(t, b, Config{RefuseAfter: 3})
+	kept := &http.Client{Timeout: 10 * time.Second} // keeps its connection
+	for i := range 3 {
+		if r := send(t, kept, "PUT", u+"/target-policies/p"); r.err != nil || r.status != http.StatusOK {
+			t.Fatalf("request %d: %+v, want served", i+1, r)
+		}
+	}
+	r := send(t, kept, "PUT", u+"/target-policies/p")
+	if r.err == nil {
+		t.Fatalf("request after RefuseAfter answered %d", r.status)
+	}
+	var op *net.OpError
+	if !errors.As(r.err, &op) || op.Op != "dial" || !errors.Is(r.err, syscall.ECONNREFUSED) {
+		// net/http may have sent it on the kept connection: that one is
+		// hung up, and the next one must find the port closed.
+		r = send(t, freshClient(), "PUT", u+"/target-policies/p")
+		if !errors.As(r.err, &op) || op.Op != "dial" || !errors.Is(r.err, syscall.ECONNREFUSED) {
+			t.Fatalf("request after RefuseAfter: %v, want a refused connection", r.err)
+		}
+	}
+	if got := b.hits.Load(); got != 3 {
+		t.Errorf("backend got %d requests, want 3", got)
+	}
+
+	again := New(b.url, Config{})
+	u2, err := again.StartAt(strings.TrimPrefix(u, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Close() })
+	if u2 != u {
+		t.Errorf("StartAt serves %s, want %s", u2, u)
+	}
+	if r := send(t, freshClient(), "PUT", u+"/target-policies/p"); r.err != nil || r.status != http.StatusOK {
+		t.Errorf("the endpoint back: %+v", r)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Close after Refuse: %v", err)
 	}
 }

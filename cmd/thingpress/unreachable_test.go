@@ -1,0 +1,92 @@
+package main
+
+import (
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thingpress/thingpress/internal/generate"
+	"github.com/thingpress/thingpress/internal/importer"
+	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
+	"github.com/thingpress/thingpress/internal/testkit/iottest"
+)
+
+// TestImportEndpointGoesDown: the endpoint stops taking connections a few
+// calls into an import of 20 devices. The run must stop within seconds,
+// not retry every device to the end, with the devices done reported done,
+// the rest remaining (none failed), the reason named and the status of an
+// interrupted run; the same command against the endpoint back up finishes
+// the rest, making no device twice.
+func TestImportEndpointGoesDown(t *testing.T) {
+	isolateAWS(t)
+	const n, preflight = 20, 3
+	// The endpoint goes down at the 12th device call: the two workers have
+	// finished a device or two by then.
+	e := iottest.New(t, iotproxy.Config{RefuseAfter: preflight + 12})
+	path, trustFile, _ := writeTestManifest(t, generate.FormatInfineon, n, false)
+	devs := devicesOf(t, path, trustFile)
+	if len(devs) != n {
+		t.Fatalf("%d good devices, want %d", len(devs), n)
+	}
+	dir := t.TempDir()
+	reportPath := filepath.Join(dir, "report.jsonl")
+	args := importArgs(e, "--trust", trustFile, "--workers", "2", "--rate", "100",
+		"--state", filepath.Join(dir, "state"), "--report", reportPath, path)
+	addr := strings.TrimPrefix(e.Proxy.URL(), "http://")
+
+	started := time.Now()
+	out, stderr, code := runCLI(t, args...)
+	took := time.Since(started)
+	t.Logf("stopped after %v:\n%s", took, out)
+	if took > 15*time.Second {
+		t.Errorf("the run took %v to stop, want a few seconds", took)
+	}
+	if code != exitSomeDevices {
+		t.Errorf("exit %d, want %d (interrupted)\n%s%s", code, exitSomeDevices, out, stderr)
+	}
+	lines, sum := readReport(t, reportPath)
+	done := 0
+	for _, l := range lines {
+		if l.Status != importer.Imported {
+			t.Errorf("%s: %s %q, want only imported devices reported", l.ChipID, l.Status, l.Error)
+			continue
+		}
+		done++
+	}
+	if done == 0 || done >= n {
+		t.Errorf("%d devices done, want some but not all", done)
+	}
+	if sum.Failed != 0 || sum.Imported != done || !sum.Interrupted || sum.Remaining == nil || *sum.Remaining != n-done {
+		t.Errorf("summary %+v (remaining %v), want %d imported, %d remaining, none failed, interrupted", sum, sum.Remaining, done, n-done)
+	}
+	if !strings.Contains(sum.Unreachable, addr) {
+		t.Errorf("summary's unreachable %q does not name the endpoint %s", sum.Unreachable, addr)
+	}
+	for _, want := range []string{"unreachable", addr, "remaining", "Run the same command again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+
+	// The endpoint back: a new proxy at the same address, on the same moto.
+	moto, err := url.Parse(e.Moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := iotproxy.New(moto, iotproxy.Config{})
+	if _, err := back.StartAt(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	out, stderr, code = runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s%s", code, out, stderr)
+	}
+	_, sum = readReport(t, reportPath)
+	if sum.Imported != n || sum.Resumed != done || sum.Exists != 0 || sum.Failed != 0 || sum.Interrupted {
+		t.Errorf("rerun summary %+v, want %d imported, %d of them resumed", sum, n, done)
+	}
+	e.AssertComplete(t, devs)
+}
