@@ -538,7 +538,7 @@ func TestEndpointUnreachable(t *testing.T) {
 	if m, err := tb.Get(t.Context(), id); err != nil || m.Failed != 0 || m.Requeued != int(back) {
 		t.Errorf("results %+v %v, want none failed, %v requeued", m, err, back)
 	}
-	msgs := requeued(t, s)
+	msgs := requeued(t, s, 1)
 	var rest []string
 	n := 0
 	for _, m := range msgs {
