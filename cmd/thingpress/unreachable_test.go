@@ -90,3 +90,72 @@ func TestImportEndpointGoesDown(t *testing.T) {
 	}
 	e.AssertComplete(t, devs)
 }
+
+// TestBindEndpointGoesDown is TestImportEndpointGoesDown for bind: the
+// endpoint stops taking connections a few devices into a bind of 12
+// registered certificates; the run stops within seconds with the rest
+// remaining, none failed, and the same command against the endpoint back
+// up binds the rest, each device once.
+func TestBindEndpointGoesDown(t *testing.T) {
+	isolateAWS(t)
+	const n = 12
+	e := iottest.New(t, iotproxy.Config{})
+	infos, devs := registerOnly(t, e, n)
+	// The preflight's 3 calls, then 15 of the 6 calls a device takes.
+	e.Proxy.SetConfig(iotproxy.Config{RefuseAfter: 3 + 15})
+	dir := t.TempDir()
+	reportPath := filepath.Join(dir, "bind.jsonl")
+	args := bindArgs(e, "--thing-type", iottest.ThingType, "--workers", "2", "--rate", "100",
+		"--state", filepath.Join(dir, "state"), "--report", reportPath, writeInfos(t, infos))
+	addr := strings.TrimPrefix(e.Proxy.URL(), "http://")
+
+	started := time.Now()
+	out, stderr, code := runCLI(t, args...)
+	took := time.Since(started)
+	t.Logf("stopped after %v:\n%s", took, out)
+	if took > 15*time.Second {
+		t.Errorf("the run took %v to stop, want a few seconds", took)
+	}
+	if code != exitSomeDevices {
+		t.Errorf("exit %d, want %d (interrupted)\n%s%s", code, exitSomeDevices, out, stderr)
+	}
+	lines, sum := readReport(t, reportPath)
+	done := 0
+	for _, l := range lines {
+		if l.Status != importer.Bound {
+			t.Errorf("%s: %s %q, want only bound devices reported", l.ThingName, l.Status, l.Error)
+			continue
+		}
+		done++
+	}
+	if done >= n || sum.Failed != 0 || sum.Bound != done || !sum.Interrupted || !strings.Contains(sum.Unreachable, addr) {
+		t.Errorf("summary %+v after %d bound, want some but not all bound, none failed, interrupted, unreachable naming %s", sum, done, addr)
+	}
+	for _, want := range []string{"unreachable", addr, "Run the same command again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+
+	moto, err := url.Parse(e.Moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := iotproxy.New(moto, iotproxy.Config{})
+	if _, err := back.StartAt(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	out, stderr, code = runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s%s", code, out, stderr)
+	}
+	_, sum = readReport(t, reportPath)
+	if sum.Bound != n || sum.Resumed != done || sum.Failed != 0 || sum.Interrupted {
+		t.Errorf("rerun summary %+v, want %d bound, %d of them resumed", sum, n, done)
+	}
+	if c := back.Counts()["CreateThing"]; c > int64(n-done)+1 {
+		t.Errorf("rerun sent CreateThing %d times for %d devices left", c, n-done)
+	}
+	assertBound(t, botoState(t, e.Moto.URL, iottest.Group), devs)
+}
