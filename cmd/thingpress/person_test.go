@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpress/thingpress/internal/testkit/closedport"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
@@ -108,12 +108,7 @@ func TestPersonAWS(t *testing.T) {
 	s := stacktest.New(t, "tp-person", stacktest.Options{})
 	e := s.IoT
 	tmp := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + closedport.Addr(t)
 	upload := filepath.Join(tmp, "reel.7z")
 	data, err := os.ReadFile("testdata/mini-reel.7z")
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/thingpress/thingpress/internal/awsconf"
+	"github.com/thingpress/thingpress/internal/testkit/closedport"
 )
 
 func TestLoad(t *testing.T) {
@@ -151,12 +152,7 @@ func TestLoadWithoutCredentials(t *testing.T) {
 // TestRetryerUnreachable checks that a refused connection or a host name
 // that does not exist is not retried, and a reset connection still is.
 func TestRetryerUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := closedport.Addr(t)
 	var d net.Dialer
 	_, refused := d.DialContext(t.Context(), "tcp", closed)
 	if refused == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/thingpress/thingpress/internal/ratelimit"
+	"github.com/thingpress/thingpress/internal/testkit/closedport"
 )
 
 func TestCallerTry(t *testing.T) {
@@ -90,19 +90,6 @@ func TestCallerInterrupted(t *testing.T) {
 	}
 }
 
-// closedAddr is a loopback address nothing listens on: a dial to it is
-// refused.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // refusedCall makes a real SDK call to addr, which refuses it, and
 // returns the error as the SDK wraps it.
 func refusedCall(t *testing.T, addr string) error {
@@ -133,7 +120,7 @@ func fastCaller(t *testing.T, attempts int, span time.Duration) *Caller {
 }
 
 func TestCallerNotSent(t *testing.T) {
-	refused := refusedCall(t, closedAddr(t))
+	refused := refusedCall(t, closedport.Addr(t))
 	if !NotSent(refused) {
 		t.Fatalf("NotSent(%v) = false for a refused connection", refused)
 	}
@@ -176,7 +163,7 @@ func TestCallerNotSent(t *testing.T) {
 }
 
 func TestCallerBreaker(t *testing.T) {
-	addr := closedAddr(t)
+	addr := closedport.Addr(t)
 	refused := refusedCall(t, addr)
 	api := &smithy.GenericAPIError{Code: "InvalidRequestException", Message: "m"}
 	op := ratelimit.OpCreateThing
