@@ -365,10 +365,12 @@ type Delivery struct {
 // manifest's update.
 const maxEntries = 99
 
-// entry is one conditional Put in a transaction and what it adds to the
-// manifest's counters when it succeeds.
+// entry is one conditional Put (or Update) of a device's item in a
+// transaction and what it adds to the manifest's counters when it
+// succeeds.
 type entry struct {
 	put   *types.Put
+	upd   *types.Update
 	delta map[string]int
 }
 
@@ -424,7 +426,7 @@ func (t *Table) Record(ctx context.Context, d Delivery) (Manifest, bool, error) 
 	}
 	for len(entries) > 0 {
 		n := min(len(entries), maxEntries)
-		if err := t.transact(ctx, d.Manifest, entries[:n]); err != nil {
+		if _, err := t.transact(ctx, d.Manifest, entries[:n], nil); err != nil {
 			return Manifest{}, false, err
 		}
 		entries = entries[n:]
@@ -445,16 +447,24 @@ func condition(c expression.ConditionBuilder) (*string, map[string]string, map[s
 // and do not count).
 const transactAttempts = 8
 
-// transact writes entries and their counters in one transaction. An
-// entry whose condition fails (its device is recorded already) is left
-// out and the rest written again.
-func (t *Table) transact(ctx context.Context, id string, entries []entry) error {
+// transact writes entries and their counters in one transaction, the
+// counters' update on condition cond when it is set (ErrState when it
+// fails). An entry whose condition fails (its device is recorded
+// already) is left out and the rest written again. It returns how many
+// entries were written.
+func (t *Table) transact(ctx context.Context, id string, entries []entry, cond *expression.ConditionBuilder) (int, error) {
 	for attempt := 1; len(entries) > 0; {
 		total := map[string]int{}
 		items := make([]types.TransactWriteItem, 0, len(entries)+1)
 		for _, e := range entries {
 			for k, v := range e.delta {
 				total[k] += v
+			}
+			if e.upd != nil {
+				u := *e.upd
+				u.TableName = aws.String(t.Name)
+				items = append(items, types.TransactWriteItem{Update: &u})
+				continue
 			}
 			p := *e.put
 			p.TableName = aws.String(t.Name)
@@ -464,21 +474,29 @@ func (t *Table) transact(ctx context.Context, id string, entries []entry) error 
 		for _, k := range []string{"imported", "exists", "failed", "requeued", "outstanding"} {
 			upd = upd.Add(expression.Name(k), expression.Value(total[k]))
 		}
-		expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+		b := expression.NewBuilder().WithUpdate(upd)
+		if cond != nil {
+			b = b.WithCondition(*cond)
+		}
+		expr, err := b.Build()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(t.Name), Key: manifestKey(id), UpdateExpression: expr.Update(),
+			ConditionExpression:      expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}})
 		_, err = t.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			return nil
+			return len(entries), nil
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
-			return fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
+			return 0, fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
+		}
+		if n := len(tce.CancellationReasons); n == len(items) && aws.ToString(tce.CancellationReasons[n-1].Code) == "ConditionalCheckFailed" {
+			return 0, fmt.Errorf("%w: %s", ErrState, id)
 		}
 		var keep []entry
 		dropped := false
@@ -492,21 +510,21 @@ func (t *Table) transact(ctx context.Context, id string, entries []entry) error 
 			}
 		}
 		if len(tce.CancellationReasons) != len(items) {
-			return fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
+			return 0, fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
 		}
 		if !dropped {
 			// A conflict with another transaction, or throttling.
 			if attempt >= transactAttempts {
-				return fmt.Errorf("results table: manifest %s: record devices: %d attempts: %w", id, attempt, err)
+				return 0, fmt.Errorf("results table: manifest %s: record devices: %d attempts: %w", id, attempt, err)
 			}
 			if !backoff.Sleep(ctx, backoff.Full(20*time.Millisecond, time.Second, attempt)) {
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
 			attempt++
 		}
 		entries = keep
 	}
-	return nil
+	return 0, nil
 }
 
 // FailedDevices returns the devices of the manifest whose outcome is
@@ -559,4 +577,49 @@ func (t *Table) StartRetry(ctx context.Context, id string, n int) (int, error) {
 		return 0, err
 	}
 	return m.Round, nil
+}
+
+// LeaveRetry takes devs, failed devices whose retry round round started
+// (StartRetry) but that were never queued, out of that round: each keeps
+// its failed outcome, reason and attempts (so FailedDevices lists it for
+// the next retry) and gets round as its round, so that a message of
+// theirs that SQS took after all is not counted when it is delivered;
+// the manifest's outstanding count goes down by one for each. A device
+// already recorded in round (its message was queued after all) is left
+// as it is. All on condition that the manifest is importing in round
+// (ErrState if not). It returns how many devices it took out; see
+// CheckDone for whether the manifest is then done.
+func (t *Table) LeaveRetry(ctx context.Context, id string, round int, devs []Device) (int, error) {
+	var entries []entry
+	for _, d := range devs {
+		upd := expression.Set(expression.Name("round"), expression.Value(round))
+		cond := expression.Name("outcome").Equal(expression.Value(Failed)).And(expression.Name("round").LessThan(expression.Value(round)))
+		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		if err != nil {
+			return 0, err
+		}
+		entries = append(entries, entry{upd: &types.Update{
+			Key: map[string]types.AttributeValue{
+				AttrPK: &types.AttributeValueMemberS{Value: DevicePrefix + id},
+				AttrSK: &types.AttributeValueMemberS{Value: d.CertificateID},
+			},
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}, delta: map[string]int{"outstanding": -1}})
+	}
+	cond := stateIs(StateImporting).And(expression.Name("round").Equal(expression.Value(round)))
+	left := 0
+	for len(entries) > 0 {
+		n := min(len(entries), maxEntries)
+		k, err := t.transact(ctx, id, entries[:n], &cond)
+		left += k
+		if errors.Is(err, ErrState) {
+			return left, fmt.Errorf("%w: %s is not importing retry %d", ErrState, id, round)
+		}
+		if err != nil {
+			return left, err
+		}
+		entries = entries[n:]
+	}
+	return left, nil
 }

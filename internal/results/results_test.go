@@ -213,3 +213,94 @@ func TestFinishMarksTold(t *testing.T) {
 		t.Fatalf("told, asked again: %v %v", done, err)
 	}
 }
+
+// TestLeaveRetry: devices of a retry that were never queued leave its
+// round: outstanding goes down by each, none counted twice (one recorded
+// already stays as recorded, a late message of one taken out adds
+// nothing), and the manifest is done when the rest is.
+func TestLeaveRetry(t *testing.T) {
+	s := stacktest.New(t, "tp-results-leave", stacktest.Options{})
+	tb := s.Results()
+	ctx := t.Context()
+	id := results.ID("s3://b/leave.7z", "e1")
+	if _, err := tb.Reading(ctx, id, "s3://b/leave.7z", "e1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: []results.Result{
+		res(1, results.Imported), res(2, results.Failed), res(3, results.Failed), res(4, results.Failed),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := tb.Queued(ctx, id, 4); err != nil || !done {
+		t.Fatalf("Queued: %v %v", done, err)
+	}
+	if err := tb.MarkNotified(ctx, check(t, tb, id, results.StateDone, counts{4, 1, 0, 3, 0})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.LeaveRetry(ctx, id, 1, []results.Device{dev(2)}); !errors.Is(err, results.ErrState) {
+		t.Fatalf("LeaveRetry of a done manifest: %v, want ErrState", err)
+	}
+	round, err := tb.StartRetry(ctx, id, 3)
+	if err != nil || round != 1 {
+		t.Fatalf("StartRetry: %d %v", round, err)
+	}
+	if _, err := tb.LeaveRetry(ctx, id, round+1, []results.Device{dev(2)}); !errors.Is(err, results.ErrState) {
+		t.Fatalf("LeaveRetry of another round: %v, want ErrState", err)
+	}
+	// Device 2's message was queued after all and is recorded before
+	// LeaveRetry: it stays counted once.
+	if _, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m2", Round: round, Results: []results.Result{res(2, results.Imported)}}); err != nil || done {
+		t.Fatalf("Record of round 1: %v %v", done, err)
+	}
+	left, err := tb.LeaveRetry(ctx, id, round, []results.Device{dev(2), dev(3)})
+	if err != nil || left != 1 {
+		t.Fatalf("LeaveRetry: %d %v, want 1 (device 2 recorded already)", left, err)
+	}
+	m := check(t, tb, id, results.StateImporting, counts{4, 2, 0, 2, 0})
+	if m.Outstanding != 1 || m.Round != 1 {
+		t.Fatalf("outstanding %d round %d, want 1 (device 4) in round 1", m.Outstanding, m.Round)
+	}
+	// Device 3's message arrives late: it was taken out, nothing counts.
+	if _, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m3", Round: round, Results: []results.Result{res(3, results.Imported)}}); err != nil || done {
+		t.Fatalf("Record of a device taken out: %v %v", done, err)
+	}
+	check(t, tb, id, results.StateImporting, counts{4, 2, 0, 2, 0})
+	m, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m4", Round: round, Results: []results.Result{res(4, results.Failed)}})
+	if err != nil || !done || m.State != results.StateDone || m.Outstanding != 0 {
+		t.Fatalf("last device of the round: %+v %v %v, want done", m, done, err)
+	}
+	check(t, tb, id, results.StateDone, counts{4, 2, 0, 2, 0})
+	failed, err := tb.FailedDevices(ctx, id)
+	if err != nil || len(failed) != 2 {
+		t.Fatalf("failed devices %+v %v, want devices 3 and 4", failed, err)
+	}
+	for _, d := range failed {
+		if d.Round != 1 || d.Reason != "clash" || d.CertificatePEM != "PEM" {
+			t.Errorf("failed device %+v: want round 1 with its reason and certificate", d)
+		}
+	}
+	if d := failed[0]; d.ChipID != "chip3" || d.Attempts != 1 {
+		t.Errorf("device taken out: %+v, want chip3 with its one attempt", d)
+	}
+	// The next retry takes both.
+	if round, err := tb.StartRetry(ctx, id, len(failed)); err != nil || round != 2 {
+		t.Fatalf("next StartRetry: %d %v", round, err)
+	}
+	if _, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m5", Round: 2, Results: []results.Result{res(3, results.Imported), res(4, results.Imported)}}); err != nil || !done {
+		t.Fatalf("round 2: %v %v", done, err)
+	}
+	check(t, tb, id, results.StateDone, counts{4, 4, 0, 0, 0})
+
+	t.Run("none queued", func(t *testing.T) {
+		round, err := tb.StartRetry(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, err := tb.LeaveRetry(ctx, id, round, nil); err != nil || left != 0 {
+			t.Fatalf("LeaveRetry of no device: %d %v", left, err)
+		}
+		if m, done, err := tb.CheckDone(ctx, id); err != nil || !done || m.Round != round {
+			t.Fatalf("CheckDone: %+v %v %v, want done", m, done, err)
+		}
+	})
+}

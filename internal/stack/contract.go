@@ -171,6 +171,9 @@ const (
 	// LogicalResultsTable is the results table; its physical ID is its
 	// name.
 	LogicalResultsTable = "ResultsTable"
+	// ParamResultsTopicARN is the template's parameter naming the SNS
+	// topic told when a manifest is done ("" for none).
+	ParamResultsTopicARN = "ResultsTopicArn"
 	// ManifestSuffix7z and ManifestSuffixXML are the object key endings
 	// that start processing (the provider ignores case).
 	ManifestSuffix7z  = ".7z"

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/importer"
@@ -169,9 +172,55 @@ type RetryResult struct {
 	Messages int    `json:"messages"`
 }
 
+// ErrRetryIncomplete means a retry queued only some of the failed
+// devices (maybe none); RetryError says which.
+var ErrRetryIncomplete = errors.New("retry: not every failed device was queued")
+
+// RetryError is what a retry that could not queue all its devices did.
+type RetryError struct {
+	Manifest string
+	Round    int
+	// Queued and NotQueued are devices of the retry; the devices not
+	// queued were taken out of the round and stay failed.
+	Queued, NotQueued int
+	// Done is set when taking them out completed the manifest; Told
+	// when its end (final summary and notice) was then told.
+	Done, Told bool
+	// Err is the send's error; Cleanup what went wrong afterwards.
+	Err, Cleanup error
+}
+
+func (e *RetryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: retry %d queued %d of its %d failed devices; %d not queued", e.Manifest, e.Round, e.Queued, e.Queued+e.NotQueued, e.NotQueued)
+	switch {
+	case e.Cleanup != nil && !e.Done:
+		fmt.Fprintf(&b, ", and taking them out of the retry failed (%v): the manifest stays importing", e.Cleanup)
+	default:
+		b.WriteString(" stay failed: run thingpress retry again once the manifest is done")
+		switch {
+		case e.Done && e.Told:
+			b.WriteString(" (it is done now, its end told)")
+		case e.Done:
+			fmt.Fprintf(&b, " (it is done now, but its end not told: %v)", e.Cleanup)
+		}
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *RetryError) Unwrap() []error { return []error{ErrRetryIncomplete, e.Err} }
+
+// cleanupTimeout bounds the writes that take unsent devices out of a
+// retry, which run even when the send failed because ctx ended.
+const cleanupTimeout = 30 * time.Second
+
 // Retry queues the failed devices of a done manifest again: the manifest
 // goes to importing until each of them has a new outcome, then to done.
-// A manifest without failed devices is left as it is.
+// A manifest without failed devices is left as it is. When a send fails,
+// the devices not queued are taken out of the retry (they stay failed),
+// the manifest is done as soon as the ones queued are, and the error is
+// a *RetryError.
 func (c *Client) Retry(ctx context.Context, in RetryInput) (RetryResult, error) {
 	if in.DevicesPerMessage <= 0 {
 		in.DevicesPerMessage = stack.DefaultDevicesPerMessage
@@ -206,20 +255,80 @@ func (c *Client) Retry(ctx context.Context, in RetryInput) (RetryResult, error) 
 	for len(out) > 0 {
 		n := min(len(out), in.DevicesPerMessage)
 		body, err := json.Marshal(stack.Message{Manifest: r.uri, ManifestETag: r.etag, ManifestVersion: r.version, Round: res.Round, Devices: out[:n]})
-		if err != nil {
-			return res, err
-		}
-		if len(body) > stack.MaxMessageBytes && n > 1 {
+		if err == nil && len(body) > stack.MaxMessageBytes && n > 1 {
 			in.DevicesPerMessage = max(n/2, 1)
 			continue
 		}
-		if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(urls[stack.LogicalImportQueue]), MessageBody: aws.String(string(body))}); err != nil {
-			return res, fmt.Errorf("queue devices (%d of %d queued; the manifest stays importing until they are): %w",
-				res.Devices, len(devs), err)
+		if err == nil {
+			_, err = c.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(urls[stack.LogicalImportQueue]), MessageBody: aws.String(string(body))})
+		}
+		if err != nil {
+			return res, c.leaveRetry(ctx, in.ManifestInput, tb, r, res, devs[res.Devices:], fmt.Errorf("queue devices: %w", err))
 		}
 		res.Devices += n
 		res.Messages++
 		out = out[n:]
 	}
 	return res, nil
+}
+
+// leaveRetry takes the devices of a retry that were not queued out of
+// its round and, when that completes the manifest, tells its end as the
+// stack does. It returns the *RetryError that says so.
+func (c *Client) leaveRetry(ctx context.Context, in ManifestInput, tb *results.Table, r *manifestRef, res RetryResult, unsent []results.Device, sendErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	e := &RetryError{Manifest: r.uri, Round: res.Round, Queued: res.Devices, NotQueued: len(unsent), Err: sendErr}
+	left, err := tb.LeaveRetry(ctx, r.id, res.Round, unsent)
+	if err != nil {
+		e.Cleanup = err
+		return e
+	}
+	// A device recorded already was queued after all (SQS took the
+	// message whose send failed).
+	e.Queued, e.NotQueued = res.Devices+len(unsent)-left, left
+	m, done, err := tb.CheckDone(ctx, r.id)
+	if err != nil {
+		e.Cleanup = err
+		return e
+	}
+	if !done {
+		return e
+	}
+	e.Done = true
+	f, err := c.finisher(ctx, in)
+	if err != nil {
+		// Without the topic, the final summary alone; the manifest stays
+		// untold (see CheckDone), so that a later telling sends the notice.
+		in.defaults()
+		sum := &results.Finisher{S3: c.S3, SummaryPrefix: in.SummaryPrefix}
+		e.Cleanup = errors.Join(err, sum.Finish(ctx, m))
+		return e
+	}
+	if err := tb.Finish(ctx, f, m); err != nil {
+		e.Cleanup = err
+		return e
+	}
+	e.Told = true
+	return e
+}
+
+// finisher tells the end of a manifest of the stack as its functions
+// do: the final summary under the summary prefix and, when the stack has
+// a results topic (its ResultsTopicArn parameter), the notice.
+func (c *Client) finisher(ctx context.Context, in ManifestInput) (*results.Finisher, error) {
+	in.defaults()
+	out, err := c.CFN.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(in.Stack)})
+	if err != nil {
+		return nil, c.explain(ctx, "stack "+in.Stack, err)
+	}
+	f := &results.Finisher{S3: c.S3, SNS: c.SNS, SummaryPrefix: in.SummaryPrefix}
+	for _, s := range out.Stacks {
+		for _, p := range s.Parameters {
+			if aws.ToString(p.ParameterKey) == stack.ParamResultsTopicARN {
+				f.TopicARN = aws.ToString(p.ParameterValue)
+			}
+		}
+	}
+	return f, nil
 }

@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -38,6 +40,9 @@ type Options struct {
 	// VisibilityTimeout of the import queue in seconds (default 2, so a
 	// failed message comes back soon).
 	VisibilityTimeout int
+	// ResultsTopic makes an SNS topic <name>-done and gives its ARN to
+	// the stack as its ResultsTopicArn parameter (default: none).
+	ResultsTopic bool
 }
 
 // Stack is a thingpress stack in moto.
@@ -56,6 +61,8 @@ type Stack struct {
 	ImportQueue, ImportDLQ, ProviderDLQ, Events string
 	// Table is the results table's name.
 	Table string
+	// ResultsTopic is the ARN of the stack's results topic, if any.
+	ResultsTopic string
 
 	client *stackclient.Client // what thingpress status reads with
 	ddbMu  sync.Mutex          // see serialDDB
@@ -64,6 +71,10 @@ type Stack struct {
 // template makes the resources of template.yaml that the functions and
 // the CLI use, under the same logical IDs.
 var template = `AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ` + stack.ParamResultsTopicARN + `:
+    Type: String
+    Default: ''
 Resources:
 ` + bucketResources() + `  ` + stack.LogicalImportDeadLetterQueue + `:
     Type: AWS::SQS::Queue
@@ -122,9 +133,19 @@ func New(t testing.TB, name string, o Options) *Stack {
 		client:  c,
 	}
 	ctx := t.Context()
+	if o.ResultsTopic {
+		topic, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name + "-done")})
+		if err != nil {
+			t.Fatalf("results topic: %v", err)
+		}
+		s.ResultsTopic = aws.ToString(topic.TopicArn)
+	}
 	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
 		TemplateBody: aws.String(fmt.Sprintf(template, o.VisibilityTimeout, o.MaxReceiveCount)),
+		Parameters: []cfntypes.Parameter{{
+			ParameterKey: aws.String(stack.ParamResultsTopicARN), ParameterValue: aws.String(s.ResultsTopic),
+		}},
 	}); err != nil {
 		t.Fatalf("create stack: %v", err)
 	}
