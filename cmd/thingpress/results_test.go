@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,5 +163,84 @@ func TestStatusAndRetryResults(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
 			}
 		})
+	}
+}
+
+// TestRetrySendFails: retry --devices-per-message 1 of three failed
+// devices whose second is too big for one SQS message queues the first,
+// says what it did not queue and fails; the manifest waits for the one
+// queued only, and is done once it is recorded, the other two failed.
+func TestRetrySendFails(t *testing.T) {
+	isolateAWS(t)
+	s := stacktest.New(t, "tp-cli-retry-fails", stacktest.Options{})
+	ctx := t.Context()
+	const key = "reels/reel-2.xml"
+	uri := "s3://" + s.Bucket + "/" + key
+	started := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339)
+	sum, err := json.Marshal(stack.Summary{Manifest: uri, ETag: "e2", Started: started, Finished: started, Slot: "E0E1", Counts: outcome.Counts{Total: 3, Valid: 3}, Messages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(stack.SummaryKey(stack.DefaultSummaryPrefix, key)), Body: bytes.NewReader(sum),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tb := s.Results()
+	id := results.ID(uri, "e2")
+	if _, err := tb.Reading(ctx, id, uri, "e2"); err != nil {
+		t.Fatal(err)
+	}
+	dev := func(i int) results.Device {
+		d := results.Device{ChipID: fmt.Sprintf("CHIP%d", i), ThingName: fmt.Sprintf("thing-%d", i),
+			CertificateID: strings.Repeat(string(rune('a'+i)), 64), CertificatePEM: "-----BEGIN CERTIFICATE-----\n"}
+		if i == 1 {
+			// Too big for a message of its own (the item fits DynamoDB's 400 KB).
+			d.Attributes = map[string]string{"pad": strings.Repeat("x", 300<<10)}
+		}
+		return d
+	}
+	var rs []results.Result
+	for i := range 3 {
+		rs = append(rs, results.Result{Device: dev(i), Outcome: results.Failed, Reason: "clash"})
+	}
+	if _, _, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: rs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := tb.Queued(ctx, id, 3); err != nil || !done {
+		t.Fatalf("Queued: %v %v", done, err)
+	}
+	awsFlags := []string{"--endpoint-url", s.Moto.URL}
+
+	_, stderr, code := runCLI(t, append([]string{"retry", "--stack", s.Name, "--manifest", key, "--devices-per-message", "1"}, awsFlags...)...)
+	want := uri + ": retry 1 queued 1 of its 3 failed devices; 2 not queued stay failed: run thingpress retry again once the manifest is done: queue devices: "
+	if code != exitFatal || !strings.Contains(stderr, want) || !strings.Contains(stderr, "Message must be shorter than 262144 bytes") {
+		t.Fatalf("retry: exit %d, stderr %q; want %d and %q with the SQS error", code, stderr, exitFatal, want)
+	}
+	msgs := s.Receive(t, s.ImportQueue)
+	var m stack.Message
+	if len(msgs) != 1 || json.Unmarshal([]byte(msgs[0]), &m) != nil || m.Round != 1 || len(m.Devices) != 1 || m.Devices[0].ThingName != "thing-0" {
+		t.Fatalf("import queue holds %q, want thing-0's message of round 1", msgs)
+	}
+	row := func(state string, imported, failed int) *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`(?m)^reels/reel-2\.xml\s+%s\s+3\s+3\s+0\s+%d\s+0\s+%d\s+0\s`, state, imported, failed))
+	}
+	out, stderr, code := runCLI(t, append([]string{"status", "--stack", s.Name, "--manifest", key}, awsFlags...)...)
+	if code != exitOK || !row("importing", 0, 3).MatchString(out) {
+		t.Fatalf("status after the failed retry: exit %d\n%s%s", code, out, stderr)
+	}
+	if mi, err := tb.Get(ctx, id); err != nil || mi.Round != 1 || mi.Outstanding != 1 {
+		t.Fatalf("manifest %+v %v, want round 1 waiting for 1 device", mi, err)
+	}
+	if _, stderr, code := runCLI(t, append([]string{"retry", "--stack", s.Name, "--manifest", key}, awsFlags...)...); code != exitFatal || !strings.Contains(stderr, "is not done") {
+		t.Fatalf("retry while thing-0 is out: exit %d %q", code, stderr)
+	}
+	// The importer records thing-0.
+	if _, done, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m2", Round: 1, Results: []results.Result{{Device: dev(0), Outcome: results.Imported}}}); err != nil || !done {
+		t.Fatalf("Record of round 1: %v %v", done, err)
+	}
+	out, stderr, code = runCLI(t, append([]string{"status", "--stack", s.Name, "--manifest", key}, awsFlags...)...)
+	if code != exitOK || !row("done", 1, 2).MatchString(out) || !strings.Contains(out, "2 devices failed") {
+		t.Fatalf("status after round 1: exit %d\n%s%s", code, out, stderr)
 	}
 }

@@ -36,10 +36,21 @@ a new outcome, then to done again, with a new final summary and notification:
 a device imported now counts as imported instead of failed; one that fails
 again stays failed, with the new reason and one more attempt.
 
+If a message cannot be sent (a device too big for one, a missing
+permission, the network), retry stops there, takes the devices it did not
+queue out of the retry (they stay failed, as they were) and fails, saying
+how many it queued and how many not: the manifest is done as soon as the
+devices queued are, and thingpress retry can be run again then. When none
+is left outstanding, retry itself sets the manifest done and tells its end
+(a new final summary and notification, the counts as they are).
+
 The caller needs cloudformation:DescribeStackResources on the stack,
 s3:GetObject on the summary prefix, dynamodb:GetItem, dynamodb:Query and
-dynamodb:UpdateItem on the results table and sqs:SendMessage on the import
-queue.`,
+dynamodb:UpdateItem on the results table (also for the updates of a
+transaction) and sqs:SendMessage on the import queue; to tell a manifest's
+end after a failed send, cloudformation:DescribeStacks (for the
+ResultsTopicArn parameter), s3:PutObject on the summary prefix and
+sns:Publish on the topic.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRetry(cmd, o)

@@ -69,7 +69,9 @@ type Stack struct {
 }
 
 // template makes the resources of template.yaml that the functions and
-// the CLI use, under the same logical IDs.
+// the CLI use, under the same logical IDs. The import queue takes
+// messages up to stack.MaxMessageBytes, the limit the stack keeps to
+// (moto's default is SQS's newer 1 MiB).
 var template = `AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   ` + stack.ParamResultsTopicARN + `:
@@ -82,6 +84,7 @@ Resources:
     Type: AWS::SQS::Queue
     Properties:
       VisibilityTimeout: %d
+      MaximumMessageSize: %d
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt ` + stack.LogicalImportDeadLetterQueue + `.Arn
         maxReceiveCount: %d
@@ -142,7 +145,7 @@ func New(t testing.TB, name string, o Options) *Stack {
 	}
 	if _, err := s.CFN.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
-		TemplateBody: aws.String(fmt.Sprintf(template, o.VisibilityTimeout, o.MaxReceiveCount)),
+		TemplateBody: aws.String(fmt.Sprintf(template, o.VisibilityTimeout, stack.MaxMessageBytes, o.MaxReceiveCount)),
 		Parameters: []cfntypes.Parameter{{
 			ParameterKey: aws.String(stack.ParamResultsTopicARN), ParameterValue: aws.String(s.ResultsTopic),
 		}},
