@@ -183,9 +183,10 @@ type RetryError struct {
 	// Queued and NotQueued are devices of the retry; the devices not
 	// queued were taken out of the round and stay failed.
 	Queued, NotQueued int
-	// Done is set when taking them out completed the manifest; Told
-	// when its end (final summary and notice) was then told.
-	Done, Told bool
+	// Left is set when they were taken out of the round, Done when that
+	// completed the manifest, Told when its end (final summary and
+	// notice) was then told.
+	Left, Done, Told bool
 	// Err is the send's error; Cleanup what went wrong afterwards.
 	Err, Cleanup error
 }
@@ -193,16 +194,17 @@ type RetryError struct {
 func (e *RetryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: retry %d queued %d of its %d failed devices; %d not queued", e.Manifest, e.Round, e.Queued, e.Queued+e.NotQueued, e.NotQueued)
-	switch {
-	case e.Cleanup != nil && !e.Done:
+	if !e.Left {
 		fmt.Fprintf(&b, ", and taking them out of the retry failed (%v): the manifest stays importing", e.Cleanup)
-	default:
+	} else {
 		b.WriteString(" stay failed: run thingpress retry again once the manifest is done")
 		switch {
 		case e.Done && e.Told:
 			b.WriteString(" (it is done now, its end told)")
 		case e.Done:
 			fmt.Fprintf(&b, " (it is done now, but its end not told: %v)", e.Cleanup)
+		case e.Cleanup != nil:
+			fmt.Fprintf(&b, " (whether it is done now is not known: %v)", e.Cleanup)
 		}
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
@@ -286,7 +288,7 @@ func (c *Client) leaveRetry(ctx context.Context, in ManifestInput, tb *results.T
 	}
 	// A device recorded already was queued after all (SQS took the
 	// message whose send failed).
-	e.Queued, e.NotQueued = res.Devices+len(unsent)-left, left
+	e.Left, e.Queued, e.NotQueued = true, res.Devices+len(unsent)-left, left
 	m, done, err := tb.CheckDone(ctx, r.id)
 	if err != nil {
 		e.Cleanup = err

@@ -172,7 +172,7 @@ func TestStackRetrySendFails(t *testing.T) {
 		if !errors.As(err, &re) || !errors.Is(err, stackclient.ErrRetryIncomplete) || rr.Devices != 0 || rr.Round != 1 {
 			t.Fatalf("retry: %+v %v, want a RetryError", rr, err)
 		}
-		if re.Queued != 0 || re.NotQueued != clashing || !re.Done || !re.Told || re.Cleanup != nil {
+		if re.Queued != 0 || re.NotQueued != clashing || !re.Left || !re.Done || !re.Told || re.Cleanup != nil {
 			t.Fatalf("retry error %+v", re)
 		}
 		for _, w := range []string{"retry 1 queued 0 of its 3 failed devices; 3 not queued stay failed", "run thingpress retry again once the manifest is done",
@@ -211,7 +211,7 @@ func TestStackRetrySendFails(t *testing.T) {
 		if !errors.As(err, &re) || rr.Devices != 1 || rr.Messages != 1 || rr.Round != 2 {
 			t.Fatalf("retry: %+v %v, want a RetryError", rr, err)
 		}
-		if re.Queued != 1 || re.NotQueued != 2 || re.Done || re.Cleanup != nil {
+		if re.Queued != 1 || re.NotQueued != 2 || !re.Left || re.Done || re.Cleanup != nil {
 			t.Fatalf("retry error %+v", re)
 		}
 		if w := "retry 2 queued 1 of its 3 failed devices; 2 not queued stay failed: run thingpress retry again once the manifest is done: queue devices: "; !strings.Contains(err.Error(), w) {
