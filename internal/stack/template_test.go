@@ -346,7 +346,7 @@ func TestTemplateEnvironmentIsTheContract(t *testing.T) {
 		EnvImporterConcurrency: "ImporterMaxConcurrency",
 		EnvDevicesPerMessage:   "DevicesPerMessage",
 		EnvResultsTable:        LogicalResultsTable,
-		EnvResultsTopicARN:     "ResultsTopicArn",
+		EnvResultsTopicARN:     ParamResultsTopicARN, // thingpress retry reads it too
 	}
 	literals := map[string]string{
 		EnvSummaryPrefix:    DefaultSummaryPrefix,
