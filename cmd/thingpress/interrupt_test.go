@@ -17,19 +17,19 @@ import (
 )
 
 // TestInterruptSpooling stops thingpress with SIGINT or SIGTERM while it
-// spools the inner archive of a bundle (512 MiB, some seconds of work):
+// spools the inner archive of a bundle (256 MiB, a second or more of work):
 // it must exit within about a second with the status of an interrupted
 // run, say so, and leave nothing in its TMPDIR.
 func TestInterruptSpooling(t *testing.T) {
 	if testing.Short() {
-		t.Skip("spools a 512 MiB archive")
+		t.Skip("spools a 256 MiB archive")
 	}
 	testbundle.Require7z(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("sees the spool file in /proc")
 	}
 	bundle := filepath.Join(t.TempDir(), "big.7z")
-	if err := testbundle.WriteBigBundle(bundle, 512<<20); err != nil {
+	if err := testbundle.WriteBigBundle(bundle, 256<<20); err != nil {
 		t.Fatal(err)
 	}
 	signals := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}
