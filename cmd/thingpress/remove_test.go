@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -443,28 +442,13 @@ func TestRemoveEndpointGoesDown(t *testing.T) {
 	addr := strings.TrimPrefix(e.Proxy.URL(), "http://")
 	reportPath := filepath.Join(t.TempDir(), "remove.jsonl")
 	args := targetArgs(e, "remove", "--trust", trustFile, "--yes", "--workers", "2", "--report", reportPath, path)
-	started := time.Now()
-	out, stderr, code := runCLI(t, args...)
-	if took := time.Since(started); took > 15*time.Second {
-		t.Errorf("took %v to stop, want a few seconds", took)
-	}
-	if code != exitSomeDevices || !strings.Contains(out, "unreachable") {
-		t.Errorf("exit %d, want %d and the reason\n%s%s", code, exitSomeDevices, out, stderr)
-	}
+	runUntilUnreachable(t, addr, args...)
 	_, sum := readRemoveReport(t, reportPath)
 	if sum.Failed != 0 || sum.Removed >= 8 || !sum.Interrupted || !strings.Contains(sum.Unreachable, addr) {
 		t.Errorf("summary %+v: want some not removed, none failed, interrupted, unreachable naming %s", sum, addr)
 	}
 
-	moto, err := url.Parse(e.Moto.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back := iotproxy.New(moto, iotproxy.Config{})
-	if _, err := back.StartAt(addr); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { back.Close() })
+	endpointBack(t, e, addr)
 	if out, stderr, code := runCLI(t, args...); code != exitOK {
 		t.Fatalf("the endpoint back: exit %d\n%s%s", code, out, stderr)
 	}
