@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/thingpress/thingpress/internal/emf"
+	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/provider"
 	"github.com/thingpress/thingpress/internal/queueimport"
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -127,27 +128,9 @@ func TestStackResultsEndToEnd(t *testing.T) {
 	}
 
 	const key = "reels/clash.7z"
-	s.Put(t, key, res.Path)
-	ev, _ := s.ObjectCreatedEvent(t, key)
-	anchors, err := trust.FromPEM(res.PKI.PEM())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var metrics stacktest.Metrics
 	fin := s.Finisher(topic)
-	prov, err := provider.New(provider.Config{
-		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
-		DevicesPerMessage: 4, Trust: anchors, Results: s.Results(), Finish: fin,
-		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prov.Handle(ctx, ev); err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	sum := s.Summary(t, key)
-	id := results.ID("s3://"+s.Bucket+"/"+key, sum.Version())
+	prov, ev, id := readWithResults(t, s, res, key, fin, &metrics)
 	if m, err := s.Results().Get(ctx, id); err != nil || m.State != results.StateQueued || m.Valid != good {
 		t.Fatalf("after the provider: %+v %v, want queued with %d valid", m, err, good)
 	}
@@ -159,18 +142,7 @@ func TestStackResultsEndToEnd(t *testing.T) {
 		t.Fatalf("import queue holds %+v, want the %d messages of one reading", d, (good+3)/4)
 	}
 
-	quotas := queueimport.ShareQuotas(200, 300, 2, ratelimit.PerDevice{Policies: 1, Groups: 1})
-	importer := func() stacktest.ImportHandler {
-		h, err := queueimport.New(queueimport.Config{
-			IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target, Quotas: quotas,
-			Results: s.Results(), Finish: fin,
-			Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.Handle
-	}
+	importer := func() stacktest.ImportHandler { return importerWithResults(t, s, 2, fin, &metrics).Handle }
 	// Each environment handles its first two batches twice.
 	dup, dup2 := &twice{h: importer(), left: 2}, &twice{h: importer(), left: 2}
 	s.Deliver(t, stacktest.DeliverOptions{Handlers: []stacktest.ImportHandler{dup.Handle, dup2.Handle}, BatchSize: 2})
@@ -285,36 +257,10 @@ func TestStackResultsTellRedelivered(t *testing.T) {
 	}
 
 	const key = "reels/tell.7z"
-	s.Put(t, key, res.Path)
-	ev, _ := s.ObjectCreatedEvent(t, key)
-	anchors, err := trust.FromPEM(res.PKI.PEM())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var metrics stacktest.Metrics
 	fin := s.Finisher(topic)
-	prov, err := provider.New(provider.Config{
-		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
-		DevicesPerMessage: 4, Trust: anchors, Results: s.Results(), Finish: fin,
-		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prov.Handle(ctx, ev); err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	id := results.ID("s3://"+s.Bucket+"/"+key, s.Summary(t, key).Version())
-
-	h, err := queueimport.New(queueimport.Config{
-		IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
-		Quotas:  queueimport.ShareQuotas(200, 300, 1, ratelimit.PerDevice{Policies: 1, Groups: 1}),
-		Results: s.Results(), Finish: fin,
-		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, id := readWithResults(t, s, res, key, fin, &metrics)
+	h := importerWithResults(t, s, 1, fin, &metrics)
 	var untold results.Manifest
 	f := &failUntil{h: h.Handle, fix: func() {
 		m, err := s.Results().Get(ctx, id)
@@ -365,4 +311,45 @@ func TestStackResultsTellRedelivered(t *testing.T) {
 		t.Errorf("%d RegisterCertificateWithoutCA calls, want %d", n, good)
 	}
 	s.IoT.AssertComplete(t, devices)
+}
+
+// readWithResults puts the bundle of res at key and runs the provider on
+// its ObjectCreated event, with the results table and fin; it returns the
+// provider, the event and the manifest's ID in the table.
+func readWithResults(t *testing.T, s *stacktest.Stack, res *generate.Result, key string, fin *results.Finisher, metrics *stacktest.Metrics) (*provider.Handler, events.S3Event, string) {
+	t.Helper()
+	s.Put(t, key, res.Path)
+	ev, _ := s.ObjectCreatedEvent(t, key)
+	anchors, err := trust.FromPEM(res.PKI.PEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := provider.New(provider.Config{
+		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
+		DevicesPerMessage: 4, Trust: anchors, Results: s.Results(), Finish: fin,
+		Metrics: emf.New(metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.Handle(t.Context(), ev); err != nil {
+		t.Fatalf("provider: %v", err)
+	}
+	return prov, ev, results.ID("s3://"+s.Bucket+"/"+key, s.Summary(t, key).Version())
+}
+
+// importerWithResults is an importer function, one of importers sharing
+// the quotas, with the results table and fin.
+func importerWithResults(t *testing.T, s *stacktest.Stack, importers int, fin *results.Finisher, metrics *stacktest.Metrics) *queueimport.Handler {
+	t.Helper()
+	h, err := queueimport.New(queueimport.Config{
+		IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
+		Quotas:  queueimport.ShareQuotas(200, 300, importers, ratelimit.PerDevice{Policies: 1, Groups: 1}),
+		Results: s.Results(), Finish: fin,
+		Metrics: emf.New(metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -12,17 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
-	"github.com/thingpress/thingpress/internal/emf"
-	"github.com/thingpress/thingpress/internal/provider"
-	"github.com/thingpress/thingpress/internal/queueimport"
-	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/results"
-	"github.com/thingpress/thingpress/internal/stack"
 	"github.com/thingpress/thingpress/internal/stackclient"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
-	"github.com/thingpress/thingpress/internal/trust"
 )
 
 // padding makes a device's queue message larger than SQS takes (the
@@ -90,35 +84,10 @@ func TestStackRetrySendFails(t *testing.T) {
 		}
 	}
 	const key = "reels/fails.7z"
-	s.Put(t, key, res.Path)
-	ev, _ := s.ObjectCreatedEvent(t, key)
-	anchors, err := trust.FromPEM(res.PKI.PEM())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var metrics stacktest.Metrics
 	fin := s.Finisher(topic)
-	prov, err := provider.New(provider.Config{
-		S3: s.S3, SQS: s.SQS, IoT: s.IoT.Via, QueueURL: s.ImportQueue, Target: target, Slot: "E0E0",
-		DevicesPerMessage: 4, Trust: anchors, Results: s.Results(), Finish: fin,
-		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prov.Handle(ctx, ev); err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	id := results.ID("s3://"+s.Bucket+"/"+key, s.Summary(t, key).Version())
-	h, err := queueimport.New(queueimport.Config{
-		IoT: s.IoT.Via, SQS: s.SQS, QueueURL: s.ImportQueue, Target: target,
-		Quotas:  queueimport.ShareQuotas(200, 300, 1, ratelimit.PerDevice{Policies: 1, Groups: 1}),
-		Results: s.Results(), Finish: fin,
-		Metrics: emf.New(&metrics, stack.DefaultMetricsNamespace), Logger: logger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, id := readWithResults(t, s, res, key, fin, &metrics)
+	h := importerWithResults(t, s, 1, fin, &metrics)
 	deliver := func() { s.Deliver(t, stacktest.DeliverOptions{Handlers: []stacktest.ImportHandler{h.Handle}}) }
 	deliver()
 	get := func() results.Manifest {
