@@ -224,7 +224,7 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 				CertificateExisted: true, Thing: d.DeviceID, ThingCreated: "this run or an earlier one",
 				Done: st.Done, Missing: []string{StepActivate},
 			}
-			return fail(fmt.Errorf("%s: %s", ratelimit.OpUpdateCertificate, reason(err)))
+			return fail(&opError{op: ratelimit.OpUpdateCertificate, err: err})
 		}
 	}
 	err = b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
@@ -252,10 +252,12 @@ func (b *Binder) find(ctx context.Context, d *Device) error {
 	})
 	var nf *types.ResourceNotFoundException
 	switch {
+	case errors.Is(err, importer.ErrInterrupted): // Ctrl-C, or the endpoint became unreachable
+		return err
 	case errors.As(err, &nf):
 		return fmt.Errorf("%w (register it first: thingpress import --register-only)", ErrUnknownCertificate)
 	case err != nil:
-		return fmt.Errorf("%s: %s", ratelimit.OpDescribeCertificate, reason(err))
+		return &opError{op: ratelimit.OpDescribeCertificate, err: err}
 	case desc == nil || aws.ToString(desc.CertificateArn) == "":
 		return fmt.Errorf("%s: AWS named no certificate ARN", ratelimit.OpDescribeCertificate)
 	}
@@ -293,6 +295,16 @@ func (b *Binder) checkType(ctx context.Context, t string) error {
 	})
 	return c.err
 }
+
+// opError is a failed call of op, worded by reason; it wraps the call's
+// error, so that fail can tell ErrGaveUp (retryable).
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + reason(e.err) }
+func (e *opError) Unwrap() error { return e.err }
 
 func reason(err error) string {
 	if errors.Is(err, awsiot.ErrGaveUp) {

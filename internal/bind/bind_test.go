@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -302,4 +303,28 @@ func TestBindFaults(t *testing.T) {
 	}
 	checkComplete(t, e, want, n)
 	t.Logf("retried %d, throttled %d, calls %v", im.Retried(), im.Throttled(), im.Calls())
+}
+
+// TestBindUnreachable: the endpoint goes down before the first lookup of a
+// certificate. The run must stop as interrupted (the breaker's
+// ErrUnreachable), with no device reported failed for it.
+func TestBindUnreachable(t *testing.T) {
+	e := iottest.New(t, iotproxy.Config{})
+	fps := registered(t, e, 3, types.CertificateStatusInactive)
+	var devs []device
+	for i, fp := range fps {
+		devs = append(devs, device{CertFingerprint: fp, DeviceID: fmt.Sprintf("u-%02d", i), DeviceType: iottest.ThingType})
+	}
+	b, im, _ := newBinder(t, e, filepath.Join(t.TempDir(), "s"), target, false)
+	e.Proxy.Refuse()
+	rd, err := bind.NewReader(strings.NewReader(infos(t, devs)), "infos.json", bind.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Run(t.Context(), rd, bind.RunOptions{File: "infos.json", Workers: 2, OnResult: func(r importer.Result) {
+		t.Errorf("%s reported %s: %s, want it left for the next run", r.ThingName, r.Status, r.Error)
+	}})
+	if !errors.Is(err, importer.ErrInterrupted) || !errors.Is(im.Unreachable(), awsiot.ErrUnreachable) {
+		t.Fatalf("Run = %v, breaker %v: want an interruption by ErrUnreachable", err, im.Unreachable())
+	}
 }
