@@ -72,8 +72,9 @@ type Binder struct {
 }
 
 type typeCheck struct {
-	once sync.Once
-	err  error
+	mu   sync.Mutex
+	done bool  // the answer is known: the type is there, or missing
+	err  error // when done
 }
 
 // New returns a Binder.
@@ -284,16 +285,23 @@ func (b *Binder) find(ctx context.Context, d *Device) error {
 	})
 }
 
-// checkType checks once per run that thing type t exists.
+// checkType checks that thing type t exists, once per run once AWS has
+// answered: a check that failed on the way (a 5xx, a lost connection)
+// fails that device only, and the next device asks again.
 func (b *Binder) checkType(ctx context.Context, t string) error {
 	v, _ := b.types.LoadOrStore(t, &typeCheck{})
 	c := v.(*typeCheck)
-	c.once.Do(func() {
-		if err := awsiot.Preflight(ctx, b.cfg.API, awsiot.Target{ThingType: t}); err != nil {
-			c.err = fmt.Errorf("%w %q: %w", ErrThingType, t, err)
-		}
-	})
-	return c.err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return c.err
+	}
+	err := awsiot.Preflight(ctx, b.cfg.API, awsiot.Target{ThingType: t})
+	if err != nil {
+		err = fmt.Errorf("%w %q: %w", ErrThingType, t, err)
+	}
+	c.done, c.err = err == nil || errors.Is(err, awsiot.ErrMissing), err
+	return err
 }
 
 // opError is a failed call of op, worded by reason; it wraps the call's

@@ -328,3 +328,23 @@ func TestBindUnreachable(t *testing.T) {
 		t.Fatalf("Run = %v, breaker %v: want an interruption by ErrUnreachable", err, im.Unreachable())
 	}
 }
+
+// TestBindTypeCheckNotCached: a thing type check that fails on the way
+// (every DescribeThingType a 5xx) fails that device only; once AWS answers,
+// the next device of the type is bound.
+func TestBindTypeCheckNotCached(t *testing.T) {
+	e := iottest.New(t, iotproxy.Config{})
+	fps := registered(t, e, 2, types.CertificateStatusInactive)
+	b, _, _ := newBinder(t, e, filepath.Join(t.TempDir(), "s"), target, false)
+	dev := func(i int) string {
+		return infos(t, []device{{CertFingerprint: fps[i], DeviceID: fmt.Sprintf("t-%02d", i), DeviceType: iottest.ThingType}})
+	}
+	e.Proxy.SetConfig(iotproxy.Config{FaultRate: 1, FaultOps: []string{"DescribeThingType"}})
+	if r := runBind(t, b, dev(0))["t-00"]; r.Status != importer.Failed || !strings.Contains(r.Error, iottest.ThingType) {
+		t.Fatalf("with DescribeThingType failing: %+v, want failed naming the type", r)
+	}
+	e.Proxy.SetConfig(iotproxy.Config{})
+	if r := runBind(t, b, dev(1))["t-01"]; r.Status != importer.Bound {
+		t.Fatalf("with AWS answering again: %+v, want bound", r)
+	}
+}
