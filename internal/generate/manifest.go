@@ -814,8 +814,10 @@ const readme = "Synthetic reel bundle made by thingpress generate.\r\n" +
 	"Its certificates are signed by a throw-away test CA: they are not Infineon's.\r\n" +
 	"Layout as Infineon's: reelID_GUID_E0E0_Certs.7z, _E0E1_, _E0E2_, reelID_GUID_keys.7z.\r\n"
 
-// xml writes the XML manifest, streaming.
-func (g *generator) xml(path string) (err error) {
+// createBuffered creates path and streams write's output into it through
+// a 1 MiB buffer. A bufio.Writer keeps its first error, which the final
+// Flush returns, so write may ignore the errors of its single writes.
+func createBuffered(path string, write func(w *bufio.Writer) error) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -825,8 +827,19 @@ func (g *generator) xml(path string) (err error) {
 			err = cerr
 		}
 	}()
-	// A bufio.Writer keeps its first error, which w.Flush returns.
 	w := bufio.NewWriterSize(f, 1<<20)
+	if err := write(w); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// xml writes the XML manifest, streaming.
+func (g *generator) xml(path string) error {
+	return createBuffered(path, g.writeXML)
+}
+
+func (g *generator) writeXML(w *bufio.Writer) error {
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"+
 		"<CertificateManifest vendor=\"Infineon\" product=\"OPTIGA Trust M Express\" reelId=%q batchId=%q>\n",
 		g.o.ReelID, g.o.BatchID)
@@ -836,7 +849,7 @@ func (g *generator) xml(path string) (err error) {
 		_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: g.o.CA.Root.Cert.Raw})
 		_, _ = w.WriteString("  </CertificateChain>\n")
 	}
-	err = parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]byte, error) {
+	err := parallel(g.o.N, g.o.Workers, func(lo, hi int) ([]byte, error) {
 		var b bytes.Buffer
 		for i := lo; i < hi; i++ {
 			d, err := g.good(i)
@@ -865,7 +878,7 @@ func (g *generator) xml(path string) (err error) {
 	}
 	_, _ = w.Write(b.Bytes())
 	_, _ = w.WriteString("</CertificateManifest>\n")
-	return w.Flush()
+	return nil
 }
 
 // xmlDevice writes one Device element. Good devices carry slot E0E2 as

@@ -15,7 +15,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
 	"time"
 )
@@ -462,18 +461,14 @@ func (g *generator) badCert(c BadCase, cn string, unknown *CA) (string, error) {
 // parallel) and then one per bad case (made by bad, which also returns
 // the chip's ID), between head and tail and separated by sep.
 func (g *generator) lines(path, head, sep, tail string, good func(i int) ([]byte, error),
-	bad func(k int, c BadCase, unknown *CA) ([]byte, string, error)) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	// A bufio.Writer keeps its first error, which w.Flush returns.
-	w := bufio.NewWriterSize(f, 1<<20)
+	bad func(k int, c BadCase, unknown *CA) ([]byte, string, error)) error {
+	return createBuffered(path, func(w *bufio.Writer) error {
+		return g.writeLines(w, head, sep, tail, good, bad)
+	})
+}
+
+func (g *generator) writeLines(w *bufio.Writer, head, sep, tail string, good func(i int) ([]byte, error),
+	bad func(k int, c BadCase, unknown *CA) ([]byte, string, error)) error {
 	_, _ = w.WriteString(head)
 	n := 0
 	put := func(e []byte) {
@@ -491,7 +486,7 @@ func (g *generator) lines(path, head, sep, tail string, good func(i int) ([]byte
 		}
 		put(e)
 	}
-	err = parallel(g.o.N-1, g.o.Workers, func(lo, hi int) ([][]byte, error) {
+	err := parallel(g.o.N-1, g.o.Workers, func(lo, hi int) ([][]byte, error) {
 		out := make([][]byte, 0, hi-lo)
 		for i := lo + 1; i < hi+1; i++ {
 			e, err := good(i)
@@ -527,5 +522,5 @@ func (g *generator) lines(path, head, sep, tail string, good func(i int) ([]byte
 		}
 	}
 	_, _ = w.WriteString(tail)
-	return w.Flush()
+	return nil
 }
