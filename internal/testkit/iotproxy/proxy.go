@@ -244,24 +244,24 @@ const (
 	fault503
 	dropBefore
 	dropAfter
-	refuseNow  // the RefuseAfter-th request: take the endpoint down, then serve it
-	refuseLate // a request after it on a connection still open
 )
 
 func (p *Proxy) decide(op string) (action, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if op != Other && p.cfg.RefuseAfter > 0 {
+		p.seen++
+		if p.seen == p.cfg.RefuseAfter {
+			// Under mu, so that every later request sees refusing.
+			p.Refuse()
+			return forward, 0 // this one is still served
+		}
+	}
+	if p.refusing.Load() {
+		return dropBefore, 0 // on a connection still open
+	}
 	if op == Other {
 		return forward, 0
-	}
-	if p.cfg.RefuseAfter > 0 {
-		p.seen++
-		switch {
-		case p.seen > p.cfg.RefuseAfter:
-			return refuseLate, 0
-		case p.seen == p.cfg.RefuseAfter:
-			return refuseNow, 0
-		}
 	}
 	delay := p.cfg.Latency
 	if p.cfg.Jitter > 0 {
@@ -308,15 +308,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := Operation(r)
 	p.count(op, OpStats{Calls: 1})
 	act, delay := p.decide(op)
-	switch {
-	case act == refuseNow:
-		p.Refuse()
-		act = forward
-	case act == refuseLate || p.refusing.Load():
-		p.count(op, OpStats{Dropped: 1})
-		hangUp(w)
-		return
-	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
