@@ -150,10 +150,9 @@ type Proxy struct {
 	// Close gives up waiting, the requests forwarded to the backend.
 	closing, aborting context.Context
 	stop, abort       context.CancelFunc
-	// inflight counts the requests being served; after closed is set
+	// inflight counts the requests being served; once closing is done
 	// (under inMu) none is added, so that Close can wait for them.
 	inMu     sync.Mutex
-	closed   bool
 	inflight sync.WaitGroup
 }
 
@@ -297,7 +296,7 @@ func (p *Proxy) decide(op string) (action, time.Duration) {
 // ServeHTTP applies the configuration to one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.inMu.Lock()
-	if p.closed {
+	if p.closing.Err() != nil {
 		p.inMu.Unlock()
 		hangUp(w)
 		return
@@ -654,9 +653,8 @@ func (l *onceCloseListener) Close() error {
 // It waits at most 10 seconds, then abandons the forwarded requests.
 func (p *Proxy) Close() error {
 	p.inMu.Lock()
-	p.closed = true
-	p.inMu.Unlock()
 	p.stop()
+	p.inMu.Unlock()
 	var err error
 	if p.srv != nil {
 		err = p.srv.Close()
