@@ -16,7 +16,6 @@ type ArchiveOptions struct {
 	EncryptHeaders bool
 	// Level is -mx: 0 means 5, -1 means store.
 	Level int
-	// Solid false (the default) keeps 7z's solid archive, as Infineon's.
 	// Args are more switches for 7z a, after the others: -m0=LZMA,
 	// -mf=BCJ, -ms=off... to make the archives a reader must decode.
 	Args []string
