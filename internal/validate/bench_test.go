@@ -10,6 +10,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -60,7 +61,7 @@ func BenchmarkValidateRealReel(b *testing.B) {
 			n := 0
 			start, cpu := time.Now(), cpuTime()
 			for b.Loop() {
-				err := validate.Run(b.Context(), &sliceSource{recs: recs}, opts, func(d *validate.Checked) error {
+				err := validate.Run(b.Context(), &manifesttest.Slice{Recs: recs}, opts, func(d *validate.Checked) error {
 					if !d.OK() {
 						b.Fatalf("%s: %v", d.Entry, d.Err)
 					}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -89,7 +90,7 @@ func TestThingNameTemplate(t *testing.T) {
 			opts := validate.Options{File: "m", Trust: p.store, ThingName: tmpl}
 			var got []string
 			var gotErr []error
-			if err := validate.Run(t.Context(), &sliceSource{recs: tt.records}, opts, func(d *validate.Checked) error {
+			if err := validate.Run(t.Context(), &manifesttest.Slice{Recs: tt.records}, opts, func(d *validate.Checked) error {
 				got = append(got, d.ThingName)
 				gotErr = append(gotErr, d.Err)
 				return nil
@@ -101,7 +102,7 @@ func TestThingNameTemplate(t *testing.T) {
 					t.Errorf("device %d: name %q err %v, want %q %v", i, got[i], gotErr[i], tt.want[i], tt.wantErr[i])
 				}
 			}
-			err = validate.CheckNames(t.Context(), &sliceSource{recs: tt.records}, opts)
+			err = validate.CheckNames(t.Context(), &manifesttest.Slice{Recs: tt.records}, opts)
 			switch {
 			case tt.wantCheck == nil && err != nil:
 				t.Errorf("validate.CheckNames: %v", err)

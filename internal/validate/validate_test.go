@@ -7,36 +7,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
-
-// sliceSource yields fixed records, then io.EOF or err.
-type sliceSource struct {
-	recs []manifest.Record
-	err  error
-}
-
-func (s *sliceSource) Next() (manifest.Record, error) {
-	if len(s.recs) == 0 {
-		if s.err != nil {
-			return manifest.Record{}, s.err
-		}
-		return manifest.Record{}, io.EOF
-	}
-	r := s.recs[0]
-	s.recs = s.recs[1:]
-	return r, nil
-}
-
-func (s *sliceSource) Close() error { return nil }
 
 type pki struct {
 	root, inter, stranger *generate.CA
@@ -262,7 +242,7 @@ func TestRunReasons(t *testing.T) {
 				opts.Trust = nil
 			}
 			var got []*validate.Checked
-			err := validate.Run(t.Context(), &sliceSource{recs: tt.records}, opts, func(d *validate.Checked) error {
+			err := validate.Run(t.Context(), &manifesttest.Slice{Recs: tt.records}, opts, func(d *validate.Checked) error {
 				got = append(got, d)
 				return nil
 			})
@@ -304,7 +284,7 @@ func TestPrivateKeyNeverInError(t *testing.T) {
 	key := l.KeyPEM()
 	data := append(generate.PEM(l.Cert), key...)
 	var got *validate.Checked
-	err := validate.Run(t.Context(), &sliceSource{recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Checked) error {
+	err := validate.Run(t.Context(), &manifesttest.Slice{Recs: []manifest.Record{rec("A1", data)}}, validate.Options{Trust: p.store}, func(d *validate.Checked) error {
 		got = d
 		return nil
 	})
@@ -333,7 +313,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	}
 	t.Run("order kept", func(t *testing.T) {
 		var chips []string
-		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Checked) error {
+		err := validate.Run(t.Context(), &manifesttest.Slice{Recs: recs}, validate.Options{Trust: p.store, Workers: 4}, func(d *validate.Checked) error {
 			chips = append(chips, d.ChipID)
 			return nil
 		})
@@ -349,7 +329,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("source error", func(t *testing.T) {
 		boom := errors.New("boom")
 		n := 0
-		err := validate.Run(t.Context(), &sliceSource{recs: recs[:5], err: boom}, validate.Options{}, func(*validate.Checked) error {
+		err := validate.Run(t.Context(), &manifesttest.Slice{Recs: recs[:5], Err: boom}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			return nil
 		})
@@ -360,7 +340,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("emit error stops", func(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
-		err := validate.Run(t.Context(), &sliceSource{recs: recs}, validate.Options{}, func(*validate.Checked) error {
+		err := validate.Run(t.Context(), &manifesttest.Slice{Recs: recs}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			if n == 3 {
 				return stop
@@ -374,7 +354,7 @@ func TestRunOrderAndErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
-		err := validate.Run(ctx, &sliceSource{recs: recs}, validate.Options{}, func(*validate.Checked) error {
+		err := validate.Run(ctx, &manifesttest.Slice{Recs: recs}, validate.Options{}, func(*validate.Checked) error {
 			n++
 			if n == 2 {
 				cancel()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
@@ -22,7 +23,7 @@ func TestVendorThingName(t *testing.T) {
 		r.ThingName = thing
 		return r
 	}
-	src := &sliceSource{recs: []manifest.Record{
+	src := &manifesttest.Slice{Recs: []manifest.Record{
 		named("A1", "0123ABCD", a),
 		named("A2", "has space", b),
 		named("A3", "0123ABCD", c),

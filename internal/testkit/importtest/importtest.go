@@ -3,7 +3,6 @@ package importtest
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -88,18 +88,6 @@ func NewFleet(t testing.TB, n int) *Fleet {
 	return f
 }
 
-type sliceSource struct{ recs []manifest.Record }
-
-func (s *sliceSource) Next() (manifest.Record, error) {
-	if len(s.recs) == 0 {
-		return manifest.Record{}, io.EOF
-	}
-	r := s.recs[0]
-	s.recs = s.recs[1:]
-	return r, nil
-}
-func (s *sliceSource) Close() error { return nil }
-
 // Source yields copies of the fleet's records.
 func (f *Fleet) Source() manifest.Source {
 	recs := make([]manifest.Record, len(f.Recs))
@@ -107,7 +95,7 @@ func (f *Fleet) Source() manifest.Source {
 		r.Data = slices.Clone(r.Data)
 		recs[i] = r
 	}
-	return &sliceSource{recs: recs}
+	return &manifesttest.Slice{Recs: recs}
 }
 
 // Run imports the fleet and returns the results by chip ID.

@@ -258,6 +258,29 @@ func CheckSHA256(t testing.TB, path, want string) {
 	}
 }
 
+// Slice is a manifest.Source of fixed records: it yields Recs in order,
+// then Err, or io.EOF when Err is nil.
+type Slice struct {
+	Recs []manifest.Record
+	Err  error
+}
+
+// Next returns the next record of Recs, then Err or io.EOF.
+func (s *Slice) Next() (manifest.Record, error) {
+	if len(s.Recs) == 0 {
+		if s.Err != nil {
+			return manifest.Record{}, s.Err
+		}
+		return manifest.Record{}, io.EOF
+	}
+	r := s.Recs[0]
+	s.Recs = s.Recs[1:]
+	return r, nil
+}
+
+// Close does nothing.
+func (s *Slice) Close() error { return nil }
+
 // Repeat yields its byte forever.
 type Repeat byte
 

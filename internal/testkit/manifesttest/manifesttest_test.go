@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/thingpress/thingpress/internal/manifest"
 )
 
 func TestHostileAndCollect(t *testing.T) {
@@ -68,5 +70,35 @@ func TestCached(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
 		t.Errorf("files left in TMPDIR: %v, want the one", files)
+	}
+}
+
+func TestSlice(t *testing.T) {
+	recs := []manifest.Record{{ChipID: "A1"}, {ChipID: "A2"}}
+	boom := errors.New("boom")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{name: "ends in EOF", want: io.EOF},
+		{name: "ends in Err", err: boom, want: boom},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var src manifest.Source = &Slice{Recs: recs, Err: tt.err}
+			got, err := Collect(src.Next)
+			if tt.err == nil && err != nil || tt.err != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("Collect error %v, want %v", err, tt.want)
+			}
+			if len(got) != 2 || got[0].ChipID != "A1" || got[1].ChipID != "A2" {
+				t.Errorf("records %+v, want A1 then A2", got)
+			}
+			if _, err := src.Next(); !errors.Is(err, tt.want) {
+				t.Errorf("Next after the last: %v, want %v", err, tt.want)
+			}
+			if err := src.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
 	}
 }
