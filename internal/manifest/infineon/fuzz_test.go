@@ -13,6 +13,7 @@ import (
 	"github.com/bodgit/sevenzip"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 // The seed bundles in testdata were made with p7zip 16.02:
@@ -79,28 +80,15 @@ func FuzzOpen(f *testing.F) {
 		opts := manifest.Options{TempDir: tmp, Limits: fuzzLimits, Logger: slog.New(slog.DiscardHandler)}
 		r, err := Open(t.Context(), path, opts)
 		if err == nil {
-			for n := 0; ; n++ {
-				var rec manifest.Record
-				rec, err = r.Next()
-				if errors.Is(err, io.EOF) {
-					err = nil
-					break
-				}
-				if err != nil {
-					break
-				}
-				if n > fuzzLimits.MaxEntries {
-					t.Fatalf("more than %d records", fuzzLimits.MaxEntries)
-				}
+			manifesttest.Drain(t, r.Next, path, fuzzLimits.MaxEntries, fuzzKinds, func(rec manifest.Record) {
 				if int64(len(rec.Data)) > fuzzLimits.MaxEntryBytes {
 					t.Fatalf("record of %d bytes", len(rec.Data))
 				}
-			}
+			})
 			if cerr := r.Close(); cerr != nil {
 				t.Fatal(cerr)
 			}
-		}
-		if err != nil {
+		} else {
 			checkFuzzError(t, path, err)
 		}
 		if left, _ := os.ReadDir(tmp); len(left) != 0 {
@@ -109,14 +97,17 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
+// fuzzKinds are the errors a mutated bundle may end in.
+var fuzzKinds = []error{manifest.ErrMalformed, manifest.ErrTooLarge, manifest.ErrEncrypted, manifest.ErrUnsupported,
+	manifest.ErrFormat, manifest.ErrSlotMissing}
+
 func checkFuzzError(t *testing.T, path string, err error) {
 	t.Helper()
 	var me *manifest.Error
 	if !errors.As(err, &me) || me.File != path {
 		t.Fatalf("error %v is not a *manifest.Error naming the file", err)
 	}
-	for _, want := range []error{manifest.ErrMalformed, manifest.ErrTooLarge, manifest.ErrEncrypted, manifest.ErrUnsupported,
-		manifest.ErrFormat, manifest.ErrSlotMissing} {
+	for _, want := range fuzzKinds {
 		if errors.Is(err, want) {
 			return
 		}

@@ -3,7 +3,6 @@ package infineon_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,10 +13,9 @@ import (
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/manifest/infineon"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 	"github.com/thingpress/thingpress/internal/testkit/testbundle"
 )
-
-var update = flag.Bool("update", false, "rewrite the bundles of testdata/reasons with 7z")
 
 // reasonCases are the bundles of testdata/reasons, each with what Open
 // says of it; cmd/thingpress checks that inspect prints the same. Each
@@ -98,7 +96,7 @@ func TestReasons(t *testing.T) {
 	for _, tc := range reasonCases {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "reasons", tc.file)
-			if *update {
+			if manifesttest.Update() {
 				s := tc.spec()
 				s.Name = tc.file
 				built := testbundle.Write(t, t.TempDir(), s)
