@@ -5,12 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/thingpress/thingpress/internal/manifest"
+	"github.com/thingpress/thingpress/internal/testkit/manifesttest"
 )
 
 var entryRE = regexp.MustCompile(`^Device\[(\d+)\] \(line \d+\)$`)
@@ -63,31 +63,11 @@ func FuzzReader(f *testing.F) {
 		r := NewReader(bytes.NewReader(data), "fuzz.xml", opts)
 		defer r.Close()
 		n := 0
-		var err error
-		for {
-			var rec manifest.Record
-			rec, err = r.Next()
-			if err != nil {
-				break
-			}
+		kinds := []error{manifest.ErrMalformed, manifest.ErrTooLarge, manifest.ErrFormat, manifest.ErrUnsupported}
+		if !manifesttest.Drain(t, r.Next, "fuzz.xml", opts.Limits.MaxEntries, kinds, func(rec manifest.Record) {
 			n++
-			if n > opts.Limits.MaxEntries {
-				t.Fatalf("%d records, over MaxEntries", n)
-			}
 			checkFuzzRecord(t, rec, n, opts)
-		}
-		if !errors.Is(err, io.EOF) {
-			var me *manifest.Error
-			if !errors.As(err, &me) || me.File != "fuzz.xml" {
-				t.Fatalf("error %q (%T) is not a *manifest.Error naming the file", err, err)
-			}
-			if !errors.Is(err, manifest.ErrMalformed) && !errors.Is(err, manifest.ErrTooLarge) && !errors.Is(err, manifest.ErrFormat) &&
-				!errors.Is(err, manifest.ErrUnsupported) {
-				t.Fatalf("error %q is of no known kind", err)
-			}
-			if _, err2 := r.Next(); !errors.Is(err2, err) {
-				t.Fatalf("Next after error %q returned %v", err, err2)
-			}
+		}) {
 			return
 		}
 		// Accepted: encoding/xml must accept it too and find as many

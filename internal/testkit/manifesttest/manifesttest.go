@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,26 +120,28 @@ func CheckFatal(t testing.TB, err error, file string, want error, entry, msg str
 
 // Drain reads every record of next, as a fuzz target does: it checks that
 // the reader ends in io.EOF or in a *manifest.Error naming file and
-// wrapping one of kinds, and yields at most maxRecords, each of which
-// check sees.
-func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords int, kinds []error, check func(D)) {
+// wrapping one of kinds, which next then returns again, and yields at
+// most maxRecords, each of which check sees. It reports whether the
+// reader ended in io.EOF.
+func Drain[D any](t testing.TB, next func() (D, error), file string, maxRecords int, kinds []error, check func(D)) (accepted bool) {
 	t.Helper()
 	for n := 0; ; n++ {
 		d, err := next()
 		if errors.Is(err, io.EOF) {
-			return
+			return true
 		}
 		if err != nil {
 			var me *manifest.Error
 			if !errors.As(err, &me) || me.File != file {
 				t.Fatalf("error %v (%T) is not a *manifest.Error naming the file", err, err)
 			}
-			for _, k := range kinds {
-				if errors.Is(err, k) {
-					return
-				}
+			if !slices.ContainsFunc(kinds, func(k error) bool { return errors.Is(err, k) }) {
+				t.Fatalf("error of an unknown kind: %v", err)
 			}
-			t.Fatalf("error of an unknown kind: %v", err)
+			if _, again := next(); !errors.Is(again, err) {
+				t.Fatalf("Next after error %q returned %v", err, again)
+			}
+			return false
 		}
 		if n >= maxRecords {
 			t.Fatalf("more than %d records", maxRecords)

@@ -102,3 +102,25 @@ func TestSlice(t *testing.T) {
 		})
 	}
 }
+
+func TestDrain(t *testing.T) {
+	recs := []manifest.Record{{ChipID: "A1"}, {ChipID: "A2"}}
+	bad := &manifest.Error{File: "m.xml", Err: manifest.ErrMalformed}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "accepted", want: true},
+		{name: "ends in a kept error", err: bad, want: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &Slice{Recs: recs, Err: tt.err}
+			seen := 0
+			got := Drain(t, src.Next, "m.xml", len(recs), []error{manifest.ErrMalformed}, func(manifest.Record) { seen++ })
+			if got != tt.want || seen != len(recs) {
+				t.Errorf("Drain = %t after %d records, want %t after %d", got, seen, tt.want, len(recs))
+			}
+		})
+	}
+}
