@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/thingpress/thingpress/internal/manifest"
@@ -50,12 +49,13 @@ type Reader struct {
 	file   string
 	slot   string
 	limits manifest.Limits
-	closer io.Closer // the file Open opened, or nil
+	final  manifest.Final // the sticky error, and the file Open opened
+	// badSlot is the error of an invalid Options.Slot, the first Next's.
+	badSlot error
 
 	in  *limitedReader
 	dec *xml.Decoder
 
-	err      error // sticky: the error Next returns from now on
 	rootSeen bool
 	depth    int    // current element depth; the root is 1
 	nsDecls  []int  // namespace declarations of each open element
@@ -81,13 +81,10 @@ func Open(path string, opts manifest.Options) (*Reader, error) {
 	if err := checkSlot(opts.Slot); err != nil {
 		return nil, &manifest.Error{File: path, Err: err}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &manifest.Error{File: path, Err: err}
-	}
-	r := NewReader(f, path, opts)
-	r.closer = f
-	return r, nil
+	return manifest.OpenFile(path, func(f io.Reader) (*Reader, *manifest.Final) {
+		r := NewReader(f, path, opts)
+		return r, &r.final
+	})
 }
 
 // NewReader returns a Reader of the manifest read from r; file names it
@@ -97,7 +94,7 @@ func NewReader(r io.Reader, file string, opts manifest.Options) *Reader {
 	opts = opts.WithDefaults()
 	x := &Reader{file: file, slot: opts.Slot, limits: opts.Limits}
 	if err := checkSlot(opts.Slot); err != nil {
-		x.err = &manifest.Error{File: file, Err: err}
+		x.badSlot = &manifest.Error{File: file, Err: err}
 		return x
 	}
 	x.in = newLimitedReader(r, tokenCap(opts.Limits), opts.Limits.MaxTotalBytes)
@@ -125,34 +122,22 @@ var errClosed = errors.New("xml manifest reader is closed")
 
 // Close releases the reader and closes the file if Open opened it.
 func (r *Reader) Close() error {
-	if !errors.Is(r.err, errClosed) {
-		r.err = &manifest.Error{File: r.file, Err: errClosed}
-	}
 	r.dec, r.in = nil, nil
 	r.text, r.raw, r.der, r.data = nil, nil, nil, nil
-	if c := r.closer; c != nil {
-		r.closer = nil
-		return c.Close()
-	}
-	return nil
+	return r.final.Close(r.file, errClosed)
 }
 
 // Next returns the record of the next Device element, or io.EOF after the
 // last one. Any other error is a *manifest.Error and final: the manifest
 // cannot be read further, and Next returns the same error again.
 func (r *Reader) Next() (manifest.Record, error) {
-	if r.err != nil {
-		return manifest.Record{}, r.err
-	}
-	rec, err := r.next()
-	if err != nil {
-		r.err = err
-		return manifest.Record{}, err
-	}
-	return rec, nil
+	return manifest.Next(&r.final, r.next)
 }
 
 func (r *Reader) next() (manifest.Record, error) {
+	if r.badSlot != nil {
+		return manifest.Record{}, r.badSlot
+	}
 	for {
 		tok, err := r.token()
 		if errors.Is(err, io.EOF) {
