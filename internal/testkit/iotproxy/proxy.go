@@ -606,7 +606,7 @@ func (p *Proxy) StartAt(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("iotproxy: listen: %w", err)
 	}
-	p.ln = &onceCloseListener{Listener: ln}
+	p.ln = ln
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return p.closing }}
 	go func() { _ = p.srv.Serve(p.ln) }()
@@ -633,18 +633,6 @@ func (p *Proxy) Refuse() {
 	p.srv.SetKeepAlivesEnabled(false) // closes the idle connections
 }
 
-// onceCloseListener lets Refuse and Close both close the listener.
-type onceCloseListener struct {
-	net.Listener
-	once sync.Once
-	err  error
-}
-
-func (l *onceCloseListener) Close() error {
-	l.once.Do(func() { l.err = l.Listener.Close() })
-	return l.err
-}
-
 // Close stops serving, closes every connection and returns once no
 // request is in flight: those still waiting out their Latency are dropped,
 // and those forwarded end with the backend's answer (which no client
@@ -657,7 +645,9 @@ func (p *Proxy) Close() error {
 	p.inMu.Unlock()
 	var err error
 	if p.srv != nil {
-		err = p.srv.Close()
+		if err = p.srv.Close(); errors.Is(err, net.ErrClosed) {
+			err = nil // Refuse closed the listener
+		}
 	}
 	done := make(chan struct{})
 	go func() {
