@@ -37,6 +37,7 @@ type ManifestInput struct {
 type manifestRef struct {
 	table, uri, etag, version, id, key, bucket string
 	summary                                    stack.Summary
+	resources                                  stackResources
 }
 
 func (in *ManifestInput) defaults() {
@@ -52,14 +53,15 @@ func (in *ManifestInput) defaults() {
 // provider's summary gives the version (ETag) that was read.
 func (c *Client) find(ctx context.Context, in ManifestInput) (*manifestRef, error) {
 	in.defaults()
-	table, err := c.ResultsTable(ctx, in.Stack)
+	res, err := c.resources(ctx, in.Stack)
 	if err != nil {
 		return nil, err
 	}
+	table := res.resultsTable()
 	if table == "" {
 		return nil, fmt.Errorf("stack %s: %w", in.Stack, ErrNoTable)
 	}
-	r := &manifestRef{table: table, bucket: in.Bucket, key: in.Manifest}
+	r := &manifestRef{table: table, bucket: in.Bucket, key: in.Manifest, resources: res}
 	if b, k, err := results.SplitURI(in.Manifest); err == nil {
 		r.bucket, r.key = b, k
 	}
@@ -232,7 +234,7 @@ func (c *Client) Retry(ctx context.Context, in RetryInput) (RetryResult, error) 
 		return RetryResult{}, err
 	}
 	res := RetryResult{Manifest: r.uri}
-	urls, err := c.StackQueues(ctx, in.Stack)
+	urls, err := r.resources.queues(in.Stack)
 	if err != nil {
 		return res, err
 	}
