@@ -187,7 +187,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	msgs := make([]*message, len(ev.Records))
 	perManifest := map[string]*counts{}
 	var jobs []job
-	var mu sync.Mutex // guards perManifest's counters
+	var mu sync.Mutex             // guards perManifest's counters
+	looked := map[string]lookup{} // manifests read from the results table
 
 	for i, rec := range ev.Records {
 		m := &message{rec: rec}
@@ -197,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 				"receive_count", rec.Attributes["ApproximateReceiveCount"], "err", m.bad)
 			continue
 		}
-		if h.doneBefore(ctx, m) {
+		if h.doneBefore(ctx, m, looked) {
 			continue
 		}
 		c := perManifest[m.m.Manifest]
@@ -399,18 +400,32 @@ func resultDevice(d stack.QueuedDevice) results.Device {
 	}
 }
 
+// lookup is a manifest's item as the results table answered.
+type lookup struct {
+	man results.Manifest
+	err error
+}
+
 // doneBefore reports whether a message delivered again belongs to a
 // manifest the results table has as done in the message's round or a
 // later one: every device of the message has its outcome, so none is
-// imported again (m.seen). A first delivery is not looked up.
-func (h *Handler) doneBefore(ctx context.Context, m *message) bool {
+// imported again (m.seen). A first delivery is not looked up, and a
+// manifest is read once per batch (looked): a batch delivered again
+// whole may hold many messages of it.
+func (h *Handler) doneBefore(ctx context.Context, m *message, looked map[string]lookup) bool {
 	if h.cfg.Results == nil {
 		return false
 	}
 	if n, err := strconv.Atoi(m.rec.Attributes["ApproximateReceiveCount"]); err != nil || n <= 1 {
 		return false
 	}
-	man, err := h.cfg.Results.Get(ctx, results.ID(m.m.Manifest, m.m.Version()))
+	id := results.ID(m.m.Manifest, m.m.Version())
+	l, ok := looked[id]
+	if !ok {
+		l.man, l.err = h.cfg.Results.Get(ctx, id)
+		looked[id] = l
+	}
+	man, err := l.man, l.err
 	if err != nil {
 		if !errors.Is(err, results.ErrNotFound) {
 			h.log.Warn("results table not read; devices imported again", "manifest", m.m.Manifest,
