@@ -316,14 +316,15 @@ func (t *Table) Get(ctx context.Context, id string) (Manifest, error) {
 // telling it now). Until one Finish succeeds, every caller sees true.
 func (t *Table) CheckDone(ctx context.Context, id string) (Manifest, bool, error) {
 	m, err := t.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return Manifest{}, false, nil
-	}
-	if err == nil && m.State == StateDone && m.Notified == "" {
-		return m, true, nil
-	}
-	if err != nil || !m.complete() {
+	case err != nil:
 		return m, false, err
+	case m.State == StateDone:
+		return m, m.Notified == "", nil
+	case !m.complete():
+		return m, false, nil
 	}
 	upd := expression.Set(expression.Name("state"), expression.Value(StateDone)).
 		Set(expression.Name("finished"), expression.Value(t.stamp()))
