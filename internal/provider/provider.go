@@ -241,7 +241,7 @@ var (
 	ErrNoTrustAnchors = errors.New("no trust anchors")
 	// ErrNotTold means a manifest is done but its final summary or notice
 	// failed; the event is tried again to tell it.
-	ErrNotTold = errors.New("manifest done, but its end not told")
+	ErrNotTold = results.ErrNotTold
 )
 
 // bucket returns the stack bucket named name.

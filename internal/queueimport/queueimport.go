@@ -296,7 +296,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			}
 		}
 		if m.bad == nil {
-			if err := h.record(ctx, m, told); errors.Is(err, errNotTold) {
+			if err := h.record(ctx, m, told); errors.Is(err, results.ErrNotTold) {
 				// Delivered again, the message tells it then.
 				h.log.Error("manifest done, but its end not told; message reported failed", "manifest", m.m.Manifest,
 					"message_id", m.rec.MessageId, "err", err)
@@ -442,10 +442,6 @@ func (h *Handler) doneBefore(ctx context.Context, m *message, looked map[string]
 	return true
 }
 
-// errNotTold reports a manifest done whose final summary or notice
-// failed.
-var errNotTold = errors.New("manifest done, but its end not told")
-
 // tell writes the final summary of a manifest done and publishes its
 // notice, then marks it told in the results table. A manifest told (or
 // tried) for an earlier message of the batch is not told again: a batch
@@ -458,7 +454,7 @@ func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[strin
 	}
 	told[man.ID] = true
 	if err := h.cfg.Results.Finish(ctx, h.cfg.Finish, man); err != nil {
-		return fmt.Errorf("%w: %w", errNotTold, err)
+		return fmt.Errorf("%w: %w", results.ErrNotTold, err)
 	}
 	return nil
 }
@@ -466,7 +462,7 @@ func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[strin
 // record files the outcomes of a message's devices in the results
 // table and, when the manifest is done and its end not yet told (these
 // outcomes completed it, or an earlier delivery failed to tell it),
-// tells it. It returns an error wrapping errNotTold when that failed.
+// tells it. It returns an error wrapping results.ErrNotTold when that failed.
 func (h *Handler) record(ctx context.Context, m *message, told map[string]bool) error {
 	if h.cfg.Results == nil {
 		return nil

@@ -23,6 +23,9 @@ var (
 	// ErrState means the manifest is not in a state that allows the
 	// change (a retry of a manifest that is not done).
 	ErrState = errors.New("manifest is not in the state the change needs")
+	// ErrNotTold means a manifest is done but its final summary or
+	// notice failed (Finish); the functions wrap Finish's error in it.
+	ErrNotTold = errors.New("manifest done, but its end not told")
 )
 
 // State is where a manifest stands.
