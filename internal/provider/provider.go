@@ -137,6 +137,9 @@ func New(cfg Config) (*Handler, error) {
 		}
 		cfg.Trust = s
 	}
+	if cfg.Signers == nil {
+		cfg.Signers = microchip.DefaultSigners()
+	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
 	}
@@ -238,7 +241,7 @@ var (
 	ErrNoTrustAnchors = errors.New("no trust anchors")
 	// ErrNotTold means a manifest is done but its final summary or notice
 	// failed; the event is tried again to tell it.
-	ErrNotTold = errors.New("manifest done, but its end not told")
+	ErrNotTold = results.ErrNotTold
 )
 
 // bucket returns the stack bucket named name.
@@ -464,8 +467,8 @@ func (h *Handler) trustFor(ctx context.Context, b stack.Bucket, bucket string) (
 }
 
 // signersFor is what bucket b's Microchip manifests are verified against:
-// the configured signers (the embedded ones unless set), and those of the
-// bucket's stack.SignersKey object when there is one.
+// the configured signers, and those of the bucket's stack.SignersKey
+// object when there is one.
 func (h *Handler) signersFor(ctx context.Context, b stack.Bucket, bucket string) (*microchip.Signers, error) {
 	if !b.TakesSigners {
 		return h.cfg.Signers, nil
@@ -474,12 +477,8 @@ func (h *Handler) signersFor(ctx context.Context, b stack.Bucket, bucket string)
 	if err != nil || data == nil {
 		return h.cfg.Signers, err
 	}
-	base := h.cfg.Signers
-	if base == nil {
-		base = microchip.DefaultSigners()
-	}
 	s := &microchip.Signers{}
-	for _, g := range base.List() {
+	for _, g := range h.cfg.Signers.List() {
 		if err := s.Add(g.Cert); err != nil {
 			return nil, err
 		}

@@ -187,7 +187,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	msgs := make([]*message, len(ev.Records))
 	perManifest := map[string]*counts{}
 	var jobs []job
-	var mu sync.Mutex // guards perManifest's counters
+	var mu sync.Mutex             // guards perManifest's counters
+	looked := map[string]lookup{} // manifests read from the results table
 
 	for i, rec := range ev.Records {
 		m := &message{rec: rec}
@@ -197,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 				"receive_count", rec.Attributes["ApproximateReceiveCount"], "err", m.bad)
 			continue
 		}
-		if h.doneBefore(ctx, m) {
+		if h.doneBefore(ctx, m, looked) {
 			continue
 		}
 		c := perManifest[m.m.Manifest]
@@ -295,7 +296,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			}
 		}
 		if m.bad == nil {
-			if err := h.record(ctx, m, told); errors.Is(err, errNotTold) {
+			if err := h.record(ctx, m, told); errors.Is(err, results.ErrNotTold) {
 				// Delivered again, the message tells it then.
 				h.log.Error("manifest done, but its end not told; message reported failed", "manifest", m.m.Manifest,
 					"message_id", m.rec.MessageId, "err", err)
@@ -399,18 +400,32 @@ func resultDevice(d stack.QueuedDevice) results.Device {
 	}
 }
 
+// lookup is a manifest's item as the results table answered.
+type lookup struct {
+	man results.Manifest
+	err error
+}
+
 // doneBefore reports whether a message delivered again belongs to a
 // manifest the results table has as done in the message's round or a
 // later one: every device of the message has its outcome, so none is
-// imported again (m.seen). A first delivery is not looked up.
-func (h *Handler) doneBefore(ctx context.Context, m *message) bool {
+// imported again (m.seen). A first delivery is not looked up, and a
+// manifest is read once per batch (looked): a batch delivered again
+// whole may hold many messages of it.
+func (h *Handler) doneBefore(ctx context.Context, m *message, looked map[string]lookup) bool {
 	if h.cfg.Results == nil {
 		return false
 	}
 	if n, err := strconv.Atoi(m.rec.Attributes["ApproximateReceiveCount"]); err != nil || n <= 1 {
 		return false
 	}
-	man, err := h.cfg.Results.Get(ctx, results.ID(m.m.Manifest, m.m.Version()))
+	id := results.ID(m.m.Manifest, m.m.Version())
+	l, ok := looked[id]
+	if !ok {
+		l.man, l.err = h.cfg.Results.Get(ctx, id)
+		looked[id] = l
+	}
+	man, err := l.man, l.err
 	if err != nil {
 		if !errors.Is(err, results.ErrNotFound) {
 			h.log.Warn("results table not read; devices imported again", "manifest", m.m.Manifest,
@@ -427,10 +442,6 @@ func (h *Handler) doneBefore(ctx context.Context, m *message) bool {
 	return true
 }
 
-// errNotTold reports a manifest done whose final summary or notice
-// failed.
-var errNotTold = errors.New("manifest done, but its end not told")
-
 // tell writes the final summary of a manifest done and publishes its
 // notice, then marks it told in the results table. A manifest told (or
 // tried) for an earlier message of the batch is not told again: a batch
@@ -443,7 +454,7 @@ func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[strin
 	}
 	told[man.ID] = true
 	if err := h.cfg.Results.Finish(ctx, h.cfg.Finish, man); err != nil {
-		return fmt.Errorf("%w: %w", errNotTold, err)
+		return fmt.Errorf("%w: %w", results.ErrNotTold, err)
 	}
 	return nil
 }
@@ -451,7 +462,7 @@ func (h *Handler) tell(ctx context.Context, man results.Manifest, told map[strin
 // record files the outcomes of a message's devices in the results
 // table and, when the manifest is done and its end not yet told (these
 // outcomes completed it, or an earlier delivery failed to tell it),
-// tells it. It returns an error wrapping errNotTold when that failed.
+// tells it. It returns an error wrapping results.ErrNotTold when that failed.
 func (h *Handler) record(ctx context.Context, m *message, told map[string]bool) error {
 	if h.cfg.Results == nil {
 		return nil

@@ -134,6 +134,17 @@ func event(bodies ...string) events.SQSEvent {
 	return ev
 }
 
+// calledOnce checks that each IoT call the recorder saw (operation and
+// resource) was made once: nothing done twice across invocations.
+func calledOnce(t *testing.T, s *stacktest.Stack) {
+	t.Helper()
+	for key, n := range s.IoT.Calls.Counts() {
+		if n != 1 {
+			t.Errorf("%s called %d times, want once", key, n)
+		}
+	}
+}
+
 func newHandler(t *testing.T, s *stacktest.Stack, metrics *stacktest.Metrics, edit func(*queueimport.Config)) *queueimport.Handler {
 	t.Helper()
 	cfg := queueimport.Config{
@@ -453,11 +464,7 @@ func TestDeadline(t *testing.T) {
 		t.Fatalf("second Handle: %v %v", resp, err)
 	}
 	s.IoT.AssertComplete(t, expected(devs))
-	for key, n := range s.IoT.Calls.Counts() {
-		if n != 1 {
-			t.Errorf("%s called %d times, want once", key, n)
-		}
-	}
+	calledOnce(t, s)
 }
 
 // TestStackResultsWhenRetriesRunOut: with a results table, devices sent back
@@ -568,11 +575,7 @@ func TestEndpointUnreachable(t *testing.T) {
 		t.Fatalf("second Handle: %v %v", resp, err)
 	}
 	s.IoT.AssertComplete(t, expected(devs))
-	for key, n := range s.IoT.Calls.Counts() {
-		if n != 1 {
-			t.Errorf("%s called %d times, want once", key, n)
-		}
-	}
+	calledOnce(t, s)
 	if m, err := tb.Get(t.Context(), id); err != nil || m.Failed != 0 || m.Imported != 12 {
 		t.Errorf("results %+v %v, want 12 imported", m, err)
 	}

@@ -1,12 +1,15 @@
 package queueimport_test
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -103,6 +106,17 @@ func finalSummary(t *testing.T, s *stacktest.Stack, key string) (results.Final, 
 	return f, true
 }
 
+// countGets passes the results table's calls on, counting GetItem.
+type countGets struct {
+	results.API
+	n atomic.Int64
+}
+
+func (c *countGets) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.n.Add(1)
+	return c.API.GetItem(ctx, in, optFns...)
+}
+
 // TestTellEnd: the message that completes a manifest tells its end (final
 // summary and notice) once; when telling fails the message is reported
 // failed, and its next delivery, which adds no count, tells it; later
@@ -144,7 +158,10 @@ func TestTellEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			tp := newTopic(t, s, "tp-qi-tell-"+strconv.Itoa(i), tc.failFirst)
-			h := newHandler(t, s, &stacktest.Metrics{}, func(c *queueimport.Config) { c.Results, c.Finish = tb, s.Finisher(tp.arn) })
+			gets := &countGets{API: tb.API}
+			h := newHandler(t, s, &stacktest.Metrics{}, func(c *queueimport.Config) {
+				c.Results, c.Finish = &results.Table{API: gets, Name: tb.Name, Now: tb.Now}, s.Finisher(tp.arn)
+			})
 			want := counts{valid: 3, imported: 3}
 			table := func() results.Manifest {
 				t.Helper()
@@ -174,10 +191,13 @@ func TestTellEnd(t *testing.T) {
 					t.Fatalf("notices %q from a missing topic", n)
 				}
 				tp.create(t)
-				calls := s.IoT.Proxy.Total().Calls
+				calls, read := s.IoT.Proxy.Total().Calls, gets.n.Load()
 				resp, err = h.Handle(ctx, delivery(t, msg, tc.receiveCount, tc.copies...))
 				if err != nil || len(resp.BatchItemFailures) != 0 {
 					t.Fatalf("redelivery: %v %v, want no failure", resp, err)
+				}
+				if read := gets.n.Load() - read; tc.receiveCount > 1 && read != 1 {
+					t.Errorf("redelivery of %d messages of a done manifest read its item %d times, want once", 1+len(tc.copies), read)
 				}
 				if made := s.IoT.Proxy.Total().Calls - calls; tc.receiveCount > 1 && made != 0 {
 					t.Errorf("redelivery of a done manifest made %d IoT calls, want none", made)

@@ -23,6 +23,9 @@ var (
 	// ErrState means the manifest is not in a state that allows the
 	// change (a retry of a manifest that is not done).
 	ErrState = errors.New("manifest is not in the state the change needs")
+	// ErrNotTold means a manifest is done but its final summary or
+	// notice failed (Finish); the functions wrap Finish's error in it.
+	ErrNotTold = errors.New("manifest done, but its end not told")
 )
 
 // State is where a manifest stands.
@@ -189,8 +192,9 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// update runs one UpdateItem on the manifest's item; cond may be empty.
-func (t *Table) update(ctx context.Context, id string, upd expression.UpdateBuilder, cond *expression.ConditionBuilder, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
+// updateOf is an Update of the item at key by upd, on cond when it is
+// set.
+func (t *Table) updateOf(key map[string]types.AttributeValue, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) (*types.Update, error) {
 	b := expression.NewBuilder().WithUpdate(upd)
 	if cond != nil {
 		b = b.WithCondition(*cond)
@@ -199,10 +203,35 @@ func (t *Table) update(ctx context.Context, id string, upd expression.UpdateBuil
 	if err != nil {
 		return nil, err
 	}
-	return t.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(t.Name), Key: manifestKey(id),
+	return &types.Update{
+		TableName: aws.String(t.Name), Key: key,
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}, nil
+}
+
+// putOf is a Put of item on condition cond.
+func (t *Table) putOf(item map[string]types.AttributeValue, cond expression.ConditionBuilder) (*types.Put, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return nil, err
+	}
+	return &types.Put{
+		TableName: aws.String(t.Name), Item: item, ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}, nil
+}
+
+// update runs one UpdateItem on the manifest's item; cond may be nil.
+func (t *Table) update(ctx context.Context, id string, upd expression.UpdateBuilder, cond *expression.ConditionBuilder, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
+	u, err := t.updateOf(manifestKey(id), upd, cond)
+	if err != nil {
+		return nil, err
+	}
+	return t.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: u.TableName, Key: u.Key,
+		UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
+		ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
 		ReturnValues: ret,
 	})
 }
@@ -290,14 +319,15 @@ func (t *Table) Get(ctx context.Context, id string) (Manifest, error) {
 // telling it now). Until one Finish succeeds, every caller sees true.
 func (t *Table) CheckDone(ctx context.Context, id string) (Manifest, bool, error) {
 	m, err := t.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return Manifest{}, false, nil
-	}
-	if err == nil && m.State == StateDone && m.Notified == "" {
-		return m, true, nil
-	}
-	if err != nil || !m.complete() {
+	case err != nil:
 		return m, false, err
+	case m.State == StateDone:
+		return m, m.Notified == "", nil
+	case !m.complete():
+		return m, false, nil
 	}
 	upd := expression.Set(expression.Name("state"), expression.Value(StateDone)).
 		Set(expression.Name("finished"), expression.Value(t.stamp()))
@@ -365,12 +395,11 @@ type Delivery struct {
 // manifest's update.
 const maxEntries = 99
 
-// entry is one conditional Put (or Update) of a device's item in a
+// entry is one conditional Put or Update of a device's item in a
 // transaction and what it adds to the manifest's counters when it
 // succeeds.
 type entry struct {
-	put   *types.Put
-	upd   *types.Update
+	item  types.TransactWriteItem
 	delta map[string]int
 }
 
@@ -403,12 +432,11 @@ func (t *Table) Record(ctx context.Context, d Delivery) (Manifest, bool, error) 
 			delta[string(Failed)]--
 			delta["outstanding"] = -1
 		}
-		entries = append(entries, entry{put: &types.Put{Item: item}, delta: delta})
-		entries[len(entries)-1].put.ConditionExpression, entries[len(entries)-1].put.ExpressionAttributeNames,
-			entries[len(entries)-1].put.ExpressionAttributeValues, err = condition(cond)
+		p, err := t.putOf(item, cond)
 		if err != nil {
 			return Manifest{}, false, err
 		}
+		entries = append(entries, entry{item: types.TransactWriteItem{Put: p}, delta: delta})
 	}
 	if d.Requeued > 0 && d.MessageID != "" {
 		// A marker of the delivery, so that the send-backs of a message
@@ -417,12 +445,11 @@ func (t *Table) Record(ctx context.Context, d Delivery) (Manifest, bool, error) 
 			AttrPK: pk, AttrSK: &types.AttributeValueMemberS{Value: messageSKPrefix + d.MessageID},
 			"requeued": &types.AttributeValueMemberN{Value: strconv.Itoa(d.Requeued)},
 		}
-		p := &types.Put{Item: item}
-		var err error
-		if p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues, err = condition(expression.AttributeNotExists(expression.Name(AttrSK))); err != nil {
+		p, err := t.putOf(item, expression.AttributeNotExists(expression.Name(AttrSK)))
+		if err != nil {
 			return Manifest{}, false, err
 		}
-		entries = append(entries, entry{put: p, delta: map[string]int{"requeued": d.Requeued}})
+		entries = append(entries, entry{item: types.TransactWriteItem{Put: p}, delta: map[string]int{"requeued": d.Requeued}})
 	}
 	for len(entries) > 0 {
 		n := min(len(entries), maxEntries)
@@ -432,14 +459,6 @@ func (t *Table) Record(ctx context.Context, d Delivery) (Manifest, bool, error) 
 		entries = entries[n:]
 	}
 	return t.CheckDone(ctx, d.Manifest)
-}
-
-func condition(c expression.ConditionBuilder) (*string, map[string]string, map[string]types.AttributeValue, error) {
-	expr, err := expression.NewBuilder().WithCondition(c).Build()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return expr.Condition(), expr.Names(), expr.Values(), nil
 }
 
 // transactAttempts bounds the tries of one transaction that DynamoDB
@@ -460,59 +479,35 @@ func (t *Table) transact(ctx context.Context, id string, entries []entry, cond *
 			for k, v := range e.delta {
 				total[k] += v
 			}
-			if e.upd != nil {
-				u := *e.upd
-				u.TableName = aws.String(t.Name)
-				items = append(items, types.TransactWriteItem{Update: &u})
-				continue
-			}
-			p := *e.put
-			p.TableName = aws.String(t.Name)
-			items = append(items, types.TransactWriteItem{Put: &p})
+			items = append(items, e.item)
 		}
 		var upd expression.UpdateBuilder
 		for _, k := range []string{"imported", "exists", "failed", "requeued", "outstanding"} {
 			upd = upd.Add(expression.Name(k), expression.Value(total[k]))
 		}
-		b := expression.NewBuilder().WithUpdate(upd)
-		if cond != nil {
-			b = b.WithCondition(*cond)
-		}
-		expr, err := b.Build()
+		u, err := t.updateOf(manifestKey(id), upd, cond)
 		if err != nil {
 			return 0, err
 		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: aws.String(t.Name), Key: manifestKey(id), UpdateExpression: expr.Update(),
-			ConditionExpression:      expr.Condition(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		}})
+		items = append(items, types.TransactWriteItem{Update: u})
 		_, err = t.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return len(entries), nil
 		}
 		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) {
+		if !errors.As(err, &tce) || len(tce.CancellationReasons) != len(items) {
 			return 0, fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
 		}
-		if n := len(tce.CancellationReasons); n == len(items) && aws.ToString(tce.CancellationReasons[n-1].Code) == "ConditionalCheckFailed" {
+		if aws.ToString(tce.CancellationReasons[len(entries)].Code) == "ConditionalCheckFailed" {
 			return 0, fmt.Errorf("%w: %s", ErrState, id)
 		}
 		var keep []entry
-		dropped := false
-		for i, r := range tce.CancellationReasons {
-			if i < len(entries) && aws.ToString(r.Code) == "ConditionalCheckFailed" {
-				dropped = true
-				continue
-			}
-			if i < len(entries) {
-				keep = append(keep, entries[i])
+		for i, e := range entries {
+			if aws.ToString(tce.CancellationReasons[i].Code) != "ConditionalCheckFailed" {
+				keep = append(keep, e)
 			}
 		}
-		if len(tce.CancellationReasons) != len(items) {
-			return 0, fmt.Errorf("results table: manifest %s: record devices: %w", id, err)
-		}
-		if !dropped {
+		if len(keep) == len(entries) {
 			// A conflict with another transaction, or throttling.
 			if attempt >= transactAttempts {
 				return 0, fmt.Errorf("results table: manifest %s: record devices: %d attempts: %w", id, attempt, err)
@@ -594,18 +589,14 @@ func (t *Table) LeaveRetry(ctx context.Context, id string, round int, devs []Dev
 	for _, d := range devs {
 		upd := expression.Set(expression.Name("round"), expression.Value(round))
 		cond := expression.Name("outcome").Equal(expression.Value(Failed)).And(expression.Name("round").LessThan(expression.Value(round)))
-		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		u, err := t.updateOf(map[string]types.AttributeValue{
+			AttrPK: &types.AttributeValueMemberS{Value: DevicePrefix + id},
+			AttrSK: &types.AttributeValueMemberS{Value: d.CertificateID},
+		}, upd, &cond)
 		if err != nil {
 			return 0, err
 		}
-		entries = append(entries, entry{upd: &types.Update{
-			Key: map[string]types.AttributeValue{
-				AttrPK: &types.AttributeValueMemberS{Value: DevicePrefix + id},
-				AttrSK: &types.AttributeValueMemberS{Value: d.CertificateID},
-			},
-			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		}, delta: map[string]int{"outstanding": -1}})
+		entries = append(entries, entry{item: types.TransactWriteItem{Update: u}, delta: map[string]int{"outstanding": -1}})
 	}
 	cond := stateIs(StateImporting).And(expression.Name("round").Equal(expression.Value(round)))
 	left := 0

@@ -37,6 +37,7 @@ type ManifestInput struct {
 type manifestRef struct {
 	table, uri, etag, version, id, key, bucket string
 	summary                                    stack.Summary
+	resources                                  stackResources
 }
 
 func (in *ManifestInput) defaults() {
@@ -52,14 +53,15 @@ func (in *ManifestInput) defaults() {
 // provider's summary gives the version (ETag) that was read.
 func (c *Client) find(ctx context.Context, in ManifestInput) (*manifestRef, error) {
 	in.defaults()
-	table, err := c.ResultsTable(ctx, in.Stack)
+	res, err := c.resources(ctx, in.Stack)
 	if err != nil {
 		return nil, err
 	}
+	table := res.resultsTable()
 	if table == "" {
 		return nil, fmt.Errorf("stack %s: %w", in.Stack, ErrNoTable)
 	}
-	r := &manifestRef{table: table, bucket: in.Bucket, key: in.Manifest}
+	r := &manifestRef{table: table, bucket: in.Bucket, key: in.Manifest, resources: res}
 	if b, k, err := results.SplitURI(in.Manifest); err == nil {
 		r.bucket, r.key = b, k
 	}
@@ -232,7 +234,7 @@ func (c *Client) Retry(ctx context.Context, in RetryInput) (RetryResult, error) 
 		return RetryResult{}, err
 	}
 	res := RetryResult{Manifest: r.uri}
-	urls, err := c.StackQueues(ctx, in.Stack)
+	urls, err := r.resources.queues(in.Stack)
 	if err != nil {
 		return res, err
 	}
@@ -302,9 +304,7 @@ func (c *Client) leaveRetry(ctx context.Context, in ManifestInput, tb *results.T
 	if err != nil {
 		// Without the topic, the final summary alone; the manifest stays
 		// untold (see CheckDone), so that a later telling sends the notice.
-		in.defaults()
-		sum := &results.Finisher{S3: c.S3, SummaryPrefix: in.SummaryPrefix}
-		e.Cleanup = errors.Join(err, sum.Finish(ctx, m))
+		e.Cleanup = errors.Join(err, f.Finish(ctx, m))
 		return e
 	}
 	if err := tb.Finish(ctx, f, m); err != nil {
@@ -317,14 +317,16 @@ func (c *Client) leaveRetry(ctx context.Context, in ManifestInput, tb *results.T
 
 // finisher tells the end of a manifest of the stack as its functions
 // do: the final summary under the summary prefix and, when the stack has
-// a results topic (its ResultsTopicArn parameter), the notice.
+// a results topic (its ResultsTopicArn parameter), the notice. When the
+// stack's parameters cannot be read, the finisher returned with the error
+// writes the final summary alone.
 func (c *Client) finisher(ctx context.Context, in ManifestInput) (*results.Finisher, error) {
 	in.defaults()
+	f := &results.Finisher{S3: c.S3, SNS: c.SNS, SummaryPrefix: in.SummaryPrefix}
 	out, err := c.CFN.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(in.Stack)})
 	if err != nil {
-		return nil, c.explain(ctx, "stack "+in.Stack, err)
+		return f, c.explain(ctx, "stack "+in.Stack, err)
 	}
-	f := &results.Finisher{S3: c.S3, SNS: c.SNS, SummaryPrefix: in.SummaryPrefix}
 	for _, s := range out.Stacks {
 		for _, p := range s.Parameters {
 			if aws.ToString(p.ParameterKey) == stack.ParamResultsTopicARN {

@@ -2,6 +2,7 @@ package stackclient_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/thingpress/thingpress/internal/outcome"
 	"github.com/thingpress/thingpress/internal/stack"
@@ -139,9 +142,28 @@ func TestUpload(t *testing.T) {
 	}
 }
 
+// countListings counts the DescribeStackResources calls c makes.
+func countListings(t *testing.T, c *stackclient.Client) *int {
+	t.Helper()
+	n := new(int)
+	c.CFN = cloudformation.New(c.CFN.Options(), func(o *cloudformation.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countListings",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					if _, ok := in.Parameters.(*cloudformation.DescribeStackResourcesInput); ok {
+						*n++
+					}
+					return next.HandleInitialize(ctx, in)
+				}), middleware.After)
+		})
+	})
+	return n
+}
+
 func TestStatus(t *testing.T) {
 	s := stacktest.New(t, "tp-status", stacktest.Options{})
 	c := client(t, s)
+	listings := countListings(t, c)
 	ctx := t.Context()
 	putSummary := func(key string, sum stack.Summary) {
 		t.Helper()
@@ -171,6 +193,9 @@ func TestStatus(t *testing.T) {
 	st, err := c.Status(ctx, stackclient.StatusInput{Stack: s.Name, Last: 2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if *listings != 1 || st.ResultsTable != s.Table {
+		t.Fatalf("status listed the stack's resources %d times, want once; results table %q, want %q", *listings, st.ResultsTable, s.Table)
 	}
 	if st.Bucket != s.Bucket || len(st.Queues) != 3 {
 		t.Fatalf("status %+v", st)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -107,48 +108,47 @@ type StatusInput struct {
 	Manifest string
 }
 
-// resources returns the physical IDs of the stack's resources of type typ
-// by logical ID.
-func (c *Client) resources(ctx context.Context, stackName, typ string) (map[string]string, error) {
+// stackResources are a stack's resources by logical ID.
+type stackResources map[string]cfntypes.StackResource
+
+// resources lists the stack's resources.
+func (c *Client) resources(ctx context.Context, stackName string) (stackResources, error) {
 	out, err := c.CFN.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
 	if err != nil {
 		return nil, c.explain(ctx, "stack "+stackName, err)
 	}
-	ids := map[string]string{}
+	res := stackResources{}
 	for _, r := range out.StackResources {
-		if aws.ToString(r.ResourceType) == typ {
-			ids[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
-		}
+		res[aws.ToString(r.LogicalResourceId)] = r
 	}
-	return ids, nil
+	return res, nil
 }
 
-// ResultsTable returns the name of the stack's results table, or "" for
-// a stack deployed before it had one.
-func (c *Client) ResultsTable(ctx context.Context, stackName string) (string, error) {
-	ids, err := c.resources(ctx, stackName, "AWS::DynamoDB::Table")
-	if err != nil {
-		return "", err
+// physical is the physical ID of the resource logical when it is of type
+// typ, or "".
+func (res stackResources) physical(logical, typ string) string {
+	r, ok := res[logical]
+	if !ok || aws.ToString(r.ResourceType) != typ {
+		return ""
 	}
-	return ids[stack.LogicalResultsTable], nil
+	return aws.ToString(r.PhysicalResourceId)
 }
 
-// StackQueues finds the URLs of the stack's queues by logical ID.
-func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
-	// A queue's physical ID is its URL.
-	all, err := c.resources(ctx, stackName, "AWS::SQS::Queue")
-	if err != nil {
-		return nil, err
-	}
+// resultsTable is the name of the results table, or "" for a stack
+// deployed before it had one.
+func (res stackResources) resultsTable() string {
+	return res.physical(stack.LogicalResultsTable, "AWS::DynamoDB::Table")
+}
+
+// queues are the URLs of the stack's queues by logical ID.
+func (res stackResources) queues(stackName string) (map[string]string, error) {
 	urls := map[string]string{}
-	for _, q := range Queues {
-		if all[q] != "" {
-			urls[q] = all[q]
-		}
-	}
 	var missing []string
 	for _, q := range Queues {
-		if urls[q] == "" {
+		// A queue's physical ID is its URL.
+		if u := res.physical(q, "AWS::SQS::Queue"); u != "" {
+			urls[q] = u
+		} else {
 			missing = append(missing, q)
 		}
 	}
@@ -156,6 +156,25 @@ func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]
 		return nil, fmt.Errorf("%w: stack %s has no queue %s: is it a thingpress stack?", ErrStack, stackName, strings.Join(missing, ", "))
 	}
 	return urls, nil
+}
+
+// ResultsTable returns the name of the stack's results table, or "" for
+// a stack deployed before it had one.
+func (c *Client) ResultsTable(ctx context.Context, stackName string) (string, error) {
+	res, err := c.resources(ctx, stackName)
+	if err != nil {
+		return "", err
+	}
+	return res.resultsTable(), nil
+}
+
+// StackQueues finds the URLs of the stack's queues by logical ID.
+func (c *Client) StackQueues(ctx context.Context, stackName string) (map[string]string, error) {
+	res, err := c.resources(ctx, stackName)
+	if err != nil {
+		return nil, err
+	}
+	return res.queues(stackName)
 }
 
 // QueueDepth returns the approximate depth of the queue at url.
@@ -261,7 +280,12 @@ func (c *Client) Status(ctx context.Context, in StatusInput) (*Status, error) {
 	if in.Last <= 0 {
 		in.Last = 10
 	}
-	urls, err := c.StackQueues(ctx, in.Stack)
+	// One listing of the stack's resources gives the queues and the table.
+	res, err := c.resources(ctx, in.Stack)
+	if err != nil {
+		return nil, err
+	}
+	urls, err := res.queues(in.Stack)
 	if err != nil {
 		return nil, err
 	}
@@ -286,8 +310,8 @@ func (c *Client) Status(ctx context.Context, in StatusInput) (*Status, error) {
 	} else if st.Summaries, st.SummariesTotal, err = c.Summaries(ctx, in.Bucket, in.SummaryPrefix, in.Last); err != nil {
 		return nil, err
 	}
-	if st.ResultsTable, err = c.ResultsTable(ctx, in.Stack); err != nil || st.ResultsTable == "" {
-		return st, err
+	if st.ResultsTable = res.resultsTable(); st.ResultsTable == "" {
+		return st, nil
 	}
 	tb := results.New(c.DynamoDB, st.ResultsTable)
 	for i := range st.Summaries {

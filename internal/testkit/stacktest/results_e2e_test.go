@@ -54,6 +54,30 @@ func notices(t *testing.T, s *stacktest.Stack) (string, func() []string) {
 	return aws.ToString(topic.TopicArn), func() []string { return s.Receive(t, aws.ToString(q.QueueUrl)) }
 }
 
+// clash makes Things of the devices' names with other attributes, so
+// that their import fails under StrictCreateThing.
+func clash(t *testing.T, s *stacktest.Stack, devices []iottest.Device) {
+	t.Helper()
+	for _, d := range devices {
+		if _, err := s.IoT.Via.CreateThing(t.Context(), &iot.CreateThingInput{
+			ThingName: aws.String(d.ThingName), ThingTypeName: aws.String(iottest.ThingType),
+			AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"chip_id": "OTHER"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// unclash deletes the Things clash made.
+func unclash(t *testing.T, s *stacktest.Stack, devices []iottest.Device) {
+	t.Helper()
+	for _, d := range devices {
+		if _, err := s.IoT.Via.DeleteThing(t.Context(), &iot.DeleteThingInput{ThingName: aws.String(d.ThingName)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // finalSummary reads the final summary object of key.
 func finalSummary(t *testing.T, s *stacktest.Stack, key string) results.Final {
 	t.Helper()
@@ -118,14 +142,7 @@ func TestStackResultsEndToEnd(t *testing.T) {
 	topic, notified := notices(t, s)
 
 	// Things of three devices' names exist with other attributes.
-	for _, d := range devices[:clashing] {
-		if _, err := s.IoT.Via.CreateThing(ctx, &iot.CreateThingInput{
-			ThingName: aws.String(d.ThingName), ThingTypeName: aws.String(iottest.ThingType),
-			AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"chip_id": "OTHER"}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clash(t, s, devices[:clashing])
 
 	const key = "reels/clash.7z"
 	var metrics stacktest.Metrics
@@ -187,11 +204,7 @@ func TestStackResultsEndToEnd(t *testing.T) {
 	}
 
 	// The cause removed, retry completes them.
-	for _, d := range devices[:clashing] {
-		if _, err := s.IoT.Via.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(d.ThingName)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	unclash(t, s, devices[:clashing])
 	rr, err := s.Client().Retry(ctx, stackclient.RetryInput{ManifestInput: stackclient.ManifestInput{Stack: s.Name, Manifest: key}})
 	if err != nil || rr.Devices != clashing || rr.Round != 1 {
 		t.Fatalf("retry %+v, %v", rr, err)

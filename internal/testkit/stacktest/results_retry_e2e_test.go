@@ -9,13 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/iot"
-	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/thingpress/thingpress/internal/results"
 	"github.com/thingpress/thingpress/internal/stackclient"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
-	"github.com/thingpress/thingpress/internal/testkit/iottest"
 	"github.com/thingpress/thingpress/internal/testkit/stacktest"
 )
 
@@ -75,14 +72,7 @@ func TestStackRetrySendFails(t *testing.T) {
 	if topic != s.ResultsTopic {
 		t.Fatalf("notices topic %s, stack's %s", topic, s.ResultsTopic)
 	}
-	for _, d := range devices[:clashing] {
-		if _, err := s.IoT.Via.CreateThing(ctx, &iot.CreateThingInput{
-			ThingName: aws.String(d.ThingName), ThingTypeName: aws.String(iottest.ThingType),
-			AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"chip_id": "OTHER"}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clash(t, s, devices[:clashing])
 	const key = "reels/fails.7z"
 	var metrics stacktest.Metrics
 	fin := s.Finisher(topic)
@@ -109,11 +99,7 @@ func TestStackRetrySendFails(t *testing.T) {
 	if got := notified(); len(got) != 1 {
 		t.Fatalf("notices %q, want one", got)
 	}
-	for _, d := range devices[:clashing] {
-		if _, err := s.IoT.Via.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(d.ThingName)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	unclash(t, s, devices[:clashing])
 	failed, err := s.Results().FailedDevices(ctx, id)
 	if err != nil || len(failed) != clashing {
 		t.Fatalf("failed devices %+v %v", failed, err)
