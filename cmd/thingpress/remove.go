@@ -198,18 +198,11 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	if err != nil {
 		return err
 	}
-	sum, err := state.HashFile(path)
-	if err != nil {
-		return &manifest.Error{File: path, Err: err}
-	}
 	t := o.aws.target()
-	meta := state.Meta{ManifestSHA256: sum, Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
-		Policies: t.Policies, ThingType: t.ThingType, ThingGroups: t.ThingGroups}
-	statePath := o.statePath
-	if statePath == "" {
-		if statePath, err = state.DefaultPath(meta); err != nil {
-			return err
-		}
+	meta, statePath, err := stateFile(path, state.Meta{Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
+		Policies: t.Policies, ThingType: t.ThingType, ThingGroups: t.ThingGroups}, o.statePath)
+	if err != nil {
+		return err
 	}
 	caller, err := awsiot.NewCaller(o.quotaTable())
 	if err != nil {
