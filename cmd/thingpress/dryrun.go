@@ -33,7 +33,7 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	}
 	defer src.Close()
 	c := dryRunCounts{out: out}
-	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Checked) error {
+	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
 		if !d.OK() {
 			c.skip(d.Entry, d.ChipID, d.Err)
 			return nil

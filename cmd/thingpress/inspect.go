@@ -8,18 +8,16 @@ import (
 
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/manifest/format"
-	"github.com/thingpress/thingpress/internal/validate"
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
 //go:generate go test -run ^TestInspectCorpus$ -write-corpus -update
 
 type inspectOptions struct {
-	manifest  manifestOptions
-	output    string
-	validAt   string
-	thingName string
-	progress  string
+	manifest manifestOptions
+	output   string
+	validAt  string
+	progress string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -64,7 +62,7 @@ manifest cannot be read or the arguments are wrong.`,
 	}
 	o.manifest.bind(cmd.Flags())
 	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
-	cmd.Flags().StringVar(&o.thingName, "thing-name", "", "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
+	o.manifest.bindThingName(cmd.Flags(), "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
 	bindProgress(cmd.Flags(), &o.progress)
 	return cmd
@@ -81,18 +79,13 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
-	vopts := validate.Options{}
-	if o.thingName != "" {
-		if vopts.ThingName, err = validate.ParseNameTemplate(o.thingName); err != nil {
-			return usageError{fmt.Errorf("--thing-name: %w", err)}
-		}
-	}
+	var now func() time.Time
 	if o.validAt != "" {
 		at, err := time.Parse(time.RFC3339, o.validAt)
 		if err != nil {
 			return usageError{fmt.Errorf("--valid-at: %w", err)}
 		}
-		vopts.Now = func() time.Time { return at }
+		now = func() time.Time { return at }
 	}
 	store, err := o.manifest.prepare(path)
 	if err != nil {
@@ -115,9 +108,11 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		sum.Anchors = store.Anchors()
 		sum.Refused = store.Rejected()
 	}
+	vopts := o.manifest.validateOptions(path, store)
+	vopts.Now = now
 	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
 		Output:    out,
-		Validate:  validate.Options{File: path, Trust: store, Now: vopts.Now, ThingName: vopts.ThingName},
+		Validate:  vopts,
 		Summary:   sum,
 		OnDevice:  onDevice,
 		AfterRead: stop,

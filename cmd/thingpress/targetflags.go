@@ -140,7 +140,7 @@ func (o *importedOptions) bind(f *pflag.FlagSet, policy, thingType, group, ceili
 	o.manifest.bind(f)
 	o.aws.bind(f, policy, thingType, group)
 	o.aws.pace.bind(f, ceiling, what)
-	o.manifest.bindThingName(f)
+	o.manifest.bindThingName(f, "the --thing-name TEMPLATE the import was given, to find each Thing under the name it made (default: the manifest's name, else {cn})")
 }
 
 // check validates the flags that need no manifest.
