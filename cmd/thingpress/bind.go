@@ -20,12 +20,10 @@ import (
 const bindSlot = "bind"
 
 type bindOptions struct {
-	targetFlags
+	targetOptions
 	exclusive  bool
-	conn       connFlags
 	statePath  string
 	reportPath string
-	pace       paceOptions
 	progress   string
 	dryRun     bool
 }
@@ -136,13 +134,13 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	if err != nil {
 		return err
 	}
-	workers := o.pace.workerCount(o.perDevice())
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
+	workers := o.workerCount()
+	client, region, endpoint, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: bindSlot, Region: awsCfg.Region, Endpoint: endpoint,
+		Slot: bindSlot, Region: region, Endpoint: endpoint,
 		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
 	}, o.statePath)
 	if err != nil {

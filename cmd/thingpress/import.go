@@ -21,11 +21,9 @@ import (
 
 type importOptions struct {
 	manifest manifestOptions
-	targetFlags
-	conn       connFlags
+	targetOptions
 	statePath  string
 	reportPath string
-	pace       paceOptions
 	dryRun     bool
 	progress   string
 
@@ -176,12 +174,6 @@ func applyQuotas(q map[string]float64, quotas []string) error {
 	return nil
 }
 
-// workerCount is --workers, or enough to keep the registration rate busy
-// (see ratelimit.Workers).
-func (o *importOptions) workerCount() int {
-	return o.pace.workerCount(o.perDevice())
-}
-
 // checkNames reads the manifest once to check the names --thing-name
 // gives, before anything is imported (see validate.CheckNames).
 func (o *importOptions) checkNames(ctx context.Context, g *globalOptions, path string, store *trust.Store) error {
@@ -214,13 +206,13 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	workers := o.workerCount()
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
+	client, region, endpoint, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 
 	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: o.manifest.certType, Region: awsCfg.Region, Endpoint: endpoint,
+		Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
 		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
 	}, o.statePath)
 	if err != nil {

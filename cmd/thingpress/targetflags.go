@@ -83,17 +83,17 @@ func (c *connFlags) connect(ctx context.Context, workers int, t awsiot.Target) (
 	return client, cfg, endpoint, nil
 }
 
-// targetOptions are the flags of verify and remove that name what an
-// import made (policies, thing type, groups) and where (account, region,
-// endpoint).
+// targetOptions are the flags of import, bind, verify and remove that name
+// what an import makes (policies, thing type, groups), where (account,
+// region, endpoint) and how fast.
 type targetOptions struct {
 	targetFlags
 	conn connFlags
 	pace paceOptions
 }
 
-// bind binds the flags; the help of each flag says what the command does
-// with it.
+// bind binds the flags of verify and remove but --rate, --quota and
+// --workers; the help of each flag says what the command does with it.
 func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) {
 	o.bindTarget(f, "IoT policy the import attached to each certificate: "+policy+" (repeatable)",
 		"thing type the import gave each Thing: "+thingType,
