@@ -145,25 +145,14 @@ func TestStatusAndRetryResults(t *testing.T) {
 		t.Errorf("status after retry:\n%s", out)
 	}
 
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	tests := []usageCase{
 		{name: "retry while importing", args: []string{"retry", "--stack", s.Name, "--manifest", key}, want: "is not done"},
 		{name: "retry without --manifest", args: []string{"retry", "--stack", s.Name}, want: "--manifest is required"},
 		{name: "retry of an unknown manifest", args: []string{"retry", "--stack", s.Name, "--manifest", "nope.7z"}, want: "nope.7z"},
 		{name: "--failed without --manifest", args: []string{"status", "--stack", s.Name, "--failed", "-"}, want: "--failed needs --manifest"},
 		{name: "--failed-format", args: []string{"status", "--stack", s.Name, "--manifest", key, "--failed", "-", "--failed-format", "csv"}, want: "want jsonl or xml"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, append(tc.args, aws...)...)
-			if code != exitFatal || !strings.Contains(stderr, tc.want) {
-				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
-			}
-		})
-	}
+	runUsageCases(t, tests, aws...)
 }
 
 // TestRetrySendFails: retry --devices-per-message 1 of three failed
