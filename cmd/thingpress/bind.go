@@ -12,7 +12,6 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/state"
 )
 
 // bindSlot stands for the slot in a bind's state meta: a device-infos
@@ -139,10 +138,7 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	if err != nil {
 		return err
 	}
-	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: bindSlot, Region: region, Endpoint: endpoint,
-		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}, o.statePath)
+	meta, statePath, err := o.stateFile(path, bindSlot, region, endpoint, o.statePath)
 	if err != nil {
 		return err
 	}

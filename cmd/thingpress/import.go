@@ -14,7 +14,6 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
@@ -211,10 +210,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 
-	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
-		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}, o.statePath)
+	meta, statePath, err := o.stateFile(path, o.manifest.certType, region, endpoint, o.statePath)
 	if err != nil {
 		return err
 	}

@@ -199,8 +199,7 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		return err
 	}
 	t := o.aws.target()
-	meta, statePath, err := stateFile(path, state.Meta{Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
-		Policies: t.Policies, ThingType: t.ThingType, ThingGroups: t.ThingGroups}, o.statePath)
+	meta, statePath, err := o.aws.stateFile(path, o.manifest.certType, region, endpoint, o.statePath)
 	if err != nil {
 		return err
 	}
