@@ -272,18 +272,14 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		}
 	})
 	s.Calls, s.Seconds = caller.Calls(), time.Since(started).Seconds()
-	s.Interrupted = errors.Is(runErr, remove.ErrInterrupted)
-	unreachable := caller.Unreachable()
-	if s.Interrupted && unreachable != nil {
-		s.Unreachable = unreachable.Error()
-	}
+	s.Interrupted, s.Unreachable = stopped(runErr, caller.Unreachable())
 	if enc != nil && writeErr == nil {
 		writeErr = enc.Encode(struct {
 			Summary *removeSummary `json:"summary"`
 		}{&s})
 	}
 	s.print(out)
-	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
+	return runExit(out, s.Interrupted, s.Unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.
