@@ -8,6 +8,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/manifest/format"
+	"github.com/thingpress/thingpress/internal/trust"
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
@@ -91,33 +92,13 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err != nil {
 		return err
 	}
-	// Started before the manifest opens: a bundle's inner archive is
-	// spooled first, which takes a while on a large reel.
-	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
-	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	onDevice, stop := meterHooks(meter)
-	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
-	if ft == format.Infineon || ft == format.XML {
-		sum.Slot = o.manifest.certType
-	}
-	if store != nil {
-		sum.Anchors = store.Anchors()
-		sum.Refused = store.Rejected()
-	}
 	vopts := o.manifest.validateOptions(path, store)
 	vopts.Now = now
-	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:    out,
-		Validate:  vopts,
-		Summary:   sum,
-		OnDevice:  onDevice,
-		AfterRead: stop,
+	res, err := inspectManifest(cmd, g, &o.manifest, path, o.progress, store, inspect.Options{
+		Output:   out,
+		Validate: vopts,
+		Summary:  inspect.Summary{ValidAt: o.validAt},
 	})
-	stop()
 	if err != nil {
 		return err
 	}
@@ -125,4 +106,34 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		return errSomeDevices
 	}
 	return nil
+}
+
+// inspectManifest checks every device of the manifest at path, which m's
+// prepare found (store: its trust store), and writes them to standard
+// output as inspect does, with a progress display of mode: inspect, and
+// upload before it uploads. The summary of opts gets the file, format,
+// slot and trust facts.
+func inspectManifest(cmd *cobra.Command, g *globalOptions, m *manifestOptions, path, mode string, store *trust.Store, opts inspect.Options) (*inspect.Summary, error) {
+	// Started before the manifest opens: a bundle's inner archive is
+	// spooled first, which takes a while on a large reel.
+	meter := newMeter(mode, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), m, path, g, meter)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	sum := &opts.Summary
+	sum.File, sum.Format, sum.Vendor = path, string(ft), ft.Vendor()
+	sum.ChainChecked, sum.SignedBy = store != nil, m.signerNames()
+	if ft == format.Infineon || ft == format.XML {
+		sum.Slot = m.certType
+	}
+	if store != nil {
+		sum.Anchors, sum.Refused = store.Anchors(), store.Rejected()
+	}
+	var stop func()
+	opts.OnDevice, stop = meterHooks(meter)
+	opts.AfterRead = stop
+	defer stop()
+	return inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), opts)
 }
