@@ -173,30 +173,23 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 // runBindDryRun checks every entry and prints what bind would do, reading
 // the state file if there is one but changing nothing.
 func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
-	st, err := openStateIfExists(statePath)
+	c, err := newDryRun(out, statePath)
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-	}
+	defer c.close()
 	steps := bind.Steps(o.target())
-	c := dryRunCounts{out: out}
 	b := bind.New(bind.Config{Target: o.target()})
 	err = b.Walk(rd, path, func(d bind.Device) error {
 		if d.Err != nil {
 			c.skip(d.Name(), d.DeviceID, d.Err)
 			return nil
 		}
-		pending := steps
-		if st != nil {
-			rec, _, err := st.Get(d.Fingerprint)
-			if err != nil {
-				return err
-			}
-			pending = rec.Missing(steps)
+		rec, err := c.progress(d.Fingerprint)
+		if err != nil {
+			return err
 		}
-		c.need(d.Name(), d.DeviceID, d.Fingerprint, pending)
+		c.need(d.Name(), d.DeviceID, d.Fingerprint, rec.Missing(steps))
 		return nil
 	})
 	if err != nil {

@@ -103,7 +103,8 @@ func TestImportEndToEnd(t *testing.T) {
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
 		out, stderr, code := runCLI(t, append(args, "--dry-run")...)
-		if code != exitSomeDevices || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "12 valid") {
+		if code != exitSomeDevices || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "12 valid") ||
+			!strings.Contains(out, "would    ... and 9 more devices\n") {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
 		for op, n := range e.Proxy.Counts() {

@@ -286,23 +286,19 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device, invalid int, client awsiot.RemoveAPI, caller *awsiot.Caller,
 	statePath string, emitAll func(func(remove.Device) error) error) error {
 	out := cmd.OutOrStdout()
-	st, err := openStateIfExists(statePath)
+	c, err := newDryRun(out, statePath)
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-	}
+	defer c.close()
 	t := o.aws.target()
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller})
 	var would, absent, refused, begun int
 	calls := 0
 	err = rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
 		steps := remove.Steps(t, p)
-		if st != nil {
-			if rec, _, err := st.Get(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
-				begun++
-			}
+		if rec, err := c.progress(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
+			begun++
 		}
 		switch {
 		case !p.CertFound:
@@ -322,10 +318,7 @@ func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device,
 	if err != nil {
 		return err
 	}
-	if more := would - dryRunShown; more > 0 {
-		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
+	printNotShown(out, would-dryRunShown)
 	fmt.Fprintf(out, "Devices    %d valid: %d to remove, %d absent, %d refused; %d invalid\n", len(devices), would, absent, refused, invalid)
 	if begun > 0 {
 		fmt.Fprintf(out, "Begun      %d devices by an earlier run; running remove finishes them\n", begun)
