@@ -12,7 +12,6 @@ import (
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/state"
 )
 
 // bindSlot stands for the slot in a bind's state meta: a device-infos
@@ -20,12 +19,10 @@ import (
 const bindSlot = "bind"
 
 type bindOptions struct {
-	targetFlags
+	targetOptions
 	exclusive  bool
-	conn       connFlags
 	statePath  string
 	reportPath string
-	pace       paceOptions
 	progress   string
 	dryRun     bool
 }
@@ -136,15 +133,12 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 	if err != nil {
 		return err
 	}
-	workers := o.pace.workerCount(o.perDevice())
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
+	workers := o.workerCount()
+	client, region, endpoint, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
-	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: bindSlot, Region: awsCfg.Region, Endpoint: endpoint,
-		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}, o.statePath)
+	meta, statePath, err := o.stateFile(path, bindSlot, region, endpoint, o.statePath)
 	if err != nil {
 		return err
 	}
@@ -179,30 +173,23 @@ func runBind(cmd *cobra.Command, g *globalOptions, o *bindOptions, path string) 
 // runBindDryRun checks every entry and prints what bind would do, reading
 // the state file if there is one but changing nothing.
 func runBindDryRun(o *bindOptions, path string, rd *bind.Reader, statePath string, out io.Writer) error {
-	st, err := openStateIfExists(statePath)
+	c, err := newDryRun(out, statePath)
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-	}
+	defer c.close()
 	steps := bind.Steps(o.target())
-	c := dryRunCounts{out: out}
 	b := bind.New(bind.Config{Target: o.target()})
 	err = b.Walk(rd, path, func(d bind.Device) error {
 		if d.Err != nil {
 			c.skip(d.Name(), d.DeviceID, d.Err)
 			return nil
 		}
-		pending := steps
-		if st != nil {
-			rec, _, err := st.Get(d.Fingerprint)
-			if err != nil {
-				return err
-			}
-			pending = rec.Missing(steps)
+		rec, err := c.progress(d.Fingerprint)
+		if err != nil {
+			return err
 		}
-		c.need(d.Name(), d.DeviceID, d.Fingerprint, pending)
+		c.need(d.Name(), d.DeviceID, d.Fingerprint, rec.Missing(steps))
 		return nil
 	})
 	if err != nil {

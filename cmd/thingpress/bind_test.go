@@ -41,11 +41,7 @@ func registerOnly(t *testing.T, e *iottest.Env, n int) ([]deviceInfo, []iottest.
 	if sum.Registered != n || len(lines) != n {
 		t.Fatalf("register-only report: %d lines, summary %+v", len(lines), sum)
 	}
-	for _, l := range lines {
-		if l.Status != "registered" {
-			t.Errorf("%s: status %s, want registered", l.ChipID, l.Status)
-		}
-	}
+	withStatus(t, lines, "registered")
 	if c := e.Proxy.Counts(); c["RegisterCertificateWithoutCA"] != int64(n) || c["CreateThing"] != 0 || c["AttachThingPrincipal"] != 0 || c["AttachPolicy"] != 0 {
 		t.Errorf("register-only calls: %v", c)
 	}
@@ -184,25 +180,13 @@ func TestBindAfterRegisterOnly(t *testing.T) {
 	})
 
 	t.Run("arguments", func(t *testing.T) {
-		tests := []struct {
-			name    string
-			args    []string
-			wantErr string
-		}{
-			{name: "no policy", args: []string{"bind", infosPath}, wantErr: "--policy is required"},
-			{name: "no file", args: []string{"bind", "--policy", "p"}, wantErr: "expected exactly one DEVICES.json argument"},
-			{name: "bad quota", args: []string{"bind", "--policy", "p", "--quota", "Nope=1", infosPath}, wantErr: `unknown operation "Nope"`},
-			{name: "missing file", args: bindArgs(e, filepath.Join(t.TempDir(), "none.json")), wantErr: "none.json"},
-			{name: "not a device-infos file", args: bindArgs(e, writeFile(t, "x.json", `{"things":[]}`)), wantErr: `x.json: not a device-infos file: unknown field "things"`},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				_, stderr, code := runCLI(t, tt.args...)
-				if code != exitFatal || !strings.Contains(stderr, tt.wantErr) {
-					t.Errorf("exit %d, stderr %q; want 2 with %q", code, stderr, tt.wantErr)
-				}
-			})
-		}
+		runUsageCases(t, []usageCase{
+			{name: "no policy", args: []string{"bind", infosPath}, want: "--policy is required"},
+			{name: "no file", args: []string{"bind", "--policy", "p"}, want: "expected exactly one DEVICES.json argument"},
+			{name: "bad quota", args: []string{"bind", "--policy", "p", "--quota", "Nope=1", infosPath}, want: `unknown operation "Nope"`},
+			{name: "missing file", args: bindArgs(e, filepath.Join(t.TempDir(), "none.json")), want: "none.json"},
+			{name: "not a device-infos file", args: bindArgs(e, writeFile(t, "x.json", `{"things":[]}`)), want: `x.json: not a device-infos file: unknown field "things"`},
+		})
 	})
 }
 

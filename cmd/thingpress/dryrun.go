@@ -20,30 +20,24 @@ const dryRunShown = 3
 // runDryRun validates the manifest and prints what an import would do,
 // reading the state file if there is one but changing nothing.
 func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path string, store *trust.Store, statePath string, out io.Writer) error {
-	st, err := openStateIfExists(statePath)
+	c, err := newDryRun(out, statePath)
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-	}
+	defer c.close()
 	src, _, err := o.manifest.open(ctx, path, g)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	c := dryRunCounts{out: out}
-	err = validate.Run(ctx, src, o.validateOptions(path, store), func(d *validate.Checked) error {
+	err = validate.Run(ctx, src, o.manifest.validateOptions(path, store), func(d *validate.Checked) error {
 		if !d.OK() {
 			c.skip(d.Entry, d.ChipID, d.Err)
 			return nil
 		}
-		var rec state.Progress
-		if st != nil {
-			var err error
-			if rec, _, err = st.Get(d.CertificateID); err != nil {
-				return err
-			}
+		rec, err := c.progress(d.CertificateID)
+		if err != nil {
+			return err
 		}
 		c.need(d.ChipID, d.ThingName, d.CertificateID, rec.Missing(importer.StepsFor(o.target(), o.registerOnly, rec)))
 		return nil
@@ -57,20 +51,42 @@ func runDryRun(ctx context.Context, g *globalOptions, o *importOptions, path str
 	return c.end(statePath)
 }
 
-// openStateIfExists opens the state file at path read-only, or returns
-// nil when there is none yet.
-func openStateIfExists(path string) (*state.Store, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil
-	}
-	return state.OpenReadOnly(path)
-}
-
 // dryRunCounts counts the devices of a dry run of import or bind and
-// prints the first dryRunShown that need any step.
+// prints the first dryRunShown that need any step; it reads the state
+// file of remove's dry run too.
 type dryRunCounts struct {
 	out                                io.Writer
+	st                                 *state.Store // nil: no state file yet
 	valid, invalid, done, calls, shown int
+}
+
+// newDryRun starts a dry run that prints on out, with the state file at
+// statePath opened read-only if there is one; the caller closes it.
+func newDryRun(out io.Writer, statePath string) (*dryRunCounts, error) {
+	c := &dryRunCounts{out: out}
+	if _, err := os.Stat(statePath); err != nil {
+		return c, nil
+	}
+	var err error
+	c.st, err = state.OpenReadOnly(statePath)
+	return c, err
+}
+
+// close closes the state file, if any.
+func (c *dryRunCounts) close() {
+	if c.st != nil {
+		c.st.Close()
+	}
+}
+
+// progress is what the state file records of the device id: nothing
+// without a state file.
+func (c *dryRunCounts) progress(id string) (state.Progress, error) {
+	if c.st == nil {
+		return state.Progress{}, nil
+	}
+	rec, _, err := c.st.Get(id)
+	return rec, err
 }
 
 // skip counts an invalid device (entry names it in the input) and says
@@ -97,10 +113,7 @@ func (c *dryRunCounts) need(device, thing, certificateID string, pending []strin
 // print prints the devices not shown and the summary up to the calls,
 // for the target t the preflight found.
 func (c *dryRunCounts) print(t *targetFlags) {
-	if more := c.valid - c.done - c.shown; more > 0 {
-		fmt.Fprintf(c.out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(c.out, "\nDry run: nothing was changed in AWS.\n")
+	printNotShown(c.out, c.valid-c.done-c.shown)
 	fmt.Fprintf(c.out, "Preflight  ok: policies %s; thing type %s; thing groups %s\n",
 		strings.Join(t.policies, ", "), orDash(t.thingType), orDash(strings.Join(t.thingGroups, ", ")))
 	fmt.Fprintf(c.out, "Devices    %d valid (%d already complete in the state file), %d invalid\n", c.valid, c.done, c.invalid)
@@ -114,6 +127,15 @@ func (c *dryRunCounts) end(statePath string) error {
 		return errSomeDevices
 	}
 	return nil
+}
+
+// printNotShown says how many more devices need steps than a dry run
+// showed, if any, and that it changed nothing.
+func printNotShown(out io.Writer, more int) {
+	if more > 0 {
+		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
+	}
+	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
 }
 
 // printWould prints what a dry run would do to one device.

@@ -14,27 +14,21 @@ import (
 	"github.com/thingpress/thingpress/internal/manifest"
 	"github.com/thingpress/thingpress/internal/pipeline"
 	"github.com/thingpress/thingpress/internal/ratelimit"
-	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/trust"
 	"github.com/thingpress/thingpress/internal/validate"
 )
 
 type importOptions struct {
 	manifest manifestOptions
-	targetFlags
-	conn       connFlags
+	targetOptions
 	statePath  string
 	reportPath string
-	pace       paceOptions
 	dryRun     bool
 	progress   string
 
 	registerOnly bool
 	inactive     bool
 	exclusive    bool
-	thingName    string
-	// nameTemplate is thingName parsed, by check.
-	nameTemplate *validate.NameTemplate
 }
 
 func newImportCmd(g *globalOptions) *cobra.Command {
@@ -126,7 +120,7 @@ damaged state file (nothing imported).`,
 	f.BoolVar(&o.registerOnly, "register-only", false, "register the certificates and make nothing else (no Thing, policy or group); bind completes the devices later")
 	f.BoolVar(&o.inactive, "inactive", false, "with --register-only: register the certificates INACTIVE (bind, or a later import, activates them)")
 	f.BoolVar(&o.exclusive, "exclusive", false, exclusiveHelp)
-	f.StringVar(&o.thingName, "thing-name", "", "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
+	o.manifest.bindThingName(f, "name each Thing by this template of {cn}, {chip_id}, {reel_id}, {batch_id}, {slot}, {vendor} and literal text (default: the manifest's name, else {cn}); every name is checked before anything is imported")
 	bindProgress(f, &o.progress)
 	return cmd
 }
@@ -135,17 +129,10 @@ func (o *importOptions) check() error {
 	if err := o.manifest.check(); err != nil {
 		return err
 	}
-	if o.thingName != "" && o.nameTemplate == nil {
-		t, err := validate.ParseNameTemplate(o.thingName)
-		if err != nil {
-			return usageError{fmt.Errorf("--thing-name: %w", err)}
-		}
-		o.nameTemplate = t
-	}
 	switch {
 	case o.inactive && !o.registerOnly:
 		return usageError{errors.New("--inactive applies to --register-only (bind activates the certificates)")}
-	case o.registerOnly && (len(o.policies) > 0 || o.thingType != "" || len(o.thingGroups) > 0 || o.exclusive || o.thingName != ""):
+	case o.registerOnly && (len(o.policies) > 0 || o.thingType != "" || len(o.thingGroups) > 0 || o.exclusive || o.manifest.thingName != ""):
 		return usageError{errors.New("--register-only registers the certificates only: --policy, --thing-type, --thing-group, --exclusive and --thing-name belong to bind")}
 	case len(o.policies) == 0 && !o.registerOnly:
 		return usageError{errors.New("--policy is required")}
@@ -186,24 +173,10 @@ func applyQuotas(q map[string]float64, quotas []string) error {
 	return nil
 }
 
-// workerCount is --workers, or enough to keep the registration rate busy
-// (see ratelimit.Workers).
-func (o *importOptions) workerCount() int {
-	return o.pace.workerCount(o.perDevice())
-}
-
-// validateOptions are the validation settings for the manifest at path,
-// with the --thing-name template.
-func (o *importOptions) validateOptions(path string, store *trust.Store) validate.Options {
-	v := o.manifest.validateOptions(path, store)
-	v.ThingName = o.nameTemplate
-	return v
-}
-
 // checkNames reads the manifest once to check the names --thing-name
 // gives, before anything is imported (see validate.CheckNames).
 func (o *importOptions) checkNames(ctx context.Context, g *globalOptions, path string, store *trust.Store) error {
-	if o.nameTemplate == nil {
+	if o.manifest.nameTemplate == nil {
 		return nil
 	}
 	src, _, err := o.manifest.open(ctx, path, g)
@@ -211,7 +184,7 @@ func (o *importOptions) checkNames(ctx context.Context, g *globalOptions, path s
 		return err
 	}
 	defer src.Close()
-	return validate.CheckNames(ctx, src, o.validateOptions(path, store))
+	return validate.CheckNames(ctx, src, o.manifest.validateOptions(path, store))
 }
 
 func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path string) error {
@@ -232,15 +205,12 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 		return err
 	}
 	workers := o.workerCount()
-	client, awsCfg, endpoint, err := o.conn.connect(ctx, workers, o.target())
+	client, region, endpoint, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 
-	meta, statePath, err := stateFile(path, state.Meta{
-		Slot: o.manifest.certType, Region: awsCfg.Region, Endpoint: endpoint,
-		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups,
-	}, o.statePath)
+	meta, statePath, err := o.stateFile(path, o.manifest.certType, region, endpoint, o.statePath)
 	if err != nil {
 		return err
 	}
@@ -284,7 +254,7 @@ func runImport(cmd *cobra.Command, g *globalOptions, o *importOptions, path stri
 	}
 	run.start(meter)
 	runErr := pipeline.Run(ctx, im, src, pipeline.Options{
-		Validate: o.validateOptions(path, store),
+		Validate: o.manifest.validateOptions(path, store),
 		Workers:  workers,
 		OnResult: run.onResult,
 	})

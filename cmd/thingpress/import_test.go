@@ -30,6 +30,21 @@ func readReport(t *testing.T, path string) ([]importer.Result, report.Summary) {
 	return readReportOf[importer.Result, report.Summary](t, path)
 }
 
+// withStatus checks that each line of a report has the status want and
+// returns how many have it.
+func withStatus(t *testing.T, lines []importer.Result, want importer.Status) int {
+	t.Helper()
+	n := 0
+	for _, l := range lines {
+		if l.Status != want {
+			t.Errorf("%s %s: status %s %q, want only %s devices reported", l.ChipID, l.ThingName, l.Status, l.Error, want)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
 // readReportOf reads a JSON Lines report: one line of L per device and a
 // closing {"summary": S}, which must be there.
 func readReportOf[L, S any](t *testing.T, path string) ([]L, S) {
@@ -88,7 +103,8 @@ func TestImportEndToEnd(t *testing.T) {
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
 		out, stderr, code := runCLI(t, append(args, "--dry-run")...)
-		if code != exitSomeDevices || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "12 valid") {
+		if code != exitSomeDevices || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "12 valid") ||
+			!strings.Contains(out, "would    ... and 9 more devices\n") {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
 		for op, n := range e.Proxy.Counts() {

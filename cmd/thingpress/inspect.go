@@ -8,18 +8,17 @@ import (
 
 	"github.com/thingpress/thingpress/internal/inspect"
 	"github.com/thingpress/thingpress/internal/manifest/format"
-	"github.com/thingpress/thingpress/internal/validate"
+	"github.com/thingpress/thingpress/internal/trust"
 )
 
 // The corpus of bad devices that TestInspectCorpus runs inspect over.
 //go:generate go test -run ^TestInspectCorpus$ -write-corpus -update
 
 type inspectOptions struct {
-	manifest  manifestOptions
-	output    string
-	validAt   string
-	thingName string
-	progress  string
+	manifest manifestOptions
+	output   string
+	validAt  string
+	progress string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -64,7 +63,7 @@ manifest cannot be read or the arguments are wrong.`,
 	}
 	o.manifest.bind(cmd.Flags())
 	cmd.Flags().StringVar(&o.validAt, "valid-at", "", "check validity periods at this time (RFC 3339, e.g. a deployment date) instead of now")
-	cmd.Flags().StringVar(&o.thingName, "thing-name", "", "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
+	o.manifest.bindThingName(cmd.Flags(), "name each Thing as import --thing-name TEMPLATE would, to see the names and check them")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table (summary, then invalid devices) or json (JSON Lines, one object per device)")
 	bindProgress(cmd.Flags(), &o.progress)
 	return cmd
@@ -81,48 +80,25 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 	if err := checkProgress(&o.progress); err != nil {
 		return err
 	}
-	vopts := validate.Options{}
-	if o.thingName != "" {
-		if vopts.ThingName, err = validate.ParseNameTemplate(o.thingName); err != nil {
-			return usageError{fmt.Errorf("--thing-name: %w", err)}
-		}
-	}
+	var now func() time.Time
 	if o.validAt != "" {
 		at, err := time.Parse(time.RFC3339, o.validAt)
 		if err != nil {
 			return usageError{fmt.Errorf("--valid-at: %w", err)}
 		}
-		vopts.Now = func() time.Time { return at }
+		now = func() time.Time { return at }
 	}
 	store, err := o.manifest.prepare(path)
 	if err != nil {
 		return err
 	}
-	// Started before the manifest opens: a bundle's inner archive is
-	// spooled first, which takes a while on a large reel.
-	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
-	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	onDevice, stop := meterHooks(meter)
-	sum := inspect.Summary{ValidAt: o.validAt, File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
-	if ft == format.Infineon || ft == format.XML {
-		sum.Slot = o.manifest.certType
-	}
-	if store != nil {
-		sum.Anchors = store.Anchors()
-		sum.Refused = store.Rejected()
-	}
-	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:    out,
-		Validate:  validate.Options{File: path, Trust: store, Now: vopts.Now, ThingName: vopts.ThingName},
-		Summary:   sum,
-		OnDevice:  onDevice,
-		AfterRead: stop,
+	vopts := o.manifest.validateOptions(path, store)
+	vopts.Now = now
+	res, err := inspectManifest(cmd, g, &o.manifest, path, o.progress, store, inspect.Options{
+		Output:   out,
+		Validate: vopts,
+		Summary:  inspect.Summary{ValidAt: o.validAt},
 	})
-	stop()
 	if err != nil {
 		return err
 	}
@@ -130,4 +106,34 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, path st
 		return errSomeDevices
 	}
 	return nil
+}
+
+// inspectManifest checks every device of the manifest at path, which m's
+// prepare found (store: its trust store), and writes them to standard
+// output as inspect does, with a progress display of mode: inspect, and
+// upload before it uploads. The summary of opts gets the file, format,
+// slot and trust facts.
+func inspectManifest(cmd *cobra.Command, g *globalOptions, m *manifestOptions, path, mode string, store *trust.Store, opts inspect.Options) (*inspect.Summary, error) {
+	// Started before the manifest opens: a bundle's inner archive is
+	// spooled first, which takes a while on a large reel.
+	meter := newMeter(mode, cmd.ErrOrStderr(), true)
+	src, ft, err := openMetered(cmd.Context(), m, path, g, meter)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	sum := &opts.Summary
+	sum.File, sum.Format, sum.Vendor = path, string(ft), ft.Vendor()
+	sum.ChainChecked, sum.SignedBy = store != nil, m.signerNames()
+	if ft == format.Infineon || ft == format.XML {
+		sum.Slot = m.certType
+	}
+	if store != nil {
+		sum.Anchors, sum.Refused = store.Anchors(), store.Rejected()
+	}
+	var stop func()
+	opts.OnDevice, stop = meterHooks(meter)
+	opts.AfterRead = stop
+	defer stop()
+	return inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), opts)
 }

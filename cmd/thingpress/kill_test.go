@@ -58,11 +58,7 @@ func TestImportKillResume(t *testing.T) {
 	if sum.Imported != len(devs) || len(lines) != len(devs) {
 		t.Errorf("final report: %d lines, summary %+v, want all %d imported", len(lines), sum, len(devs))
 	}
-	for _, l := range lines {
-		if l.Status != "imported" {
-			t.Errorf("%s: status %s, want imported", l.ChipID, l.Status)
-		}
-	}
+	withStatus(t, lines, "imported")
 }
 
 // TestImportCtrlC stops an import with SIGINT, as Ctrl-C does, once two

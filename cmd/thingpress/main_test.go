@@ -34,6 +34,28 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// usageCase is a command line that must fail with exit status 2 (bad
+// arguments, or AWS or the input unusable) and say want on standard error.
+type usageCase struct {
+	name string
+	args []string
+	want string
+}
+
+// runUsageCases runs each case as a subtest, with extra after its
+// arguments.
+func runUsageCases(t *testing.T, cases []usageCase, extra ...string) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, append(tc.args, extra...)...)
+			if code != exitFatal || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
+			}
+		})
+	}
+}
+
 // startChild starts thingpress with args in a child process (see
 // TestMain), env added to its environment. out collects its standard
 // output and error; exited gets what its Wait returns.

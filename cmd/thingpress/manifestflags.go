@@ -25,7 +25,8 @@ type manifestOptions struct {
 	signerFile    string
 	flags         *pflag.FlagSet
 	// thingName is --thing-name, of the commands that bindThingName
-	// gives it (verify, remove); check parses it into nameTemplate.
+	// gives it (import, inspect, verify, remove); check parses it into
+	// nameTemplate.
 	thingName    string
 	nameTemplate *validate.NameTemplate
 
@@ -44,21 +45,14 @@ func (o *manifestOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.format, "format", "auto", "deprecated alias of --vendor, kept working: "+strings.Join(format.Names, ", ")+" (7z and xml pick the Infineon container)")
 }
 
-// bindThingName adds --thing-name, for a command that must name the
-// Things as import --thing-name did.
-func (o *manifestOptions) bindThingName(fs *pflag.FlagSet) {
-	fs.StringVar(&o.thingName, "thing-name", "", "the --thing-name TEMPLATE the import was given, to find each Thing under the name it made (default: the manifest's name, else {cn})")
+// bindThingName adds --thing-name, a template that names each Thing, with
+// the help text given.
+func (o *manifestOptions) bindThingName(fs *pflag.FlagSet, help string) {
+	fs.StringVar(&o.thingName, "thing-name", "", help)
 }
 
 // check validates the flag values that need no manifest.
 func (o *manifestOptions) check() error {
-	if o.thingName != "" && o.nameTemplate == nil {
-		t, err := validate.ParseNameTemplate(o.thingName)
-		if err != nil {
-			return usageError{fmt.Errorf("--thing-name: %w", err)}
-		}
-		o.nameTemplate = t
-	}
 	o.certType = strings.ToUpper(o.certType)
 	if !manifest.ValidSlot(o.certType) {
 		return usageError{fmt.Errorf("--cert-type %q: %w (want one of %s)", o.certType, manifest.ErrBadSlot, strings.Join(manifest.Slots, ", "))}
@@ -77,6 +71,13 @@ func (o *manifestOptions) check() error {
 	// --format xml with --vendor infineon is Infineon's XML manifest.
 	if f != format.Auto && v != format.Auto && (f != format.XML || v != format.InfineonAny) && f.Vendor() != v.Vendor() {
 		return usageError{fmt.Errorf("--format %s and --vendor %s disagree (--format is a deprecated alias of --vendor)", o.format, o.vendor)}
+	}
+	if o.thingName != "" && o.nameTemplate == nil {
+		t, err := validate.ParseNameTemplate(o.thingName)
+		if err != nil {
+			return usageError{fmt.Errorf("--thing-name: %w", err)}
+		}
+		o.nameTemplate = t
 	}
 	return nil
 }

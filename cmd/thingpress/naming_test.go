@@ -89,24 +89,12 @@ func TestImportExclusive(t *testing.T) {
 func TestImportRegisterOnlyArguments(t *testing.T) {
 	isolateAWS(t)
 	path := filepath.Join(t.TempDir(), "m.xml")
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-	}{
-		{name: "inactive alone", args: []string{"import", "--policy", "p", "--inactive", path}, wantErr: "--inactive applies to --register-only"},
-		{name: "register-only with policy", args: []string{"import", "--register-only", "--policy", "p", path}, wantErr: "--policy, --thing-type, --thing-group, --exclusive and --thing-name belong to bind"},
-		{name: "register-only with exclusive", args: []string{"import", "--register-only", "--exclusive", path}, wantErr: "belong to bind"},
-		{name: "register-only with thing name", args: []string{"import", "--register-only", "--thing-name", "{cn}", path}, wantErr: "belong to bind"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, tt.args...)
-			if code != exitFatal || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("exit %d, stderr %q; want 2 with %q", code, stderr, tt.wantErr)
-			}
-		})
-	}
+	runUsageCases(t, []usageCase{
+		{name: "inactive alone", args: []string{"import", "--policy", "p", "--inactive", path}, want: "--inactive applies to --register-only"},
+		{name: "register-only with policy", args: []string{"import", "--register-only", "--policy", "p", path}, want: "--policy, --thing-type, --thing-group, --exclusive and --thing-name belong to bind"},
+		{name: "register-only with exclusive", args: []string{"import", "--register-only", "--exclusive", path}, want: "belong to bind"},
+		{name: "register-only with thing name", args: []string{"import", "--register-only", "--thing-name", "{cn}", path}, want: "belong to bind"},
+	})
 }
 
 // TestInspectThingName shows the names a template gives, as import would

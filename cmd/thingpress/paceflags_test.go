@@ -52,7 +52,7 @@ func TestPaceTables(t *testing.T) {
 	tgt := targetOptions{targetFlags: flags, pace: pace}
 	verifyQ := (&verifyOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
 	removeQ := (&removeOptions{importedOptions: importedOptions{aws: tgt}}).quotaTable()
-	bindQ, err := (&bindOptions{targetFlags: flags, pace: pace}).quotaTable()
+	bindQ, err := (&bindOptions{targetOptions: tgt}).quotaTable()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,18 +198,10 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 	if err != nil {
 		return err
 	}
-	sum, err := state.HashFile(path)
-	if err != nil {
-		return &manifest.Error{File: path, Err: err}
-	}
 	t := o.aws.target()
-	meta := state.Meta{ManifestSHA256: sum, Slot: o.manifest.certType, Region: region, Endpoint: endpoint,
-		Policies: t.Policies, ThingType: t.ThingType, ThingGroups: t.ThingGroups}
-	statePath := o.statePath
-	if statePath == "" {
-		if statePath, err = state.DefaultPath(meta); err != nil {
-			return err
-		}
+	meta, statePath, err := o.aws.stateFile(path, o.manifest.certType, region, endpoint, o.statePath)
+	if err != nil {
+		return err
 	}
 	caller, err := awsiot.NewCaller(o.quotaTable())
 	if err != nil {
@@ -280,41 +272,33 @@ func runRemove(cmd *cobra.Command, g *globalOptions, o *removeOptions, path stri
 		}
 	})
 	s.Calls, s.Seconds = caller.Calls(), time.Since(started).Seconds()
-	s.Interrupted = errors.Is(runErr, remove.ErrInterrupted)
-	unreachable := caller.Unreachable()
-	if s.Interrupted && unreachable != nil {
-		s.Unreachable = unreachable.Error()
-	}
+	s.Interrupted, s.Unreachable = stopped(runErr, caller.Unreachable())
 	if enc != nil && writeErr == nil {
 		writeErr = enc.Encode(struct {
 			Summary *removeSummary `json:"summary"`
 		}{&s})
 	}
 	s.print(out)
-	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
+	return runExit(out, s.Interrupted, s.Unreachable, runErr, writeErr, o.reportPath, s.Failed == 0 && s.Refused == 0)
 }
 
 // removeDryRun looks at every device and prints what removing it takes.
 func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device, invalid int, client awsiot.RemoveAPI, caller *awsiot.Caller,
 	statePath string, emitAll func(func(remove.Device) error) error) error {
 	out := cmd.OutOrStdout()
-	st, err := openStateIfExists(statePath)
+	c, err := newDryRun(out, statePath)
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-	}
+	defer c.close()
 	t := o.aws.target()
 	rm := remove.New(remove.Config{API: client, Target: t, Caller: caller})
 	var would, absent, refused, begun int
 	calls := 0
 	err = rm.LookAll(cmd.Context(), o.aws.workerCount(), emitAll, func(d remove.Device, p remove.Plan) {
 		steps := remove.Steps(t, p)
-		if st != nil {
-			if rec, _, err := st.Get(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
-				begun++
-			}
+		if rec, err := c.progress(d.CertificateID); err == nil && rec.Has(remove.StepLook) {
+			begun++
 		}
 		switch {
 		case !p.CertFound:
@@ -334,10 +318,7 @@ func removeDryRun(cmd *cobra.Command, o *removeOptions, devices []remove.Device,
 	if err != nil {
 		return err
 	}
-	if more := would - dryRunShown; more > 0 {
-		fmt.Fprintf(out, "would    ... and %d more devices\n", more)
-	}
-	fmt.Fprintf(out, "\nDry run: nothing was changed in AWS.\n")
+	printNotShown(out, would-dryRunShown)
 	fmt.Fprintf(out, "Devices    %d valid: %d to remove, %d absent, %d refused; %d invalid\n", len(devices), would, absent, refused, invalid)
 	if begun > 0 {
 		fmt.Fprintf(out, "Begun      %d devices by an earlier run; running remove finishes them\n", begun)

@@ -99,7 +99,8 @@ func TestRemoveEndToEnd(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		e.Proxy.ResetStats()
 		out, stderr, code := runCLI(t, append(args, "--dry-run")...)
-		if code != exitOK || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "8 valid: 8 to remove, 0 absent, 0 refused") {
+		if code != exitOK || !strings.Contains(out, "Dry run: nothing was changed") || !strings.Contains(out, "8 valid: 8 to remove, 0 absent, 0 refused") ||
+			!strings.Contains(out, "would    ... and 5 more devices\n") {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
 		c := e.Proxy.Counts()

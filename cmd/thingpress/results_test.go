@@ -33,19 +33,7 @@ import (
 func TestStatusAndRetryResults(t *testing.T) {
 	isolateAWS(t)
 	s := stacktest.New(t, "tp-cli-results", stacktest.Options{})
-	ctx := t.Context()
 	const key = "reels/reel-1.xml"
-	uri := "s3://" + s.Bucket + "/" + key
-	started := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339)
-	sum, err := json.Marshal(stack.Summary{Manifest: uri, ETag: "e1", Started: started, Finished: started, Slot: "E0E1", Counts: outcome.Counts{Total: 3, Valid: 3}, Messages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(stack.SummaryKey(stack.DefaultSummaryPrefix, key)), Body: bytes.NewReader(sum),
-	}); err != nil {
-		t.Fatal(err)
-	}
 	root, err := generate.NewRoot("test root")
 	if err != nil {
 		t.Fatal(err)
@@ -55,24 +43,14 @@ func TestStatusAndRetryResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	certPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Cert.Raw}))
-	tb := s.Results()
-	id := results.ID(uri, "e1")
-	if _, err := tb.Reading(ctx, id, uri, "e1"); err != nil {
-		t.Fatal(err)
-	}
 	dev := func(i int) results.Device {
 		return results.Device{ChipID: "CHIP" + string(rune('0'+i)), ReelID: "REEL1", ThingName: "thing-" + string(rune('0'+i)),
 			CertificateID: strings.Repeat(string(rune('a'+i)), 64), CertificatePEM: certPEM}
 	}
-	if _, _, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: []results.Result{
+	uri, _, _ := doneManifest(t, s, key, "e1", []results.Result{
 		{Device: dev(0), Outcome: results.Imported}, {Device: dev(1), Outcome: results.Imported},
 		{Device: dev(2), Outcome: results.Failed, Reason: "CreateThing: a thing named thing-2 exists with other settings"},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, done, err := tb.Queued(ctx, id, 3); err != nil || !done {
-		t.Fatalf("Queued: %v %v", done, err)
-	}
+	})
 	aws := []string{"--endpoint-url", s.Moto.URL}
 
 	out, stderr, code := runCLI(t, append([]string{"status", "--stack", s.Name, "--manifest", key}, aws...)...)
@@ -145,25 +123,14 @@ func TestStatusAndRetryResults(t *testing.T) {
 		t.Errorf("status after retry:\n%s", out)
 	}
 
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	tests := []usageCase{
 		{name: "retry while importing", args: []string{"retry", "--stack", s.Name, "--manifest", key}, want: "is not done"},
 		{name: "retry without --manifest", args: []string{"retry", "--stack", s.Name}, want: "--manifest is required"},
 		{name: "retry of an unknown manifest", args: []string{"retry", "--stack", s.Name, "--manifest", "nope.7z"}, want: "nope.7z"},
 		{name: "--failed without --manifest", args: []string{"status", "--stack", s.Name, "--failed", "-"}, want: "--failed needs --manifest"},
 		{name: "--failed-format", args: []string{"status", "--stack", s.Name, "--manifest", key, "--failed", "-", "--failed-format", "csv"}, want: "want jsonl or xml"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, append(tc.args, aws...)...)
-			if code != exitFatal || !strings.Contains(stderr, tc.want) {
-				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
-			}
-		})
-	}
+	runUsageCases(t, tests, aws...)
 }
 
 // TestRetrySendFails: retry --devices-per-message 1 of three failed
@@ -175,22 +142,6 @@ func TestRetrySendFails(t *testing.T) {
 	s := stacktest.New(t, "tp-cli-retry-fails", stacktest.Options{})
 	ctx := t.Context()
 	const key = "reels/reel-2.xml"
-	uri := "s3://" + s.Bucket + "/" + key
-	started := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339)
-	sum, err := json.Marshal(stack.Summary{Manifest: uri, ETag: "e2", Started: started, Finished: started, Slot: "E0E1", Counts: outcome.Counts{Total: 3, Valid: 3}, Messages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(stack.SummaryKey(stack.DefaultSummaryPrefix, key)), Body: bytes.NewReader(sum),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	tb := s.Results()
-	id := results.ID(uri, "e2")
-	if _, err := tb.Reading(ctx, id, uri, "e2"); err != nil {
-		t.Fatal(err)
-	}
 	dev := func(i int) results.Device {
 		d := results.Device{ChipID: fmt.Sprintf("CHIP%d", i), ThingName: fmt.Sprintf("thing-%d", i),
 			CertificateID: strings.Repeat(string(rune('a'+i)), 64), CertificatePEM: "-----BEGIN CERTIFICATE-----\n"}
@@ -204,12 +155,7 @@ func TestRetrySendFails(t *testing.T) {
 	for i := range 3 {
 		rs = append(rs, results.Result{Device: dev(i), Outcome: results.Failed, Reason: "clash"})
 	}
-	if _, _, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: rs}); err != nil {
-		t.Fatal(err)
-	}
-	if _, done, err := tb.Queued(ctx, id, 3); err != nil || !done {
-		t.Fatalf("Queued: %v %v", done, err)
-	}
+	uri, tb, id := doneManifest(t, s, key, "e2", rs)
 	awsFlags := []string{"--endpoint-url", s.Moto.URL}
 
 	_, stderr, code := runCLI(t, append([]string{"retry", "--stack", s.Name, "--manifest", key, "--devices-per-message", "1"}, awsFlags...)...)
@@ -243,4 +189,37 @@ func TestRetrySendFails(t *testing.T) {
 	if code != exitOK || !row("done", 1, 2).MatchString(out) || !strings.Contains(out, "2 devices failed") {
 		t.Fatalf("status after round 1: exit %d\n%s%s", code, out, stderr)
 	}
+}
+
+// doneManifest stands for a manifest key (ETag etag) of three valid
+// devices that the stack has read and imported with the results rs, all
+// recorded as delivered in one message: its summary in the bucket, and in
+// the results table its manifest, done. It returns the manifest's URI, the
+// table and the manifest's ID in it.
+func doneManifest(t *testing.T, s *stacktest.Stack, key, etag string, rs []results.Result) (uri string, tb *results.Table, id string) {
+	t.Helper()
+	ctx := t.Context()
+	uri = "s3://" + s.Bucket + "/" + key
+	started := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339)
+	sum, err := json.Marshal(stack.Summary{Manifest: uri, ETag: etag, Started: started, Finished: started, Slot: "E0E1", Counts: outcome.Counts{Total: 3, Valid: 3}, Messages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(stack.SummaryKey(stack.DefaultSummaryPrefix, key)), Body: bytes.NewReader(sum),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tb = s.Results()
+	id = results.ID(uri, etag)
+	if _, err := tb.Reading(ctx, id, uri, etag); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tb.Record(ctx, results.Delivery{Manifest: id, MessageID: "m1", Results: rs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := tb.Queued(ctx, id, 3); err != nil || !done {
+		t.Fatalf("Queued: %v %v", done, err)
+	}
+	return uri, tb, id
 }

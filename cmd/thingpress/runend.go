@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/progress"
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -115,11 +116,7 @@ func (r *importRun) finish(out io.Writer, im *importer.Importer, inManifest int,
 	s.Seconds = time.Since(r.started).Seconds()
 	s.Calls = im.Calls()
 	s.Throttled, s.Retried = im.Throttled(), im.Retried()
-	s.Interrupted = errors.Is(runErr, importer.ErrInterrupted)
-	unreachable := im.Unreachable()
-	if s.Interrupted && unreachable != nil {
-		s.Unreachable = unreachable.Error()
-	}
+	s.Interrupted, s.Unreachable = stopped(runErr, im.Unreachable())
 	if inManifest < 0 && runErr == nil {
 		// Read to the end: every device has its result.
 		inManifest = s.Total
@@ -134,17 +131,30 @@ func (r *importRun) finish(out io.Writer, im *importer.Importer, inManifest int,
 		}
 	}
 	s.Print(out)
-	return runExit(out, s.Interrupted, unreachable, runErr, writeErr, r.path, s.OK())
+	return runExit(out, s.Interrupted, s.Unreachable, runErr, writeErr, r.path, s.OK())
+}
+
+// stopped says whether runErr ends an interrupted run of import, bind or
+// remove and, if the endpoint became unreachable (the Caller's
+// Unreachable), why.
+func stopped(runErr, unreachable error) (interrupted bool, why string) {
+	if !errors.Is(runErr, awsiot.ErrInterrupted) {
+		return false, ""
+	}
+	if unreachable != nil {
+		why = unreachable.Error()
+	}
+	return true, why
 }
 
 // runExit is the error that ends a run of import, bind or remove, its
-// summary printed on out: an interrupted run says so (and why when the
-// endpoint became unreachable: the Caller's Unreachable) and how to
-// finish it, then the run's own error, the first error writing the
-// report reportPath, and errSomeDevices unless allOK.
-func runExit(out io.Writer, interrupted bool, unreachable, runErr, writeErr error, reportPath string, allOK bool) error {
+// summary printed on out: an interrupted run says so (and why, unreachable,
+// when the endpoint became unreachable: see stopped) and how to finish
+// it, then the run's own error, the first error writing the report
+// reportPath, and errSomeDevices unless allOK.
+func runExit(out io.Writer, interrupted bool, unreachable string, runErr, writeErr error, reportPath string, allOK bool) error {
 	switch {
-	case interrupted && unreachable != nil:
+	case interrupted && unreachable != "":
 		fmt.Fprintf(out, "\nStopped early: %s.\nThe devices not done are left as they were (none failed for it), and every completed step is recorded.\nRun the same command again once the endpoint answers, to finish the rest.\n", unreachable)
 		return errSomeDevices
 	case interrupted:

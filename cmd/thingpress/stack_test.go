@@ -55,11 +55,7 @@ func TestUploadAndStatus(t *testing.T) {
 		t.Errorf("status text: exit %d: %s%s", code, out, stderr)
 	}
 
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	tests := []usageCase{
 		{name: "upload without --stack", args: []string{"upload", path}, want: "--stack is required"},
 		{name: "upload with another vendor", args: []string{"upload", "--stack", s.Name, "--vendor", "espressif", path},
 			want: "holds a manifest of vendor infineon, not espressif"},
@@ -74,14 +70,7 @@ func TestUploadAndStatus(t *testing.T) {
 		{name: "status with a bad output", args: []string{"status", "--stack", s.Name, "--output", "yaml"}, want: "want table or json"},
 		{name: "status of a missing stack", args: []string{"status", "--stack", "no-such-stack"}, want: "no-such-stack"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, append(tc.args, aws...)...)
-			if code != exitFatal || !strings.Contains(stderr, tc.want) {
-				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, exitFatal, tc.want)
-			}
-		})
-	}
+	runUsageCases(t, tests, aws...)
 }
 
 // TestUploadVendors: upload puts each vendor's manifest into that

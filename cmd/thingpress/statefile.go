@@ -5,10 +5,13 @@ import (
 	"github.com/thingpress/thingpress/internal/state"
 )
 
-// stateFile returns meta with the SHA-256 of the input at path, and the
-// state file of the run: flag (--state) if given, else the default path
-// for meta.
-func stateFile(path string, meta state.Meta, flag string) (state.Meta, string, error) {
+// stateFile returns the state meta of a run over the input at path (its
+// SHA-256, the slot, region and endpoint, and o's policies, thing type and
+// groups) and the run's state file: flag (--state) if given, else the
+// default path for the meta.
+func (o *targetOptions) stateFile(path, slot, region, endpoint, flag string) (state.Meta, string, error) {
+	meta := state.Meta{Slot: slot, Region: region, Endpoint: endpoint,
+		Policies: o.policies, ThingType: o.thingType, ThingGroups: o.thingGroups}
 	sum, err := state.HashFile(path)
 	if err != nil {
 		return meta, "", &manifest.Error{File: path, Err: err}

@@ -83,17 +83,17 @@ func (c *connFlags) connect(ctx context.Context, workers int, t awsiot.Target) (
 	return client, cfg, endpoint, nil
 }
 
-// targetOptions are the flags of verify and remove that name what an
-// import made (policies, thing type, groups) and where (account, region,
-// endpoint).
+// targetOptions are the flags of import, bind, verify and remove that name
+// what an import makes (policies, thing type, groups), where (account,
+// region, endpoint) and how fast.
 type targetOptions struct {
 	targetFlags
 	conn connFlags
 	pace paceOptions
 }
 
-// bind binds the flags; the help of each flag says what the command does
-// with it.
+// bind binds the flags of verify and remove but --rate, --quota and
+// --workers; the help of each flag says what the command does with it.
 func (o *targetOptions) bind(f *pflag.FlagSet, policy, thingType, group string) {
 	o.bindTarget(f, "IoT policy the import attached to each certificate: "+policy+" (repeatable)",
 		"thing type the import gave each Thing: "+thingType,
@@ -140,7 +140,7 @@ func (o *importedOptions) bind(f *pflag.FlagSet, policy, thingType, group, ceili
 	o.manifest.bind(f)
 	o.aws.bind(f, policy, thingType, group)
 	o.aws.pace.bind(f, ceiling, what)
-	o.manifest.bindThingName(f)
+	o.manifest.bindThingName(f, "the --thing-name TEMPLATE the import was given, to find each Thing under the name it made (default: the manifest's name, else {cn})")
 }
 
 // check validates the flags that need no manifest.

@@ -38,14 +38,7 @@ func TestImportEndpointGoesDown(t *testing.T) {
 
 	out := runUntilUnreachable(t, addr, args...)
 	lines, sum := readReport(t, reportPath)
-	done := 0
-	for _, l := range lines {
-		if l.Status != importer.Imported {
-			t.Errorf("%s: %s %q, want only imported devices reported", l.ChipID, l.Status, l.Error)
-			continue
-		}
-		done++
-	}
+	done := withStatus(t, lines, importer.Imported)
 	if done == 0 || done >= n {
 		t.Errorf("%d devices done, want some but not all", done)
 	}
@@ -93,14 +86,7 @@ func TestBindEndpointGoesDown(t *testing.T) {
 
 	out := runUntilUnreachable(t, addr, args...)
 	lines, sum := readReport(t, reportPath)
-	done := 0
-	for _, l := range lines {
-		if l.Status != importer.Bound {
-			t.Errorf("%s: %s %q, want only bound devices reported", l.ThingName, l.Status, l.Error)
-			continue
-		}
-		done++
-	}
+	done := withStatus(t, lines, importer.Bound)
 	if done >= n || sum.Failed != 0 || sum.Bound != done || !sum.Interrupted || !strings.Contains(sum.Unreachable, addr) {
 		t.Errorf("summary %+v after %d bound, want some but not all bound, none failed, interrupted, unreachable naming %s", sum, done, addr)
 	}

@@ -216,28 +216,10 @@ func checkUpload(cmd *cobra.Command, g *globalOptions, o *uploadOptions, path st
 	if unchecked {
 		fmt.Fprintf(cmd.ErrOrStderr(), "note: chains not checked here: the stack checks them against trust/ca.pem in its %s bucket; give --trust to check them now\n", vendor)
 	}
-	meter := newMeter(o.progress, cmd.ErrOrStderr(), true)
-	src, ft, err := openMetered(cmd.Context(), &o.manifest, path, g, meter)
-	if err != nil {
-		return refuse(err)
-	}
-	defer src.Close()
-	onDevice, stop := meterHooks(meter)
-	sum := inspect.Summary{File: path, Format: string(ft), Vendor: ft.Vendor(), ChainChecked: store != nil, SignedBy: o.manifest.signerNames()}
-	if vendor == stack.VendorInfineon {
-		sum.Slot = o.manifest.certType
-	}
-	if store != nil {
-		sum.Anchors, sum.Refused = store.Anchors(), store.Rejected()
-	}
-	res, err := inspect.Run(cmd.Context(), src, cmd.OutOrStdout(), inspect.Options{
-		Output:    inspect.Table,
-		Validate:  o.manifest.validateOptions(path, store),
-		Summary:   sum,
-		OnDevice:  onDevice,
-		AfterRead: stop,
+	res, err := inspectManifest(cmd, g, &o.manifest, path, o.progress, store, inspect.Options{
+		Output:   inspect.Table,
+		Validate: o.manifest.validateOptions(path, store),
 	})
-	stop()
 	if err != nil {
 		return refuse(err)
 	}
