@@ -122,6 +122,23 @@ func NotSent(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// CallError is a failed call of Op worded for a report: Op, then the
+// AWS error's code and message (Message), and "(retries ran out)" when
+// they did (ErrGaveUp). It wraps the call's error.
+type CallError struct {
+	Op  string
+	Err error
+}
+
+func (e *CallError) Error() string {
+	if errors.Is(e.Err, ErrGaveUp) {
+		return e.Op + ": " + Message(e.Err) + " (retries ran out)"
+	}
+	return e.Op + ": " + Message(e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
 // Message is the AWS error's code and message, without the SDK's
 // operation and request-ID wrapping, for reports (awsconf.Message); for
 // the breaker's error, that the endpoint is unreachable and why.

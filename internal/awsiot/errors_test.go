@@ -106,3 +106,28 @@ func TestNotSent(t *testing.T) {
 		})
 	}
 }
+
+func TestCallError(t *testing.T) {
+	refusal := &types.InvalidRequestException{Message: aws.String("bad name.")}
+	fault := &smithy.GenericAPIError{Code: "InternalFailureException", Message: "m"}
+	tests := []struct {
+		name       string
+		err        error
+		want       string
+		wantGaveUp bool
+	}{
+		{name: "refusal", err: fmt.Errorf("operation error IoT: CreateThing: %w", refusal), want: "CreateThing: InvalidRequestException: bad name"},
+		{name: "retries ran out", err: fmt.Errorf("%w after 3 attempts: %w", ErrGaveUp, fault), want: "CreateThing: InternalFailureException: m (retries ran out)", wantGaveUp: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := error(&CallError{Op: "CreateThing", Err: tt.err})
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+			if !errors.Is(err, tt.err) || errors.Is(err, ErrGaveUp) != tt.wantGaveUp {
+				t.Errorf("err %v does not wrap %v, or Is(ErrGaveUp) != %v", err, tt.err, tt.wantGaveUp)
+			}
+		})
+	}
+}

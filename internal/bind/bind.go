@@ -225,7 +225,7 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 				CertificateExisted: true, Thing: d.DeviceID, ThingCreated: "this run or an earlier one",
 				Done: st.Done, Missing: []string{StepActivate},
 			}
-			return fail(&opError{op: ratelimit.OpUpdateCertificate, err: err})
+			return fail(&awsiot.CallError{Op: ratelimit.OpUpdateCertificate, Err: err})
 		}
 	}
 	err = b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
@@ -258,7 +258,7 @@ func (b *Binder) find(ctx context.Context, d *Device) error {
 	case errors.As(err, &nf):
 		return fmt.Errorf("%w (register it first: thingpress import --register-only)", ErrUnknownCertificate)
 	case err != nil:
-		return &opError{op: ratelimit.OpDescribeCertificate, err: err}
+		return &awsiot.CallError{Op: ratelimit.OpDescribeCertificate, Err: err}
 	case desc == nil || aws.ToString(desc.CertificateArn) == "":
 		return fmt.Errorf("%s: AWS named no certificate ARN", ratelimit.OpDescribeCertificate)
 	}
@@ -302,23 +302,6 @@ func (b *Binder) checkType(ctx context.Context, t string) error {
 	}
 	c.done, c.err = err == nil || errors.Is(err, awsiot.ErrMissing), err
 	return err
-}
-
-// opError is a failed call of op, worded by reason; it wraps the call's
-// error, so that fail can tell ErrGaveUp (retryable).
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return e.op + ": " + reason(e.err) }
-func (e *opError) Unwrap() error { return e.err }
-
-func reason(err error) string {
-	if errors.Is(err, awsiot.ErrGaveUp) {
-		return awsiot.Message(err) + " (retries ran out)"
-	}
-	return awsiot.Message(err)
 }
 
 // Walk reads every entry of rd, checks it (Check) and calls fn with it;

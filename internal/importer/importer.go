@@ -300,7 +300,6 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	// A call in flight is finished even after an interrupt, so that its
 	// effect is recorded; the interrupt is honoured between steps.
 	callCtx := context.WithoutCancel(ctx)
-	retryable := false
 	var doneNow []string
 
 	// onExists handles a ResourceAlreadyExistsException; maybeDone says an
@@ -320,10 +319,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			if errors.Is(err, ErrInterrupted) {
 				return err
 			}
-			if retryable = errors.Is(err, awsiot.ErrGaveUp); retryable {
-				return fmt.Errorf("%s: %s (retries ran out)", op, awsiot.Message(err))
-			}
-			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
+			return &awsiot.CallError{Op: op, Err: err}
 		}
 		if step == state.StepThing && !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
 			st.RegisterIntent = time.Now().UTC()
@@ -462,7 +458,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case errors.Is(err, ErrInterrupted):
 		return res, err
 	case err != nil:
-		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
+		res.Status, res.Error, res.Retryable = Failed, err.Error(), errors.Is(err, awsiot.ErrGaveUp)
 		res.Left = im.leftover(d, st, doneNow)
 		if uerr := im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
 			s.Status, s.Error = string(Failed), res.Error
