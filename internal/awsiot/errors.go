@@ -31,6 +31,9 @@ const (
 	Transient
 	// Exists means the resource is already there.
 	Exists
+	// Unsent errors are attempts that never reached the endpoint
+	// (NotSent): retried, and counted by the Caller's breaker.
+	Unsent
 )
 
 func (c Class) String() string {
@@ -41,6 +44,8 @@ func (c Class) String() string {
 		return "transient"
 	case Exists:
 		return "exists"
+	case Unsent:
+		return "unsent"
 	}
 	return "permanent"
 }
@@ -55,6 +60,9 @@ var (
 func Classify(err error) Class {
 	if err == nil {
 		return Permanent
+	}
+	if NotSent(err) {
+		return Unsent
 	}
 	if errors.Is(err, context.Canceled) {
 		return Permanent

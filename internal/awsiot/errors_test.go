@@ -37,6 +37,9 @@ func TestClassify(t *testing.T) {
 		{name: "connection reset", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}, want: Transient},
 		{name: "unexpected EOF", err: &smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, want: Transient},
 		{name: "cancelled", err: context.Canceled, want: Permanent},
+		{name: "refused", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, want: Unsent},
+		{name: "dial cut off by ctx", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}}, want: Unsent},
+		{name: "no such host", err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, want: Unsent},
 		{name: "plain error", err: errors.New("boom"), want: Permanent},
 	}
 	for _, tt := range tests {
