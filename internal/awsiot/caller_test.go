@@ -41,18 +41,7 @@ func TestCallerTry(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &Caller{Limits: set, MaxAttempts: 3, MaxThrottled: 4, BackoffBase: time.Microsecond, BackoffMax: time.Millisecond}
-			n := 0
-			maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				return a
-			})
-			if got := c.Calls()[ratelimit.OpCreateThing]; got != tt.wantCalls {
-				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
-			}
-			if maybeDone != tt.wantMaybeDone {
-				t.Errorf("maybeDone = %v, want %v", maybeDone, tt.wantMaybeDone)
-			}
+			err = tryAnswers(t, c, tt.answers, tt.wantCalls, tt.wantMaybeDone)
 			switch {
 			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
@@ -63,6 +52,26 @@ func TestCallerTry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tryAnswers makes one CreateThing call through c whose attempts get
+// answers in turn (the last repeats), checks the attempts made and
+// maybeDone, and returns Try's error.
+func tryAnswers(t *testing.T, c *Caller, answers []error, wantCalls int64, wantMaybeDone bool) error {
+	t.Helper()
+	n := 0
+	maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
+		a := answers[min(n, len(answers)-1)]
+		n++
+		return a
+	})
+	if got := c.Calls()[ratelimit.OpCreateThing]; got != wantCalls {
+		t.Errorf("calls = %d, want %d", got, wantCalls)
+	}
+	if maybeDone != wantMaybeDone {
+		t.Errorf("maybeDone = %v, want %v", maybeDone, wantMaybeDone)
+	}
+	return err
 }
 
 func TestCallerInterrupted(t *testing.T) {
@@ -139,19 +148,7 @@ func TestCallerNotSent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fastCaller(t, 100, time.Hour)
-			n := 0
-			maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				return a
-			})
-			if got := c.Calls()[ratelimit.OpCreateThing]; got != tt.wantCalls {
-				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
-			}
-			if maybeDone != tt.wantMaybeDone {
-				t.Errorf("maybeDone = %v, want %v", maybeDone, tt.wantMaybeDone)
-			}
+			err := tryAnswers(t, fastCaller(t, 100, time.Hour), tt.answers, tt.wantCalls, tt.wantMaybeDone)
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Errorf("err = %v", err)
