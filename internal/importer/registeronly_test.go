@@ -9,23 +9,14 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
-	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 )
 
-// newImporterWith is newImporter with cfg changed by mod; it closes the
-// state file of the previous importer newImporterWith made for t.
+// newImporterWith is newImporter at fastQuotas with cfg changed by mod.
 func newImporterWith(t testing.TB, e *env, statePath string, tgt awsiot.Target, mod func(*importer.Config)) (*importer.Importer, *state.Store) {
 	t.Helper()
-	_, st := newImporter(t, e, statePath, fastQuotas(), tgt)
-	limits, err := ratelimit.NewSet(fastQuotas())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := importer.Config{API: e.Via, Target: tgt, Limits: limits, State: st, BackoffBase: 20 * 1e6, BackoffMax: 500 * 1e6}
-	mod(&cfg)
-	return importer.New(cfg), st
+	return newImporter(t, e, statePath, fastQuotas(), tgt, mod)
 }
 
 func TestRegisterOnly(t *testing.T) {
