@@ -147,6 +147,16 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
+// Reason is err worded as Message words it, still wrapping err: for an
+// error that names what failed and keeps the chain, as
+// fmt.Errorf("device %s: %w", chip, Reason(err)).
+func Reason(err error) error { return reasonError{err} }
+
+type reasonError struct{ err error }
+
+func (e reasonError) Error() string { return Message(e.err) }
+func (e reasonError) Unwrap() error { return e.err }
+
 // Message is the AWS error's code and message, without the SDK's
 // operation and request-ID wrapping, for reports (awsconf.Message); for
 // the breaker's error, that the endpoint is unreachable and why.

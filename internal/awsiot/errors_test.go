@@ -134,3 +134,14 @@ func TestCallError(t *testing.T) {
 		})
 	}
 }
+
+func TestReason(t *testing.T) {
+	inner := &types.InvalidRequestException{Message: aws.String("bad name.")}
+	err := fmt.Errorf("device chip: %w", Reason(fmt.Errorf("operation error IoT: DescribeThing: %w", inner)))
+	if got, want := err.Error(), "device chip: InvalidRequestException: bad name"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, inner) || Code(err) != "InvalidRequestException" {
+		t.Errorf("%v does not keep the chain to %v", err, inner)
+	}
+}

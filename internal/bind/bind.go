@@ -357,8 +357,9 @@ type RunOptions struct {
 
 // Run binds every device of rd with o.Workers goroutines. Entries that
 // break a rule, and later duplicates of a deviceId or fingerprint, are
-// reported Skipped with their reason. It returns importer.ErrInterrupted
-// when ctx ended before every device was done.
+// reported Skipped with their reason. It returns an error that Is
+// importer.ErrInterrupted when ctx ended, or the endpoint became
+// unreachable, before every device was done.
 func (b *Binder) Run(ctx context.Context, rd *Reader, o RunOptions) error {
 	return workers.Each(ctx, o.Workers, importer.ErrInterrupted, o.OnResult,
 		func(_ context.Context, send func(Device) error, skip func(importer.Result)) error {

@@ -468,25 +468,26 @@ func (r *Remover) LookAll(ctx context.Context, workers int, src func(emit func(D
 	err := each(ctx, workers, src, func(l looked) { fn(l.d, l.p) }, func(ctx context.Context, d Device) (looked, error) {
 		p, err := r.Look(ctx, d)
 		if err != nil {
-			return looked{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return looked{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 		return looked{d, p}, nil
 	})
-	if errors.Is(err, ErrInterrupted) {
+	if ctx.Err() != nil && errors.Is(err, ErrInterrupted) {
 		return context.Cause(ctx)
 	}
-	return err
+	return err // a device's, the endpoint unreachable among them
 }
 
 // each runs do on every device src emits on the worker pool import and
-// bind use. An error of do once ctx is done is the interruption's, not
-// one that stops the run, as it came from the interruption.
+// bind use. An error of do once the run is stopping (ctx is done, or
+// another device stopped it) is the stop's, not one of its own: it came
+// from the calls cut off.
 func each[R any](ctx context.Context, n int, src func(emit func(Device) error) error, onResult func(R), do func(context.Context, Device) (R, error)) error {
 	return workers.Each(ctx, n, ErrInterrupted, onResult,
 		func(_ context.Context, send func(Device) error, _ func(R)) error { return src(send) },
 		func(runCtx context.Context, d *Device) (R, error) {
 			res, err := do(runCtx, *d)
-			if err != nil && ctx.Err() != nil {
+			if err != nil && runCtx.Err() != nil {
 				return res, ErrInterrupted
 			}
 			return res, err

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/testkit/closedport"
 )
 
 func TestRemoveSteps(t *testing.T) {
@@ -205,5 +210,38 @@ func TestRemoveAllEnds(t *testing.T) {
 				t.Errorf("results %+v, want none", results)
 			}
 		})
+	}
+}
+
+// TestLookAllUnreachable checks that a dry run whose endpoint refuses
+// every connection ends in the device's error, which names the device
+// and the address and keeps the chain (it Is awsiot.ErrUnreachable),
+// not in the silence of an interrupted run.
+func TestLookAllUnreachable(t *testing.T) {
+	addr := closedport.Addr(t)
+	client := iot.New(iot.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Retryer: aws.NopRetryer{},
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
+		}),
+	})
+	c, err := awsiot.NewCaller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.MaxAttempts, c.BackoffBase, c.BackoffMax = 2, time.Microsecond, time.Millisecond
+	r := New(Config{API: client, Caller: c})
+	src := func(emit func(Device) error) error {
+		for i := range 3 {
+			if err := emit(Device{ChipID: fmt.Sprint("chip", i), ThingName: "t", CertificateID: fmt.Sprint("c", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = r.LookAll(t.Context(), 2, src, func(d Device, _ Plan) { t.Errorf("a plan for %s", d.ChipID) })
+	if !errors.Is(err, awsiot.ErrUnreachable) || !strings.HasPrefix(err.Error(), "device chip") ||
+		!strings.Contains(err.Error(), ": endpoint unreachable: cannot connect to "+addr) {
+		t.Errorf("LookAll = %v, want a device's error naming %s that Is awsiot.ErrUnreachable", err, addr)
 	}
 }

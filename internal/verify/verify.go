@@ -151,7 +151,7 @@ func (v *Verifier) pages(ctx context.Context, op string, page func(ctx context.C
 			got, err = page(ctx, next)
 			return err
 		}); err != nil {
-			return fmt.Errorf("list: %s", awsiot.Message(err))
+			return fmt.Errorf("list: %w", awsiot.Reason(err))
 		}
 		if aws.ToString(got) == "" {
 			return nil
@@ -198,11 +198,11 @@ func (v *Verifier) Check(ctx context.Context, idx *Index, d Device) (Result, err
 		return nil
 	})
 	if err != nil && !awsiot.NotFound(err) {
-		return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+		return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 	}
 	if f.CertFound {
 		if f.Attached, err = v.principalThings(ctx, f.CertARN); err != nil {
-			return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 	}
 	if NeedDescribe(f, d.ThingName, v.target, idx) {
@@ -215,7 +215,7 @@ func (v *Verifier) Check(ctx context.Context, idx *Index, d Device) (Result, err
 			return err
 		})
 		if err != nil && !awsiot.NotFound(err) {
-			return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 	}
 	return Judge(d, f, v.target, idx), nil
