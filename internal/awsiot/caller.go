@@ -112,6 +112,27 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(context.Context) err
 	return nil
 }
 
+// Pages calls page through Do, first with a nil token, then with the
+// token each call returned, until one returns none: the paging of the
+// IoT list calls.
+func (c *Caller) Pages(ctx context.Context, op string, page func(ctx context.Context, next *string) (*string, error)) error {
+	var next *string
+	for {
+		var got *string
+		if err := c.Do(ctx, op, func(ctx context.Context) error {
+			var err error
+			got, err = page(ctx, next)
+			return err
+		}); err != nil {
+			return err
+		}
+		if got == nil || *got == "" {
+			return nil
+		}
+		next = got
+	}
+}
+
 // Try is Do for a caller that must tell a lost answer from a refusal:
 // ctx governs the waits and callCtx the calls (so that a call once sent
 // can be finished after an interrupt), errors are not prefixed, and

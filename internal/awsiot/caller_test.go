@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,33 @@ func TestCallerBreaker(t *testing.T) {
 			t.Fatal("the waiting call still waits after the trip")
 		}
 	})
+}
+
+func TestCallerPages(t *testing.T) {
+	c := fastCaller(t, 100, time.Hour)
+	fault := &smithy.GenericAPIError{Code: "InternalFailureException", Message: "m"}
+	tokens := []string{"a", "b", ""}
+	var asked []string
+	failed := false
+	err := c.Pages(t.Context(), ratelimit.OpCreateThing, func(_ context.Context, next *string) (*string, error) {
+		asked = append(asked, aws.ToString(next))
+		if len(asked) == 2 && !failed {
+			failed = true
+			return nil, fault // retried with the same token
+		}
+		tok := tokens[0]
+		tokens = tokens[1:]
+		return aws.String(tok), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"", "a", "a", "b"}; !slices.Equal(asked, want) || c.Calls()[ratelimit.OpCreateThing] != 4 {
+		t.Errorf("tokens asked %q (%d calls), want %q", asked, c.Calls()[ratelimit.OpCreateThing], want)
+	}
+	refusal := &smithy.GenericAPIError{Code: "InvalidRequestException", Message: "m"}
+	err = c.Pages(t.Context(), ratelimit.OpCreateThing, func(context.Context, *string) (*string, error) { return nil, refusal })
+	if !errors.Is(err, refusal) || !strings.HasPrefix(err.Error(), ratelimit.OpCreateThing+": ") {
+		t.Errorf("Pages = %v, want the refusal prefixed with the op", err)
+	}
 }

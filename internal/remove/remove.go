@@ -221,12 +221,14 @@ func (r *Remover) Look(ctx context.Context, d Device) (Plan, error) {
 	case err != nil:
 		return p, err
 	}
-	things, err := listAll(ctx, c, ratelimit.OpListPrincipalThings, func(ctx context.Context, next *string) ([]string, *string, error) {
+	var things []string
+	err = c.Pages(ctx, ratelimit.OpListPrincipalThings, func(ctx context.Context, next *string) (*string, error) {
 		out, err := r.cfg.API.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(p.CertARN), MaxResults: aws.Int32(250), NextToken: next})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return out.Things, out.NextToken, nil
+		things = append(things, out.Things...)
+		return out.NextToken, nil
 	})
 	if err != nil {
 		return p, err
@@ -241,39 +243,20 @@ func (r *Remover) Look(ctx context.Context, d Device) (Plan, error) {
 	if !p.OwnsThing {
 		return p, nil
 	}
-	principals, err := listAll(ctx, c, ratelimit.OpListThingPrincipals, func(ctx context.Context, next *string) ([]string, *string, error) {
+	var principals []string
+	err = c.Pages(ctx, ratelimit.OpListThingPrincipals, func(ctx context.Context, next *string) (*string, error) {
 		out, err := r.cfg.API.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(d.ThingName), MaxResults: aws.Int32(250), NextToken: next})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return out.Principals, out.NextToken, nil
+		principals = append(principals, out.Principals...)
+		return out.NextToken, nil
 	})
 	if err != nil {
 		return p, err
 	}
 	p.Shared = slices.ContainsFunc(principals, func(s string) bool { return s != p.CertARN })
 	return p, nil
-}
-
-func listAll(ctx context.Context, c *awsiot.Caller, op string, page func(ctx context.Context, next *string) ([]string, *string, error)) ([]string, error) {
-	var all []string
-	var next *string
-	for {
-		var got []string
-		var tok *string
-		if err := c.Do(ctx, op, func(ctx context.Context) error {
-			var err error
-			got, tok, err = page(ctx, next)
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		all = append(all, got...)
-		if aws.ToString(tok) == "" {
-			return all, nil
-		}
-		next = tok
-	}
 }
 
 // Remove removes d. It returns an error that Is ErrInterrupted when ctx
