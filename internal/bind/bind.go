@@ -59,7 +59,7 @@ type Config struct {
 	// groups); it must be made with the same API, State and Target.
 	Importer *importer.Importer
 	API      awsiot.API
-	State    importer.Journal
+	State    state.Journal
 	Target   awsiot.Target
 	Logger   *slog.Logger
 }

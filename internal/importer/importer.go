@@ -58,7 +58,7 @@ type Device struct {
 	BatchID   string `json:"batch_id,omitempty"`
 	ThingName string `json:"thing_name"`
 	// CertificateID is the hex SHA-256 of the certificate's DER (AWS IoT
-	// names the certificate so), the device's key in the Journal.
+	// names the certificate so), the device's key in the state.Journal.
 	CertificateID  string `json:"certificate_id"`
 	CertificatePEM string `json:"certificate_pem"`
 	// Attributes are the vendor's Thing attributes beyond the chip, reel
@@ -161,20 +161,12 @@ type Leftover struct {
 	Missing []string `json:"missing"`
 }
 
-// Journal records each device's completed steps. *state.Store (a file
-// that survives a crash) and *state.Memory (for the Lambda importer)
-// satisfy it.
-type Journal interface {
-	Get(key string) (state.Progress, bool, error)
-	Update(key string, fn func(*state.Progress) error) error
-}
-
 // Config configures an Importer.
 type Config struct {
 	API    awsiot.API
 	Target awsiot.Target
 	Limits *ratelimit.Set
-	State  Journal
+	State  state.Journal
 	// MaxAttempts bounds the attempts of one call that fails
 	// transiently; throttled attempts are bounded by MaxThrottled
 	// (zero: the awsiot.Caller defaults).

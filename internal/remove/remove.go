@@ -158,18 +158,12 @@ func undoes(step string) []string {
 	return nil
 }
 
-// Journal records each device's steps; *state.Store satisfies it.
-type Journal interface {
-	Get(key string) (state.Progress, bool, error)
-	Update(key string, fn func(*state.Progress) error) error
-}
-
 // Config configures a Remover.
 type Config struct {
 	API    awsiot.RemoveAPI
 	Target awsiot.Target
 	Caller *awsiot.Caller
-	State  Journal // nil for a dry run: Look only
+	State  state.Journal // nil for a dry run: Look only
 	Logger *slog.Logger
 	// ConflictWait bounds the retries of DeleteCertificate while AWS still
 	// counts a just-detached Thing (detaching takes effect

@@ -153,25 +153,25 @@ func TestRemoveAllEnds(t *testing.T) {
 	errJournal := errors.New("journal broken")
 	tests := []struct {
 		name    string
-		journal func(cancel context.CancelFunc) Journal
+		journal func(cancel context.CancelFunc) state.Journal
 		ctx     func(ctx context.Context) (context.Context, context.CancelFunc)
 		want    error
 	}{
 		{
 			name:    "state error",
-			journal: func(context.CancelFunc) Journal { return failingJournal{err: errJournal} },
+			journal: func(context.CancelFunc) state.Journal { return failingJournal{err: errJournal} },
 			ctx:     context.WithCancel,
 			want:    errJournal,
 		},
 		{
 			name:    "state error after Ctrl-C",
-			journal: func(cancel context.CancelFunc) Journal { return failingJournal{before: cancel, err: errJournal} },
+			journal: func(cancel context.CancelFunc) state.Journal { return failingJournal{before: cancel, err: errJournal} },
 			ctx:     context.WithCancel,
 			want:    ErrInterrupted,
 		},
 		{
 			name:    "Ctrl-C",
-			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			journal: func(context.CancelFunc) state.Journal { return state.NewMemory() },
 			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(ctx)
 				cancel()
@@ -181,7 +181,7 @@ func TestRemoveAllEnds(t *testing.T) {
 		},
 		{
 			name:    "deadline",
-			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			journal: func(context.CancelFunc) state.Journal { return state.NewMemory() },
 			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
 				return context.WithDeadline(ctx, time.Now().Add(-time.Second))
 			},
