@@ -164,15 +164,8 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 		if errors.Is(err, importer.ErrInterrupted) {
 			return res, err
 		}
-		res.Status, res.Error = importer.Failed, err.Error()
-		res.Retryable = errors.Is(err, awsiot.ErrGaveUp)
-		if uerr := b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
-			s.Status, s.Error = string(importer.Failed), res.Error
-			return nil
-		}); uerr != nil {
-			return res, fmt.Errorf("state: %w", uerr)
-		}
-		return res, nil
+		err = importer.Fail(b.cfg.State, d.Fingerprint, &res, err)
+		return res, err
 	}
 	if !st.Has(state.StepRegister) {
 		if err := b.find(ctx, d); err != nil {

@@ -450,18 +450,26 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case errors.Is(err, ErrInterrupted):
 		return res, err
 	case err != nil:
-		res.Status, res.Error, res.Retryable = Failed, err.Error(), errors.Is(err, awsiot.ErrGaveUp)
 		res.Left = im.leftover(d, st, doneNow)
-		if uerr := im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
-			s.Status, s.Error = string(Failed), res.Error
-			return nil
-		}); uerr != nil {
-			return res, fmt.Errorf("state: %w", uerr)
-		}
-		return res, nil
+		err = Fail(im.cfg.State, d.CertificateID, &res, err)
+		return res, err
 	}
 	res.Status = im.statusOf(st)
 	return res, nil
+}
+
+// Fail makes res Failed with err's reason, Retryable when err's retries
+// ran out (awsiot.ErrGaveUp), and records the failure in j under key;
+// it returns only j's error.
+func Fail(j state.Journal, key string, res *Result, err error) error {
+	res.Status, res.Error, res.Retryable = Failed, err.Error(), errors.Is(err, awsiot.ErrGaveUp)
+	if uerr := j.Update(key, func(s *state.Progress) error {
+		s.Status, s.Error = string(Failed), res.Error
+		return nil
+	}); uerr != nil {
+		return fmt.Errorf("state: %w", uerr)
+	}
+	return nil
 }
 
 // leftover describes what st's done steps left in AWS, or nil if none.
