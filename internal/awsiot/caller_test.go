@@ -15,6 +15,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/testkit/closedport"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 func TestCallerTry(t *testing.T) {
@@ -104,12 +105,7 @@ func TestCallerInterrupted(t *testing.T) {
 // returns the error as the SDK wraps it.
 func refusedCall(t *testing.T, addr string) error {
 	t.Helper()
-	client := iot.New(iot.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Retryer: aws.NopRetryer{},
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
-		}),
-	})
+	client := iot.NewFromConfig(mototest.AWSConfig(t, "http://"+addr), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
 	_, err := client.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String("t")})
 	if err == nil {
 		t.Fatalf("a call to %s was answered", addr)

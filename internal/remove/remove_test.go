@@ -15,6 +15,7 @@ import (
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/closedport"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 func TestRemoveSteps(t *testing.T) {
@@ -219,12 +220,7 @@ func TestRemoveAllEnds(t *testing.T) {
 // not in the silence of an interrupted run.
 func TestLookAllUnreachable(t *testing.T) {
 	addr := closedport.Addr(t)
-	client := iot.New(iot.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Retryer: aws.NopRetryer{},
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
-		}),
-	})
+	client := iot.NewFromConfig(mototest.AWSConfig(t, "http://"+addr), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
 	c, err := awsiot.NewCaller(nil)
 	if err != nil {
 		t.Fatal(err)

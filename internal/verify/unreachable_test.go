@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/testkit/closedport"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 // TestVerifyCheckUnreachable checks that a device whose calls never reach
@@ -19,12 +19,7 @@ import (
 // and keeps the chain (it Is awsiot.ErrUnreachable).
 func TestVerifyCheckUnreachable(t *testing.T) {
 	addr := closedport.Addr(t)
-	client := iot.New(iot.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Retryer: aws.NopRetryer{},
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
-		}),
-	})
+	client := iot.NewFromConfig(mototest.AWSConfig(t, "http://"+addr), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
 	c, err := awsiot.NewCaller(nil)
 	if err != nil {
 		t.Fatal(err)
