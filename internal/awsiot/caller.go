@@ -69,11 +69,12 @@ type Caller struct {
 	calls              sync.Map // op -> *atomic.Int64
 	throttled, retried atomic.Int64
 
-	mu      sync.Mutex // guards the breaker's state
-	streak  int        // attempts in a row that never reached the endpoint
-	since   time.Time  // when the first of them was made
-	tripped error      // an *unreachableError once tripped
-	broken  chan struct{}
+	mu     sync.Mutex // guards streak and since
+	streak int        // attempts in a row that never reached the endpoint
+	since  time.Time  // when the first of them was made
+	once   sync.Once  // makes broken and trip
+	broken context.Context
+	trip   context.CancelCauseFunc
 }
 
 // Caller defaults.
@@ -111,6 +112,27 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(context.Context) err
 	return nil
 }
 
+// Pages calls page through Do, first with a nil token, then with the
+// token each call returned, until one returns none: the paging of the
+// IoT list calls.
+func (c *Caller) Pages(ctx context.Context, op string, page func(ctx context.Context, next *string) (*string, error)) error {
+	var next *string
+	for {
+		var got *string
+		if err := c.Do(ctx, op, func(ctx context.Context) error {
+			var err error
+			got, err = page(ctx, next)
+			return err
+		}); err != nil {
+			return err
+		}
+		if got == nil || *got == "" {
+			return nil
+		}
+		next = got
+	}
+}
+
 // Try is Do for a caller that must tell a lost answer from a refusal:
 // ctx governs the waits and callCtx the calls (so that a call once sent
 // can be finished after an interrupt), errors are not prefixed, and
@@ -121,66 +143,72 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(context.Context) err
 // Try returns an error wrapping ErrUnreachable (and ErrInterrupted).
 func (c *Caller) Try(ctx, callCtx context.Context, op string, fn func(context.Context) error) (maybeDone bool, err error) {
 	lim := c.Limits.Get(op)
-	throttled, failed, sent := 0, 0, 0
+	throttled, failed := 0, 0
 	maxAttempts := positive(c.MaxAttempts, DefaultMaxAttempts)
 	for {
 		if err := c.Unreachable(); err != nil {
-			return sent > 0, err
+			return maybeDone, err
 		}
 		if err := lim.Wait(ctx); err != nil {
-			return sent > 0, ErrInterrupted
+			return maybeDone, ErrInterrupted
 		}
 		c.count(op)
 		err := fn(callCtx)
-		if err != nil && NotSent(err) {
+		class := Classify(err)
+		if class != Unsent {
+			c.answered()
+		}
+		if err == nil {
+			lim.Succeeded()
+			return maybeDone, nil
+		}
+		switch class {
+		case Unsent:
 			c.retried.Add(1)
 			failed++
 			if tripped := c.notSent(err, failed >= maxAttempts); tripped != nil {
-				return sent > 0, tripped
+				return maybeDone, tripped
 			}
-			if c.Logger != nil {
-				c.Logger.Debug("retrying", "op", op, "attempt", failed, "err", Message(err))
+			c.logRetry(op, failed, err)
+		case Throttled:
+			lim.Throttled()
+			c.throttled.Add(1)
+			if throttled++; throttled >= positive(c.MaxThrottled, DefaultMaxThrottled) {
+				return maybeDone, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
 			}
-		} else {
-			c.answered()
-			if err == nil {
-				lim.Succeeded()
-				return sent > 0, nil
+		case Transient:
+			c.retried.Add(1)
+			maybeDone = true
+			if failed++; failed >= maxAttempts {
+				return true, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
 			}
-			switch Classify(err) {
-			case Throttled:
-				lim.Throttled()
-				c.throttled.Add(1)
-				if throttled++; throttled >= positive(c.MaxThrottled, DefaultMaxThrottled) {
-					return sent > 0, fmt.Errorf("%w: still throttled after %d attempts: %w", ErrGaveUp, throttled, err)
-				}
-			case Transient:
-				c.retried.Add(1)
-				sent++
-				if failed++; failed >= maxAttempts {
-					return true, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, failed, err)
-				}
-				if c.Logger != nil {
-					c.Logger.Debug("retrying", "op", op, "attempt", failed, "err", Message(err))
-				}
-			default:
-				return sent > 0, err
-			}
+			c.logRetry(op, failed, err)
+		default:
+			return maybeDone, err
 		}
 		d := backoff.Full(positive(c.BackoffBase, DefaultBackoffBase), positive(c.BackoffMax, DefaultBackoffMax), throttled+failed)
 		if !c.sleep(ctx, d) {
-			return sent > 0, ErrInterrupted
+			return maybeDone, ErrInterrupted
 		}
 	}
 }
 
+func (c *Caller) logRetry(op string, attempt int, err error) {
+	if c.Logger != nil {
+		c.Logger.Debug("retrying", "op", op, "attempt", attempt, "err", Message(err))
+	}
+}
+
+// breaker is done once the breaker tripped, its cause the
+// *unreachableError every call gets from then on.
+func (c *Caller) breaker() context.Context {
+	c.once.Do(func() { c.broken, c.trip = context.WithCancelCause(context.Background()) })
+	return c.broken
+}
+
 // Unreachable returns the error every call gets once the breaker tripped
 // (it wraps ErrUnreachable and names what the last attempt met), or nil.
-func (c *Caller) Unreachable() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tripped
-}
+func (c *Caller) Unreachable() error { return context.Cause(c.breaker()) }
 
 // notSent counts an attempt that never reached the endpoint and returns
 // the breaker's error if it trips now or tripped before; exhausted says
@@ -188,8 +216,8 @@ func (c *Caller) Unreachable() error {
 func (c *Caller) notSent(err error, exhausted bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tripped != nil {
-		return c.tripped
+	if tripped := c.Unreachable(); tripped != nil {
+		return tripped
 	}
 	now := time.Now()
 	if c.streak == 0 {
@@ -198,15 +226,13 @@ func (c *Caller) notSent(err error, exhausted bool) error {
 	c.streak++
 	if exhausted || c.streak >= positive(c.UnreachableAttempts, DefaultUnreachableAttempts) &&
 		now.Sub(c.since) >= positive(c.UnreachableFor, DefaultUnreachableFor) {
-		c.tripped = &unreachableError{last: Message(err)}
-		c.brokenLocked()
-		close(c.broken)
+		c.trip(&unreachableError{last: Message(err)})
 		if c.Logger != nil {
 			c.Logger.Warn("endpoint unreachable: stopping", "attempts", c.streak,
 				"seconds", now.Sub(c.since).Seconds(), "err", Message(err))
 		}
 	}
-	return c.tripped
+	return c.Unreachable()
 }
 
 // answered starts the breaker's count again: the endpoint answered.
@@ -216,28 +242,17 @@ func (c *Caller) answered() {
 	c.streak = 0
 }
 
-// brokenLocked makes the channel closed at the trip; c.mu is held.
-func (c *Caller) brokenLocked() chan struct{} {
-	if c.broken == nil {
-		c.broken = make(chan struct{})
-	}
-	return c.broken
-}
-
 // sleep waits for d, until ctx is done (false) or until the breaker
 // trips.
 func (c *Caller) sleep(ctx context.Context, d time.Duration) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	c.mu.Lock()
-	broken := c.brokenLocked()
-	c.mu.Unlock()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-broken:
+	case <-c.breaker().Done():
 	case <-ctx.Done():
 		return false
 	}

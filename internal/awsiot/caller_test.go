@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/testkit/closedport"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 func TestCallerTry(t *testing.T) {
@@ -41,18 +43,7 @@ func TestCallerTry(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &Caller{Limits: set, MaxAttempts: 3, MaxThrottled: 4, BackoffBase: time.Microsecond, BackoffMax: time.Millisecond}
-			n := 0
-			maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				return a
-			})
-			if got := c.Calls()[ratelimit.OpCreateThing]; got != tt.wantCalls {
-				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
-			}
-			if maybeDone != tt.wantMaybeDone {
-				t.Errorf("maybeDone = %v, want %v", maybeDone, tt.wantMaybeDone)
-			}
+			err = tryAnswers(t, c, tt.answers, tt.wantCalls, tt.wantMaybeDone)
 			switch {
 			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
@@ -63,6 +54,26 @@ func TestCallerTry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tryAnswers makes one CreateThing call through c whose attempts get
+// answers in turn (the last repeats), checks the attempts made and
+// maybeDone, and returns Try's error.
+func tryAnswers(t *testing.T, c *Caller, answers []error, wantCalls int64, wantMaybeDone bool) error {
+	t.Helper()
+	n := 0
+	maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
+		a := answers[min(n, len(answers)-1)]
+		n++
+		return a
+	})
+	if got := c.Calls()[ratelimit.OpCreateThing]; got != wantCalls {
+		t.Errorf("calls = %d, want %d", got, wantCalls)
+	}
+	if maybeDone != wantMaybeDone {
+		t.Errorf("maybeDone = %v, want %v", maybeDone, wantMaybeDone)
+	}
+	return err
 }
 
 func TestCallerInterrupted(t *testing.T) {
@@ -94,12 +105,7 @@ func TestCallerInterrupted(t *testing.T) {
 // returns the error as the SDK wraps it.
 func refusedCall(t *testing.T, addr string) error {
 	t.Helper()
-	client := iot.New(iot.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Retryer: aws.NopRetryer{},
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
-		}),
-	})
+	client := iot.NewFromConfig(mototest.AWSConfig(t, "http://"+addr), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
 	_, err := client.DescribeThing(t.Context(), &iot.DescribeThingInput{ThingName: aws.String("t")})
 	if err == nil {
 		t.Fatalf("a call to %s was answered", addr)
@@ -139,19 +145,7 @@ func TestCallerNotSent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fastCaller(t, 100, time.Hour)
-			n := 0
-			maybeDone, err := c.Try(t.Context(), t.Context(), ratelimit.OpCreateThing, func(context.Context) error {
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				return a
-			})
-			if got := c.Calls()[ratelimit.OpCreateThing]; got != tt.wantCalls {
-				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
-			}
-			if maybeDone != tt.wantMaybeDone {
-				t.Errorf("maybeDone = %v, want %v", maybeDone, tt.wantMaybeDone)
-			}
+			err := tryAnswers(t, fastCaller(t, 100, time.Hour), tt.answers, tt.wantCalls, tt.wantMaybeDone)
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Errorf("err = %v", err)
@@ -254,4 +248,33 @@ func TestCallerBreaker(t *testing.T) {
 			t.Fatal("the waiting call still waits after the trip")
 		}
 	})
+}
+
+func TestCallerPages(t *testing.T) {
+	c := fastCaller(t, 100, time.Hour)
+	fault := &smithy.GenericAPIError{Code: "InternalFailureException", Message: "m"}
+	tokens := []string{"a", "b", ""}
+	var asked []string
+	failed := false
+	err := c.Pages(t.Context(), ratelimit.OpCreateThing, func(_ context.Context, next *string) (*string, error) {
+		asked = append(asked, aws.ToString(next))
+		if len(asked) == 2 && !failed {
+			failed = true
+			return nil, fault // retried with the same token
+		}
+		tok := tokens[0]
+		tokens = tokens[1:]
+		return aws.String(tok), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"", "a", "a", "b"}; !slices.Equal(asked, want) || c.Calls()[ratelimit.OpCreateThing] != 4 {
+		t.Errorf("tokens asked %q (%d calls), want %q", asked, c.Calls()[ratelimit.OpCreateThing], want)
+	}
+	refusal := &smithy.GenericAPIError{Code: "InvalidRequestException", Message: "m"}
+	err = c.Pages(t.Context(), ratelimit.OpCreateThing, func(context.Context, *string) (*string, error) { return nil, refusal })
+	if !errors.Is(err, refusal) || !strings.HasPrefix(err.Error(), ratelimit.OpCreateThing+": ") {
+		t.Errorf("Pages = %v, want the refusal prefixed with the op", err)
+	}
 }

@@ -31,6 +31,9 @@ const (
 	Transient
 	// Exists means the resource is already there.
 	Exists
+	// Unsent errors are attempts that never reached the endpoint
+	// (NotSent): retried, and counted by the Caller's breaker.
+	Unsent
 )
 
 func (c Class) String() string {
@@ -41,6 +44,8 @@ func (c Class) String() string {
 		return "transient"
 	case Exists:
 		return "exists"
+	case Unsent:
+		return "unsent"
 	}
 	return "permanent"
 }
@@ -55,6 +60,9 @@ var (
 func Classify(err error) Class {
 	if err == nil {
 		return Permanent
+	}
+	if NotSent(err) {
+		return Unsent
 	}
 	if errors.Is(err, context.Canceled) {
 		return Permanent
@@ -121,6 +129,33 @@ func NotSent(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// CallError is a failed call of Op worded for a report: Op, then the
+// AWS error's code and message (Message), and "(retries ran out)" when
+// they did (ErrGaveUp). It wraps the call's error.
+type CallError struct {
+	Op  string
+	Err error
+}
+
+func (e *CallError) Error() string {
+	if errors.Is(e.Err, ErrGaveUp) {
+		return e.Op + ": " + Message(e.Err) + " (retries ran out)"
+	}
+	return e.Op + ": " + Message(e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Reason is err worded as Message words it, still wrapping err: for an
+// error that names what failed and keeps the chain, as
+// fmt.Errorf("device %s: %w", chip, Reason(err)).
+func Reason(err error) error { return reasonError{err} }
+
+type reasonError struct{ err error }
+
+func (e reasonError) Error() string { return Message(e.err) }
+func (e reasonError) Unwrap() error { return e.err }
 
 // Message is the AWS error's code and message, without the SDK's
 // operation and request-ID wrapping, for reports (awsconf.Message); for

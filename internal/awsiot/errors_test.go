@@ -37,6 +37,9 @@ func TestClassify(t *testing.T) {
 		{name: "connection reset", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}, want: Transient},
 		{name: "unexpected EOF", err: &smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, want: Transient},
 		{name: "cancelled", err: context.Canceled, want: Permanent},
+		{name: "refused", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, want: Unsent},
+		{name: "dial cut off by ctx", err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}}, want: Unsent},
+		{name: "no such host", err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, want: Unsent},
 		{name: "plain error", err: errors.New("boom"), want: Permanent},
 	}
 	for _, tt := range tests {
@@ -104,5 +107,41 @@ func TestNotSent(t *testing.T) {
 				t.Errorf("NotSent(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCallError(t *testing.T) {
+	refusal := &types.InvalidRequestException{Message: aws.String("bad name.")}
+	fault := &smithy.GenericAPIError{Code: "InternalFailureException", Message: "m"}
+	tests := []struct {
+		name       string
+		err        error
+		want       string
+		wantGaveUp bool
+	}{
+		{name: "refusal", err: fmt.Errorf("operation error IoT: CreateThing: %w", refusal), want: "CreateThing: InvalidRequestException: bad name"},
+		{name: "retries ran out", err: fmt.Errorf("%w after 3 attempts: %w", ErrGaveUp, fault), want: "CreateThing: InternalFailureException: m (retries ran out)", wantGaveUp: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := error(&CallError{Op: "CreateThing", Err: tt.err})
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+			if !errors.Is(err, tt.err) || errors.Is(err, ErrGaveUp) != tt.wantGaveUp {
+				t.Errorf("err %v does not wrap %v, or Is(ErrGaveUp) != %v", err, tt.err, tt.wantGaveUp)
+			}
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	inner := &types.InvalidRequestException{Message: aws.String("bad name.")}
+	err := fmt.Errorf("device chip: %w", Reason(fmt.Errorf("operation error IoT: DescribeThing: %w", inner)))
+	if got, want := err.Error(), "device chip: InvalidRequestException: bad name"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, inner) || Code(err) != "InvalidRequestException" {
+		t.Errorf("%v does not keep the chain to %v", err, inner)
 	}
 }

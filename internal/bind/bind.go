@@ -59,7 +59,7 @@ type Config struct {
 	// groups); it must be made with the same API, State and Target.
 	Importer *importer.Importer
 	API      awsiot.API
-	State    importer.Journal
+	State    state.Journal
 	Target   awsiot.Target
 	Logger   *slog.Logger
 }
@@ -164,15 +164,8 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 		if errors.Is(err, importer.ErrInterrupted) {
 			return res, err
 		}
-		res.Status, res.Error = importer.Failed, err.Error()
-		res.Retryable = errors.Is(err, awsiot.ErrGaveUp)
-		if uerr := b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
-			s.Status, s.Error = string(importer.Failed), res.Error
-			return nil
-		}); uerr != nil {
-			return res, fmt.Errorf("state: %w", uerr)
-		}
-		return res, nil
+		err = importer.Fail(b.cfg.State, d.Fingerprint, &res, err)
+		return res, err
 	}
 	if !st.Has(state.StepRegister) {
 		if err := b.find(ctx, d); err != nil {
@@ -225,7 +218,7 @@ func (b *Binder) Bind(ctx context.Context, d *Device) (importer.Result, error) {
 				CertificateExisted: true, Thing: d.DeviceID, ThingCreated: "this run or an earlier one",
 				Done: st.Done, Missing: []string{StepActivate},
 			}
-			return fail(&opError{op: ratelimit.OpUpdateCertificate, err: err})
+			return fail(&awsiot.CallError{Op: ratelimit.OpUpdateCertificate, Err: err})
 		}
 	}
 	err = b.cfg.State.Update(d.Fingerprint, func(s *state.Progress) error {
@@ -258,7 +251,7 @@ func (b *Binder) find(ctx context.Context, d *Device) error {
 	case errors.As(err, &nf):
 		return fmt.Errorf("%w (register it first: thingpress import --register-only)", ErrUnknownCertificate)
 	case err != nil:
-		return &opError{op: ratelimit.OpDescribeCertificate, err: err}
+		return &awsiot.CallError{Op: ratelimit.OpDescribeCertificate, Err: err}
 	case desc == nil || aws.ToString(desc.CertificateArn) == "":
 		return fmt.Errorf("%s: AWS named no certificate ARN", ratelimit.OpDescribeCertificate)
 	}
@@ -302,23 +295,6 @@ func (b *Binder) checkType(ctx context.Context, t string) error {
 	}
 	c.done, c.err = err == nil || errors.Is(err, awsiot.ErrMissing), err
 	return err
-}
-
-// opError is a failed call of op, worded by reason; it wraps the call's
-// error, so that fail can tell ErrGaveUp (retryable).
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return e.op + ": " + reason(e.err) }
-func (e *opError) Unwrap() error { return e.err }
-
-func reason(err error) string {
-	if errors.Is(err, awsiot.ErrGaveUp) {
-		return awsiot.Message(err) + " (retries ran out)"
-	}
-	return awsiot.Message(err)
 }
 
 // Walk reads every entry of rd, checks it (Check) and calls fn with it;
@@ -374,8 +350,9 @@ type RunOptions struct {
 
 // Run binds every device of rd with o.Workers goroutines. Entries that
 // break a rule, and later duplicates of a deviceId or fingerprint, are
-// reported Skipped with their reason. It returns importer.ErrInterrupted
-// when ctx ended before every device was done.
+// reported Skipped with their reason. It returns an error that Is
+// importer.ErrInterrupted when ctx ended, or the endpoint became
+// unreachable, before every device was done.
 func (b *Binder) Run(ctx context.Context, rd *Reader, o RunOptions) error {
 	return workers.Each(ctx, o.Workers, importer.ErrInterrupted, o.OnResult,
 		func(_ context.Context, send func(Device) error, skip func(importer.Result)) error {

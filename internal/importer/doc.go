@@ -1,7 +1,7 @@
 // Package importer makes one device (a Device) a complete Thing in AWS IoT
 // Core in the fewest calls the job allows (CreateThing,
 // RegisterCertificateWithoutCA, AttachThingPrincipal, then one call per
-// policy and group), recording each step in a Journal (state.Progress per
+// policy and group), recording each step in a state.Journal (Progress per
 // device) so that a killed run resumes without repeating one. Its calls go
 // through awsiot.Caller.Try, which tells it whether an earlier attempt
 // may have taken effect (a lost answer) or not (a refusal), and a failed device's Result

@@ -3,6 +3,8 @@ package importer_test
 import (
 	"testing"
 
+	"github.com/thingpress/thingpress/internal/importer"
+
 	"github.com/thingpress/thingpress/internal/testkit/importtest"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
@@ -28,3 +30,14 @@ var (
 	assertComplete = importtest.AssertComplete
 	statePath      = importtest.StatePath
 )
+
+// assertResults reports every result that wrong finds wrong, with what
+// was wanted.
+func assertResults(t *testing.T, results map[string]importer.Result, want string, wrong func(importer.Result) bool) {
+	t.Helper()
+	for chip, r := range results {
+		if wrong(r) {
+			t.Errorf("device %s: %+v, want %s", chip, r, want)
+		}
+	}
+}

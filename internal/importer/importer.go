@@ -58,7 +58,7 @@ type Device struct {
 	BatchID   string `json:"batch_id,omitempty"`
 	ThingName string `json:"thing_name"`
 	// CertificateID is the hex SHA-256 of the certificate's DER (AWS IoT
-	// names the certificate so), the device's key in the Journal.
+	// names the certificate so), the device's key in the state.Journal.
 	CertificateID  string `json:"certificate_id"`
 	CertificatePEM string `json:"certificate_pem"`
 	// Attributes are the vendor's Thing attributes beyond the chip, reel
@@ -161,20 +161,12 @@ type Leftover struct {
 	Missing []string `json:"missing"`
 }
 
-// Journal records each device's completed steps. *state.Store (a file
-// that survives a crash) and *state.Memory (for the Lambda importer)
-// satisfy it.
-type Journal interface {
-	Get(key string) (state.Progress, bool, error)
-	Update(key string, fn func(*state.Progress) error) error
-}
-
 // Config configures an Importer.
 type Config struct {
 	API    awsiot.API
 	Target awsiot.Target
 	Limits *ratelimit.Set
-	State  Journal
+	State  state.Journal
 	// MaxAttempts bounds the attempts of one call that fails
 	// transiently; throttled attempts are bounded by MaxThrottled
 	// (zero: the awsiot.Caller defaults).
@@ -300,7 +292,6 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	// A call in flight is finished even after an interrupt, so that its
 	// effect is recorded; the interrupt is honoured between steps.
 	callCtx := context.WithoutCancel(ctx)
-	retryable := false
 	var doneNow []string
 
 	// onExists handles a ResourceAlreadyExistsException; maybeDone says an
@@ -320,10 +311,7 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 			if errors.Is(err, ErrInterrupted) {
 				return err
 			}
-			if retryable = errors.Is(err, awsiot.ErrGaveUp); retryable {
-				return fmt.Errorf("%s: %s (retries ran out)", op, awsiot.Message(err))
-			}
-			return fmt.Errorf("%s: %s", op, awsiot.Message(err))
+			return &awsiot.CallError{Op: op, Err: err}
 		}
 		if step == state.StepThing && !st.Has(state.StepRegister) && st.RegisterIntent.IsZero() {
 			st.RegisterIntent = time.Now().UTC()
@@ -462,18 +450,26 @@ func (im *Importer) Import(ctx context.Context, d *Device) (Result, error) {
 	case errors.Is(err, ErrInterrupted):
 		return res, err
 	case err != nil:
-		res.Status, res.Error, res.Retryable = Failed, err.Error(), retryable
 		res.Left = im.leftover(d, st, doneNow)
-		if uerr := im.cfg.State.Update(d.CertificateID, func(s *state.Progress) error {
-			s.Status, s.Error = string(Failed), res.Error
-			return nil
-		}); uerr != nil {
-			return res, fmt.Errorf("state: %w", uerr)
-		}
-		return res, nil
+		err = Fail(im.cfg.State, d.CertificateID, &res, err)
+		return res, err
 	}
 	res.Status = im.statusOf(st)
 	return res, nil
+}
+
+// Fail makes res Failed with err's reason, Retryable when err's retries
+// ran out (awsiot.ErrGaveUp), and records the failure in j under key;
+// it returns only j's error.
+func Fail(j state.Journal, key string, res *Result, err error) error {
+	res.Status, res.Error, res.Retryable = Failed, err.Error(), errors.Is(err, awsiot.ErrGaveUp)
+	if uerr := j.Update(key, func(s *state.Progress) error {
+		s.Status, s.Error = string(Failed), res.Error
+		return nil
+	}); uerr != nil {
+		return fmt.Errorf("state: %w", uerr)
+	}
+	return nil
 }
 
 // leftover describes what st's done steps left in AWS, or nil if none.

@@ -22,11 +22,7 @@ func TestImportComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for chip, r := range results {
-		if r.Status != importer.Imported || r.CertificateARN == "" {
-			t.Errorf("device %s: %+v", chip, r)
-		}
-	}
+	assertResults(t, results, "imported with an ARN", func(r importer.Result) bool { return r.Status != importer.Imported || r.CertificateARN == "" })
 	if len(results) != n {
 		t.Fatalf("%d results, want %d", len(results), n)
 	}
@@ -60,11 +56,7 @@ func TestImportRerun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for chip, r := range results {
-			if r.Status != importer.Imported || !r.Resumed {
-				t.Errorf("device %s: %+v, want imported and resumed", chip, r)
-			}
-		}
+		assertResults(t, results, "imported and resumed", func(r importer.Result) bool { return r.Status != importer.Imported || !r.Resumed })
 		if c := e.Proxy.Total().Calls; c != 0 {
 			t.Errorf("%d calls on a complete state file, want 0", c)
 		}
@@ -76,11 +68,9 @@ func TestImportRerun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for chip, r := range results {
-			if r.Status != importer.Exists || r.CertificateARN == "" || r.Error != "" {
-				t.Errorf("device %s: %+v, want exists", chip, r)
-			}
-		}
+		assertResults(t, results, "exists", func(r importer.Result) bool {
+			return r.Status != importer.Exists || r.CertificateARN == "" || r.Error != ""
+		})
 		assertComplete(t, e, f)
 	})
 }
@@ -101,11 +91,7 @@ func TestImportFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for chip, r := range results {
-		if r.Status != importer.Imported && r.Status != importer.Exists {
-			t.Errorf("device %s: %+v", chip, r)
-		}
-	}
+	assertResults(t, results, "imported or exists", func(r importer.Result) bool { return r.Status != importer.Imported && r.Status != importer.Exists })
 	if len(results) != n {
 		t.Fatalf("%d results, want %d", len(results), n)
 	}
@@ -173,11 +159,9 @@ func TestImportPermanentErrorFailsDeviceNotRun(t *testing.T) {
 	if len(results) != 4 {
 		t.Fatalf("%d results, want 4", len(results))
 	}
-	for chip, r := range results {
-		if r.Status != importer.Failed || !strings.Contains(r.Error, "CreateThing: ResourceNotFoundException") {
-			t.Errorf("device %s: %+v", chip, r)
-		}
-	}
+	assertResults(t, results, "failed at CreateThing: ResourceNotFoundException", func(r importer.Result) bool {
+		return r.Status != importer.Failed || !strings.Contains(r.Error, "CreateThing: ResourceNotFoundException")
+	})
 	if c := e.Proxy.Counts()["CreateThing"]; c != 4 {
 		t.Errorf("CreateThing called %d times, want 4 (a permanent error is not retried)", c)
 	}

@@ -9,23 +9,14 @@ import (
 
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
-	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/state"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 )
 
-// newImporterWith is newImporter with cfg changed by mod; it closes the
-// state file of the previous importer newImporterWith made for t.
+// newImporterWith is newImporter at fastQuotas with cfg changed by mod.
 func newImporterWith(t testing.TB, e *env, statePath string, tgt awsiot.Target, mod func(*importer.Config)) (*importer.Importer, *state.Store) {
 	t.Helper()
-	_, st := newImporter(t, e, statePath, fastQuotas(), tgt)
-	limits, err := ratelimit.NewSet(fastQuotas())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := importer.Config{API: e.Via, Target: tgt, Limits: limits, State: st, BackoffBase: 20 * 1e6, BackoffMax: 500 * 1e6}
-	mod(&cfg)
-	return importer.New(cfg), st
+	return newImporter(t, e, statePath, fastQuotas(), tgt, mod)
 }
 
 func TestRegisterOnly(t *testing.T) {
@@ -42,11 +33,7 @@ func TestRegisterOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for chip, r := range results {
-				if r.Status != importer.Registered || r.CertificateARN == "" {
-					t.Errorf("device %s: %+v, want registered", chip, r)
-				}
-			}
+			assertResults(t, results, "registered with an ARN", func(r importer.Result) bool { return r.Status != importer.Registered || r.CertificateARN == "" })
 			if c := e.Proxy.Counts(); c["RegisterCertificateWithoutCA"] != n || e.Proxy.Total().Calls != n {
 				t.Errorf("calls %v, want %d registrations and nothing else", c, n)
 			}
@@ -78,11 +65,7 @@ func TestRegisterOnly(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for chip, r := range results {
-					if r.Status != importer.Registered || !r.Resumed {
-						t.Errorf("device %s: %+v, want registered and resumed", chip, r)
-					}
-				}
+				assertResults(t, results, "registered and resumed", func(r importer.Result) bool { return r.Status != importer.Registered || !r.Resumed })
 				if c := e.Proxy.Total().Calls; c != 0 {
 					t.Errorf("%d calls, want 0", c)
 				}
@@ -94,11 +77,7 @@ func TestRegisterOnly(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for chip, r := range results {
-					if r.Status != importer.Imported {
-						t.Errorf("device %s: %+v, want imported", chip, r)
-					}
-				}
+				assertResults(t, results, "imported", func(r importer.Result) bool { return r.Status != importer.Imported })
 				// The steps left, and for an INACTIVE certificate one
 				// UpdateCertificate, the last call.
 				c := e.Proxy.Counts()
@@ -136,11 +115,7 @@ func TestRegisterOnly(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for chip, r := range results {
-					if r.Status != importer.Imported || !r.Resumed {
-						t.Errorf("rerun: device %s: %+v, want imported and resumed", chip, r)
-					}
-				}
+				assertResults(t, results, "imported and resumed (rerun)", func(r importer.Result) bool { return r.Status != importer.Imported || !r.Resumed })
 				if got := e.Proxy.Total().Calls; got != 0 {
 					t.Errorf("rerun made %d calls, want 0", got)
 				}
@@ -183,11 +158,7 @@ func TestRegisterOnlyLostAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for chip, r := range results {
-		if r.Status != importer.Registered {
-			t.Errorf("device %s: %+v, want registered (its own lost registration)", chip, r)
-		}
-	}
+	assertResults(t, results, "registered (its own lost registration)", func(r importer.Result) bool { return r.Status != importer.Registered })
 	if n := e.Proxy.Counts()["DescribeCertificate"]; n != 1 {
 		t.Errorf("%d DescribeCertificate calls, want 1", n)
 	}
@@ -201,11 +172,7 @@ func TestExclusiveAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for chip, r := range results {
-		if r.Status != importer.Imported {
-			t.Errorf("device %s: %+v", chip, r)
-		}
-	}
+	assertResults(t, results, "imported", func(r importer.Result) bool { return r.Status != importer.Imported })
 	assertComplete(t, e, f)
 	// AWS now refuses the certificate for any other Thing.
 	ctx := t.Context()

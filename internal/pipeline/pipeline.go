@@ -20,9 +20,9 @@ type Options struct {
 
 // Run validates the devices of src and imports the valid ones with im,
 // o.Workers at once. Invalid devices are reported as importer.Skipped
-// with their reason. It returns importer.ErrInterrupted when ctx was
-// cancelled before every device was done (the results of those done are
-// reported).
+// with their reason. It returns an error that Is importer.ErrInterrupted
+// when ctx was cancelled, or the endpoint became unreachable, before
+// every device was done (the results of those done are reported).
 func Run(ctx context.Context, im *importer.Importer, src manifest.Source, o Options) error {
 	return workers.Each(ctx, o.Workers, importer.ErrInterrupted, o.OnResult,
 		func(ctx context.Context, send func(importer.Device) error, skip func(importer.Result)) error {

@@ -158,18 +158,12 @@ func undoes(step string) []string {
 	return nil
 }
 
-// Journal records each device's steps; *state.Store satisfies it.
-type Journal interface {
-	Get(key string) (state.Progress, bool, error)
-	Update(key string, fn func(*state.Progress) error) error
-}
-
 // Config configures a Remover.
 type Config struct {
 	API    awsiot.RemoveAPI
 	Target awsiot.Target
 	Caller *awsiot.Caller
-	State  Journal // nil for a dry run: Look only
+	State  state.Journal // nil for a dry run: Look only
 	Logger *slog.Logger
 	// ConflictWait bounds the retries of DeleteCertificate while AWS still
 	// counts a just-detached Thing (detaching takes effect
@@ -221,12 +215,14 @@ func (r *Remover) Look(ctx context.Context, d Device) (Plan, error) {
 	case err != nil:
 		return p, err
 	}
-	things, err := listAll(ctx, c, ratelimit.OpListPrincipalThings, func(ctx context.Context, next *string) ([]string, *string, error) {
+	var things []string
+	err = c.Pages(ctx, ratelimit.OpListPrincipalThings, func(ctx context.Context, next *string) (*string, error) {
 		out, err := r.cfg.API.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(p.CertARN), MaxResults: aws.Int32(250), NextToken: next})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return out.Things, out.NextToken, nil
+		things = append(things, out.Things...)
+		return out.NextToken, nil
 	})
 	if err != nil {
 		return p, err
@@ -241,39 +237,20 @@ func (r *Remover) Look(ctx context.Context, d Device) (Plan, error) {
 	if !p.OwnsThing {
 		return p, nil
 	}
-	principals, err := listAll(ctx, c, ratelimit.OpListThingPrincipals, func(ctx context.Context, next *string) ([]string, *string, error) {
+	var principals []string
+	err = c.Pages(ctx, ratelimit.OpListThingPrincipals, func(ctx context.Context, next *string) (*string, error) {
 		out, err := r.cfg.API.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(d.ThingName), MaxResults: aws.Int32(250), NextToken: next})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return out.Principals, out.NextToken, nil
+		principals = append(principals, out.Principals...)
+		return out.NextToken, nil
 	})
 	if err != nil {
 		return p, err
 	}
 	p.Shared = slices.ContainsFunc(principals, func(s string) bool { return s != p.CertARN })
 	return p, nil
-}
-
-func listAll(ctx context.Context, c *awsiot.Caller, op string, page func(ctx context.Context, next *string) ([]string, *string, error)) ([]string, error) {
-	var all []string
-	var next *string
-	for {
-		var got []string
-		var tok *string
-		if err := c.Do(ctx, op, func(ctx context.Context) error {
-			var err error
-			got, tok, err = page(ctx, next)
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		all = append(all, got...)
-		if aws.ToString(tok) == "" {
-			return all, nil
-		}
-		next = tok
-	}
 }
 
 // Remove removes d. It returns an error that Is ErrInterrupted when ctx
@@ -468,25 +445,26 @@ func (r *Remover) LookAll(ctx context.Context, workers int, src func(emit func(D
 	err := each(ctx, workers, src, func(l looked) { fn(l.d, l.p) }, func(ctx context.Context, d Device) (looked, error) {
 		p, err := r.Look(ctx, d)
 		if err != nil {
-			return looked{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return looked{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 		return looked{d, p}, nil
 	})
-	if errors.Is(err, ErrInterrupted) {
+	if ctx.Err() != nil && errors.Is(err, ErrInterrupted) {
 		return context.Cause(ctx)
 	}
-	return err
+	return err // a device's, the endpoint unreachable among them
 }
 
 // each runs do on every device src emits on the worker pool import and
-// bind use. An error of do once ctx is done is the interruption's, not
-// one that stops the run, as it came from the interruption.
+// bind use. An error of do once the run is stopping (ctx is done, or
+// another device stopped it) is the stop's, not one of its own: it came
+// from the calls cut off.
 func each[R any](ctx context.Context, n int, src func(emit func(Device) error) error, onResult func(R), do func(context.Context, Device) (R, error)) error {
 	return workers.Each(ctx, n, ErrInterrupted, onResult,
 		func(_ context.Context, send func(Device) error, _ func(R)) error { return src(send) },
 		func(runCtx context.Context, d *Device) (R, error) {
 			res, err := do(runCtx, *d)
-			if err != nil && ctx.Err() != nil {
+			if err != nil && runCtx.Err() != nil {
 				return res, ErrInterrupted
 			}
 			return res, err

@@ -5,11 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/state"
+	"github.com/thingpress/thingpress/internal/testkit/closedport"
+	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
 )
 
 func TestRemoveSteps(t *testing.T) {
@@ -148,25 +154,25 @@ func TestRemoveAllEnds(t *testing.T) {
 	errJournal := errors.New("journal broken")
 	tests := []struct {
 		name    string
-		journal func(cancel context.CancelFunc) Journal
+		journal func(cancel context.CancelFunc) state.Journal
 		ctx     func(ctx context.Context) (context.Context, context.CancelFunc)
 		want    error
 	}{
 		{
 			name:    "state error",
-			journal: func(context.CancelFunc) Journal { return failingJournal{err: errJournal} },
+			journal: func(context.CancelFunc) state.Journal { return failingJournal{err: errJournal} },
 			ctx:     context.WithCancel,
 			want:    errJournal,
 		},
 		{
 			name:    "state error after Ctrl-C",
-			journal: func(cancel context.CancelFunc) Journal { return failingJournal{before: cancel, err: errJournal} },
+			journal: func(cancel context.CancelFunc) state.Journal { return failingJournal{before: cancel, err: errJournal} },
 			ctx:     context.WithCancel,
 			want:    ErrInterrupted,
 		},
 		{
 			name:    "Ctrl-C",
-			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			journal: func(context.CancelFunc) state.Journal { return state.NewMemory() },
 			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(ctx)
 				cancel()
@@ -176,7 +182,7 @@ func TestRemoveAllEnds(t *testing.T) {
 		},
 		{
 			name:    "deadline",
-			journal: func(context.CancelFunc) Journal { return state.NewMemory() },
+			journal: func(context.CancelFunc) state.Journal { return state.NewMemory() },
 			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
 				return context.WithDeadline(ctx, time.Now().Add(-time.Second))
 			},
@@ -205,5 +211,33 @@ func TestRemoveAllEnds(t *testing.T) {
 				t.Errorf("results %+v, want none", results)
 			}
 		})
+	}
+}
+
+// TestLookAllUnreachable checks that a dry run whose endpoint refuses
+// every connection ends in the device's error, which names the device
+// and the address and keeps the chain (it Is awsiot.ErrUnreachable),
+// not in the silence of an interrupted run.
+func TestLookAllUnreachable(t *testing.T) {
+	addr := closedport.Addr(t)
+	client := iot.NewFromConfig(mototest.AWSConfig(t, "http://"+addr), func(o *iot.Options) { o.Retryer = aws.NopRetryer{} })
+	c, err := awsiot.NewCaller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.MaxAttempts, c.BackoffBase, c.BackoffMax = 2, time.Microsecond, time.Millisecond
+	r := New(Config{API: client, Caller: c})
+	src := func(emit func(Device) error) error {
+		for i := range 3 {
+			if err := emit(Device{ChipID: fmt.Sprint("chip", i), ThingName: "t", CertificateID: fmt.Sprint("c", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = r.LookAll(t.Context(), 2, src, func(d Device, _ Plan) { t.Errorf("a plan for %s", d.ChipID) })
+	if !errors.Is(err, awsiot.ErrUnreachable) || !strings.HasPrefix(err.Error(), "device chip") ||
+		!strings.Contains(err.Error(), ": endpoint unreachable: cannot connect to "+addr) {
+		t.Errorf("LookAll = %v, want a device's error naming %s that Is awsiot.ErrUnreachable", err, addr)
 	}
 }

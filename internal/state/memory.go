@@ -6,6 +6,14 @@ import (
 	"time"
 )
 
+// Journal records each device's steps under its key: *Store (a file
+// that survives a crash) and *Memory (for the Lambda importer) satisfy
+// it; import, bind and remove write through it.
+type Journal interface {
+	Get(key string) (Progress, bool, error)
+	Update(key string, fn func(*Progress) error) error
+}
+
 // Memory is a Journal kept in memory only: for the Lambda importer, whose
 // messages are redelivered whole, so every step of a device is made again
 // on a retry; that is safe because each step is idempotent at AWS (a

@@ -141,23 +141,12 @@ func (v *Verifier) Load(ctx context.Context) (*Index, error) {
 	return idx, nil
 }
 
-// pages calls page until it returns no next token.
+// pages calls page until it returns no next token (Caller.Pages).
 func (v *Verifier) pages(ctx context.Context, op string, page func(ctx context.Context, next *string) (*string, error)) error {
-	var next *string
-	for {
-		var got *string
-		if err := v.calls.Do(ctx, op, func(ctx context.Context) error {
-			var err error
-			got, err = page(ctx, next)
-			return err
-		}); err != nil {
-			return fmt.Errorf("list: %s", awsiot.Message(err))
-		}
-		if aws.ToString(got) == "" {
-			return nil
-		}
-		next = got
+	if err := v.calls.Pages(ctx, op, page); err != nil {
+		return fmt.Errorf("list: %w", awsiot.Reason(err))
 	}
+	return nil
 }
 
 // Facts are what the per-device calls found.
@@ -198,11 +187,11 @@ func (v *Verifier) Check(ctx context.Context, idx *Index, d Device) (Result, err
 		return nil
 	})
 	if err != nil && !awsiot.NotFound(err) {
-		return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+		return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 	}
 	if f.CertFound {
 		if f.Attached, err = v.principalThings(ctx, f.CertARN); err != nil {
-			return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 	}
 	if NeedDescribe(f, d.ThingName, v.target, idx) {
@@ -215,7 +204,7 @@ func (v *Verifier) Check(ctx context.Context, idx *Index, d Device) (Result, err
 			return err
 		})
 		if err != nil && !awsiot.NotFound(err) {
-			return Result{}, fmt.Errorf("device %s: %s", d.ChipID, awsiot.Message(err))
+			return Result{}, fmt.Errorf("device %s: %w", d.ChipID, awsiot.Reason(err))
 		}
 	}
 	return Judge(d, f, v.target, idx), nil
@@ -224,23 +213,15 @@ func (v *Verifier) Check(ctx context.Context, idx *Index, d Device) (Result, err
 // principalThings pages ListPrincipalThings for arn.
 func (v *Verifier) principalThings(ctx context.Context, arn string) ([]string, error) {
 	var things []string
-	var next *string
-	for {
-		var out *iot.ListPrincipalThingsOutput
-		err := v.calls.Do(ctx, ratelimit.OpListPrincipalThings, func(ctx context.Context) error {
-			var err error
-			out, err = v.api.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(arn), MaxResults: aws.Int32(pageSize), NextToken: next})
-			return err
-		})
+	err := v.calls.Pages(ctx, ratelimit.OpListPrincipalThings, func(ctx context.Context, next *string) (*string, error) {
+		out, err := v.api.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(arn), MaxResults: aws.Int32(pageSize), NextToken: next})
 		if err != nil {
 			return nil, err
 		}
 		things = append(things, out.Things...)
-		if aws.ToString(out.NextToken) == "" {
-			return things, nil
-		}
-		next = out.NextToken
-	}
+		return out.NextToken, nil
+	})
+	return things, err
 }
 
 // Judge turns the facts about d into its verdict.

@@ -14,7 +14,8 @@ import (
 // endpoint gone unreachable, say: the values not started are left); any
 // other error of do (the state file
 // failed: no device may go on without its steps recorded) stops the run
-// and is returned. Each returns interrupted when ctx ended before every
+// and is returned. Each returns the first error of do that stopped the
+// run (it Is interrupted), or interrupted when ctx ended before every
 // value was done, else feed's error.
 func Each[T, R any](ctx context.Context, workers int, interrupted error, onResult func(R),
 	feed func(ctx context.Context, send func(T) error, skip func(R)) error,
@@ -75,7 +76,9 @@ func Each[T, R any](ctx context.Context, workers int, interrupted error, onResul
 	switch {
 	case fatal != nil:
 		return fatal
-	case ctx.Err() != nil || stopped != nil:
+	case stopped != nil:
+		return stopped
+	case ctx.Err() != nil:
 		return interrupted
 	}
 	return ferr

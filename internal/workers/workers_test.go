@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,8 @@ var (
 	errStop  = errors.New("interrupted")
 	errFatal = errors.New("state file failed")
 	errFeed  = errors.New("manifest unreadable")
+	// errStopWhy is errStop with why.
+	errStopWhy = fmt.Errorf("endpoint unreachable: %w", errStop)
 )
 
 func TestEach(t *testing.T) {
@@ -33,6 +36,12 @@ func TestEach(t *testing.T) {
 			}
 			return v, nil
 		}, want: errStop, results: 2, fewer: true},
+		{name: "the error that stopped the run is returned", do: func(v int) (int, error) {
+			if v == 5 {
+				return 0, errStopWhy
+			}
+			return v, nil
+		}, want: errStopWhy, results: 2, fewer: true},
 		{name: "a fatal error stops the run", feedErr: errFeed, do: func(v int) (int, error) {
 			if v == 3 {
 				return 0, errFatal

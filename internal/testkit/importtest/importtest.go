@@ -35,8 +35,9 @@ func FastQuotas() map[string]float64 {
 	return q
 }
 
-// NewImporter returns an importer on e with a state file at statePath.
-func NewImporter(t testing.TB, e *iottest.Env, statePath string, quotas map[string]float64, tgt awsiot.Target) (*importer.Importer, *state.Store) {
+// NewImporter returns an importer on e with a state file at statePath,
+// its Config changed by mods.
+func NewImporter(t testing.TB, e *iottest.Env, statePath string, quotas map[string]float64, tgt awsiot.Target, mods ...func(*importer.Config)) (*importer.Importer, *state.Store) {
 	t.Helper()
 	st, err := state.Open(statePath, state.Meta{ManifestSHA256: strings.Repeat("ab", 32), Slot: "E0E0", Region: "us-east-1", Endpoint: e.Proxy.URL()})
 	if err != nil {
@@ -47,11 +48,14 @@ func NewImporter(t testing.TB, e *iottest.Env, statePath string, quotas map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := importer.New(importer.Config{
+	cfg := importer.Config{
 		API: e.Via, Target: tgt, Limits: limits, State: st,
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-	})
-	return im, st
+	}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	return importer.New(cfg), st
 }
 
 // Fleet is a test CA and its devices.
