@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
-	"github.com/thingpress/thingpress/internal/awsiot"
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/generate"
 	"github.com/thingpress/thingpress/internal/testkit/iotproxy"
 	"github.com/thingpress/thingpress/internal/testkit/iottest"
@@ -80,7 +80,7 @@ func TestImportExclusive(t *testing.T) {
 	}
 	for _, l := range lines {
 		_, err := e.Via.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("second"), Principal: aws.String(l.CertificateARN)})
-		if awsiot.Code(err) != "InvalidRequestException" {
+		if awsconf.Code(err) != "InvalidRequestException" {
 			t.Errorf("%s: second thing: %v, want InvalidRequestException", l.ChipID, err)
 		}
 	}

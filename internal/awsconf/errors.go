@@ -55,6 +55,21 @@ func Unreachable(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || dialTimeout(err)
 }
 
+// NotSent reports whether err is an attempt that never reached the
+// endpoint: its connection could not be made (refused, no route, no
+// answer to connecting) or its host name could not be resolved. Nothing
+// it asked for can have taken effect. A connection that broke once the
+// request was on its way (a reset, a timeout awaiting the answer) is not
+// NotSent. Every Unreachable error is NotSent.
+func NotSent(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // dialTimeout reports whether err is a connection attempt that timed out.
 func dialTimeout(err error) bool {
 	var op *net.OpError

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 )
@@ -295,5 +296,5 @@ func (c *Caller) Retried() int64 { return c.retried.Load() }
 // for one), and gives the others a generic API error.
 func NotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
-	return errors.As(err, &nf) || Code(err) == "ResourceNotFoundException"
+	return errors.As(err, &nf) || awsconf.Code(err) == "ResourceNotFoundException"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/smithy-go"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/ratelimit"
 	"github.com/thingpress/thingpress/internal/testkit/closedport"
 	"github.com/thingpress/thingpress/internal/testkit/motoserver/mototest"
@@ -47,7 +48,7 @@ func TestCallerTry(t *testing.T) {
 			switch {
 			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
-			case tt.wantCode != "" && Code(err) != tt.wantCode:
+			case tt.wantCode != "" && awsconf.Code(err) != tt.wantCode:
 				t.Errorf("err = %v, want code %s", err, tt.wantCode)
 			case tt.wantErr == nil && tt.wantCode == "" && err != nil:
 				t.Errorf("err = %v", err)

@@ -3,7 +3,6 @@ package awsiot
 import (
 	"context"
 	"errors"
-	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
@@ -106,29 +105,8 @@ func AlreadyExists(err error) (id, arn string, ok bool) {
 	return id, arn, true
 }
 
-// Code is the AWS error code of err, or "" when err is not an AWS error.
-func Code(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode()
-	}
-	return ""
-}
-
-// NotSent reports whether err is an attempt that never reached the
-// endpoint: its connection could not be made (refused, no route, no
-// answer to connecting) or its host name could not be resolved. Nothing
-// it asked for can have taken effect. A connection that broke once the
-// request was on its way (a reset, a timeout awaiting the answer) is not
-// NotSent.
-func NotSent(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
+// NotSent is awsconf.NotSent: the attempt never reached the endpoint.
+func NotSent(err error) bool { return awsconf.NotSent(err) }
 
 // CallError is a failed call of Op worded for a report: Op, then the
 // AWS error's code and message (Message), and "(retries ran out)" when

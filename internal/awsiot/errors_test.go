@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/thingpress/thingpress/internal/awsconf"
 )
 
 func TestClassify(t *testing.T) {
@@ -66,7 +68,7 @@ func TestAlreadyExistsAndMessage(t *testing.T) {
 	if got, want := Message(err), "ResourceAlreadyExistsException: The certificate is already provisioned or registered"; got != want {
 		t.Errorf("Message = %q, want %q", got, want)
 	}
-	if got := Code(err); got != "ResourceAlreadyExistsException" {
+	if got := awsconf.Code(err); got != "ResourceAlreadyExistsException" {
 		t.Errorf("Code = %q", got)
 	}
 }
@@ -141,7 +143,7 @@ func TestReason(t *testing.T) {
 	if got, want := err.Error(), "device chip: InvalidRequestException: bad name"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	if !errors.Is(err, inner) || Code(err) != "InvalidRequestException" {
+	if !errors.Is(err, inner) || awsconf.Code(err) != "InvalidRequestException" {
 		t.Errorf("%v does not keep the chain to %v", err, inner)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/importer"
 	"github.com/thingpress/thingpress/internal/state"
@@ -182,7 +183,7 @@ func TestExclusiveAttach(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.Via.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(other), Principal: aws.String(r.CertificateARN)})
-		if awsiot.Code(err) != "InvalidRequestException" {
+		if awsconf.Code(err) != "InvalidRequestException" {
 			t.Errorf("attaching %s's certificate to a second thing: %v, want InvalidRequestException", r.ChipID, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
+	"github.com/thingpress/thingpress/internal/awsconf"
 	"github.com/thingpress/thingpress/internal/awsiot"
 	"github.com/thingpress/thingpress/internal/backoff"
 	"github.com/thingpress/thingpress/internal/ratelimit"
@@ -407,7 +408,7 @@ func (r *Remover) deleteCertificate(ctx context.Context, id string) error {
 			_, err := r.cfg.API.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(id)})
 			return err
 		})
-		if awsiot.Code(err) != "DeleteConflictException" || time.Now().After(deadline) {
+		if awsconf.Code(err) != "DeleteConflictException" || time.Now().After(deadline) {
 			return err
 		}
 		// A policy still attached is one the target does not name: no
